@@ -1,0 +1,84 @@
+"""The ``borderlink`` command: one subcommand per role.
+
+Each package configures its own subcommands (``configure_*`` functions), so this module
+only assembles them, configures logging and turns errors into a diagnosis and an exit code
+(see :mod:`borderlink._cliutil` for the codes). Libraries never configure logging; only
+:func:`main` does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from borderlink import __version__
+from borderlink._cliutil import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, env_default
+from borderlink._logging import configure_logging
+from borderlink.hardware_profiles.errors import HardwareProfileError
+from borderlink.proto.errors import BorderlinkError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from borderlink import demo
+    from borderlink.edge import cli as edge_cli
+    from borderlink.firmware_tools import cli as firmware_cli
+    from borderlink.hardware_profiles import cli as profiles_cli
+    from borderlink.hub import cli as hub_cli
+    from borderlink.proto import cli as proto_cli
+    from borderlink.provisioning import cli as provisioning_cli
+
+    parser = argparse.ArgumentParser(
+        prog="borderlink",
+        description="Signed, chained records from border-management field devices, "
+        "federated between agencies (SBS, SCC, SMS).",
+    )
+    parser.add_argument("--version", action="version", version=f"borderlink {__version__}")
+    parser.add_argument(
+        "--log-level",
+        default=env_default("LOG_LEVEL", "INFO"),
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        help="log threshold (env BORDERLINK_LOG_LEVEL; default %(default)s)",
+    )
+    parser.add_argument(
+        "--log-format",
+        default=env_default("LOG_FORMAT", "text"),
+        choices=["text", "json"],
+        help="logs as readable text or as JSON lines (env BORDERLINK_LOG_FORMAT)",
+    )
+    roles = parser.add_subparsers(dest="role", metavar="ROLE", required=True)
+
+    def role(name: str, help_text: str) -> argparse.ArgumentParser:
+        return roles.add_parser(name, help=help_text, description=help_text)
+
+    hub_cli.configure_hub(role("hub", "run and administer the hub"))
+    edge_cli.configure_edge(role("edge", "run an edge agent beside a device"))
+    profiles_cli.configure_emulate(role("emulate", "run a device emulator from a hardware profile"))
+    profiles_cli.configure_profiles(role("profiles", "list and validate hardware profiles"))
+    profiles_cli.configure_simulate(role("simulate", "run and score border-crossing scenarios"))
+    provisioning_cli.configure_provision(role("provision", "CA, enrollment and node bundles"))
+    firmware_cli.configure_firmware(role("firmware", "build, sign, verify and install firmware"))
+    proto_cli.configure_audit(role("audit", "verify signed records and logs offline"))
+    hub_cli.configure_agency(role("agency", "an agency's client: subscribe, query, proofs"))
+    demo.configure_demo(role("demo", "run the whole border crossing on this machine"))
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    configure_logging(args.log_level, args.log_format)
+    handler = getattr(args, "func", None)
+    if handler is None:
+        # A role given without its action: show what it offers.
+        parser.parse_args([*(argv if argv is not None else sys.argv[1:]), "--help"])
+        return EXIT_USAGE
+    try:
+        return int(handler(args))
+    except (BorderlinkError, HardwareProfileError) as exc:
+        logging.getLogger("borderlink").debug("failed", exc_info=True)
+        print(f"borderlink {args.role}: error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED

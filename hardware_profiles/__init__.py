@@ -1,0 +1,1 @@
+"""borderlink.hardware_profiles — see DESIGN.md's layout table for what this package holds."""
