@@ -35,3 +35,40 @@ class KeyFileError(BorderlinkError, ValueError):
 
 class ProofError(VerificationError):
     """A Merkle inclusion or consistency proof that does not verify, or malformed proof input."""
+
+
+class ProofInputError(ProofError, ValueError):
+    """Proof arguments that can never verify: index beyond the tree, sizes reversed, a hash
+    that is not 32 bytes, a negative size."""
+
+
+class ProofLengthError(ProofError):
+    """A Merkle proof with more or fewer hashes than its index and tree sizes require."""
+
+
+class RootMismatchError(ProofError):
+    """A Merkle proof of the right shape that recomputes a different root (or old root)."""
+
+
+class NoteFormatError(RecordDecodeError):
+    """Text that is not a well-formed signed note (c2sp.org/signed-note): not UTF-8, a control
+    character, no blank line before the signatures, a malformed signature line, too large."""
+
+
+class CheckpointFormatError(NoteFormatError):
+    """Note text that is not a checkpoint body (c2sp.org/tlog-checkpoint): missing origin, tree
+    size not a canonical decimal, root hash not the base64 of 32 bytes, an empty extension."""
+
+
+class NoteKeyError(KeyFileError):
+    """A signed-note verifier or signer key string (``name+hash+base64``) that cannot be read:
+    bad name, key hash not 8 hex digits, unknown algorithm, wrong length, hash mismatch."""
+
+
+class NoteSignatureError(VerificationError):
+    """A signed note without a valid signature by the expected key: none by that key, or one
+    by that key that does not verify."""
+
+
+class CheckpointError(VerificationError):
+    """A validly signed checkpoint that is not acceptable: another origin than expected."""
