@@ -11,3 +11,15 @@ from borderlink.proto.errors import BorderlinkError
 
 class ProvisioningError(BorderlinkError):
     """Base class of every error raised by provisioning (CA, enrollment, node bundles)."""
+
+
+class CertificateFileError(ProvisioningError, ValueError):
+    """A certificate, key or CRL file that cannot be read (wrong format, wrong passphrase)."""
+
+
+class IdentityError(ProvisioningError, ValueError):
+    """A name that is not a valid borderlink identity (node id, agency, identity URI)."""
+
+
+class CertificateRejected(ProvisioningError):
+    """A certificate that does not check out: other issuer, bad signature, expired, revoked."""

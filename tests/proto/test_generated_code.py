@@ -52,11 +52,15 @@ def _compiled_descriptors(tmp: Path) -> dict[str, bytes]:
     out = tmp / "set.pb"
     subprocess.run(
         [
-            sys.executable, "-m", "grpc_tools.protoc", f"-I{root}",
+            sys.executable,
+            "-m",
+            "grpc_tools.protoc",
+            f"-I{root}",
             f"--descriptor_set_out={out}",
             *(str(generate.PACKAGE_PATH / s.name) for s in generate.proto_files()),
         ],
-        check=True, cwd=root,
+        check=True,
+        cwd=root,
     )
     fds = descriptor_pb2.FileDescriptorSet.FromString(out.read_bytes())
     return {f.name: _without_json_names(f) for f in fds.file}
@@ -93,7 +97,9 @@ def test_committed_descriptors_match_proto_sources(tmp_path: Path) -> None:
         key = f"borderlink/proto/v1/{mod}.proto"
         committed = descriptor_pb2.FileDescriptorProto.FromString(module.DESCRIPTOR.serialized_pb)
         expected = descriptor_pb2.FileDescriptorProto.FromString(fresh[key])
-        assert committed == expected, f"proto/v1/{mod}_pb2.py is stale: run python -m borderlink.proto.generate"
+        assert committed == expected, (
+            f"proto/v1/{mod}_pb2.py is stale: run python -m borderlink.proto.generate"
+        )
 
 
 def test_regenerated_code_is_byte_identical() -> None:
@@ -114,12 +120,16 @@ def test_generate_writes_every_module_into_a_fresh_dir() -> None:
         assert sorted(p.name for p in written) == generate.generated_names()
         grpc_code = (Path(tmp) / "sync_pb2_grpc.py").read_text()
         assert "from borderlink.proto.v1 import sync_pb2" in grpc_code
-        assert "from borderlink.proto.v1 import common_pb2" in (Path(tmp) / "sync_pb2.py").read_text()
+        assert (
+            "from borderlink.proto.v1 import common_pb2" in (Path(tmp) / "sync_pb2.py").read_text()
+        )
 
 
 def test_generated_imports_without_version_warnings() -> None:
     """The protobuf and grpcio runtimes satisfy the gencode version guards (no warning, no error)."""
-    code = "; ".join(f"import borderlink.proto.v1.{m}_pb2, borderlink.proto.v1.{m}_pb2_grpc" for m in MODULES)
+    code = "; ".join(
+        f"import borderlink.proto.v1.{m}_pb2, borderlink.proto.v1.{m}_pb2_grpc" for m in MODULES
+    )
     done = subprocess.run(
         [sys.executable, "-W", "error", "-c", code], check=False, capture_output=True, text=True
     )
@@ -149,6 +159,7 @@ def test_declared_runtime_bounds_cover_the_generated_code() -> None:
 
 def test_service_method_names() -> None:
     """The contract's RPC surface, as later issues build against it."""
+
     def methods(stub_cls: type) -> set[str]:
         class Chan:
             def __getattr__(self, kind: str):  # unary_unary, stream_stream …
@@ -158,14 +169,18 @@ def test_service_method_names() -> None:
 
     assert methods(sync_pb2_grpc.SyncStub) == {"/borderlink.v1.Sync/Stream"}
     assert methods(federation_pb2_grpc.FederationStub) == {
-        "/borderlink.v1.Federation/Subscribe", "/borderlink.v1.Federation/Query"}
+        "/borderlink.v1.Federation/Subscribe",
+        "/borderlink.v1.Federation/Query",
+    }
     assert methods(transparency_pb2_grpc.TransparencyStub) == {
         "/borderlink.v1.Transparency/GetCheckpoint",
         "/borderlink.v1.Transparency/GetInclusionProof",
-        "/borderlink.v1.Transparency/GetConsistencyProof"}
+        "/borderlink.v1.Transparency/GetConsistencyProof",
+    }
     assert methods(admin_pb2_grpc.AdminStub) == {
         f"/borderlink.v1.Admin/{m}"
-        for m in ["EnrollNode", "RevokeNode", "ListNodes", "LoadPolicy", "PublishDownlink"]}
+        for m in ["EnrollNode", "RevokeNode", "ListNodes", "LoadPolicy", "PublishDownlink"]
+    }
 
 
 class _EchoSync(sync_pb2_grpc.SyncServicer):
@@ -178,12 +193,18 @@ class _EchoSync(sync_pb2_grpc.SyncServicer):
         for msg in request_iterator:
             kind = msg.WhichOneof("msg")
             if kind == "hello":
-                yield sync_pb2.HubMessage(resume=sync_pb2.Resume(
-                    next_seq=msg.hello.last_journal_seq + 1, hub_time_unix_ms=1))
+                yield sync_pb2.HubMessage(
+                    resume=sync_pb2.Resume(
+                        next_seq=msg.hello.last_journal_seq + 1, hub_time_unix_ms=1
+                    )
+                )
             elif kind == "batch":
                 self.received.extend(e.record for e in msg.batch.envelopes)
-                yield sync_pb2.HubMessage(ack=sync_pb2.Ack(
-                    batch_id=msg.batch.batch_id, highest_contiguous_seq=len(self.received)))
+                yield sync_pb2.HubMessage(
+                    ack=sync_pb2.Ack(
+                        batch_id=msg.batch.batch_id, highest_contiguous_seq=len(self.received)
+                    )
+                )
 
 
 def test_sync_stream_carries_exact_bytes_over_loopback() -> None:
@@ -199,9 +220,15 @@ def test_sync_stream_carries_exact_bytes_over_loopback() -> None:
             stub = sync_pb2_grpc.SyncStub(chan)
             out = [
                 sync_pb2.EdgeMessage(hello=sync_pb2.Hello(node_id="n1", last_journal_seq=0)),
-                sync_pb2.EdgeMessage(batch=sync_pb2.RecordBatch(batch_id=7, envelopes=[
-                    common_pb2.Envelope(record=r, disclosures=[b"\x83\x01\x02\x03"]) for r in records
-                ])),
+                sync_pb2.EdgeMessage(
+                    batch=sync_pb2.RecordBatch(
+                        batch_id=7,
+                        envelopes=[
+                            common_pb2.Envelope(record=r, disclosures=[b"\x83\x01\x02\x03"])
+                            for r in records
+                        ],
+                    )
+                ),
             ]
             replies = list(stub.Stream(iter(out), timeout=10))
         assert replies[0].resume.next_seq == 1

@@ -1,0 +1,529 @@
+"""The borderlink certificate authority: X.509 certificates for mutual TLS, and their revocation.
+
+One CA per deployment issues:
+
+* hub server certificates — subject alternative names ``localhost`` / ``127.0.0.1`` (or the
+  names given), extended key usage ``serverAuth``;
+* node client certificates — URI SAN ``borderlink://node/<node_id>``, CN ``<node_id>``,
+  ``clientAuth``;
+* agency client certificates — URI SAN ``borderlink://agency/<SBS|SCC|SMS>``;
+* admin (technician) client certificates — URI SAN ``borderlink://admin/<name>``.
+
+The URI SAN is the identity; the hub reads it from the peer certificate
+(:func:`identity_of`). TLS keys are ECDSA P-256: gRPC's BoringSSL refuses Ed25519
+certificates in the TLS handshake (``NO_COMMON_SIGNATURE_ALGORITHMS``, measured with grpcio
+1.85; ``tests/provisioning/test_mtls.py`` keeps checking), so :attr:`KeyType.ED25519` is only
+for non-TLS uses. Record-signing keys are separate Ed25519 keys (``borderlink.proto.keys``), never these.
+
+Revocation is a CRL (RFC 5280) the CA signs; gRPC Python cannot load CRLs into the TLS stack,
+so the hub checks each peer's serial with :func:`is_revoked` after the handshake.
+
+Constructors take data; :meth:`CertificateAuthority.create`, :meth:`~CertificateAuthority.load`
+and :meth:`~CertificateAuthority.save` are the named factories and writers. Private keys are
+written with mode 0600, optionally encrypted with a passphrase.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import ipaddress
+import os
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from borderlink.provisioning.errors import (
+    CertificateFileError,
+    CertificateRejected,
+    IdentityError,
+)
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+PrivateKey = ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
+
+#: URI scheme of identities in certificates.
+IDENTITY_SCHEME = "borderlink"
+#: Agencies of the pilot; agency certificates name one of them.
+AGENCIES = ("SBS", "SCC", "SMS")
+#: Identity names: node ids, admin names. Letters, digits, ``.-_``; 1..64 characters.
+_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+#: Default validity of leaf certificates (days) and of the CA (days).
+DEFAULT_LEAF_DAYS = 397
+DEFAULT_CA_DAYS = 3650
+#: Backdating of notBefore, to tolerate small clock differences (seconds).
+BACKDATE_S = 300
+
+
+class KeyType(enum.Enum):
+    """Key algorithm of a CA or leaf certificate."""
+
+    P256 = "p256"
+    ED25519 = "ed25519"
+
+    def generate(self) -> PrivateKey:
+        if self is KeyType.P256:
+            return ec.generate_private_key(ec.SECP256R1())
+        return ed25519.Ed25519PrivateKey.generate()
+
+
+class Role(enum.Enum):
+    """What a certificate lets its holder be."""
+
+    HUB = "hub"
+    NODE = "node"
+    AGENCY = "agency"
+    ADMIN = "admin"
+
+
+@dataclass(frozen=True)
+class Identity:
+    """A peer's borderlink identity, as named by its certificate's URI SAN."""
+
+    role: Role
+    name: str
+
+    @property
+    def uri(self) -> str:
+        return f"{IDENTITY_SCHEME}://{self.role.value}/{self.name}"
+
+    @classmethod
+    def parse(cls, uri: str) -> Identity:
+        """Parse ``borderlink://<role>/<name>``; :class:`IdentityError` names the bad part."""
+        prefix = f"{IDENTITY_SCHEME}://"
+        if not uri.startswith(prefix):
+            raise IdentityError(f"not a borderlink identity URI: {uri!r}")
+        role_s, sep, name = uri[len(prefix) :].partition("/")
+        if not sep:
+            raise IdentityError(f"identity URI without a name: {uri!r}")
+        try:
+            role = Role(role_s)
+        except ValueError:
+            raise IdentityError(f"unknown role {role_s!r} in {uri!r}") from None
+        return cls(role, _check_name(role, name))
+
+
+def _check_name(role: Role, name: str) -> str:
+    if role is Role.AGENCY:
+        if name not in AGENCIES:
+            raise IdentityError(f"unknown agency {name!r}; expected one of {', '.join(AGENCIES)}")
+    elif not _NAME_RE.fullmatch(name):
+        raise IdentityError(
+            f"bad {role.value} name {name!r}: 1-64 of letters, digits, '.', '-', '_'"
+        )
+    return name
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _sign_hash(key: PrivateKey) -> hashes.HashAlgorithm | None:
+    return None if isinstance(key, ed25519.Ed25519PrivateKey) else hashes.SHA256()
+
+
+def key_to_pem(key: PrivateKey, passphrase: bytes | None = None) -> bytes:
+    """PKCS#8 PEM of *key*, encrypted when *passphrase* is given."""
+    enc: serialization.KeySerializationEncryption = (
+        serialization.BestAvailableEncryption(passphrase)
+        if passphrase
+        else serialization.NoEncryption()
+    )
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, enc)
+
+
+def key_from_pem(data: bytes, passphrase: bytes | None = None) -> PrivateKey:
+    """Load a P-256 or Ed25519 private key; :class:`CertificateFileError` on anything else."""
+    try:
+        key = serialization.load_pem_private_key(data, password=passphrase)
+    except (ValueError, TypeError) as exc:
+        raise CertificateFileError(f"cannot read private key: {exc}") from exc
+    if isinstance(key, ed25519.Ed25519PrivateKey):
+        return key
+    if isinstance(key, ec.EllipticCurvePrivateKey) and isinstance(key.curve, ec.SECP256R1):
+        return key
+    raise CertificateFileError(f"unsupported private key type {type(key).__name__}")
+
+
+def cert_from_pem(data: bytes) -> x509.Certificate:
+    try:
+        return x509.load_pem_x509_certificate(data)
+    except ValueError as exc:
+        raise CertificateFileError(f"cannot read certificate: {exc}") from exc
+
+
+def write_private(path: str | os.PathLike[str], data: bytes) -> None:
+    """Write *data* to *path* with mode 0600 (also when the file existed with wider rights)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+        os.write(fd, data)
+    finally:
+        os.close(fd)
+
+
+@dataclass(frozen=True)
+class IssuedCertificate:
+    """A certificate and its private key, as the CA issued them."""
+
+    certificate: x509.Certificate
+    key: PrivateKey
+
+    @property
+    def cert_pem(self) -> bytes:
+        return self.certificate.public_bytes(serialization.Encoding.PEM)
+
+    def key_pem(self, passphrase: bytes | None = None) -> bytes:
+        return key_to_pem(self.key, passphrase)
+
+    @property
+    def identity(self) -> Identity:
+        return identity_of(self.certificate)
+
+    def save(
+        self,
+        cert_path: str | os.PathLike[str],
+        key_path: str | os.PathLike[str],
+        passphrase: bytes | None = None,
+    ) -> None:
+        """Write the certificate (PEM, 0644) and the key (PEM, 0600)."""
+        Path(cert_path).write_bytes(self.cert_pem)
+        write_private(key_path, self.key_pem(passphrase))
+
+    @classmethod
+    def load(
+        cls,
+        cert_path: str | os.PathLike[str],
+        key_path: str | os.PathLike[str],
+        passphrase: bytes | None = None,
+    ) -> IssuedCertificate:
+        return cls(
+            cert_from_pem(Path(cert_path).read_bytes()),
+            key_from_pem(Path(key_path).read_bytes(), passphrase),
+        )
+
+
+@dataclass(frozen=True)
+class CertificateAuthority:
+    """A CA certificate and its signing key. Issues leaves and CRLs; holds no other state."""
+
+    certificate: x509.Certificate
+    key: PrivateKey
+
+    # -- factories ----------------------------------------------------------------------
+
+    @classmethod
+    def create(
+        cls,
+        name: str = "borderlink CA",
+        *,
+        key_type: KeyType = KeyType.P256,
+        valid_days: int = DEFAULT_CA_DAYS,
+        now: dt.datetime | None = None,
+    ) -> CertificateAuthority:
+        """A new self-signed CA (path length 0: it signs leaves only)."""
+        now = now or _now()
+        key = key_type.generate()
+        subject = x509.Name(
+            [
+                x509.NameAttribute(NameOID.ORGANIZATION_NAME, "borderlink"),
+                x509.NameAttribute(NameOID.COMMON_NAME, name),
+            ]
+        )
+        ski = x509.SubjectKeyIdentifier.from_public_key(key.public_key())
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(subject)
+            .issuer_name(subject)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(seconds=BACKDATE_S))
+            .not_valid_after(now + dt.timedelta(days=valid_days))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+            .add_extension(
+                x509.KeyUsage(
+                    digital_signature=True,
+                    content_commitment=False,
+                    key_encipherment=False,
+                    data_encipherment=False,
+                    key_agreement=False,
+                    key_cert_sign=True,
+                    crl_sign=True,
+                    encipher_only=False,
+                    decipher_only=False,
+                ),
+                critical=True,
+            )
+            .add_extension(ski, critical=False)
+            .sign(key, _sign_hash(key))
+        )
+        return cls(cert, key)
+
+    @classmethod
+    def load(
+        cls,
+        cert_path: str | os.PathLike[str],
+        key_path: str | os.PathLike[str],
+        passphrase: bytes | None = None,
+    ) -> CertificateAuthority:
+        """Read a CA saved by :meth:`save`; checks the key matches the certificate."""
+        cert = cert_from_pem(Path(cert_path).read_bytes())
+        key = key_from_pem(Path(key_path).read_bytes(), passphrase)
+        pub = serialization.PublicFormat.SubjectPublicKeyInfo
+        der = serialization.Encoding.DER
+        if cert.public_key().public_bytes(der, pub) != key.public_key().public_bytes(der, pub):
+            raise CertificateFileError(f"key {key_path} does not belong to certificate {cert_path}")
+        return cls(cert, key)
+
+    def save(
+        self,
+        cert_path: str | os.PathLike[str],
+        key_path: str | os.PathLike[str],
+        passphrase: bytes | None = None,
+    ) -> None:
+        """Write the CA certificate (PEM) and its key (PEM, mode 0600)."""
+        Path(cert_path).write_bytes(self.cert_pem)
+        write_private(key_path, key_to_pem(self.key, passphrase))
+
+    @property
+    def cert_pem(self) -> bytes:
+        return self.certificate.public_bytes(serialization.Encoding.PEM)
+
+    # -- issuing --------------------------------------------------------------------------
+
+    def issue(
+        self,
+        identity: Identity,
+        *,
+        dns_names: Sequence[str] = (),
+        ip_addresses: Sequence[str] = (),
+        key: PrivateKey | None = None,
+        key_type: KeyType = KeyType.P256,
+        valid_days: int = DEFAULT_LEAF_DAYS,
+        not_before: dt.datetime | None = None,
+        not_after: dt.datetime | None = None,
+    ) -> IssuedCertificate:
+        """Issue a leaf for *identity*; a new key of *key_type* unless *key* is given.
+
+        *not_before*/*not_after* override the validity window (tests make expired
+        certificates with them). The hub role gets ``serverAuth``, every other role
+        ``clientAuth``.
+        """
+        _check_name(identity.role, identity.name)
+        key = key or key_type.generate()
+        start = not_before or (_now() - dt.timedelta(seconds=BACKDATE_S))
+        end = not_after or (start + dt.timedelta(days=valid_days))
+        sans: list[x509.GeneralName] = [x509.UniformResourceIdentifier(identity.uri)]
+        sans += [x509.DNSName(d) for d in dns_names]
+        try:
+            sans += [x509.IPAddress(ipaddress.ip_address(ip)) for ip in ip_addresses]
+        except ValueError as exc:
+            raise IdentityError(f"bad IP address in {list(ip_addresses)}: {exc}") from exc
+        eku = (
+            ExtendedKeyUsageOID.SERVER_AUTH
+            if identity.role is Role.HUB
+            else ExtendedKeyUsageOID.CLIENT_AUTH
+        )
+        ca_ski = self.certificate.extensions.get_extension_for_class(x509.SubjectKeyIdentifier)
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(
+                x509.Name(
+                    [
+                        x509.NameAttribute(NameOID.ORGANIZATION_NAME, "borderlink"),
+                        x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, identity.role.value),
+                        x509.NameAttribute(NameOID.COMMON_NAME, identity.name),
+                    ]
+                )
+            )
+            .issuer_name(self.certificate.subject)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(start)
+            .not_valid_after(end)
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(
+                x509.KeyUsage(
+                    digital_signature=True,
+                    content_commitment=False,
+                    key_encipherment=False,
+                    data_encipherment=False,
+                    key_agreement=False,
+                    key_cert_sign=False,
+                    crl_sign=False,
+                    encipher_only=False,
+                    decipher_only=False,
+                ),
+                critical=True,
+            )
+            .add_extension(x509.ExtendedKeyUsage([eku]), critical=False)
+            .add_extension(x509.SubjectAlternativeName(sans), critical=False)
+            .add_extension(
+                x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False
+            )
+            .add_extension(
+                x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ca_ski.value),
+                critical=False,
+            )
+            .sign(self.key, _sign_hash(self.key))
+        )
+        return IssuedCertificate(cert, key)
+
+    def issue_hub(
+        self,
+        name: str = "hub",
+        *,
+        dns_names: Sequence[str] = ("localhost",),
+        ip_addresses: Sequence[str] = ("127.0.0.1",),
+        **kwargs: object,
+    ) -> IssuedCertificate:
+        """A hub server certificate (SAN ``localhost`` and ``127.0.0.1`` by default)."""
+        return self.issue(
+            Identity(Role.HUB, name),
+            dns_names=dns_names,
+            ip_addresses=ip_addresses,
+            **kwargs,  # type: ignore[arg-type]
+        )
+
+    def issue_node(self, node_id: str, **kwargs: object) -> IssuedCertificate:
+        """A node client certificate (URI SAN ``borderlink://node/<node_id>``)."""
+        return self.issue(Identity(Role.NODE, node_id), **kwargs)  # type: ignore[arg-type]
+
+    def issue_agency(self, agency: str, **kwargs: object) -> IssuedCertificate:
+        """An agency client certificate (URI SAN ``borderlink://agency/<agency>``)."""
+        return self.issue(Identity(Role.AGENCY, agency), **kwargs)  # type: ignore[arg-type]
+
+    def issue_admin(self, name: str, **kwargs: object) -> IssuedCertificate:
+        """A technician's client certificate (URI SAN ``borderlink://admin/<name>``)."""
+        return self.issue(Identity(Role.ADMIN, name), **kwargs)  # type: ignore[arg-type]
+
+    # -- revocation -----------------------------------------------------------------------
+
+    def crl(
+        self,
+        revoked: Iterable[tuple[int, dt.datetime]] = (),
+        *,
+        now: dt.datetime | None = None,
+        next_update_days: int = 7,
+    ) -> x509.CertificateRevocationList:
+        """A CRL listing *revoked* (serial number, revocation time) pairs."""
+        now = now or _now()
+        builder = (
+            x509.CertificateRevocationListBuilder()
+            .issuer_name(self.certificate.subject)
+            .last_update(now)
+            .next_update(now + dt.timedelta(days=next_update_days))
+        )
+        for serial, when in sorted(set(revoked)):
+            builder = builder.add_revoked_certificate(
+                x509.RevokedCertificateBuilder().serial_number(serial).revocation_date(when).build()
+            )
+        return builder.sign(self.key, _sign_hash(self.key))
+
+    def revoke(
+        self,
+        certificate: x509.Certificate,
+        crl: x509.CertificateRevocationList | None = None,
+        *,
+        when: dt.datetime | None = None,
+    ) -> x509.CertificateRevocationList:
+        """A new CRL: the entries of *crl* (if any, after checking its signature) plus *certificate*."""
+        if not self.issued(certificate):
+            raise CertificateRejected(
+                f"certificate serial {certificate.serial_number:x} was not issued by this CA"
+            )
+        entries: list[tuple[int, dt.datetime]] = []
+        if crl is not None:
+            self.check_crl(crl)
+            entries = [(r.serial_number, r.revocation_date_utc) for r in crl]
+        entries.append((certificate.serial_number, when or _now()))
+        return self.crl(entries)
+
+    def issued(self, certificate: x509.Certificate) -> bool:
+        """Whether this CA's key signed *certificate* (not just a CA of the same name)."""
+        try:
+            certificate.verify_directly_issued_by(self.certificate)
+        except (ValueError, TypeError, InvalidSignature):
+            return False
+        return True
+
+    def check_crl(self, crl: x509.CertificateRevocationList) -> None:
+        """Raise :class:`CertificateRejected` unless this CA signed *crl*."""
+        if crl.issuer != self.certificate.subject or not crl.is_signature_valid(
+            self.certificate.public_key()  # type: ignore[arg-type]
+        ):
+            raise CertificateRejected("CRL not signed by this CA")
+
+    # -- checking -------------------------------------------------------------------------
+
+    def verify(
+        self,
+        certificate: x509.Certificate,
+        *,
+        crl: x509.CertificateRevocationList | None = None,
+        now: dt.datetime | None = None,
+    ) -> Identity:
+        """Check *certificate* was issued by this CA, is in its validity window and not revoked.
+
+        Returns its identity. The TLS stack already checks chain and validity during the
+        handshake; this is for files (enrollment bundles) and for the CRL check after it.
+        """
+        now = now or _now()
+        if certificate.issuer != self.certificate.subject:
+            raise CertificateRejected(
+                f"issuer {certificate.issuer.rfc4514_string()} is not this CA"
+            )
+        try:
+            certificate.verify_directly_issued_by(self.certificate)
+        except (ValueError, TypeError, InvalidSignature) as exc:
+            raise CertificateRejected(f"not signed by this CA: {exc}") from exc
+        if not certificate.not_valid_before_utc <= now <= certificate.not_valid_after_utc:
+            raise CertificateRejected(
+                f"certificate serial {certificate.serial_number:x} valid "
+                f"{certificate.not_valid_before_utc.isoformat()} .. "
+                f"{certificate.not_valid_after_utc.isoformat()}, not at {now.isoformat()}"
+            )
+        if crl is not None:
+            self.check_crl(crl)
+            if is_revoked(crl, certificate):
+                raise CertificateRejected(
+                    f"certificate serial {certificate.serial_number:x} is revoked"
+                )
+        return identity_of(certificate)
+
+
+def is_revoked(crl: x509.CertificateRevocationList, certificate: x509.Certificate) -> bool:
+    """Whether *crl* lists *certificate*'s serial number (the caller checked the CRL's signature)."""
+    return crl.get_revoked_certificate_by_serial_number(certificate.serial_number) is not None
+
+
+def identity_of(certificate: x509.Certificate) -> Identity:
+    """The single ``borderlink://`` URI SAN of *certificate*, parsed."""
+    try:
+        san = certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        raise IdentityError("certificate has no subject alternative name") from None
+    uris = [
+        u
+        for u in san.get_values_for_type(x509.UniformResourceIdentifier)
+        if u.startswith(f"{IDENTITY_SCHEME}://")
+    ]
+    if len(uris) != 1:
+        raise IdentityError(f"expected one borderlink:// URI SAN, found {uris}")
+    return Identity.parse(uris[0])
+
+
+def crl_to_pem(crl: x509.CertificateRevocationList) -> bytes:
+    return crl.public_bytes(serialization.Encoding.PEM)
+
+
+def crl_from_pem(data: bytes) -> x509.CertificateRevocationList:
+    try:
+        return x509.load_pem_x509_crl(data)
+    except ValueError as exc:
+        raise CertificateFileError(f"cannot read CRL: {exc}") from exc
