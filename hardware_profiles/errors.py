@@ -13,3 +13,31 @@ class HardwareProfileError(Exception):
 
 class ProfileValidationError(HardwareProfileError, ValueError):
     """A profile or scenario file that does not match its schema; names the file and key."""
+
+
+class ProfileNotFoundError(HardwareProfileError, LookupError):
+    """No shipped profile or scenario of that name, and no such file."""
+
+
+class ScenarioError(ProfileValidationError):
+    """A scenario file that does not match its schema (names the file and key)."""
+
+
+class FrameDecodeError(HardwareProfileError, ValueError):
+    """A frame the framer delimited whose content is malformed (bad field, bad checksum …)."""
+
+
+class FrameAuthenticationError(FrameDecodeError):
+    """A sensor frame whose HMAC tag does not verify with the sensor's key (or no key known)."""
+
+
+class IncompleteFileError(FrameDecodeError):
+    """An export file that is still being written (no end marker yet): try again later."""
+
+
+class UnknownTransportError(HardwareProfileError, ValueError):
+    """A transport URL whose scheme no emulator or driver handles."""
+
+
+class EmulatorClosedError(HardwareProfileError):
+    """The emulator was closed by us; reading or writing after ``close()``."""

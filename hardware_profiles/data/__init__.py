@@ -1,0 +1,1 @@
+"""Shipped data of the hardware profiles (a package only so that its files install)."""
