@@ -1,0 +1,133 @@
+"""Selective disclosure of sensitive body fields (the approach of SD-CWT).
+
+A sensitive field is not in the signed body. In its place the payload carries the SHA-256
+digest of a *disclosure*: the deterministic CBOR array ``[salt, field, value]`` with a fresh
+16-byte random salt. The disclosure travels beside the record; whoever holds it can check it
+against a signed digest, whoever does not learns nothing of the value (the salt defeats
+guessing). Each record type pads its digest list with random decoys up to the number of
+sensitive fields it declares, and the list is sorted, so neither the count nor the order of
+digests tells which fields a record holds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import cbor2
+
+from .errors import RecordDecodeError, RecordEncodeError, VerificationError
+
+SALT_BYTES = 16
+DIGEST_BYTES = 32
+MAX_DISCLOSURE_BYTES = 8 * 1024
+
+
+class DisclosureDecodeError(RecordDecodeError):
+    """Bytes that are not a well-formed disclosure."""
+
+
+class DisclosureMismatchError(VerificationError):
+    """A disclosure whose digest the record does not sign."""
+
+
+@dataclass(frozen=True, slots=True)
+class Disclosure:
+    """One disclosed field: its exact encoded bytes and what they say."""
+
+    raw: bytes
+    salt: bytes
+    field: str
+    value: Any
+
+    @property
+    def digest(self) -> bytes:
+        return hashlib.sha256(self.raw).digest()
+
+
+def make_disclosure(field: str, value: Any, salt: bytes | None = None) -> Disclosure:
+    """A disclosure of *field* = *value* with a fresh random salt (or the one given, for tests)."""
+    if salt is None:
+        salt = os.urandom(SALT_BYTES)
+    if len(salt) != SALT_BYTES:
+        raise RecordEncodeError(f"a disclosure salt is {SALT_BYTES} bytes, got {len(salt)}")
+    try:
+        raw = cbor2.dumps([salt, field, value], canonical=True)
+    except (cbor2.CBOREncodeError, TypeError, ValueError) as exc:
+        raise RecordEncodeError(f"field {field!r}: value cannot be encoded: {exc}") from exc
+    return Disclosure(raw, salt, field, value)
+
+
+def decode_disclosure(raw: bytes) -> Disclosure:
+    """Parse a disclosure's bytes; the digest is computed over exactly these bytes."""
+    if not isinstance(raw, bytes):
+        raise DisclosureDecodeError(f"a disclosure is bytes, got {type(raw).__name__}")
+    if len(raw) > MAX_DISCLOSURE_BYTES:
+        raise DisclosureDecodeError(
+            f"disclosure is {len(raw)} bytes, over the limit of {MAX_DISCLOSURE_BYTES}"
+        )
+    try:
+        item = cbor2.loads(raw, allow_indefinite=False, allow_duplicate_keys=False, max_depth=16)
+    except (cbor2.CBORDecodeError, ValueError) as exc:
+        raise DisclosureDecodeError(f"disclosure is not well-formed CBOR: {exc}") from exc
+    if not isinstance(item, (list, tuple)) or len(item) != 3:
+        raise DisclosureDecodeError("a disclosure is an array [salt, field, value]")
+    salt, field, value = item
+    if not isinstance(salt, bytes) or len(salt) != SALT_BYTES:
+        raise DisclosureDecodeError(f"disclosure salt must be {SALT_BYTES} bytes")
+    if not isinstance(field, str):
+        raise DisclosureDecodeError("disclosure field name must be a text string")
+    return Disclosure(raw, salt, field, value)
+
+
+def conceal(
+    body: Mapping[str, Any],
+    sensitive: Iterable[str],
+    slots: int,
+    *,
+    salt_source: Callable[[int], bytes] = os.urandom,
+) -> tuple[dict[str, Any], list[bytes], list[Disclosure]]:
+    """Split *body* into the signed part, the sorted digest list (with decoys) and disclosures.
+
+    *slots* is the fixed length of the digest list for the record type (at least the number of
+    sensitive fields present); unused slots hold random decoy digests.
+    """
+    sensitive = frozenset(sensitive)
+    signed: dict[str, Any] = {}
+    disclosures: list[Disclosure] = []
+    for name, value in body.items():
+        if name in sensitive:
+            disclosures.append(make_disclosure(name, value, salt_source(SALT_BYTES)))
+        else:
+            signed[name] = value
+    if len(disclosures) > slots:
+        raise RecordEncodeError(f"{len(disclosures)} sensitive fields but only {slots} slots")
+    digests = [d.digest for d in disclosures]
+    digests.extend(salt_source(DIGEST_BYTES) for _ in range(slots - len(disclosures)))
+    digests.sort()
+    return signed, digests, disclosures
+
+
+def reveal(
+    digests: Sequence[bytes], disclosures: Iterable[bytes | Disclosure]
+) -> dict[str, Disclosure]:
+    """Check each disclosure against the signed digests; the disclosed fields by name.
+
+    Raises :class:`DisclosureMismatchError` for a disclosure the record does not sign, or for
+    two disclosures of one field.
+    """
+    signed = set(digests)
+    revealed: dict[str, Disclosure] = {}
+    for item in disclosures:
+        disclosure = item if isinstance(item, Disclosure) else decode_disclosure(item)
+        if disclosure.digest not in signed:
+            raise DisclosureMismatchError(
+                f"disclosure of field {disclosure.field!r} is not signed by the record"
+            )
+        if disclosure.field in revealed:
+            raise DisclosureMismatchError(f"field {disclosure.field!r} is disclosed twice")
+        revealed[disclosure.field] = disclosure
+    return revealed

@@ -1,0 +1,446 @@
+"""borderlink records: COSE_Sign1 messages over a deterministic CBOR payload.
+
+The payload (``docs/record-contract.md`` has the CDDL and worked examples) is a map with
+integer labels, :class:`PayloadLabel`. Making a record is :func:`make_record` (or a
+:class:`RecordChain`, which keeps sequence number and previous hash); checking one is
+:func:`verify_record`, which verifies the signature over the bytes received, checks that the
+payload is in deterministic encoding, checks disclosures against the signed digests and, for
+a type the registry knows, validates the body.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from enum import IntEnum
+from typing import Any, NamedTuple
+
+import cbor2
+
+from .cose import (
+    KeyIdMismatchError,
+    MAX_MESSAGE_BYTES,
+    Sign1Message,
+    decode_sign1,
+    protected_header,
+    sig_structure,
+    encode_sign1,
+    verify_sign1,
+)
+from .disclosure import Disclosure, conceal, reveal
+from .errors import RecordDecodeError, RecordEncodeError
+from .keys import SigningKey, key_id
+from .record_types import Agency, BodyError, RecordTypeRegistry
+
+SCHEMA_VERSION = 1
+HASH_BYTES = 32
+#: prev of the first record of a node.
+GENESIS_PREV = bytes(HASH_BYTES)
+#: A record (the whole COSE_Sign1) is at most this many bytes; larger is refused both ways.
+MAX_RECORD_BYTES = MAX_MESSAGE_BYTES
+#: Maps and arrays nest at most this deep in a payload (the body allows 8 of them).
+MAX_PAYLOAD_DEPTH = 12
+
+
+class PayloadLabel(IntEnum):
+    """Labels of the record payload map (schema version 1)."""
+
+    VERSION = 1
+    NODE = 2
+    SEQ = 3
+    PREV = 4
+    TIME = 5  # node clock, milliseconds since the Unix epoch (UTC)
+    CLOCK = 6  # ClockQuality of TIME
+    TYPE = 7
+    AGENCY = 8
+    SITE = 9
+    BODY = 10
+    SD = 11  # sorted SHA-256 digests of disclosures, padded with decoys
+
+
+class ClockQuality(IntEnum):
+    """How far the node's clock can be trusted when it stamped TIME."""
+
+    UNSYNCHRONISED = 0  # free-running since boot, never compared
+    HUB = 1  # compared with the hub's clock on the last connect
+    NTP = 2  # disciplined by NTP
+    GNSS = 3  # disciplined by a GNSS receiver (PPS)
+
+
+class PayloadError(RecordDecodeError):
+    """A signed payload that is not a valid record payload."""
+
+
+class NonDeterministicEncodingError(PayloadError):
+    """A payload not in RFC 8949 §4.2.1 deterministic encoding."""
+
+
+_REQUIRED = tuple(PayloadLabel)
+
+
+def record_hash(raw: bytes) -> bytes:
+    """SHA-256 of a record's exact bytes: what the next record's PREV holds."""
+    return hashlib.sha256(raw).digest()
+
+
+class Record(NamedTuple):
+    """A decoded record. ``raw`` is the exact bytes; everything else is read from them.
+
+    A named tuple rather than a dataclass: one is built per record on the hot paths.
+    """
+
+    raw: bytes
+    message: Sign1Message
+    version: int
+    node_id: str
+    seq: int
+    prev_hash: bytes
+    time_ms: int
+    clock: int
+    record_type: str
+    agency: str
+    site: str
+    body: Mapping[str, Any]
+    digests: tuple[bytes, ...]
+    extensions: Mapping[int, Any] = {}
+
+    @property
+    def hash(self) -> bytes:
+        return record_hash(self.raw)
+
+    @property
+    def kid(self) -> bytes | None:
+        return self.message.kid
+
+
+@dataclass(frozen=True, slots=True)
+class SignedRecord:
+    """A new record: its bytes and the disclosures of its sensitive fields."""
+
+    record: Record
+    disclosures: tuple[Disclosure, ...]
+
+    @property
+    def raw(self) -> bytes:
+        return self.record.raw
+
+    @property
+    def disclosure_bytes(self) -> list[bytes]:
+        return [d.raw for d in self.disclosures]
+
+
+@dataclass(frozen=True, slots=True)
+class VerifiedRecord:
+    """A record whose signature held, with the disclosed fields that checked out."""
+
+    record: Record
+    disclosed: Mapping[str, Disclosure]
+    known_type: bool
+
+    @property
+    def body(self) -> dict[str, Any]:
+        """The signed body with every verified disclosure merged in."""
+        merged = dict(self.record.body)
+        merged.update({name: d.value for name, d in self.disclosed.items()})
+        return merged
+
+
+def _head(major: int, value: int) -> bytes:
+    """A CBOR head: major type and argument in the shortest form (RFC 8949 §3, §4.2.1)."""
+    mt = major << 5
+    if value < 24:
+        return bytes((mt | value,))
+    if value < 0x100:
+        return bytes((mt | 24, value))
+    if value < 0x10000:
+        return bytes((mt | 25,)) + value.to_bytes(2, "big")
+    if value < 0x100000000:
+        return bytes((mt | 26,)) + value.to_bytes(4, "big")
+    if value < 0x10000000000000000:
+        return bytes((mt | 27,)) + value.to_bytes(8, "big")
+    raise RecordEncodeError(f"integer {value} does not fit in 64 bits")
+
+
+@lru_cache(maxsize=1024)
+def _text(value: str) -> bytes:
+    """A CBOR text string; cached, since node ids, sites, types and agencies repeat."""
+    encoded = value.encode("utf-8")
+    return _head(3, len(encoded)) + encoded
+
+
+def encode_payload(
+    *,
+    node_id: str,
+    seq: int,
+    prev_hash: bytes,
+    time_ms: int,
+    clock: int,
+    record_type: str,
+    agency: str,
+    site: str,
+    body: Mapping[str, Any],
+    digests: Sequence[bytes],
+) -> bytes:
+    """The deterministic CBOR payload (RFC 8949 §4.2.1) of a record.
+
+    The header is assembled from pre-encoded pieces (labels 1..11 are one byte each, so
+    their order is fixed); the body goes through cbor2's canonical encoder, whose
+    length-first key order equals bytewise order for maps with text keys only.
+    """
+    if type(seq) is not int or seq < 1:
+        raise RecordEncodeError(f"sequence numbers start at 1, got {seq!r}")
+    if type(prev_hash) is not bytes or len(prev_hash) != HASH_BYTES:
+        raise RecordEncodeError(f"prev must be {HASH_BYTES} bytes")
+    if type(time_ms) is not int or time_ms < 0:
+        raise RecordEncodeError(f"time must be milliseconds since 1970, got {time_ms!r}")
+    if not node_id or not site or not record_type or not agency:
+        raise RecordEncodeError("node id, site, record type and agency must be non-empty")
+    try:
+        body_bytes = cbor2.dumps(body, canonical=True)
+    except (cbor2.CBOREncodeError, TypeError, ValueError) as exc:
+        raise RecordEncodeError(f"record body cannot be encoded: {exc}") from exc
+    return b"".join(
+        (
+            b"\xab\x01\x01\x02",  # map(11), 1: version 1, label 2
+            _text(node_id),
+            b"\x03",
+            _head(0, seq),
+            b"\x04\x58\x20",
+            prev_hash,
+            b"\x05",
+            _head(0, time_ms),
+            b"\x06",
+            _head(0, int(clock)),
+            b"\x07",
+            _text(record_type),
+            b"\x08",
+            _text(str(agency)),
+            b"\x09",
+            _text(site),
+            b"\x0a",
+            body_bytes,
+            b"\x0b",
+            _head(4, len(digests)),
+            *(b"\x58\x20" + d for d in digests),
+        )
+    )
+
+
+def make_record(
+    key: SigningKey,
+    *,
+    node_id: str,
+    seq: int,
+    prev_hash: bytes,
+    time_ms: int,
+    record_type: str,
+    body: Mapping[str, Any],
+    registry: RecordTypeRegistry,
+    site: str,
+    agency: str | None = None,
+    clock: int = ClockQuality.UNSYNCHRONISED,
+    salt_source: Callable[[int], bytes] = os.urandom,
+) -> SignedRecord:
+    """Validate *body* against its type, conceal its sensitive fields, sign the record."""
+    spec = registry[record_type]
+    spec.validate(body)
+    owner = Agency(agency) if agency is not None else spec.agency
+    if spec.sensitive:
+        signed_body, digests, disclosures = conceal(
+            body, spec.sensitive, spec.digest_slots, salt_source=salt_source
+        )
+    else:
+        signed_body, digests, disclosures = dict(body), [], []
+    payload = encode_payload(
+        node_id=node_id, seq=seq, prev_hash=prev_hash, time_ms=time_ms, clock=clock,
+        record_type=record_type, agency=owner, site=site, body=signed_body, digests=digests,
+    )
+    protected = protected_header(key.kid)
+    signature = key.sign(sig_structure(protected, payload))
+    raw = encode_sign1(protected, payload, signature)
+    if len(raw) > MAX_RECORD_BYTES:
+        raise RecordEncodeError(f"record is {len(raw)} bytes, over the {MAX_RECORD_BYTES} limit")
+    message = Sign1Message(protected, {1: -19, 4: key.kid}, {}, payload, signature, True)
+    record = Record(
+        raw, message, SCHEMA_VERSION, node_id, seq, prev_hash, time_ms, int(clock),
+        record_type, str(owner), site, signed_body, tuple(digests),
+    )
+    return SignedRecord(record, tuple(disclosures))
+
+
+def decode_record(raw: bytes) -> Record:
+    """Parse a record without checking its signature (for inspection and routing)."""
+    message = decode_sign1(raw, max_bytes=MAX_RECORD_BYTES)
+    return _record_from(raw, message)
+
+
+def _record_from(raw: bytes, message: Sign1Message) -> Record:
+    payload = message.payload
+    try:
+        fields = cbor2.loads(
+            payload, allow_indefinite=False, allow_duplicate_keys=False,
+            max_depth=MAX_PAYLOAD_DEPTH,
+        )
+    except (cbor2.CBORDecodeError, ValueError, TypeError, OverflowError) as exc:
+        raise PayloadError(f"payload is not well-formed CBOR: {exc}") from exc
+    if not isinstance(fields, Mapping):
+        raise PayloadError("payload must be a CBOR map")
+    missing = [label.name for label in _REQUIRED if label not in fields]
+    if missing:
+        raise PayloadError(f"payload lacks {', '.join(missing)}")
+    fields = dict(fields)
+    version, node, seq, prev, time_ms, clock, rtype, agency, site, body, sd = (
+        fields[1], fields[2], fields[3], fields[4], fields[5], fields[6], fields[7],
+        fields[8], fields[9], fields[10], fields[11],
+    )
+    if version != SCHEMA_VERSION:
+        raise PayloadError(f"schema version {version!r} is not supported (expected 1)")
+    if not isinstance(node, str) or not node:
+        raise PayloadError("node id must be non-empty text")
+    if not isinstance(seq, int) or isinstance(seq, bool) or seq < 1:
+        raise PayloadError(f"sequence number must be a positive integer, got {seq!r}")
+    if not isinstance(prev, bytes) or len(prev) != HASH_BYTES:
+        raise PayloadError("prev must be a 32-byte string")
+    if not isinstance(time_ms, int) or isinstance(time_ms, bool) or time_ms < 0:
+        raise PayloadError(f"time must be a non-negative integer, got {time_ms!r}")
+    if not isinstance(clock, int) or isinstance(clock, bool) or not 0 <= clock <= 255:
+        raise PayloadError(f"clock quality must be an integer 0..255, got {clock!r}")
+    if not isinstance(rtype, str) or not rtype:
+        raise PayloadError("record type must be non-empty text")
+    if not isinstance(agency, str) or not agency:
+        raise PayloadError("agency must be non-empty text")
+    if not isinstance(site, str) or not site:
+        raise PayloadError("site must be non-empty text")
+    if not isinstance(body, Mapping) or any(type(k) is not str for k in body):
+        raise PayloadError("body must be a map with text keys")
+    if not isinstance(sd, (list, tuple)) or not all(
+        isinstance(d, bytes) and len(d) == HASH_BYTES for d in sd
+    ):
+        raise PayloadError("disclosure digests must be an array of 32-byte strings")
+    extensions = {k: v for k, v in fields.items() if k not in _LABELS}
+    if any(not isinstance(k, int) or k < 12 for k in extensions):
+        raise PayloadError(f"payload has labels outside schema 1: {sorted(map(repr, extensions))}")
+    _check_deterministic(payload, fields, extensions)
+    return Record(
+        raw, message, version, node, seq, prev, time_ms, clock, rtype, agency, site, body,
+        tuple(sd), extensions,
+    )
+
+
+_LABELS = frozenset(int(label) for label in PayloadLabel)
+
+
+def _check_deterministic(
+    payload: bytes, fields: Mapping[int, Any], extensions: Mapping[int, Any]
+) -> None:
+    """Reject a payload that is not the deterministic encoding of what it decodes to.
+
+    This re-encodes only to compare — the signature was checked over the received bytes.
+    Duplicate keys and indefinite lengths were already refused by the decoder.
+    """
+    try:
+        if extensions:
+            expected = cbor2.dumps(dict(fields), canonical=True)
+        else:
+            expected = encode_payload(
+                node_id=fields[2], seq=fields[3], prev_hash=fields[4], time_ms=fields[5],
+                clock=fields[6], record_type=fields[7], agency=fields[8], site=fields[9],
+                body=fields[10], digests=fields[11],
+            )
+    except (RecordEncodeError, cbor2.CBOREncodeError, TypeError, ValueError) as exc:
+        raise PayloadError(f"payload holds values a record cannot: {exc}") from exc
+    if expected != payload:
+        raise NonDeterministicEncodingError(
+            "payload is not in deterministic encoding (RFC 8949 §4.2.1): key order, "
+            "integer or length width, or float width differs"
+        )
+
+
+def verify_record(
+    raw: bytes,
+    public_key: bytes,
+    *,
+    registry: RecordTypeRegistry | None = None,
+    disclosures: Iterable[bytes | Disclosure] = (),
+) -> VerifiedRecord:
+    """Verify a record's signature, encoding, disclosures and (for a known type) its body.
+
+    Raises a :class:`~borderlink.proto.errors.RecordDecodeError` for malformed bytes and a
+    :class:`~borderlink.proto.errors.VerificationError` when a check fails.
+    """
+    message = decode_sign1(raw, max_bytes=MAX_RECORD_BYTES)
+    if message.kid is not None and message.kid != key_id(public_key):
+        raise KeyIdMismatchError(
+            f"record is signed by key id {message.kid.hex()[:16]}…, not by the key given "
+            f"({key_id(public_key).hex()[:16]}…)"
+        )
+    verify_sign1(message, public_key)
+    record = _record_from(raw, message)
+    disclosed = reveal(record.digests, disclosures) if disclosures else {}
+    spec = registry.get(record.record_type) if registry is not None else None
+    if spec is not None:
+        overlap = set(record.body) & spec.sensitive
+        if overlap:
+            raise PayloadError(f"sensitive fields {sorted(overlap)} are in the clear in the body")
+        body = dict(record.body)
+        body.update({name: d.value for name, d in disclosed.items()})
+        try:
+            spec.validate(body, concealed=spec.sensitive - set(disclosed))
+        except BodyError as exc:
+            raise PayloadError(f"signed body does not match its type: {exc}") from exc
+    return VerifiedRecord(record, disclosed, spec is not None)
+
+
+class RecordChain:
+    """A node's chain state: the next sequence number and the hash of the last record.
+
+    :meth:`prepare` signs the next record without moving the chain; the caller makes it
+    durable, then calls :meth:`commit`. Signing twice before a commit yields the same
+    sequence number — never persist both (a fork).
+    """
+
+    def __init__(
+        self,
+        key: SigningKey,
+        *,
+        node_id: str,
+        site: str,
+        registry: RecordTypeRegistry,
+        next_seq: int = 1,
+        prev_hash: bytes = GENESIS_PREV,
+        clock: int = ClockQuality.UNSYNCHRONISED,
+    ) -> None:
+        self.key = key
+        self.node_id = node_id
+        self.site = site
+        self.registry = registry
+        self.next_seq = next_seq
+        self.prev_hash = prev_hash
+        self.clock = clock
+
+    def prepare(
+        self,
+        record_type: str,
+        body: Mapping[str, Any],
+        *,
+        time_ms: int,
+        agency: str | None = None,
+        clock: int | None = None,
+    ) -> SignedRecord:
+        return make_record(
+            self.key, node_id=self.node_id, seq=self.next_seq, prev_hash=self.prev_hash,
+            time_ms=time_ms, record_type=record_type, body=body, registry=self.registry,
+            site=self.site, agency=agency, clock=self.clock if clock is None else clock,
+        )
+
+    def commit(self, signed: SignedRecord) -> None:
+        record = signed.record
+        if record.seq != self.next_seq or record.prev_hash != self.prev_hash:
+            raise RecordEncodeError(
+                f"record {record.seq} does not extend the chain at {self.next_seq}"
+            )
+        self.next_seq = record.seq + 1
+        self.prev_hash = record.hash
