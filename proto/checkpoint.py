@@ -1,0 +1,509 @@
+"""Signed tree heads as C2SP checkpoints in signed notes, pure functions, no I/O.
+
+Formats (https://c2sp.org/signed-note, https://c2sp.org/tlog-checkpoint), as read by
+golang.org/x/mod/sumdb/note, github.com/transparency-dev/formats/log and the witnesses::
+
+    borderlink.example/hub/bilasuvar        <- origin
+    1234                                    <- tree size, canonical decimal
+    CsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=   <- base64 RFC 6962 root (32 bytes)
+    (optional, non-empty extension lines)
+                                            <- blank line
+    — borderlink.example/hub/bilasuvar Az3g...=   <- base64(key ID (4, big-endian) || sig)
+
+The note *text* (signed bytes) is everything up to and including the newline before the
+last blank line. Ed25519 key IDs are ``SHA-256(name || 0x0A || 0x01 || public key)[:4]``; a
+verifier key travels as ``name+<key ID, 8 hex>+base64(0x01 || public key)`` (a "vkey") and a
+signer key as ``PRIVATE+KEY+name+<key ID>+base64(0x01 || seed)`` (an "skey", the Go format).
+
+Limits on untrusted input: a note is at most :data:`MAX_NOTE_BYTES` bytes with at most
+:data:`MAX_SIGNATURES` signature lines; both exceed the spec's minimum (16 signatures).
+
+Errors: malformed text raises :class:`NoteFormatError` / :class:`CheckpointFormatError`
+(both ``RecordDecodeError``, so ``ValueError``); a bad key string :class:`NoteKeyError`; a
+note without a valid signature by the expected key :class:`NoteSignatureError`; a valid
+checkpoint of another log :class:`CheckpointError`.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+import nacl.exceptions
+import nacl.signing
+import nacl.utils
+
+from .errors import (
+    CheckpointError,
+    CheckpointFormatError,
+    NoteFormatError,
+    NoteKeyError,
+    NoteSignatureError,
+)
+
+__all__ = [
+    "ALG_ED25519",
+    "MAX_NOTE_BYTES",
+    "MAX_SIGNATURES",
+    "Checkpoint",
+    "Note",
+    "NoteSignature",
+    "NoteSigner",
+    "NoteVerifier",
+    "VerifiedNote",
+    "format_checkpoint",
+    "format_note",
+    "key_id",
+    "open_checkpoint",
+    "open_note",
+    "parse_checkpoint",
+    "parse_note",
+    "sign_checkpoint",
+    "sign_note",
+]
+
+ALG_ED25519 = 0x01
+"""Signature type byte of Ed25519 in c2sp.org/signed-note."""
+
+MAX_NOTE_BYTES = 1 << 20
+"""Largest signed note parsed (1 MiB)."""
+
+MAX_SIGNATURES = 100
+"""Most signature lines a parsed note may carry (the limit of Go's ``note.Open``)."""
+
+MAX_TREE_SIZE = (1 << 64) - 1
+"""Tree sizes are uint64 in every checkpoint implementation."""
+
+ROOT_HASH_SIZE = 32
+
+_DASH = "\u2014 "  # em dash, space: starts every signature line
+_HEX8 = re.compile(r"[0-9a-fA-F]{8}")
+_DECIMAL = re.compile(r"0|[1-9][0-9]*")
+_B64 = re.compile(r"[A-Za-z0-9+/]*={0,2}")
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _b64encode(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def _b64decode(text: str, what: str, error: type[Exception]) -> bytes:
+    """Strict standard base64 (RFC 4648 §4): alphabet, padding and canonical form."""
+    if not _B64.fullmatch(text) or len(text) % 4:
+        raise error(f"{what} is not standard base64: {text[:80]!r}")
+    try:
+        data = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise error(f"{what} is not standard base64: {text[:80]!r}") from exc
+    if _b64encode(data) != text:
+        raise error(f"{what} is not canonical base64 (non-zero padding bits): {text[:80]!r}")
+    return data
+
+
+def _check_name(name: str, error: type[Exception]) -> None:
+    """Key names: non-empty, no Unicode space, no '+', no control character."""
+    if not isinstance(name, str) or not name:
+        raise error("key name must be a non-empty string")
+    for ch in name:
+        if ch == "+" or ch.isspace() or ord(ch) < 0x20:
+            raise error(
+                f"key name {name!r} contains {ch!r}; spaces, '+' and controls are not allowed"
+            )
+
+
+def _check_text(text: str, error: type[Exception]) -> None:
+    """Note text: ends with a newline, no control characters except newline."""
+    if not text.endswith("\n"):
+        raise error("note text must end with a newline")
+    for i, ch in enumerate(text):
+        if ord(ch) < 0x20 and ch != "\n":
+            raise error(f"note text has control character {ch!r} at offset {i}")
+
+
+def key_id(name: str, alg: int, public_key: bytes) -> int:
+    """The 32-bit key ID: ``SHA-256(name || 0x0A || alg || public key)[:4]``, big-endian."""
+    digest = hashlib.sha256(name.encode("utf-8") + b"\n" + bytes([alg]) + public_key).digest()
+    return int.from_bytes(digest[:4], "big")
+
+
+# --------------------------------------------------------------------------- keys
+
+
+class NoteVerifier:
+    """An Ed25519 signed-note verifier key: a name and a 32-byte public key."""
+
+    __slots__ = ("_key", "key_id", "name", "public_key")
+
+    def __init__(self, name: str, public_key: bytes) -> None:
+        _check_name(name, NoteKeyError)
+        if not isinstance(public_key, (bytes, bytearray)) or len(public_key) != 32:
+            raise NoteKeyError(f"an Ed25519 public key is 32 bytes, got {len(public_key)}")
+        self.name = name
+        self.public_key = bytes(public_key)
+        self.key_id = key_id(name, ALG_ED25519, self.public_key)
+        self._key = nacl.signing.VerifyKey(self.public_key)
+
+    @classmethod
+    def from_vkey(cls, vkey: str) -> NoteVerifier:
+        """Parse ``name+hash+base64(0x01 || public key)``; the hash must match the key."""
+        if not isinstance(vkey, str):
+            raise NoteKeyError(f"verifier key must be str, got {type(vkey).__name__}")
+        name, sep1, rest = vkey.partition("+")
+        hash_hex, sep2, key64 = rest.partition("+")
+        if not (sep1 and sep2):
+            raise NoteKeyError(f"verifier key {vkey[:80]!r} is not name+hash+key")
+        _check_name(name, NoteKeyError)
+        if not _HEX8.fullmatch(hash_hex):
+            raise NoteKeyError(f"key hash {hash_hex!r} of verifier key is not 8 hex digits")
+        key = _b64decode(key64, "verifier key", NoteKeyError)
+        if not key:
+            raise NoteKeyError("verifier key has no key bytes")
+        if key_id(name, key[0], key[1:]) != int(hash_hex, 16):
+            raise NoteKeyError(
+                f"key hash {hash_hex} does not match name {name!r} and the key "
+                f"(expected {key_id(name, key[0], key[1:]):08x})"
+            )
+        if key[0] != ALG_ED25519:
+            raise NoteKeyError(f"verifier key algorithm 0x{key[0]:02x} is not Ed25519 (0x01)")
+        if len(key) != 33:
+            raise NoteKeyError(f"Ed25519 verifier key is {len(key) - 1} bytes, expected 32")
+        return cls(name, key[1:])
+
+    @property
+    def vkey(self) -> str:
+        """This key as ``name+hash+base64(0x01 || public key)``."""
+        key64 = _b64encode(bytes([ALG_ED25519]) + self.public_key)
+        return f"{self.name}+{self.key_id:08x}+{key64}"
+
+    def verify(self, text: bytes, signature: bytes) -> bool:
+        """Whether ``signature`` (without the key ID) is this key's signature of ``text``."""
+        if len(signature) != 64:
+            return False
+        try:
+            self._key.verify(text, signature)
+        except (nacl.exceptions.BadSignatureError, ValueError):
+            return False
+        return True
+
+    def __eq__(self, other: object) -> bool:
+        return (
+            isinstance(other, NoteVerifier)
+            and other.name == self.name
+            and other.public_key == self.public_key
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.name, self.public_key))
+
+    def __repr__(self) -> str:
+        return f"NoteVerifier({self.vkey!r})"
+
+
+class NoteSigner:
+    """An Ed25519 signed-note signer: a name and a 32-byte private seed."""
+
+    __slots__ = ("_key", "key_id", "name", "verifier")
+
+    def __init__(self, name: str, seed: bytes) -> None:
+        _check_name(name, NoteKeyError)
+        if not isinstance(seed, (bytes, bytearray)) or len(seed) != 32:
+            raise NoteKeyError(f"an Ed25519 seed is 32 bytes, got {len(seed)}")
+        self._key = nacl.signing.SigningKey(bytes(seed))
+        self.name = name
+        self.verifier = NoteVerifier(name, self._key.verify_key.encode())
+        self.key_id = self.verifier.key_id
+
+    @classmethod
+    def generate(cls, name: str) -> NoteSigner:
+        """A new random key (from the operating system's CSPRNG)."""
+        return cls(name, nacl.utils.random(32))
+
+    @classmethod
+    def from_skey(cls, skey: str) -> NoteSigner:
+        """Parse ``PRIVATE+KEY+name+hash+base64(0x01 || seed)`` (Go's signer key format)."""
+        if not isinstance(skey, str):
+            raise NoteKeyError(f"signer key must be str, got {type(skey).__name__}")
+        parts = skey.split("+", 4)
+        if len(parts) != 5 or parts[0] != "PRIVATE" or parts[1] != "KEY":
+            raise NoteKeyError("signer key is not PRIVATE+KEY+name+hash+key")
+        _, _, name, hash_hex, key64 = parts
+        _check_name(name, NoteKeyError)
+        if not _HEX8.fullmatch(hash_hex):
+            raise NoteKeyError(f"key hash {hash_hex!r} of signer key is not 8 hex digits")
+        key = _b64decode(key64, "signer key", NoteKeyError)
+        if not key or key[0] != ALG_ED25519:
+            raise NoteKeyError("signer key algorithm is not Ed25519 (0x01)")
+        if len(key) != 33:
+            raise NoteKeyError(f"Ed25519 signer seed is {len(key) - 1} bytes, expected 32")
+        signer = cls(name, key[1:])
+        if signer.key_id != int(hash_hex, 16):
+            raise NoteKeyError(
+                f"key hash {hash_hex} does not match name {name!r} and the key "
+                f"(expected {signer.key_id:08x})"
+            )
+        return signer
+
+    @property
+    def skey(self) -> str:
+        """This key as ``PRIVATE+KEY+name+hash+base64(0x01 || seed)``. Secret: keep it so."""
+        key64 = _b64encode(bytes([ALG_ED25519]) + bytes(self._key))
+        return f"PRIVATE+KEY+{self.name}+{self.key_id:08x}+{key64}"
+
+    def sign(self, text: str) -> NoteSignature:
+        """Sign the note text (which must end with a newline)."""
+        _check_text(text, NoteFormatError)
+        sig = self._key.sign(text.encode("utf-8")).signature
+        return NoteSignature(self.name, self.key_id, sig)
+
+    def __repr__(self) -> str:
+        return f"NoteSigner(name={self.name!r}, key_id={self.key_id:08x})"
+
+
+# --------------------------------------------------------------------------- notes
+
+
+@dataclass(frozen=True)
+class NoteSignature:
+    """One signature line: key name, key ID and the signature bytes (without the ID)."""
+
+    name: str
+    key_id: int
+    signature: bytes
+
+    def line(self) -> str:
+        """``— name base64(key ID || signature)`` with its newline."""
+        blob = self.key_id.to_bytes(4, "big") + self.signature
+        return f"{_DASH}{self.name} {_b64encode(blob)}\n"
+
+
+@dataclass(frozen=True)
+class Note:
+    """A note: its text (ending in newline) and its signature lines, in order."""
+
+    text: str
+    signatures: tuple[NoteSignature, ...] = ()
+
+
+@dataclass(frozen=True)
+class VerifiedNote:
+    """A note whose ``verified`` signatures checked out against known keys; ``unverified``
+    are signatures by keys the caller did not name (witnesses, rotated keys): ignored."""
+
+    text: str
+    verified: tuple[NoteSignature, ...]
+    unverified: tuple[NoteSignature, ...] = field(default=())
+
+
+def format_note(note: Note) -> bytes:
+    """The wire form: text, a blank line, one line per signature (at least one)."""
+    _check_text(note.text, NoteFormatError)
+    if not note.signatures:
+        raise NoteFormatError("a signed note needs at least one signature")
+    for sig in note.signatures:
+        _check_name(sig.name, NoteFormatError)
+        if not 0 <= sig.key_id <= 0xFFFFFFFF:
+            raise NoteFormatError(f"key ID {sig.key_id} does not fit in 32 bits")
+        if not sig.signature:
+            raise NoteFormatError(f"signature by {sig.name!r} is empty")
+    return (note.text + "\n" + "".join(s.line() for s in note.signatures)).encode("utf-8")
+
+
+def parse_note(data: bytes | str) -> Note:
+    """Split a signed note into text and signature lines, rejecting anything malformed.
+    Signatures are not checked here; see :func:`open_note`."""
+    if isinstance(data, str):
+        try:
+            raw = data.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise NoteFormatError("note is not valid UTF-8 (lone surrogate)") from exc
+    elif isinstance(data, (bytes, bytearray, memoryview)):
+        raw = bytes(data)
+    else:
+        raise NoteFormatError(f"note must be bytes or str, got {type(data).__name__}")
+    if len(raw) > MAX_NOTE_BYTES:
+        raise NoteFormatError(f"note is {len(raw)} bytes, over the {MAX_NOTE_BYTES} limit")
+    try:
+        text_all = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise NoteFormatError(f"note is not valid UTF-8 at byte {exc.start}") from exc
+    for i, ch in enumerate(text_all):
+        if ord(ch) < 0x20 and ch != "\n":
+            raise NoteFormatError(f"note has control character {ch!r} at offset {i}")
+    split = text_all.rfind("\n\n")
+    if split < 0:
+        raise NoteFormatError("note has no blank line between text and signatures")
+    text, sig_block = text_all[: split + 1], text_all[split + 2 :]
+    if not sig_block:
+        raise NoteFormatError("note has no signature lines after the blank line")
+    if not sig_block.endswith("\n"):
+        raise NoteFormatError("last signature line does not end with a newline")
+    lines = sig_block[:-1].split("\n")
+    if len(lines) > MAX_SIGNATURES:
+        raise NoteFormatError(f"note has {len(lines)} signatures, over the {MAX_SIGNATURES} limit")
+    sigs = []
+    for n, line in enumerate(lines, 1):
+        if not line.startswith(_DASH):
+            raise NoteFormatError(f"signature line {n} does not start with an em dash and space")
+        name, sep, b64 = line[len(_DASH) :].partition(" ")
+        if not sep:
+            raise NoteFormatError(f"signature line {n} has no space between name and signature")
+        _check_name(name, NoteFormatError)
+        blob = _b64decode(b64, f"signature line {n}", NoteFormatError)
+        if len(blob) < 5:
+            raise NoteFormatError(
+                f"signature line {n} holds {len(blob)} bytes; a key ID and a signature need 5+"
+            )
+        sigs.append(NoteSignature(name, int.from_bytes(blob[:4], "big"), blob[4:]))
+    return Note(text, tuple(sigs))
+
+
+def sign_note(text: str, *signers: NoteSigner) -> bytes:
+    """Sign ``text`` (ending in newline) with each signer; the wire form of the note."""
+    if not signers:
+        raise NoteKeyError("sign_note needs at least one signer")
+    return format_note(Note(text, tuple(s.sign(text) for s in signers)))
+
+
+def open_note(data: bytes | str, verifiers: Iterable[NoteVerifier]) -> VerifiedNote:
+    """Parse a signed note and check it against known keys (c2sp.org/signed-note).
+
+    Signatures whose (name, key ID) is unknown are kept as ``unverified`` and otherwise
+    ignored. A signature by a known key that fails rejects the whole note; so does a note
+    with no valid signature by any known key (:class:`NoteSignatureError`).
+    """
+    known: dict[tuple[str, int], NoteVerifier] = {}
+    for v in verifiers:
+        prev = known.setdefault((v.name, v.key_id), v)
+        if prev != v:
+            raise NoteKeyError(f"ambiguous key {v.name}+{v.key_id:08x}: two verifiers share it")
+    note = parse_note(data)
+    text = note.text.encode("utf-8")
+    verified: list[NoteSignature] = []
+    unverified: list[NoteSignature] = []
+    for sig in note.signatures:
+        key = known.get((sig.name, sig.key_id))
+        if key is None:
+            if sig not in unverified:
+                unverified.append(sig)
+            continue
+        if not key.verify(text, sig.signature):
+            raise NoteSignatureError(f"invalid signature for key {sig.name}+{sig.key_id:08x}")
+        if sig not in verified:
+            verified.append(sig)
+    if not verified:
+        names = ", ".join(f"{n}+{i:08x}" for n, i in known) or "none"
+        raise NoteSignatureError(f"note has no signature by a known key (known: {names})")
+    return VerifiedNote(note.text, tuple(verified), tuple(unverified))
+
+
+# --------------------------------------------------------------------------- checkpoints
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """A tree head: the log's origin, the tree size and its RFC 6962 root hash, plus
+    optional opaque extension lines (not recommended by the spec: monitors cannot audit
+    them)."""
+
+    origin: str
+    size: int
+    root_hash: bytes
+    extensions: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.origin, str) or not self.origin:
+            raise CheckpointFormatError("checkpoint origin must be a non-empty string")
+        if "\n" in self.origin:
+            raise CheckpointFormatError("checkpoint origin must be one line")
+        if isinstance(self.size, bool) or not isinstance(self.size, int):
+            raise CheckpointFormatError(f"tree size must be an int, got {type(self.size).__name__}")
+        if not 0 <= self.size <= MAX_TREE_SIZE:
+            raise CheckpointFormatError(f"tree size {self.size} is outside 0..2**64-1")
+        if not isinstance(self.root_hash, bytes) or len(self.root_hash) != ROOT_HASH_SIZE:
+            raise CheckpointFormatError(
+                f"root hash must be {ROOT_HASH_SIZE} bytes, got {len(self.root_hash)}"
+            )
+        for i, ext in enumerate(self.extensions):
+            if not isinstance(ext, str) or not ext or "\n" in ext:
+                raise CheckpointFormatError(f"extension line {i} must be a non-empty single line")
+
+    def body(self) -> str:
+        """The note text of this checkpoint (:func:`format_checkpoint`)."""
+        return format_checkpoint(self)
+
+
+def format_checkpoint(checkpoint: Checkpoint) -> str:
+    """``origin\\nsize\\nbase64(root)\\n[extension\\n...]`` — the text a log signs."""
+    lines = [checkpoint.origin, str(checkpoint.size), _b64encode(checkpoint.root_hash)]
+    text = "\n".join([*lines, *checkpoint.extensions]) + "\n"
+    _check_text(text, CheckpointFormatError)
+    return text
+
+
+def parse_checkpoint(text: str) -> Checkpoint:
+    """Parse checkpoint note text (what :attr:`VerifiedNote.text` holds). Strict: canonical
+    decimal size, canonical base64 of exactly 32 bytes, no empty line."""
+    if not isinstance(text, str):
+        raise CheckpointFormatError(f"checkpoint text must be str, got {type(text).__name__}")
+    _check_text(text, CheckpointFormatError)
+    lines = text[:-1].split("\n")
+    if len(lines) < 3:
+        raise CheckpointFormatError(
+            f"checkpoint has {len(lines)} lines; origin, size and root hash are required"
+        )
+    origin, size_s, root_s, *extensions = lines
+    if not origin:
+        raise CheckpointFormatError("checkpoint origin line is empty")
+    if not _DECIMAL.fullmatch(size_s):
+        raise CheckpointFormatError(
+            f"tree size {size_s[:40]!r} is not a decimal number without leading zeros"
+        )
+    size = int(size_s)
+    if size > MAX_TREE_SIZE:
+        raise CheckpointFormatError(f"tree size {size_s[:40]} does not fit in 64 bits")
+    root = _b64decode(root_s, "checkpoint root hash", CheckpointFormatError)
+    if len(root) != ROOT_HASH_SIZE:
+        raise CheckpointFormatError(
+            f"checkpoint root hash is {len(root)} bytes, expected {ROOT_HASH_SIZE}"
+        )
+    for i, ext in enumerate(extensions):
+        if not ext:
+            raise CheckpointFormatError(f"checkpoint extension line {i} is empty")
+    return Checkpoint(origin, size, root, tuple(extensions))
+
+
+def sign_checkpoint(checkpoint: Checkpoint, *signers: NoteSigner) -> bytes:
+    """The signed note of ``checkpoint``. The log's key name should equal the origin."""
+    return sign_note(format_checkpoint(checkpoint), *signers)
+
+
+def open_checkpoint(
+    data: bytes | str,
+    verifier: NoteVerifier,
+    *,
+    origin: str | None,
+    cosigners: Sequence[NoteVerifier] = (),
+) -> Checkpoint:
+    """Verify a signed checkpoint by the log key ``verifier`` and parse it.
+
+    ``origin`` is the log identity expected on the first line (pass ``None`` only to accept
+    any). ``cosigners`` are further known keys (witnesses) whose signatures, when present,
+    must verify; the log's own signature is always required.
+    """
+    opened = open_note(data, [verifier, *cosigners])
+    if not any(s.name == verifier.name and s.key_id == verifier.key_id for s in opened.verified):
+        raise NoteSignatureError(
+            f"checkpoint is not signed by the log key {verifier.name}+{verifier.key_id:08x}"
+        )
+    checkpoint = parse_checkpoint(opened.text)
+    if origin is not None and checkpoint.origin != origin:
+        raise CheckpointError(
+            f"checkpoint origin {checkpoint.origin[:80]!r} is not the expected {origin!r}"
+        )
+    return checkpoint
