@@ -11,3 +11,35 @@ from borderlink.proto.errors import BorderlinkError
 
 class HubError(BorderlinkError):
     """Base class of every error raised by the hub."""
+
+
+class StorageError(HubError):
+    """A storage operation that failed for a reason other than the ones below."""
+
+
+class StorageUnavailableError(StorageError):
+    """The database cannot be reached or opened (PostgreSQL down, file not writable)."""
+
+
+class UnknownNodeError(StorageError, LookupError):
+    """A node id that is not enrolled."""
+
+
+class NodeExistsError(StorageError):
+    """Enrolling a node id that is already enrolled (and not revoked)."""
+
+
+class ChainConflictError(StorageError):
+    """An append whose records do not continue the node's stored chain (seq or previous hash).
+
+    Raised inside the append transaction, so it also catches two hub replicas racing on one
+    node; nothing of the batch is stored.
+    """
+
+
+class DuplicateRecordError(ChainConflictError):
+    """An append of a (node, seq) that is already stored; the caller checks for idempotency."""
+
+
+class DownlinkVersionError(StorageError, ValueError):
+    """A downlink item whose version is not newer than the stored one for its kind and target."""

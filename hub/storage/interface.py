@@ -1,0 +1,171 @@
+"""The one storage interface of the hub; SQLite and PostgreSQL implement it.
+
+A contract suite (``tests/hub/test_storage_contract.py``) runs the same checks on every
+backend. All methods are thread-safe. Records are stored as the exact bytes received; their
+disclosures live in their own table, so withholding a field never rewrites a record.
+
+Log indexes are given at append time, inside the append transaction, contiguous and in
+commit order: once ``log_state().size`` reads ``n``, leaves ``0 .. n-1`` are all committed.
+Interior Merkle nodes (perfect subtrees, ``(level, index)`` as in
+:class:`borderlink.proto.merkle.NodeID`) are written by the one sequencer that holds
+:meth:`Storage.acquire_sequencer`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Protocol, runtime_checkable
+
+from borderlink.hub.storage.model import (
+    ANY_RECORD,
+    AppendResult,
+    ChainHead,
+    CheckpointRow,
+    DownlinkItem,
+    DownlinkKind,
+    Equivocation,
+    LogState,
+    NewRecord,
+    NodeEnrollment,
+    NodeRow,
+    PolicyRow,
+    RecordFilter,
+    ScanPage,
+    StoredDisclosure,
+    StoredRecord,
+)
+
+#: (level, index) of a perfect Merkle subtree; level 0 is a leaf hash.
+NodeKey = tuple[int, int]
+
+
+@runtime_checkable
+class Storage(Protocol):
+    # -- lifecycle ------------------------------------------------------------------------
+    def close(self) -> None:
+        """Release connections (and the sequencer lock, if held). Idempotent."""
+
+    # -- nodes ----------------------------------------------------------------------------
+    def enroll_node(self, node: NodeEnrollment, *, enrolled_at_ms: int) -> NodeRow:
+        """Add a node. :class:`NodeExistsError` if the id is enrolled and not revoked;
+        a revoked id may be enrolled again (new key), keeping its chain head."""
+
+    def revoke_node(self, node_id: str, *, revoked_at_ms: int, reason: str = "") -> NodeRow:
+        """Mark a node revoked from *revoked_at_ms* (node time). :class:`UnknownNodeError`."""
+
+    def get_node(self, node_id: str) -> NodeRow | None: ...
+
+    def list_nodes(
+        self, *, site: str | None = None, agency: str | None = None, include_revoked: bool = True
+    ) -> list[NodeRow]:
+        """Nodes sorted by id."""
+
+    def observe_node(
+        self,
+        node_id: str,
+        *,
+        seen_ms: int,
+        clock_skew_ms: int | None = None,
+        reported_seq: int | None = None,
+    ) -> None:
+        """Record that the node was heard from (and its skew / journal position, when given)."""
+
+    def chain_head(self, node_id: str) -> ChainHead:
+        """Last stored (seq, record hash) of the node; (0, zero hash) when none or unknown."""
+
+    # -- records and the log --------------------------------------------------------------
+    def append_records(self, records: Sequence[NewRecord], *, received_ms: int) -> AppendResult:
+        """Atomically store a batch and append one leaf per record to the log.
+
+        Per node, the batch's records must continue the stored chain: seq = head + 1 and
+        prev_hash = head hash, then each other. :class:`DuplicateRecordError` when a
+        (node, seq) is already stored, :class:`ChainConflictError` for any other break,
+        :class:`UnknownNodeError` for a node not enrolled; in all cases nothing is stored.
+        Returns the log indexes in batch order.
+        """
+
+    def get_record(
+        self, node_id: str, seq: int, *, with_disclosures: bool = False
+    ) -> StoredRecord | None: ...
+
+    def get_record_at(
+        self, log_index: int, *, with_disclosures: bool = False
+    ) -> StoredRecord | None: ...
+
+    def get_disclosures(
+        self, log_indexes: Iterable[int]
+    ) -> dict[int, tuple[StoredDisclosure, ...]]:
+        """Disclosures by log index (records without any are absent)."""
+
+    def scan_records(
+        self,
+        start_index: int,
+        *,
+        limit: int,
+        record_filter: RecordFilter = ANY_RECORD,
+        end_index: int | None = None,
+        with_disclosures: bool = True,
+    ) -> ScanPage:
+        """Matching records with ``start_index <= log_index < end`` in log order, at most
+        *limit*; ``end`` is *end_index* or the log size at the time of the scan."""
+
+    def log_state(self) -> LogState: ...
+
+    def find_leaf(self, leaf_hash: bytes) -> int | None:
+        """Lowest log index whose leaf hash is *leaf_hash*."""
+
+    def leaf_hashes(self, start_index: int, end_index: int) -> list[bytes]:
+        """Leaf hashes of ``[start_index, end_index)`` (clipped to the log size)."""
+
+    def put_merkle_nodes(
+        self, nodes: Iterable[tuple[NodeKey, bytes]], *, integrated_size: int
+    ) -> None:
+        """Store interior perfect-subtree hashes and advance the integrated size (never
+        backwards) in one transaction. Level-0 entries are ignored (the leaves are stored by
+        :meth:`append_records`); writing a stored node again is a no-op."""
+
+    def get_merkle_nodes(self, keys: Iterable[NodeKey]) -> dict[NodeKey, bytes]:
+        """Hashes of the requested perfect subtrees (level 0 = leaf hashes); missing keys absent."""
+
+    # -- sequencer ------------------------------------------------------------------------
+    def acquire_sequencer(self) -> bool:
+        """Try to become the one sequencer of this store (across processes); non-blocking."""
+
+    def release_sequencer(self) -> None: ...
+
+    # -- checkpoints ----------------------------------------------------------------------
+    def add_checkpoint(self, checkpoint: CheckpointRow) -> None:
+        """Store a signed checkpoint; storing the same tree size again is a no-op."""
+
+    def latest_checkpoint(self) -> CheckpointRow | None: ...
+
+    def get_checkpoint(self, tree_size: int) -> CheckpointRow | None: ...
+
+    # -- equivocation evidence ------------------------------------------------------------
+    def add_equivocation(
+        self,
+        *,
+        node_id: str,
+        seq: int,
+        conflicting_record: bytes,
+        detected_at_ms: int,
+        note: str = "",
+    ) -> Equivocation:
+        """Keep a conflicting record as evidence (beside the stored one at that seq)."""
+
+    def list_equivocations(self, node_id: str | None = None) -> list[Equivocation]: ...
+
+    # -- downlink -------------------------------------------------------------------------
+    def put_downlink(self, item: DownlinkItem) -> None:
+        """:class:`DownlinkVersionError` unless newer than the latest of its kind and target."""
+
+    def latest_downlinks(self, targets: Sequence[str]) -> list[DownlinkItem]:
+        """The newest item per (kind, target) for the given targets."""
+
+    # -- policy ---------------------------------------------------------------------------
+    def put_policy(self, policy_toml: bytes, *, digest: str, loaded_at_ms: int) -> PolicyRow: ...
+
+    def current_policy(self) -> PolicyRow | None: ...
+
+
+__all__ = ["DownlinkKind", "NodeKey", "Storage"]

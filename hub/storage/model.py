@@ -1,0 +1,230 @@
+"""Values the hub storage takes and returns: frozen dataclasses, no I/O.
+
+Times are Unix milliseconds (``*_ms``); hashes are raw 32-byte SHA-256 values.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from borderlink.proto.merkle import leaf_hash
+
+#: The previous-record hash of a node's first record, and the chain head of an empty node.
+ZERO_HASH = bytes(32)
+
+
+class DownlinkKind(enum.Enum):
+    """What a downlink item carries (mirrors ``borderlink.v1.DownlinkKind``)."""
+
+    WATCHLIST = "watchlist"
+    CONFIG = "config"
+    FIRMWARE = "firmware"
+
+
+@dataclass(frozen=True)
+class NodeEnrollment:
+    """What a technician supplies to enrol a node."""
+
+    node_id: str
+    public_key: bytes
+    kid: bytes
+    site: str
+    agency: str
+    profile: str
+    certificate_der: bytes | None = None
+
+
+@dataclass(frozen=True)
+class NodeRow:
+    """A node as the hub knows it."""
+
+    node_id: str
+    public_key: bytes
+    kid: bytes
+    site: str
+    agency: str
+    profile: str
+    certificate_der: bytes | None
+    enrolled_at_ms: int
+    revoked_at_ms: int | None
+    revoke_reason: str | None
+    last_seq: int
+    last_hash: bytes
+    #: Highest journal sequence number the node reported (Hello); ``reported_seq - last_seq``
+    #: is its backlog.
+    reported_seq: int
+    #: node clock - hub clock at the last observation, in ms (None: never observed).
+    clock_skew_ms: int | None
+    last_seen_ms: int | None
+
+    @property
+    def revoked(self) -> bool:
+        return self.revoked_at_ms is not None
+
+    @property
+    def backlog(self) -> int:
+        return max(0, self.reported_seq - self.last_seq)
+
+
+@dataclass(frozen=True)
+class ChainHead:
+    """The last stored record of a node: (0, 32 zero bytes) when none."""
+
+    seq: int
+    hash: bytes
+
+
+@dataclass(frozen=True)
+class NewDisclosure:
+    """One disclosure stored beside its record: its digest (as in the record), field, bytes."""
+
+    digest: bytes
+    field_name: str
+    disclosure: bytes
+
+
+@dataclass(frozen=True)
+class NewRecord:
+    """A verified record ready to be appended: its exact bytes and the indexed columns.
+
+    ``prev_hash`` is the chain link the record carries; the store checks it against the
+    node's head inside the append transaction. ``record_hash`` (SHA-256 of the bytes, the
+    next record's ``prev_hash``) and ``leaf_hash`` (RFC 9162) are derived here.
+    """
+
+    node_id: str
+    seq: int
+    prev_hash: bytes
+    record: bytes
+    record_type: str
+    agency: str
+    site: str
+    time_ms: int
+    disclosures: Sequence[NewDisclosure] = ()
+    #: The record type is not in the hub's registry (accepted, flagged).
+    unknown_type: bool = False
+
+    @property
+    def record_hash(self) -> bytes:
+        return hashlib.sha256(self.record).digest()
+
+    @property
+    def leaf_hash(self) -> bytes:
+        return leaf_hash(self.record)
+
+
+@dataclass(frozen=True)
+class StoredDisclosure:
+    position: int
+    digest: bytes
+    field_name: str
+    disclosure: bytes
+
+
+@dataclass(frozen=True)
+class StoredRecord:
+    """A stored record: exact bytes, indexed columns, log position, disclosures (when loaded)."""
+
+    log_index: int
+    node_id: str
+    seq: int
+    record: bytes
+    record_hash: bytes
+    record_type: str
+    agency: str
+    site: str
+    time_ms: int
+    received_ms: int
+    unknown_type: bool
+    disclosures: tuple[StoredDisclosure, ...] = ()
+
+
+@dataclass(frozen=True)
+class RecordFilter:
+    """Which records a scan returns; empty tuples and None bounds mean "any"."""
+
+    types: tuple[str, ...] = ()
+    sites: tuple[str, ...] = ()
+    agencies: tuple[str, ...] = ()
+    node_ids: tuple[str, ...] = ()
+    #: Inclusive lower bound on the record's (node) time.
+    since_ms: int | None = None
+    #: Exclusive upper bound on the record's (node) time.
+    until_ms: int | None = None
+
+
+#: The filter that matches every record.
+ANY_RECORD = RecordFilter()
+
+
+@dataclass(frozen=True)
+class ScanPage:
+    """Records of one scan, in log order, and where the next scan starts.
+
+    ``next_index`` is past every index the scan examined (matching or not), so a reader
+    that resumes from it neither repeats nor skips a record.
+    """
+
+    records: tuple[StoredRecord, ...]
+    next_index: int
+
+
+@dataclass(frozen=True)
+class Equivocation:
+    """Evidence of two different records signed for one (node, seq)."""
+
+    id: int
+    node_id: str
+    seq: int
+    #: Log index of the record stored first (None if it was never stored).
+    stored_log_index: int | None
+    conflicting_record: bytes
+    conflicting_hash: bytes
+    detected_at_ms: int
+    note: str
+
+
+@dataclass(frozen=True)
+class CheckpointRow:
+    tree_size: int
+    root_hash: bytes
+    time_ms: int
+    #: The C2SP signed note, exactly as signed.
+    signed_note: bytes
+
+
+@dataclass(frozen=True)
+class LogState:
+    """Size of the log (leaves appended) and how far the sequencer stored interior nodes."""
+
+    size: int
+    integrated_size: int
+
+
+@dataclass(frozen=True)
+class DownlinkItem:
+    kind: DownlinkKind
+    #: A node id, ``site:<site>`` or ``*``.
+    target: str
+    version: int
+    signed_payload: bytes
+    created_ms: int
+
+
+@dataclass(frozen=True)
+class PolicyRow:
+    id: int
+    digest: str
+    policy_toml: bytes
+    loaded_at_ms: int
+
+
+@dataclass(frozen=True)
+class AppendResult:
+    """Log indexes given to an appended batch, in batch order, and the node heads after it."""
+
+    log_indexes: tuple[int, ...]
+    heads: dict[str, ChainHead] = field(default_factory=dict)

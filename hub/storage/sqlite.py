@@ -1,0 +1,169 @@
+"""SQLite backend of the hub storage: the embedded default, one hub process per database.
+
+URL: ``sqlite:///absolute/path/hub.db`` or ``sqlite:relative/path.db`` (see
+:func:`borderlink.hub.storage.open_storage`). The database runs in WAL mode so readers
+(federation, proofs) never wait for the writer; ``synchronous=FULL`` by default, so an
+acknowledged batch survives a power cut (``NORMAL`` survives a process crash only).
+
+Writes go through one connection under a lock (SQLite has one writer anyway); each reading
+thread has its own connection. The sequencer lock is an exclusive ``flock`` on
+``<database>.sequencer.lock``, which also keeps a second process from sequencing the same file.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Self
+
+from borderlink.hub.errors import StorageError, StorageUnavailableError
+from borderlink.hub.storage._sql import SqlStorage, schema_statements
+
+_SYNC_MODES = ("OFF", "NORMAL", "FULL", "EXTRA")
+
+
+@dataclass(frozen=True)
+class SqliteConfig:
+    path: Path
+    #: PRAGMA synchronous: FULL (durable on power loss) or NORMAL (durable on process crash).
+    synchronous: str = "FULL"
+    #: How long a connection waits for a lock held by another process, in ms.
+    busy_timeout_ms: int = 5000
+
+    def __post_init__(self) -> None:
+        if self.synchronous.upper() not in _SYNC_MODES:
+            raise ValueError(f"synchronous={self.synchronous!r}; expected one of {_SYNC_MODES}")
+
+
+class _SqliteTx:
+    __slots__ = ("conn",)
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
+        return self.conn.execute(sql, params)
+
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        self.conn.executemany(sql, rows)
+
+
+class SqliteStorage(SqlStorage):
+    """The hub storage in one SQLite file. Build it with :meth:`open`."""
+
+    _integrity_errors = (sqlite3.IntegrityError,)
+
+    def __init__(self, config: SqliteConfig, writer: sqlite3.Connection) -> None:
+        self.config = config
+        self._writer = writer
+        self._write_lock = threading.Lock()
+        self._local = threading.local()
+        self._readers: list[sqlite3.Connection] = []
+        self._readers_lock = threading.Lock()
+        self._sequencer_fd: int | None = None
+        self._closed = False
+
+    @classmethod
+    def open(cls, path: str | os.PathLike[str], **options: Any) -> SqliteStorage:
+        """Open (creating if needed) the database at *path* and its schema."""
+        config = SqliteConfig(Path(path), **options)
+        try:
+            writer = cls._connect(config)
+            for stmt in schema_statements(
+                "INTEGER", "BLOB", "INTEGER PRIMARY KEY AUTOINCREMENT", " WITHOUT ROWID"
+            ):
+                writer.execute(stmt)
+        except sqlite3.Error as exc:
+            raise StorageUnavailableError(
+                f"cannot open SQLite database {config.path}: {exc}"
+            ) from exc
+        return cls(config, writer)
+
+    @staticmethod
+    def _connect(config: SqliteConfig) -> sqlite3.Connection:
+        # isolation_level=None: autocommit; transactions are explicit BEGIN IMMEDIATE.
+        conn = sqlite3.connect(
+            config.path,
+            isolation_level=None,
+            check_same_thread=False,
+            timeout=config.busy_timeout_ms / 1000,
+        )
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute(f"PRAGMA synchronous={config.synchronous.upper()}")
+        conn.execute(f"PRAGMA busy_timeout={int(config.busy_timeout_ms)}")
+        return conn
+
+    @contextmanager
+    def _write(self) -> Iterator[_SqliteTx]:
+        self._check_open()
+        with self._write_lock:
+            conn = self._writer
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield _SqliteTx(conn)
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            else:
+                conn.execute("COMMIT")
+
+    @contextmanager
+    def _read(self) -> Iterator[_SqliteTx]:
+        self._check_open()
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._connect(self.config)
+            conn.execute("PRAGMA query_only=ON")
+            with self._readers_lock:
+                self._readers.append(conn)
+            self._local.conn = conn
+        yield _SqliteTx(conn)
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StorageError(f"storage {self.config.path} is closed")
+
+    # -- sequencer ------------------------------------------------------------------------
+
+    def acquire_sequencer(self) -> bool:
+        self._check_open()
+        if self._sequencer_fd is not None:
+            return True
+        fd = os.open(f"{self.config.path}.sequencer.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return False
+        self._sequencer_fd = fd
+        return True
+
+    def release_sequencer(self) -> None:
+        fd, self._sequencer_fd = self._sequencer_fd, None
+        if fd is not None:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self.release_sequencer()
+        with self._write_lock:
+            self._closed = True
+            self._writer.close()
+        with self._readers_lock:
+            for conn in self._readers:
+                conn.close()
+            self._readers.clear()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
