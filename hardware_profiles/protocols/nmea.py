@@ -1,0 +1,242 @@
+"""NMEA 0183 for patrol radios: $--GGA, $--RMC and the proprietary $PBDLS / $PBDLE sentences.
+
+Sentences are ``$<body>*<hh>\\r\\n`` (at most 82 characters), ``hh`` the XOR of every byte
+between ``$`` and ``*`` as two upper-case hex digits (NMEA 0183 v4.11 §5.2.1). Proprietary
+sentences use the manufacturer mnemonic ``BDL`` (docs/device-protocols.md §4)::
+
+    $PBDLS,<unit>,<hhmmss.ss>,<ddmmyy>,<state>,<battery %>*hh      status, every 60 s
+    $PBDLE,<unit>,<hhmmss.ss>,<ddmmyy>,<llll.llll>,<N|S>,<yyyyy.yyyy>,<E|W>*hh   emergency
+
+``state`` is ``OK``, ``EMERG``, ``LOWBAT`` or ``NOFIX``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from typing import Any
+
+from ..errors import FrameDecodeError
+from ..readings import NmeaFix, RadioStatus
+from ._framing import FramerStats
+
+__all__ = ["checksum", "sentence", "encode_gga", "encode_rmc", "encode_status", "Framer", "Decoder"]
+
+MAX_SENTENCE = 82
+_STATES = {"OK": "ok", "EMERG": "emergency", "LOWBAT": "low_battery", "NOFIX": "no_fix"}
+_STATE_CODES = {v: k for k, v in _STATES.items()}
+
+
+def checksum(body: str) -> str:
+    value = 0
+    for char in body.encode("ascii"):
+        value ^= char
+    return f"{value:02X}"
+
+
+def sentence(body: str) -> bytes:
+    """``$body*hh\\r\\n`` with the checksum."""
+    return f"${body}*{checksum(body)}\r\n".encode("ascii")
+
+
+def _utc(t: float) -> dt.datetime:
+    return dt.datetime.fromtimestamp(t, dt.timezone.utc)
+
+
+def _hms(t: float) -> str:
+    d = _utc(t)
+    return f"{d:%H%M%S}.{d.microsecond // 10000:02d}"
+
+
+def _dmy(t: float) -> str:
+    return f"{_utc(t):%d%m%y}"
+
+
+def _lat(lat: float) -> tuple[str, str]:
+    a = abs(lat)
+    deg = int(a)
+    return f"{deg:02d}{(a - deg) * 60:07.4f}", "N" if lat >= 0 else "S"
+
+
+def _lon(lon: float) -> tuple[str, str]:
+    a = abs(lon)
+    deg = int(a)
+    return f"{deg:03d}{(a - deg) * 60:07.4f}", "E" if lon >= 0 else "W"
+
+
+def encode_gga(fix: NmeaFix, talker: str = "GP") -> bytes:
+    lat, ns = _lat(fix.lat)
+    lon, ew = _lon(fix.lon)
+    quality = fix.fix_quality if fix.fix_quality is not None else (1 if fix.valid else 0)
+    sats = f"{fix.sats:02d}" if fix.sats is not None else ""
+    hdop = f"{fix.hdop:.1f}" if fix.hdop is not None else ""
+    alt = f"{fix.altitude_m:.1f}" if fix.altitude_m is not None else ""
+    return sentence(f"{talker}GGA,{_hms(fix.t)},{lat},{ns},{lon},{ew},{quality},{sats},{hdop},"
+                    f"{alt},M,-20.0,M,,")
+
+
+def encode_rmc(fix: NmeaFix, talker: str = "GP") -> bytes:
+    lat, ns = _lat(fix.lat)
+    lon, ew = _lon(fix.lon)
+    speed = f"{fix.speed_kn:.1f}" if fix.speed_kn is not None else ""
+    course = f"{fix.course_deg:.1f}" if fix.course_deg is not None else ""
+    status = "A" if fix.valid else "V"
+    mode = "A" if fix.valid else "N"
+    return sentence(f"{talker}RMC,{_hms(fix.t)},{status},{lat},{ns},{lon},{ew},{speed},{course},"
+                    f"{_dmy(fix.t)},,,{mode}")
+
+
+def encode_status(status: RadioStatus) -> bytes:
+    if status.emergency:
+        if status.lat is None or status.lon is None:
+            lat, ns, lon, ew = "", "", "", ""
+        else:
+            (lat, ns), (lon, ew) = _lat(status.lat), _lon(status.lon)
+        return sentence(f"PBDLE,{status.unit_id},{_hms(status.t)},{_dmy(status.t)},{lat},{ns},{lon},{ew}")
+    battery = "" if status.battery_pct is None else str(status.battery_pct)
+    return sentence(f"PBDLS,{status.unit_id},{_hms(status.t)},{_dmy(status.t)},"
+                    f"{_STATE_CODES.get(status.state, 'OK')},{battery}")
+
+
+class Framer:
+    """Delimits ``$…*hh\\r\\n`` sentences; garbage and bad checksums are counted and skipped."""
+
+    def __init__(self, max_frame_bytes: int = MAX_SENTENCE) -> None:
+        self.max_frame_bytes = max_frame_bytes
+        self.stats = FramerStats()
+        self._buf = bytearray()
+
+    def feed(self, data: bytes) -> list[bytes]:
+        self._buf += data
+        buf = self._buf
+        out: list[bytes] = []
+        while True:
+            start = buf.find(b"$")
+            if start < 0:
+                self.stats.skip(len(buf))
+                buf.clear()
+                break
+            if start:
+                self.stats.skip(start)
+                del buf[:start]
+            end = buf.find(b"\n")
+            nxt = buf.find(b"$", 1)
+            if 0 < nxt and (end < 0 or nxt < end):
+                self.stats.skip(nxt)
+                del buf[:nxt]
+                continue
+            if end < 0:
+                if len(buf) > self.max_frame_bytes:
+                    self.stats.oversize += 1
+                    self.stats.skip(len(buf))
+                    buf.clear()
+                break
+            line = bytes(buf[: end + 1])
+            del buf[: end + 1]
+            text = line.rstrip(b"\r\n")
+            if len(line) > self.max_frame_bytes:
+                self.stats.oversize += 1
+                self.stats.skip(len(line))
+                continue
+            star = text.rfind(b"*")
+            try:
+                good = star > 0 and len(text) == star + 3 and \
+                    text[star + 1:].decode("ascii").upper() == checksum(text[1:star].decode("ascii"))
+            except UnicodeDecodeError:
+                good = False
+            if not good:
+                self.stats.bad_checksum += 1
+                self.stats.skip(len(line))
+                continue
+            self.stats.frames += 1
+            out.append(text)
+        return out
+
+
+def _coord(value: str, hemi: str, degrees: int) -> float:
+    if not value or hemi not in ("N", "S", "E", "W"):
+        raise FrameDecodeError(f"NMEA: bad coordinate {value!r} {hemi!r}")
+    deg = int(value[:degrees])
+    minutes = float(value[degrees:])
+    out = deg + minutes / 60.0
+    if not (minutes < 60 and math.isfinite(out)):
+        raise FrameDecodeError(f"NMEA: bad coordinate {value!r}")
+    return -out if hemi in ("S", "W") else out
+
+
+def _time(hms: str, dmy: str | None, date_hint: dt.date) -> float:
+    try:
+        h, m, s = int(hms[0:2]), int(hms[2:4]), float(hms[4:])
+        if dmy:
+            date = dt.date(2000 + int(dmy[4:6]), int(dmy[2:4]), int(dmy[0:2]))
+        else:
+            date = date_hint
+        base = dt.datetime(date.year, date.month, date.day, h, m, tzinfo=dt.timezone.utc)
+    except (ValueError, IndexError) as exc:
+        raise FrameDecodeError(f"NMEA: bad time/date {hms!r} {dmy!r}") from exc
+    return base.timestamp() + s
+
+
+class Decoder:
+    """Sentences of one radio -> :class:`NmeaFix` / :class:`RadioStatus`.
+
+    NMEA positions carry no identity: *unit_id* names the radio. GGA has no date: the date
+    of the last RMC or status sentence is used (else *date_hint*). Sentences of other types
+    (GSV, GSA …) decode to nothing.
+    """
+
+    def __init__(self, unit_id: str = "", date_hint: dt.date | None = None) -> None:
+        self.unit_id = unit_id
+        self.date = date_hint or dt.datetime.now(dt.timezone.utc).date()
+
+    @classmethod
+    def from_profile(cls, profile: Any, unit_id: str = "", **_: Any) -> Decoder:
+        return cls(unit_id=unit_id)
+
+    def decode(self, frame: bytes) -> list[NmeaFix | RadioStatus]:
+        text = frame.decode("ascii", "replace").strip()
+        if not text.startswith("$") or "*" not in text:
+            raise FrameDecodeError(f"NMEA: not a sentence: {text[:40]!r}")
+        fields = text[1: text.rindex("*")].split(",")
+        kind = fields[0]
+        try:
+            if kind.endswith("RMC") and len(kind) == 5:
+                return [self._rmc(fields)]
+            if kind.endswith("GGA") and len(kind) == 5:
+                return [self._gga(fields)]
+            if kind in ("PBDLS", "PBDLE"):
+                return [self._status(fields)]
+        except (IndexError, ValueError) as exc:
+            if isinstance(exc, FrameDecodeError):
+                raise
+            raise FrameDecodeError(f"NMEA: malformed {kind}: {text[:60]!r}") from exc
+        return []
+
+    def _rmc(self, f: list[str]) -> NmeaFix:
+        t = _time(f[1], f[9], self.date)
+        self.date = dt.datetime.fromtimestamp(t, dt.timezone.utc).date()
+        return NmeaFix(t=t, unit_id=self.unit_id, lat=_coord(f[3], f[4], 2), lon=_coord(f[5], f[6], 3),
+                       valid=f[2] == "A", sentence="RMC",
+                       speed_kn=float(f[7]) if f[7] else None,
+                       course_deg=float(f[8]) if f[8] else None)
+
+    def _gga(self, f: list[str]) -> NmeaFix:
+        quality = int(f[6]) if f[6] else 0
+        return NmeaFix(t=_time(f[1], None, self.date), unit_id=self.unit_id,
+                       lat=_coord(f[2], f[3], 2), lon=_coord(f[4], f[5], 3), valid=quality > 0,
+                       sentence="GGA", fix_quality=quality, sats=int(f[7]) if f[7] else None,
+                       hdop=float(f[8]) if f[8] else None,
+                       altitude_m=float(f[9]) if f[9] else None)
+
+    def _status(self, f: list[str]) -> RadioStatus:
+        t = _time(f[2], f[3], self.date)
+        self.date = dt.datetime.fromtimestamp(t, dt.timezone.utc).date()
+        unit = f[1] or self.unit_id
+        if f[0] == "PBDLE":
+            lat = _coord(f[4], f[5], 2) if f[4] else None
+            lon = _coord(f[6], f[7], 3) if f[6] else None
+            return RadioStatus(t=t, unit_id=unit, emergency=True, state="emergency", lat=lat, lon=lon)
+        if f[4] not in _STATES:
+            raise FrameDecodeError(f"NMEA: unknown PBDLS state {f[4]!r}")
+        return RadioStatus(t=t, unit_id=unit, emergency=f[4] == "EMERG", state=_STATES[f[4]],
+                           battery_pct=int(f[5]) if f[5] else None)
