@@ -7,17 +7,19 @@ A test fails when they are stale.
 Services: ``Sync`` (sync.proto), ``Federation`` (federation.proto), ``Transparency``
 (transparency.proto), ``Admin`` (admin.proto); shared messages in common.proto.
 
-The limits below are part of the contract (the ``.proto`` comments repeat them).
+The limits below are part of the contract (the ``.proto`` comments repeat them); those of
+one record (``MAX_RECORD_BYTES``, ``MAX_DISCLOSURES``, ``MAX_DISCLOSURE_BYTES``) are the record
+codec's, re-exported here.
 """
 
 from __future__ import annotations
 
+from borderlink.proto.disclosure import MAX_DISCLOSURE_BYTES
+from borderlink.proto.envelope import MAX_DISCLOSURES
+from borderlink.proto.record import MAX_RECORD_BYTES
+
 #: Largest gRPC message in either direction (set as max send/receive length on both ends).
 MAX_MESSAGE_BYTES = 4 * 1024 * 1024
-#: Largest signed record (COSE_Sign1 bytes).
-MAX_RECORD_BYTES = 64 * 1024
-#: Most disclosures beside one record.
-MAX_DISCLOSURES = 64
 #: Most envelopes in one ``RecordBatch``.
 MAX_BATCH_RECORDS = 256
 #: Largest sum of record and disclosure bytes in one ``RecordBatch``.
@@ -28,6 +30,19 @@ MAX_IN_FLIGHT_BATCHES = 8
 MAX_QUERY_LIMIT = 1000
 #: Seconds a Sync stream may stay open without sending ``Hello``.
 HELLO_TIMEOUT_S = 10.0
+
+__all__ = [
+    "GRPC_MESSAGE_OPTIONS",
+    "HELLO_TIMEOUT_S",
+    "MAX_BATCH_BYTES",
+    "MAX_BATCH_RECORDS",
+    "MAX_DISCLOSURES",
+    "MAX_DISCLOSURE_BYTES",
+    "MAX_IN_FLIGHT_BATCHES",
+    "MAX_MESSAGE_BYTES",
+    "MAX_QUERY_LIMIT",
+    "MAX_RECORD_BYTES",
+]
 
 #: gRPC channel/server options that apply the message limit.
 GRPC_MESSAGE_OPTIONS = (

@@ -236,3 +236,20 @@ def test_sync_stream_carries_exact_bytes_over_loopback() -> None:
         assert servicer.received == records
     finally:
         server.stop(None)
+
+
+def test_documented_limits_match_the_constants() -> None:
+    """The limits in common.proto's comment are the ones the code enforces."""
+    from borderlink.proto import v1
+
+    text = (generate.PROTO_DIR / "common.proto").read_text()
+    units = {"KiB": 1024, "MiB": 1024 * 1024, "": 1}
+    found = {
+        m.group(1): int(m.group(2)) * units[m.group(3)]
+        for m in re.finditer(r"//\s+(MAX_[A-Z_]+)\s+(\d+)\s*(KiB|MiB|)\s", text)
+    }
+    assert found, "no limits documented in common.proto"
+    for name, value in found.items():
+        assert getattr(v1, name) == value, name
+    assert v1.MAX_BATCH_BYTES < v1.MAX_MESSAGE_BYTES
+    assert v1.MAX_RECORD_BYTES * v1.MAX_BATCH_RECORDS >= v1.MAX_BATCH_BYTES
