@@ -427,3 +427,38 @@ def test_parser_only_raises_borderlink_errors(data) -> None:
     except (RecordDecodeError, VerificationError):
         return
     raise AssertionError(f"random input verified as {cp}")  # would need a forged signature
+
+
+def _replace_one(cp: Checkpoint, pos: int, ch: str) -> str:
+    text = format_checkpoint(cp)
+    pos %= len(text)
+    return text[:pos] + ch + text[pos + 1 :]
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.one_of(
+        st.text(max_size=200),
+        st.builds(
+            lambda o, s, r, e: f"{o}\n{s}\n{r}\n{e}",
+            st.text(max_size=20),
+            st.text(alphabet="0123456789+- _\u0663", max_size=22),
+            st.text(alphabet="ABCDEFabcdef0123456789+/=_-", min_size=40, max_size=48),
+            st.text(max_size=20),
+        ),
+        st.builds(  # a valid body with one character replaced
+            _replace_one,
+            st.builds(
+                Checkpoint, origins, st.integers(0, 2**64 - 1), st.binary(min_size=32, max_size=32)
+            ),
+            st.integers(0, 200),
+            st.characters(blacklist_categories=("Cs",)),
+        ),
+    )
+)
+def test_checkpoint_parser_is_strict_and_canonical(text) -> None:
+    try:
+        cp = parse_checkpoint(text)
+    except CheckpointFormatError:
+        return
+    assert format_checkpoint(cp) == text  # only the one canonical spelling parses
