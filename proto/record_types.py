@@ -23,7 +23,8 @@ from .errors import RecordEncodeError
 
 MAX_BODY_DEPTH = 8
 
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+# ASCII digits, whole string (as the CDDL .regexp, which is implicitly anchored).
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 class Agency(StrEnum):
@@ -47,7 +48,7 @@ _KINDS: dict[str, Any] = {
     "number": lambda v: type(v) is float or type(v) is int,
     "bool": lambda v: type(v) is bool,
     "bytes": lambda v: type(v) is bytes,
-    "date": lambda v: type(v) is str and bool(_DATE.match(v)),
+    "date": lambda v: type(v) is str and bool(_DATE.fullmatch(v)),
     "list": lambda v: isinstance(v, (list, tuple)),
     "map": lambda v: isinstance(v, Mapping),
     "any": lambda v: True,
