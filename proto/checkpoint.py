@@ -15,6 +15,11 @@ last blank line. Ed25519 key IDs are ``SHA-256(name || 0x0A || 0x01 || public ke
 verifier key travels as ``name+<key ID, 8 hex>+base64(0x01 || public key)`` (a "vkey") and a
 signer key as ``PRIVATE+KEY+name+<key ID>+base64(0x01 || seed)`` (an "skey", the Go format).
 
+Time: a checkpoint has no time field. The standard way to say when a tree head was signed
+is a timestamped Ed25519 cosignature (https://c2sp.org/tlog-cosignature, type 0x04, what
+witnesses add): :class:`CosignatureSigner` signs ``cosignature/v1\ntime <seconds>\n`` + the
+checkpoint text, and :func:`cosignature_timestamp` reads the time of a verified one.
+
 Limits on untrusted input: a note is at most :data:`MAX_NOTE_BYTES` bytes with at most
 :data:`MAX_SIGNATURES` signature lines; both exceed the spec's minimum (16 signatures).
 
@@ -32,6 +37,7 @@ import hashlib
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Self
 
 import nacl.exceptions
 import nacl.signing
@@ -46,15 +52,20 @@ from .errors import (
 )
 
 __all__ = [
+    "ALG_COSIGNATURE_V1",
     "ALG_ED25519",
     "MAX_NOTE_BYTES",
     "MAX_SIGNATURES",
     "Checkpoint",
+    "CosignatureSigner",
+    "CosignatureVerifier",
     "Note",
     "NoteSignature",
     "NoteSigner",
     "NoteVerifier",
     "VerifiedNote",
+    "add_signatures",
+    "cosignature_timestamp",
     "format_checkpoint",
     "format_note",
     "key_id",
@@ -62,12 +73,18 @@ __all__ = [
     "open_note",
     "parse_checkpoint",
     "parse_note",
+    "parse_vkey",
     "sign_checkpoint",
     "sign_note",
 ]
 
 ALG_ED25519 = 0x01
 """Signature type byte of Ed25519 in c2sp.org/signed-note."""
+
+ALG_COSIGNATURE_V1 = 0x04
+"""Signature type byte of timestamped Ed25519 cosignatures (c2sp.org/tlog-cosignature)."""
+
+MAX_COSIGNATURE_TIME = (1 << 63) - 1
 
 MAX_NOTE_BYTES = 1 << 20
 """Largest signed note parsed (1 MiB)."""
@@ -140,45 +157,35 @@ class NoteVerifier:
 
     __slots__ = ("_key", "key_id", "name", "public_key")
 
+    alg = ALG_ED25519
+    """Signature type byte, part of the key ID and of the vkey."""
+
     def __init__(self, name: str, public_key: bytes) -> None:
         _check_name(name, NoteKeyError)
         if not isinstance(public_key, (bytes, bytearray)) or len(public_key) != 32:
             raise NoteKeyError(f"an Ed25519 public key is 32 bytes, got {len(public_key)}")
         self.name = name
         self.public_key = bytes(public_key)
-        self.key_id = key_id(name, ALG_ED25519, self.public_key)
+        self.key_id = key_id(name, self.alg, self.public_key)
         self._key = nacl.signing.VerifyKey(self.public_key)
 
     @classmethod
-    def from_vkey(cls, vkey: str) -> NoteVerifier:
-        """Parse ``name+hash+base64(0x01 || public key)``; the hash must match the key."""
-        if not isinstance(vkey, str):
-            raise NoteKeyError(f"verifier key must be str, got {type(vkey).__name__}")
-        name, sep1, rest = vkey.partition("+")
-        hash_hex, sep2, key64 = rest.partition("+")
-        if not (sep1 and sep2):
-            raise NoteKeyError(f"verifier key {vkey[:80]!r} is not name+hash+key")
-        _check_name(name, NoteKeyError)
-        if not _HEX8.fullmatch(hash_hex):
-            raise NoteKeyError(f"key hash {hash_hex!r} of verifier key is not 8 hex digits")
-        key = _b64decode(key64, "verifier key", NoteKeyError)
-        if not key:
-            raise NoteKeyError("verifier key has no key bytes")
-        if key_id(name, key[0], key[1:]) != int(hash_hex, 16):
+    def from_vkey(cls, vkey: str) -> Self:
+        """Parse ``name+hash+base64(alg || public key)``; the hash must match the key and
+        ``alg`` must be this class's (0x01 here, 0x04 for :class:`CosignatureVerifier`)."""
+        name, alg, public_key = _split_vkey(vkey)
+        if alg != cls.alg:
             raise NoteKeyError(
-                f"key hash {hash_hex} does not match name {name!r} and the key "
-                f"(expected {key_id(name, key[0], key[1:]):08x})"
+                f"verifier key algorithm 0x{alg:02x} is not the 0x{cls.alg:02x} of {cls.__name__}"
             )
-        if key[0] != ALG_ED25519:
-            raise NoteKeyError(f"verifier key algorithm 0x{key[0]:02x} is not Ed25519 (0x01)")
-        if len(key) != 33:
-            raise NoteKeyError(f"Ed25519 verifier key is {len(key) - 1} bytes, expected 32")
-        return cls(name, key[1:])
+        if len(public_key) != 32:
+            raise NoteKeyError(f"Ed25519 verifier key is {len(public_key)} bytes, expected 32")
+        return cls(name, public_key)
 
     @property
     def vkey(self) -> str:
-        """This key as ``name+hash+base64(0x01 || public key)``."""
-        key64 = _b64encode(bytes([ALG_ED25519]) + self.public_key)
+        """This key as ``name+hash+base64(alg || public key)``."""
+        key64 = _b64encode(bytes([self.alg]) + self.public_key)
         return f"{self.name}+{self.key_id:08x}+{key64}"
 
     def verify(self, text: bytes, signature: bytes) -> bool:
@@ -193,16 +200,84 @@ class NoteVerifier:
 
     def __eq__(self, other: object) -> bool:
         return (
-            isinstance(other, NoteVerifier)
+            type(other) is type(self)
+            and isinstance(other, NoteVerifier)
             and other.name == self.name
             and other.public_key == self.public_key
         )
 
     def __hash__(self) -> int:
-        return hash((self.name, self.public_key))
+        return hash((self.alg, self.name, self.public_key))
 
     def __repr__(self) -> str:
-        return f"NoteVerifier({self.vkey!r})"
+        return f"{type(self).__name__}({self.vkey!r})"
+
+
+def _split_vkey(vkey: str) -> tuple[str, int, bytes]:
+    """``name+hash+base64(alg || key)`` -> (name, alg, key), the hash checked."""
+    if not isinstance(vkey, str):
+        raise NoteKeyError(f"verifier key must be str, got {type(vkey).__name__}")
+    name, sep1, rest = vkey.partition("+")
+    hash_hex, sep2, key64 = rest.partition("+")
+    if not (sep1 and sep2):
+        raise NoteKeyError(f"verifier key {vkey[:80]!r} is not name+hash+key")
+    _check_name(name, NoteKeyError)
+    if not _HEX8.fullmatch(hash_hex):
+        raise NoteKeyError(f"key hash {hash_hex!r} of verifier key is not 8 hex digits")
+    key = _b64decode(key64, "verifier key", NoteKeyError)
+    if not key:
+        raise NoteKeyError("verifier key has no key bytes")
+    expected = key_id(name, key[0], key[1:])
+    if expected != int(hash_hex, 16):
+        raise NoteKeyError(
+            f"key hash {hash_hex} does not match name {name!r} and the key "
+            f"(expected {expected:08x})"
+        )
+    return name, key[0], key[1:]
+
+
+class CosignatureVerifier(NoteVerifier):
+    """A timestamped Ed25519 cosignature key (c2sp.org/tlog-cosignature, type 0x04).
+
+    The signed message is ``cosignature/v1\ntime <seconds>\n`` followed by the note text;
+    the signature blob is ``uint64 timestamp (big-endian) || 64-byte Ed25519 signature``.
+    """
+
+    __slots__ = ()
+
+    alg = ALG_COSIGNATURE_V1
+
+    def verify(self, text: bytes, signature: bytes) -> bool:
+        """Whether ``signature`` (timestamp || Ed25519 signature) cosigns ``text``."""
+        if len(signature) != 72:
+            return False
+        timestamp = int.from_bytes(signature[:8], "big")
+        if timestamp > MAX_COSIGNATURE_TIME:
+            return False
+        return super().verify(_cosigned_message(text, timestamp), signature[8:])
+
+
+def parse_vkey(vkey: str) -> NoteVerifier:
+    """A verifier for any supported vkey: Ed25519 (0x01) or Ed25519 cosignature (0x04)."""
+    _, alg, _ = _split_vkey(vkey)
+    if alg == ALG_COSIGNATURE_V1:
+        return CosignatureVerifier.from_vkey(vkey)
+    return NoteVerifier.from_vkey(vkey)
+
+
+def _cosigned_message(text: bytes, timestamp: int) -> bytes:
+    return b"cosignature/v1\ntime %d\n" % timestamp + text
+
+
+def cosignature_timestamp(signature: NoteSignature) -> int:
+    """The POSIX time (seconds) a type-0x04 cosignature states. Only meaningful for a
+    signature that verified with a :class:`CosignatureVerifier`."""
+    if len(signature.signature) != 72:
+        raise NoteFormatError(
+            f"signature by {signature.name!r} is {len(signature.signature)} bytes, "
+            "not a timestamped cosignature (72)"
+        )
+    return int.from_bytes(signature.signature[:8], "big")
 
 
 class NoteSigner:
@@ -263,6 +338,43 @@ class NoteSigner:
 
     def __repr__(self) -> str:
         return f"NoteSigner(name={self.name!r}, key_id={self.key_id:08x})"
+
+
+class CosignatureSigner:
+    """A timestamped Ed25519 cosigner (c2sp.org/tlog-cosignature, type 0x04): what a
+    witness adds to a checkpoint, and how a log states *when* it signed a tree head.
+    The spec requires a key of its own per cosigner (the message does not commit to the
+    name)."""
+
+    __slots__ = ("_key", "key_id", "name", "verifier")
+
+    def __init__(self, name: str, seed: bytes) -> None:
+        _check_name(name, NoteKeyError)
+        if not isinstance(seed, (bytes, bytearray)) or len(seed) != 32:
+            raise NoteKeyError(f"an Ed25519 seed is 32 bytes, got {len(seed)}")
+        self._key = nacl.signing.SigningKey(bytes(seed))
+        self.name = name
+        self.verifier = CosignatureVerifier(name, self._key.verify_key.encode())
+        self.key_id = self.verifier.key_id
+
+    @classmethod
+    def generate(cls, name: str) -> CosignatureSigner:
+        """A new random key (from the operating system's CSPRNG)."""
+        return cls(name, nacl.utils.random(32))
+
+    def sign(self, text: str, timestamp: int) -> NoteSignature:
+        """Cosign note text as of ``timestamp`` (POSIX seconds, 0..2**63-1)."""
+        _check_text(text, NoteFormatError)
+        if isinstance(timestamp, bool) or not isinstance(timestamp, int):
+            raise NoteFormatError(f"timestamp must be an int, got {type(timestamp).__name__}")
+        if not 0 <= timestamp <= MAX_COSIGNATURE_TIME:
+            raise NoteFormatError(f"timestamp {timestamp} is outside 0..2**63-1")
+        msg = _cosigned_message(text.encode("utf-8"), timestamp)
+        sig = self._key.sign(msg).signature
+        return NoteSignature(self.name, self.key_id, timestamp.to_bytes(8, "big") + sig)
+
+    def __repr__(self) -> str:
+        return f"CosignatureSigner(name={self.name!r}, key_id={self.key_id:08x})"
 
 
 # --------------------------------------------------------------------------- notes
@@ -368,6 +480,15 @@ def sign_note(text: str, *signers: NoteSigner) -> bytes:
     if not signers:
         raise NoteKeyError("sign_note needs at least one signer")
     return format_note(Note(text, tuple(s.sign(text) for s in signers)))
+
+
+def add_signatures(data: bytes | str, *signatures: NoteSignature) -> bytes:
+    """Append signatures (e.g. from :meth:`CosignatureSigner.sign` over the note's text) to
+    a signed note, replacing any earlier signature by the same key name and ID."""
+    note = parse_note(data)
+    new_keys = {(s.name, s.key_id) for s in signatures}
+    kept = tuple(s for s in note.signatures if (s.name, s.key_id) not in new_keys)
+    return format_note(Note(note.text, kept + tuple(signatures)))
 
 
 def open_note(data: bytes | str, verifiers: Iterable[NoteVerifier]) -> VerifiedNote:
@@ -478,9 +599,24 @@ def parse_checkpoint(text: str) -> Checkpoint:
     return Checkpoint(origin, size, root, tuple(extensions))
 
 
-def sign_checkpoint(checkpoint: Checkpoint, *signers: NoteSigner) -> bytes:
-    """The signed note of ``checkpoint``. The log's key name should equal the origin."""
-    return sign_note(format_checkpoint(checkpoint), *signers)
+def sign_checkpoint(
+    checkpoint: Checkpoint,
+    *signers: NoteSigner,
+    cosigner: CosignatureSigner | None = None,
+    timestamp: int | None = None,
+) -> bytes:
+    """The signed note of ``checkpoint``. The log's key name should equal the origin.
+
+    With ``cosigner`` and ``timestamp`` a timestamped cosignature is added too: the
+    standard way (c2sp.org/tlog-cosignature) to state when the tree head was signed.
+    """
+    text = format_checkpoint(checkpoint)
+    signed = sign_note(text, *signers)
+    if cosigner is not None or timestamp is not None:
+        if cosigner is None or timestamp is None:
+            raise NoteKeyError("a timestamped cosignature needs both cosigner and timestamp")
+        signed = add_signatures(signed, cosigner.sign(text, timestamp))
+    return signed
 
 
 def open_checkpoint(

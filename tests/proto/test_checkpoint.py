@@ -5,15 +5,21 @@ from __future__ import annotations
 
 import base64
 
+import nacl.signing
 import pytest
 from borderlink.proto.checkpoint import (
+    ALG_COSIGNATURE_V1,
     MAX_NOTE_BYTES,
     MAX_SIGNATURES,
     Checkpoint,
+    CosignatureSigner,
+    CosignatureVerifier,
     Note,
     NoteSignature,
     NoteSigner,
     NoteVerifier,
+    add_signatures,
+    cosignature_timestamp,
     format_checkpoint,
     format_note,
     key_id,
@@ -21,6 +27,7 @@ from borderlink.proto.checkpoint import (
     open_note,
     parse_checkpoint,
     parse_note,
+    parse_vkey,
     sign_checkpoint,
     sign_note,
 )
@@ -136,7 +143,7 @@ def test_go_verifier_key_manglings_all_rejected() -> None:
         NoteVerifier.from_vkey(
             "PeterNeumann+cc469956+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TWBADKEY=="
         )
-    with pytest.raises(NoteKeyError, match="not Ed25519"):
+    with pytest.raises(NoteKeyError, match="algorithm 0x65 is not the 0x01"):
         NoteVerifier.from_vkey("PeterNeumann+173116ae+ZRpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW")
 
 
@@ -462,3 +469,109 @@ def test_checkpoint_parser_is_strict_and_canonical(text) -> None:
     except CheckpointFormatError:
         return
     assert format_checkpoint(cp) == text  # only the one canonical spelling parses
+
+
+# --------------------------------------------------------------------------- cosignatures
+# Timestamped Ed25519 cosignatures (c2sp.org/tlog-cosignature, type 0x04). Vectors from
+# github.com/transparency-dev/formats note/note_cosigv1_test.go: the native 0x04 vkey of the
+# "remora.n621.de" witness (TestCoSigV1NewVerifier), a 0x01 vkey (same test), and a
+# cosignature blob whose timestamp is 1727964367 (TestCosignatureTimestamp).
+
+REMORA_VKEY = "remora.n621.de+da77ade7+BOvN63jn/bLvkieywe8R6UYAtVtNbZpXh34x7onlmtw2"
+GO_TEST_VKEY = "TEST+7997405c+AQcC+FTVKf0jlTdHDY3rbevmnKxxPjigCXlVtGe6RIr6"
+GO_COSIG_BLOB = (
+    "ZGhGuQAAAABm/qTPeyKXD+R2rzyQsxPiP8mXum7qq/iF0u4vanlqJyocWODBt97w9uL+8qT7S5gxEHWWOworDcFi"
+    "EBYJXORmnFBOBA=="
+)
+GO_PLAIN_BLOB = (
+    "eQjRQm6eSKzFoiYalgwCPXu2y3ijtg68is9M46JKxuZB+dRfTmeQeDBoXnvxZx2ugnkyV+MUMLXpWs1hPb/W/4xkNQY="
+)
+
+
+def test_cosignature_vkeys_dispatch_on_the_algorithm_byte() -> None:
+    remora = parse_vkey(REMORA_VKEY)
+    assert isinstance(remora, CosignatureVerifier) and remora.alg == ALG_COSIGNATURE_V1
+    assert remora.key_id == 0xDA77ADE7 and remora.vkey == REMORA_VKEY
+    plain = parse_vkey(GO_TEST_VKEY)
+    assert type(plain) is NoteVerifier and plain.vkey == GO_TEST_VKEY
+    with pytest.raises(NoteKeyError, match="0x04 is not the 0x01"):
+        NoteVerifier.from_vkey(REMORA_VKEY)
+    with pytest.raises(NoteKeyError, match="0x01 is not the 0x04"):
+        CosignatureVerifier.from_vkey(GO_TEST_VKEY)
+    # the same key under the two types: different key IDs, never equal
+    same = CosignatureVerifier(plain.name, plain.public_key)
+    assert same.key_id != plain.key_id and same != plain
+
+
+def _sig_from_blob(blob64: str) -> NoteSignature:
+    raw = base64.b64decode(blob64)
+    return NoteSignature("x", int.from_bytes(raw[:4], "big"), raw[4:])
+
+
+def test_go_cosignature_timestamp_vector() -> None:
+    assert cosignature_timestamp(_sig_from_blob(GO_COSIG_BLOB)) == 1727964367
+    with pytest.raises(NoteFormatError, match="not a timestamped cosignature"):
+        cosignature_timestamp(_sig_from_blob(GO_PLAIN_BLOB))
+
+
+def test_timestamped_cosignature_round_trip_and_message_format() -> None:
+    log = NoteSigner("hub.example/log", bytes(range(32)))
+    clock = CosignatureSigner("hub.example/log/time", bytes(range(2, 34)))
+    witness = CosignatureSigner.generate("witness.example/w1")
+    cp = Checkpoint("hub.example/log", 7, bytes(range(32)), ("ext",))
+    signed = sign_checkpoint(cp, log, cosigner=clock, timestamp=1_764_000_000)
+    signed = add_signatures(signed, witness.sign(cp.body(), 1_764_000_001))
+    opened = open_note(signed, [log.verifier, clock.verifier, witness.verifier])
+    assert [cosignature_timestamp(s) for s in opened.verified[1:]] == [1764000000, 1764000001]
+    assert (
+        open_checkpoint(signed, log.verifier, origin="hub.example/log", cosigners=[clock.verifier])
+        == cp
+    )
+    # independent check of the signed message: "cosignature/v1\ntime N\n" + checkpoint body
+    sig = opened.verified[1]
+    message = b"cosignature/v1\ntime 1764000000\n" + cp.body().encode()
+    nacl.signing.VerifyKey(clock.verifier.public_key).verify(message, sig.signature[8:])
+    # the timestamp is signed: changing it breaks the cosignature
+    forged = NoteSignature(
+        sig.name, sig.key_id, (1764000999).to_bytes(8, "big") + sig.signature[8:]
+    )
+    with pytest.raises(NoteSignatureError, match="invalid signature for key hub.example/log/time"):
+        open_note(add_signatures(signed, forged), [log.verifier, clock.verifier])
+    # extension lines are covered
+    with pytest.raises(NoteSignatureError):
+        open_note(signed.replace(b"ext\n", b"exu\n"), [clock.verifier])
+    # a plain Ed25519 verifier of the same key does not accept the cosignature
+    with pytest.raises(NoteSignatureError, match="no signature by a known key"):
+        open_note(signed, [NoteVerifier(clock.name, clock.verifier.public_key)])
+    # re-cosigning replaces the earlier cosignature by that key
+    again = add_signatures(signed, clock.sign(cp.body(), 1_764_000_500))
+    assert len(parse_note(again).signatures) == 3
+    assert "CosignatureSigner" in repr(clock) and "CosignatureVerifier" in repr(clock.verifier)
+
+
+COSIGN_FAILURES = [
+    ("negative time", lambda c: c.sign("x\n", -1)),
+    ("time over 2**63-1", lambda c: c.sign("x\n", 2**63)),
+    ("bool time", lambda c: c.sign("x\n", True)),
+    ("text without newline", lambda c: c.sign("x", 1)),
+    (
+        "cosigner without timestamp",
+        lambda c: sign_checkpoint(Checkpoint("o", 1, bytes(32)), SIGNER, cosigner=c),
+    ),
+]
+
+
+@pytest.mark.parametrize("case,call", COSIGN_FAILURES, ids=[c[0] for c in COSIGN_FAILURES])
+def test_cosign_failure_table(case, call) -> None:
+    with pytest.raises((NoteFormatError, NoteKeyError)):
+        call(CosignatureSigner("w", bytes(32)))
+
+
+def test_cosignature_with_time_beyond_int63_never_verifies() -> None:
+    clock = CosignatureSigner("w", bytes(32))
+    text = b"o\n1\n" + base64.b64encode(bytes(32)) + b"\n"
+    sig = clock.sign(text.decode(), 5)
+    too_late = (2**63).to_bytes(8, "big") + sig.signature[8:]
+    assert clock.verifier.verify(text, sig.signature)
+    assert not clock.verifier.verify(text, too_late)
+    assert not clock.verifier.verify(text, sig.signature[:-1])
