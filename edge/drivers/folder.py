@@ -1,0 +1,159 @@
+"""``file:///<folder>?settle_s=1&poll_s=1&atomic=0`` — a folder an instrument exports files to.
+
+Each completed file is returned whole (one item = one frame for the protocol's file decoder)
+and then moved to ``<folder>/processed/``. A file still being written is never returned:
+
+* names that writers use while writing are ignored: dot files, ``*.tmp``, ``*.part``,
+  ``*.partial``, ``*~`` — an instrument that writes atomically (write, fsync, rename; query
+  ``atomic=1``) makes a file visible only when complete;
+* otherwise (``atomic=0``, the default, safe for both) a file must keep the same size and
+  modification time for ``settle_s`` seconds, seen on two polls;
+* the runner may pass ``is_complete(bytes) -> bool`` (the protocol's own end marker, e.g.
+  JCAMP-DX ``##END=``): a file that settled but fails it is counted as a partial file and
+  looked at again when it changes; one that stays incomplete for ``give_up_s`` is moved to
+  ``<folder>/rejected/`` and counted.
+
+``partial_files`` counts half-written files seen; ``rejected_files`` those given up. A
+missing folder is a disconnected device (a network share gone).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from ..errors import DeviceDisconnectedError
+
+_WRITING_SUFFIXES = (".tmp", ".part", ".partial", "~")
+PROCESSED = "processed"
+REJECTED = "rejected"
+
+
+@dataclass
+class _Seen:
+    size: int
+    mtime_ns: int
+    since: float
+    first_seen: float
+    incomplete: bool = False
+
+
+class FolderTransport:
+    stream = False
+
+    def __init__(self, url: str, folder: Path, *, settle_s: float = 1.0, poll_s: float = 1.0,
+                 atomic: bool = False, give_up_s: float = 600.0,
+                 is_complete: Callable[[bytes], bool] | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.url = url
+        self.folder = folder
+        self.settle_s = settle_s
+        self.poll_s = poll_s
+        self.atomic = atomic
+        self.give_up_s = give_up_s
+        self.is_complete = is_complete
+        self.clock = clock
+        self.partial_files = 0
+        self.rejected_files = 0
+        self._seen: dict[str, _Seen] = {}
+        self._last_poll = -1e18
+        self._connected = False
+
+    def connect(self) -> None:
+        if not self.folder.is_dir():
+            raise DeviceDisconnectedError(f"{self.url}: folder {self.folder} is not there")
+        (self.folder / PROCESSED).mkdir(exist_ok=True)
+        self._connected = True
+
+    def read(self, timeout_s: float) -> list[bytes]:
+        if not self._connected:
+            raise DeviceDisconnectedError(f"{self.url}: not connected")
+        wait = self._last_poll + self.poll_s - self.clock()
+        if wait > 0:
+            time.sleep(min(wait, timeout_s))
+            if self._last_poll + self.poll_s > self.clock():
+                return []
+        self._last_poll = self.clock()
+        try:
+            return self._scan()
+        except FileNotFoundError as exc:
+            self._connected = False
+            raise DeviceDisconnectedError(f"{self.url}: folder went away: {exc}") from exc
+
+    def _scan(self) -> list[bytes]:
+        now = self.clock()
+        out: list[bytes] = []
+        present = set()
+        with os.scandir(self.folder) as entries:
+            names = sorted((e.name, e) for e in entries if e.is_file(follow_symlinks=False))
+        for name, entry in names:
+            if name.startswith(".") or name.endswith(_WRITING_SUFFIXES):
+                continue
+            present.add(name)
+            try:
+                st = entry.stat(follow_symlinks=False)
+            except FileNotFoundError:
+                continue
+            seen = self._seen.get(name)
+            if seen is None or (seen.size, seen.mtime_ns) != (st.st_size, st.st_mtime_ns):
+                if seen is not None and not seen.incomplete:
+                    self.partial_files += 1  # it grew between two polls: half-written
+                first = seen.first_seen if seen else now
+                self._seen[name] = seen = _Seen(st.st_size, st.st_mtime_ns, now, first)
+                if not self.atomic:
+                    continue
+            elif not self.atomic and now - seen.since < self.settle_s:
+                continue
+            elif seen.incomplete:
+                if now - seen.first_seen >= self.give_up_s:
+                    self._move(name, REJECTED)
+                    self.rejected_files += 1
+                    del self._seen[name]
+                continue
+            data = (self.folder / name).read_bytes()
+            if self.is_complete is not None and not self.is_complete(data):
+                if not seen.incomplete:
+                    self.partial_files += 1
+                seen.incomplete = True
+                continue
+            out.append(data)
+            self._move(name, PROCESSED)
+            del self._seen[name]
+        for name in set(self._seen) - present:
+            del self._seen[name]
+        return out
+
+    def _move(self, name: str, where: str) -> None:
+        target = self.folder / where
+        target.mkdir(exist_ok=True)
+        os.replace(self.folder / name, target / name)
+
+    def close(self) -> None:
+        self._connected = False
+
+
+def from_url(url: str, **options: object) -> FolderTransport:
+    parts = urlsplit(url)
+    path = unquote(parts.netloc + parts.path)
+    if not path:
+        raise ValueError(f"{url}: a folder URL is file:///path/to/folder")
+    query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+    unknown = set(query) - {"settle_s", "poll_s", "atomic", "give_up_s"}
+    if unknown:
+        raise ValueError(f"{url}: unknown folder options {sorted(unknown)}")
+    try:
+        kwargs = {k: float(query[k]) for k in ("settle_s", "poll_s", "give_up_s") if k in query}
+    except ValueError as exc:
+        raise ValueError(f"{url}: settle_s, poll_s and give_up_s are seconds") from exc
+    atomic = query.get("atomic", options.pop("atomic", False))
+    atomic = atomic in (True, "1", "true", "yes")
+    is_complete = options.pop("is_complete", None)
+    for k in ("settle_s", "poll_s"):
+        if k in options and k not in kwargs:
+            kwargs[k] = float(options.pop(k))  # type: ignore[arg-type]
+    return FolderTransport(url, Path(path), atomic=atomic,
+                           is_complete=is_complete, **kwargs)  # type: ignore[arg-type]

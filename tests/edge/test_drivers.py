@@ -1,0 +1,278 @@
+"""Transports by URL and the device runner over real ptys, TCP sockets and folders."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from borderlink.edge.device import DeviceRunner
+from borderlink.edge.drivers import open_url
+from borderlink.edge.drivers.folder import FolderTransport
+from borderlink.edge.drivers.serialport import SerialTransport
+from borderlink.edge.drivers.tcp import TcpTransport
+from borderlink.edge.journal import Journal
+from borderlink.edge.recorder import Recorder
+from borderlink.hardware_profiles.protocols import nmea
+
+from ._radio import MinimalRadioProcessor, gen_emergency, gen_fix
+
+
+def wait_for(cond: Callable[[], bool], timeout: float = 5.0, what: str = "") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if cond():
+            return
+        time.sleep(0.01)
+    raise AssertionError(f"timed out waiting for {what or cond}")
+
+
+def types_in(journal: Journal) -> list[str]:
+    return [r.record_type for r in journal.iter_all()]
+
+
+def faults_in(journal: Journal) -> dict[str, int]:
+    from borderlink.proto.record import decode_record
+
+    out: dict[str, int] = {}
+    for r in journal.iter_all():
+        if r.record_type == "node.device_fault":
+            body = decode_record(r.raw).body
+            out[body["kind"]] = out.get(body["kind"], 0) + body["count"]
+    return out
+
+
+# --------------------------------------------------------------------------- URLs
+@pytest.mark.parametrize("url, cls", [
+    ("serial:///dev/ttyUSB0?baud=4800&parity=N&bytesize=8&stopbits=1", SerialTransport),
+    ("tcp://127.0.0.1:7101", TcpTransport),
+    ("file:///var/spool/gcms?settle_s=2", FolderTransport),
+])
+def test_url_picks_the_transport_of_its_scheme(url: str, cls: type) -> None:
+    assert isinstance(open_url(url), cls)
+
+
+@pytest.mark.parametrize("url, message", [
+    ("usb://x", "unknown device URL scheme 'usb'"),
+    ("/dev/ttyUSB0", "unknown device URL scheme ''"),
+    ("tcp://127.0.0.1", "tcp://host:port"),
+    ("serial:///dev/ttyS0?baud=fast", "integers"),
+    ("serial:///dev/ttyS0?speed=9600", "unknown serial options"),
+    ("file:///x?settle=1", "unknown folder options"),
+])
+def test_bad_urls_are_value_errors_naming_the_problem(url: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        open_url(url)
+
+
+def test_serial_url_options_are_parsed() -> None:
+    t = open_url("serial:///dev/ttyUSB2?baud=4800&parity=e&bytesize=7&stopbits=2")
+    assert isinstance(t, SerialTransport)
+    assert (t.port, t.baud, t.parity, t.bytesize, t.stopbits) == ("/dev/ttyUSB2", 4800, "E", 7,
+                                                                 "2")
+
+
+# --------------------------------------------------------------------------- pty device
+class PtyDevice:
+    """A serial device on a pty, reachable at a stable symlink (like /dev/serial/by-id/…)."""
+
+    def __init__(self, link: Path) -> None:
+        self.link = link
+        self.master = -1
+        self.plug()
+
+    def plug(self) -> None:
+        self.master, slave = os.openpty()
+        name = os.ttyname(slave)
+        os.close(slave)
+        tmp = self.link.with_suffix(".new")
+        os.symlink(name, tmp)
+        os.replace(tmp, self.link)
+
+    def unplug(self) -> None:
+        self.link.unlink()
+        os.close(self.master)
+        self.master = -1
+
+    def write(self, data: bytes) -> None:
+        os.write(self.master, data)
+
+    def close(self) -> None:
+        if self.master >= 0:
+            os.close(self.master)
+
+
+def _runner(url: str, recorder: Recorder, **kw: object) -> DeviceRunner:
+    return DeviceRunner(open_url(url), framer_factory=nmea.Framer,
+                        decoder=nmea.Decoder(unit_id="P1"), processor=MinimalRadioProcessor(),
+                        recorder=recorder, reconnect_s=0.05, tick_s=0.05, fault_report_s=0.1,
+                        **kw)  # type: ignore[arg-type]
+
+
+def test_pty_device_garbage_partial_frames_unplug_and_replug(
+        tmp_path: Path, journal: Journal, recorder: Recorder) -> None:
+    dev = PtyDevice(tmp_path / "ttyRADIO")
+    runner = _runner(f"serial://{dev.link}?baud=4800", recorder)
+    runner.start()
+    try:
+        wait_for(lambda: runner.health.state == "connected", what="pty open")
+        dev.write(gen_fix(1) + b"\x00\xffNOISE" + gen_fix(2))
+        half = gen_fix(3)
+        dev.write(half[:20])  # a frame split across two reads
+        time.sleep(0.05)
+        dev.write(half[20:] + gen_fix(4)[:-5].replace(b"*", b"#") + b"\r\n")  # garbage line
+        dev.write(gen_emergency(5))
+        wait_for(lambda: "radio.emergency" in types_in(journal), what="emergency record")
+        assert types_in(journal).count("radio.position") == 3
+        wait_for(lambda: faults_in(journal).get("garbage", 0) >= 1, what="garbage fault")
+        # Unplug mid-frame, then plug back at the same path.
+        dev.write(gen_fix(6)[:15])
+        time.sleep(0.05)
+        dev.unplug()
+        wait_for(lambda: runner.health.state == "disconnected", what="disconnect seen")
+        dev.plug()
+        wait_for(lambda: runner.health.state == "connected", what="reconnect")
+        dev.write(gen_fix(7))
+        wait_for(lambda: types_in(journal).count("radio.position") == 4, what="after replug")
+        wait_for(lambda: {"disconnect", "reconnect"} <= set(faults_in(journal)),
+                 what="disconnect/reconnect faults")
+        # The cut frame 6 was discarded, never glued to frame 7.
+        from borderlink.proto.record import decode_record
+
+        fixes = [decode_record(r.raw).body["fix_ms"] for r in journal.iter_all()
+                 if r.record_type == "radio.position"]
+        assert fixes == [int((1_790_000_000.0 + i) * 1000) for i in (1, 2, 3, 7)]
+    finally:
+        runner.stop()
+        dev.close()
+
+
+def test_overload_drops_are_counted_and_recorded_without_slowing_the_reader(
+        tmp_path: Path, journal: Journal, recorder: Recorder) -> None:
+    class SlowProcessor(MinimalRadioProcessor):
+        def feed(self, reading: object) -> list:  # type: ignore[override]
+            time.sleep(0.02)
+            return super().feed(reading)
+
+    dev = PtyDevice(tmp_path / "ttyRADIO")
+    runner = DeviceRunner(open_url(f"serial://{dev.link}"), framer_factory=nmea.Framer,
+                          decoder=nmea.Decoder(unit_id="P1"), processor=SlowProcessor(),
+                          recorder=recorder, queue_frames=4, reconnect_s=0.05,
+                          tick_s=0.05, fault_report_s=0.1, max_batch_frames=1)
+    runner.start()
+    try:
+        wait_for(lambda: runner.health.state == "connected")
+        burst = b"".join(gen_fix(i) for i in range(60))
+        t0 = time.monotonic()
+        dev.write(burst)
+        wait_for(lambda: runner.health.frames == 60, what="reader took the whole burst")
+        read_time = time.monotonic() - t0
+        assert read_time < 0.6  # 60 frames x 20 ms of processing would be 1.2 s
+        dropped = runner.health.faults["overload"]
+        assert dropped > 0
+        wait_for(lambda: faults_in(journal).get("overload", 0) == dropped, what="overload record")
+        wait_for(lambda: types_in(journal).count("radio.position") == 60 - dropped,
+                 what="every queued frame processed")
+    finally:
+        runner.stop()
+        dev.close()
+
+
+# --------------------------------------------------------------------------- TCP device
+def test_tcp_device_reconnects_after_the_device_drops_the_connection(
+        journal: Journal, recorder: Recorder) -> None:
+    server = socket.create_server(("127.0.0.1", 0))
+    port = server.getsockname()[1]
+    conns: list[socket.socket] = []
+
+    def accept() -> None:
+        while True:
+            try:
+                c, _ = server.accept()
+            except OSError:
+                return
+            conns.append(c)
+
+    threading.Thread(target=accept, daemon=True).start()
+    runner = _runner(f"tcp://127.0.0.1:{port}", recorder)
+    runner.start()
+    try:
+        wait_for(lambda: len(conns) == 1, what="first connection")
+        conns[0].sendall(gen_fix(1) + gen_fix(2))
+        wait_for(lambda: types_in(journal).count("radio.position") == 2)
+        conns[0].close()
+        wait_for(lambda: len(conns) == 2, what="reconnection")
+        conns[1].sendall(gen_fix(3))
+        wait_for(lambda: types_in(journal).count("radio.position") == 3)
+        wait_for(lambda: {"disconnect", "reconnect"} <= set(faults_in(journal)))
+    finally:
+        runner.stop()
+        server.close()
+        for c in conns:
+            c.close()
+
+
+# --------------------------------------------------------------------------- folders
+def _end_marker(data: bytes) -> bool:
+    return data.rstrip().endswith(b"##END=")
+
+
+def test_folder_returns_only_completed_files_and_moves_them(tmp_path: Path) -> None:
+    now = [100.0]
+    t = FolderTransport("file://x", tmp_path, settle_s=1.0, poll_s=0.0,
+                        is_complete=_end_marker, clock=lambda: now[0])
+    t.connect()
+    (tmp_path / ".run1.jdx").write_bytes(b"##TITLE=a\n##END=\n")  # being written under a temp name
+    (tmp_path / "run2.jdx.part").write_bytes(b"##TITLE=b\n")
+    half = tmp_path / "run3.jdx"
+    half.write_bytes(b"##TITLE=c\n##XYDATA=1 2\n")  # written in place, no rename
+    assert t.read(0) == []  # first sight: not settled
+    now[0] += 0.5
+    with half.open("ab") as f:
+        f.write(b"3 4\n")
+    os.utime(half, ns=(0, 10**9))
+    assert t.read(0) == []  # it grew: half-written
+    assert t.partial_files == 1
+    now[0] += 1.5
+    assert t.read(0) == []  # settled but no end marker: still partial, not returned
+    assert t.partial_files == 2
+    with half.open("ab") as f:
+        f.write(b"##END=\n")
+    os.utime(half, ns=(0, 2 * 10**9))
+    assert t.read(0) == []
+    now[0] += 1.5
+    assert t.read(0) == [b"##TITLE=c\n##XYDATA=1 2\n3 4\n##END=\n"]
+    assert (tmp_path / "processed" / "run3.jdx").exists() and not half.exists()
+    os.replace(tmp_path / ".run1.jdx", tmp_path / "run1.jdx")  # the atomic rename
+    now[0] += 0.1
+    assert t.read(0) == []
+    now[0] += 1.5
+    assert t.read(0) == [b"##TITLE=a\n##END=\n"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["processed", "run2.jdx.part"]
+
+
+def test_atomic_folder_takes_renamed_files_at_once_and_gives_up_on_truncated(
+        tmp_path: Path) -> None:
+    now = [0.0]
+    t = FolderTransport("file://x", tmp_path, poll_s=0.0, atomic=True, give_up_s=10,
+                        is_complete=_end_marker, clock=lambda: now[0])
+    t.connect()
+    (tmp_path / "a.jdx").write_bytes(b"x\n##END=\n")
+    (tmp_path / "b.jdx").write_bytes(b"truncated")
+    assert t.read(0) == [b"x\n##END=\n"]
+    assert t.partial_files == 1
+    now[0] += 11
+    assert t.read(0) == []
+    assert t.rejected_files == 1 and (tmp_path / "rejected" / "b.jdx").exists()
+
+
+def test_missing_folder_is_a_disconnected_device(tmp_path: Path) -> None:
+    from borderlink.edge.errors import DeviceDisconnectedError
+
+    t = open_url(f"file://{tmp_path}/nope")
+    with pytest.raises(DeviceDisconnectedError, match="not there"):
+        t.connect()
