@@ -29,11 +29,18 @@ import datetime as dt
 import enum
 import ipaddress
 import os
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from borderlink.proto.identity import AGENCIES as AGENCIES  # re-exported
+from borderlink.proto.identity import IDENTITY_SCHEME as IDENTITY_SCHEME  # re-exported
+from borderlink.proto.identity import (
+    Identity,
+    Role,
+    identity_of,
+)
+from borderlink.proto.identity import check_name as _check_name
 from borderlink.provisioning.errors import (
     CertificateFileError,
     CertificateRejected,
@@ -47,12 +54,6 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 PrivateKey = ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
 
-#: URI scheme of identities in certificates.
-IDENTITY_SCHEME = "borderlink"
-#: Agencies of the pilot; agency certificates name one of them.
-AGENCIES = ("SBS", "SCC", "SMS")
-#: Identity names: node ids, admin names. Letters, digits, ``.-_``; 1..64 characters.
-_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 #: Default validity of leaf certificates (days) and of the CA (days).
 DEFAULT_LEAF_DAYS = 397
 DEFAULT_CA_DAYS = 3650
@@ -70,53 +71,6 @@ class KeyType(enum.Enum):
         if self is KeyType.P256:
             return ec.generate_private_key(ec.SECP256R1())
         return ed25519.Ed25519PrivateKey.generate()
-
-
-class Role(enum.Enum):
-    """What a certificate lets its holder be."""
-
-    HUB = "hub"
-    NODE = "node"
-    AGENCY = "agency"
-    ADMIN = "admin"
-
-
-@dataclass(frozen=True)
-class Identity:
-    """A peer's borderlink identity, as named by its certificate's URI SAN."""
-
-    role: Role
-    name: str
-
-    @property
-    def uri(self) -> str:
-        return f"{IDENTITY_SCHEME}://{self.role.value}/{self.name}"
-
-    @classmethod
-    def parse(cls, uri: str) -> Identity:
-        """Parse ``borderlink://<role>/<name>``; :class:`IdentityError` names the bad part."""
-        prefix = f"{IDENTITY_SCHEME}://"
-        if not uri.startswith(prefix):
-            raise IdentityError(f"not a borderlink identity URI: {uri!r}")
-        role_s, sep, name = uri[len(prefix) :].partition("/")
-        if not sep:
-            raise IdentityError(f"identity URI without a name: {uri!r}")
-        try:
-            role = Role(role_s)
-        except ValueError:
-            raise IdentityError(f"unknown role {role_s!r} in {uri!r}") from None
-        return cls(role, _check_name(role, name))
-
-
-def _check_name(role: Role, name: str) -> str:
-    if role is Role.AGENCY:
-        if name not in AGENCIES:
-            raise IdentityError(f"unknown agency {name!r}; expected one of {', '.join(AGENCIES)}")
-    elif not _NAME_RE.fullmatch(name):
-        raise IdentityError(
-            f"bad {role.value} name {name!r}: 1-64 of letters, digits, '.', '-', '_'"
-        )
-    return name
 
 
 def _now() -> dt.datetime:
@@ -500,22 +454,6 @@ class CertificateAuthority:
 def is_revoked(crl: x509.CertificateRevocationList, certificate: x509.Certificate) -> bool:
     """Whether *crl* lists *certificate*'s serial number (the caller checked the CRL's signature)."""
     return crl.get_revoked_certificate_by_serial_number(certificate.serial_number) is not None
-
-
-def identity_of(certificate: x509.Certificate) -> Identity:
-    """The single ``borderlink://`` URI SAN of *certificate*, parsed."""
-    try:
-        san = certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-    except x509.ExtensionNotFound:
-        raise IdentityError("certificate has no subject alternative name") from None
-    uris = [
-        u
-        for u in san.get_values_for_type(x509.UniformResourceIdentifier)
-        if u.startswith(f"{IDENTITY_SCHEME}://")
-    ]
-    if len(uris) != 1:
-        raise IdentityError(f"expected one borderlink:// URI SAN, found {uris}")
-    return Identity.parse(uris[0])
 
 
 def crl_to_pem(crl: x509.CertificateRevocationList) -> bytes:

@@ -7,6 +7,7 @@ so the command line catches them in one place.
 from __future__ import annotations
 
 from borderlink.proto.errors import BorderlinkError
+from borderlink.proto.identity import IdentityError as _IdentityError
 
 
 class ProvisioningError(BorderlinkError):
@@ -17,8 +18,9 @@ class CertificateFileError(ProvisioningError, ValueError):
     """A certificate, key or CRL file that cannot be read (wrong format, wrong passphrase)."""
 
 
-class IdentityError(ProvisioningError, ValueError):
-    """A name that is not a valid borderlink identity (node id, agency, identity URI)."""
+#: A name that is not a valid borderlink identity; defined beside the identities in
+#: ``borderlink.proto.identity`` (the hub raises it too), re-exported here.
+IdentityError = _IdentityError
 
 
 class CertificateRejected(ProvisioningError):
