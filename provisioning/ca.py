@@ -33,9 +33,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from borderlink.proto.identity import AGENCIES as AGENCIES  # re-exported
-from borderlink.proto.identity import IDENTITY_SCHEME as IDENTITY_SCHEME  # re-exported
-from borderlink.proto.identity import (
+from borderlink.proto.identity import (  # AGENCIES, IDENTITY_SCHEME: re-exported
+    AGENCIES,  # noqa: F401
+    IDENTITY_SCHEME,  # noqa: F401
     Identity,
     Role,
     identity_of,
