@@ -14,7 +14,7 @@ Compatible with golang.org/x/mod/sumdb/note and github.com/transparency-dev/form
 
 Timestamped Ed25519 cosignatures (https://c2sp.org/tlog-cosignature, type 0x04, what
 witnesses add to checkpoints): :class:`CosignatureSigner` signs
-``cosignature/v1\ntime <seconds>\n`` + the note text; :func:`cosignature_timestamp` reads
+``cosignature/v1\\ntime <seconds>\\n`` + the note text; :func:`cosignature_timestamp` reads
 the time of a verified one.
 
 Limits on untrusted input: a note is at most :data:`MAX_NOTE_BYTES` bytes with at most
@@ -220,7 +220,7 @@ def _split_vkey(vkey: str) -> tuple[str, int, bytes]:
 class CosignatureVerifier(NoteVerifier):
     """A timestamped Ed25519 cosignature key (c2sp.org/tlog-cosignature, type 0x04).
 
-    The signed message is ``cosignature/v1\ntime <seconds>\n`` followed by the note text;
+    The signed message is ``cosignature/v1\\ntime <seconds>\\n`` followed by the note text;
     the signature blob is ``uint64 timestamp (big-endian) || 64-byte Ed25519 signature``.
     """
 
