@@ -8,6 +8,7 @@ re-encodes a decoded header or payload to check a signature.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Mapping
 from functools import lru_cache
 from enum import IntEnum
@@ -172,15 +173,26 @@ def _read_bstr(data: bytes, pos: int) -> tuple[bytes, int] | None:
     return data[pos:end], end
 
 
+def _loads_one(data: bytes, *, max_depth: int) -> Any:
+    """Decode exactly one CBOR item (definite lengths, unique keys); bytes after it are an
+    error — ``cbor2.loads`` silently ignores them, which would let anyone append bytes to a
+    record and change its hash without touching the signature."""
+    stream = io.BytesIO(data)
+    item = cbor2.CBORDecoder(
+        stream, allow_indefinite=False, allow_duplicate_keys=False, max_depth=max_depth
+    ).decode()
+    if stream.tell() != len(data):
+        raise Sign1DecodeError(f"{len(data) - stream.tell()} bytes after the end of the CBOR item")
+    return item
+
+
 @lru_cache(maxsize=256)
 def _decode_protected(protected_bytes: bytes) -> Mapping[int, Any]:
     """Decode a protected header; cached, since a node signs every record with the same one."""
     if not protected_bytes:
         return {}  # RFC 9052: a zero-length string stands for the empty map
     try:
-        protected = cbor2.loads(
-            protected_bytes, allow_indefinite=False, allow_duplicate_keys=False, max_depth=8
-        )
+        protected = _loads_one(protected_bytes, max_depth=8)
     except (cbor2.CBORDecodeError, ValueError) as exc:
         raise Sign1DecodeError(f"protected header is not well-formed CBOR: {exc}") from exc
     if not isinstance(protected, Mapping):
@@ -225,7 +237,7 @@ def decode_sign1(data: bytes, *, max_bytes: int = MAX_MESSAGE_BYTES) -> Sign1Mes
     if common is not None:
         return common
     try:
-        outer = cbor2.loads(data, allow_indefinite=False, allow_duplicate_keys=False, max_depth=16)
+        outer = _loads_one(data, max_depth=16)
     except cbor2.CBORDecodeError as exc:
         raise Sign1DecodeError(f"not well-formed CBOR: {exc}") from exc
     except (ValueError, TypeError, RecursionError, OverflowError) as exc:

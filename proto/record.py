@@ -30,7 +30,7 @@ from .cose import (
     encode_sign1,
     verify_sign1,
 )
-from .disclosure import Disclosure, conceal, reveal
+from .disclosure import Disclosure, DisclosureMismatchError, conceal, reveal
 from .errors import RecordDecodeError, RecordEncodeError
 from .keys import SigningKey, key_id
 from .record_types import Agency, BodyError, RecordTypeRegistry
@@ -391,6 +391,10 @@ def verify_record(
             spec.validate(body, concealed=spec.sensitive - set(disclosed))
         except BodyError as exc:
             raise PayloadError(f"signed body does not match its type: {exc}") from exc
+    clear = set(disclosed) & set(record.body)
+    if clear:
+        # One field both in the clear and disclosed would read differently to different holders.
+        raise DisclosureMismatchError(f"fields {sorted(clear)} are both in the body and disclosed")
     return VerifiedRecord(record, disclosed, spec is not None)
 
 
