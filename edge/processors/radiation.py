@@ -1,0 +1,531 @@
+"""Radiation portal monitor: background tracking, gross-count and neutron alarms, NORM test.
+
+Readings: :class:`~borderlink.hardware_profiles.readings.CountSample` (one panel, ~100 ms) and,
+from monitors that only report per occupancy, :class:`OccupancyReport` (ANSI N42.42).
+
+Background
+    While the lane is empty each panel's gamma (low and high energy window) and neutron counts
+    go into a sliding window of ``background_window_s`` (a windowed mean, exact counts and live
+    time). Samples are committed only once they are ``guard_s`` old and the lane stayed empty,
+    and for ``guard_s`` after a vehicle left nothing is taken: a source on a vehicle that
+    approaches or leaves the lane never leaks into its own background. The window is frozen
+    during an occupancy. Until ``min_background_s`` of background is collected the profile's
+    nominal rates stand in.
+
+Gamma (gross-count) alarm
+    Over the occupancy, windows of ``gamma_slice_s`` slide sample by sample, on each panel and on
+    the panels' sum. With ``n`` windows and ``c`` channels there are ``m = n * c`` tests per
+    occupancy; each is made at the Šidák rate ``1 - (1 - alpha) ** (1 / m)`` so the occupancy's
+    false-alarm probability stays at ``gamma_false_alarm_rate`` (``alpha``). The threshold is the
+    exact Poisson quantile of the expected background in the window (:mod:`.poisson`).
+    A vehicle shadows the background (``vehicle_shadowing`` ~ 10-20 %); the expected count is
+    lowered by the shadowing this vehicle shows (the median per-sample count of the occupancy,
+    taken two standard errors high so it never over-corrects) — never raised above the empty-lane
+    background, so cargo cannot lift its own threshold.
+
+Neutron alarm
+    The panels' neutron sum, over sliding ``neutron_slice_s`` windows and the whole occupancy,
+    against the predictive negative binomial of a background known from a few hundred counts.
+
+Energy-window ratio (NORM)
+    ``ratio = net high-window counts / net gross counts`` over the samples of the windows that
+    are significant (>= 3 sigma on the sum). Naturally occurring radioactive material (K-40 in
+    fertiliser and bananas, Ra-226/Th-232 chains in ceramics and tiles) has a hard spectrum
+    whose ratio lies in ``norm_ratio_band``; Cs-137 (662 keV, Compton edge 477 keV) lies below
+    it, Co-60 above it. A gamma-only alarm whose ratio is consistent with the band (within
+    ``ratio_z`` standard errors) is a nuisance alarm; a neutron alarm never is.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from borderlink.hardware_profiles.readings import CountSample, OccupancyReport
+
+from .base import AlertLevel, Decision
+from .poisson import negbin_threshold, per_test_rate, poisson_threshold
+
+__all__ = ["RadiationConfig", "RadiationProcessor", "OccupancyResult"]
+
+
+@dataclass(frozen=True)
+class RadiationConfig:
+    """Parameters of one lane (from the ``[processing]`` table of an ``rpm`` profile)."""
+
+    lane: str = "L1"
+    panels: int = 2
+    sample_interval_s: float = 0.1
+    gamma_false_alarm_rate: float = 0.001  # per occupancy, all gamma tests together
+    neutron_false_alarm_rate: float = 0.001  # per occupancy, all neutron tests together
+    background_window_s: float = 60.0
+    min_background_s: float = 5.0  # below this the nominal rates below stand in
+    guard_s: float = 2.0  # samples this close to an occupancy never enter the background
+    background_gamma_cps_per_panel: float = 1800.0  # nominal, until background is learnt
+    background_neutron_cps_per_panel: float = 2.0
+    background_high_fraction: float = 0.38  # nominal high-window share of the background
+    norm_ratio_band: tuple[float, float] = (0.30, 0.52)
+    ratio_z: float = 1.0  # standard errors of the ratio allowed outside the band for NORM
+    vehicle_shadowing: float = 0.12  # nominal; the largest correction applied is twice this
+    gamma_slice_s: float = 0.5
+    neutron_slice_s: float = 2.0
+    max_occupancy_s: float = 120.0
+    occupancy_timeout_s: float = 1.0  # no sample for this long during an occupancy ends it
+    decision_deadline_ms: float = 100.0
+
+    def __post_init__(self) -> None:
+        for name in ("gamma_false_alarm_rate", "neutron_false_alarm_rate"):
+            value = getattr(self, name)
+            if not 0.0 < value < 1.0:
+                raise ValueError(f"{name} must be in (0, 1), got {value!r}")
+        if self.panels < 1:
+            raise ValueError(f"panels must be >= 1, got {self.panels!r}")
+        if self.sample_interval_s <= 0:
+            raise ValueError("sample_interval_s must be positive")
+        low, high = self.norm_ratio_band
+        if not 0.0 <= low < high <= 1.0:
+            raise ValueError(f"norm_ratio_band must be [low, high] in 0..1, got {self.norm_ratio_band!r}")
+
+    @classmethod
+    def from_settings(cls, settings: Mapping[str, Any], **overrides: Any) -> RadiationConfig:
+        """Build from a profile's processing settings (unknown keys are ignored)."""
+        names = set(cls.__dataclass_fields__)
+        values = {k: v for k, v in settings.items() if k in names}
+        if "norm_ratio_band" in values:
+            values["norm_ratio_band"] = tuple(float(v) for v in values["norm_ratio_band"])
+        values.update(overrides)
+        return cls(**values)
+
+    @classmethod
+    def from_profile(cls, profile: Any, **overrides: Any) -> RadiationConfig:
+        """Build from a loaded :class:`~borderlink.hardware_profiles.schema.Profile`."""
+        settings = dict(profile.settings)
+        framing = profile.framing
+        extra: dict[str, Any] = {}
+        for key, name in (("lane", "lane"), ("panels", "panels"),
+                          ("sample_interval_s", "sample_interval_s")):
+            value = framing.param(name)
+            if value is not None:
+                extra[key] = value
+        extra.update(overrides)
+        return cls.from_settings(settings, **extra)
+
+
+@dataclass
+class _Background:
+    """Sliding window of empty-lane samples of one panel: exact counts and live time."""
+
+    maxlen: int
+    samples: deque[tuple[int, int, int]] = field(default_factory=deque)
+    low: int = 0
+    high: int = 0
+    neutron: int = 0
+
+    def add(self, low: int, high: int, neutron: int) -> None:
+        self.samples.append((low, high, neutron))
+        self.low += low
+        self.high += high
+        self.neutron += neutron
+        if len(self.samples) > self.maxlen:
+            old = self.samples.popleft()
+            self.low -= old[0]
+            self.high -= old[1]
+            self.neutron -= old[2]
+
+
+@dataclass(frozen=True)
+class OccupancyResult:
+    """The statistics of one occupancy (also in ``Decision.extra['result']``)."""
+
+    occupancy_seq: int
+    start: float
+    end: float
+    gamma_counts: int
+    neutron_counts: int
+    gamma_background_cps: float
+    neutron_background_cps: float
+    max_sigma: float
+    gamma_alarm: bool
+    neutron_alarm: bool
+    neutron_sigma: float
+    energy_ratio: float | None
+    ratio_sigma: float | None
+    nuisance: bool
+    threshold_cps: float
+    tests: int
+
+
+class RadiationProcessor:
+    """One lane's processor. ``feed`` takes CountSample/OccupancyReport readings of the lane."""
+
+    def __init__(self, config: RadiationConfig | None = None) -> None:
+        self.config = config or RadiationConfig()
+        c = self.config
+        self._bg_len = max(1, round(c.background_window_s / c.sample_interval_s))
+        self._background = {p: _Background(self._bg_len) for p in range(c.panels)}
+        self._pending: deque[CountSample] = deque()  # empty-lane samples not yet committed
+        self._quiet_until = -math.inf  # no background before this (vehicle just left)
+        self._occ: list[CountSample] | None = None
+        self._occ_start = 0.0
+        self._last_t = -math.inf
+        self._seq = 0
+        self._seen_samples = False
+
+    # ------------------------------------------------------------------ background
+    def background_cps(self) -> dict[int, tuple[float, float, float]]:
+        """Per panel (low, high, neutron) background rate in counts per second."""
+        out = {}
+        for panel, bg in self._background.items():
+            live = len(bg.samples) * self.config.sample_interval_s
+            if live >= self.config.min_background_s:
+                out[panel] = (bg.low / live, bg.high / live, bg.neutron / live)
+            else:
+                c = self.config
+                g = c.background_gamma_cps_per_panel
+                out[panel] = (g * (1 - c.background_high_fraction), g * c.background_high_fraction,
+                              c.background_neutron_cps_per_panel)
+        return out
+
+    def _neutron_background(self) -> tuple[int, float]:
+        """Neutron background counts (all panels) and their live time (s)."""
+        c = self.config
+        live = min(len(bg.samples) for bg in self._background.values()) * c.sample_interval_s
+        if live >= c.min_background_s:
+            counts = sum(bg.neutron for bg in self._background.values())
+            # panels may differ by a sample; scale to the common live time
+            lens = [len(bg.samples) for bg in self._background.values()]
+            return round(counts * min(lens) / max(1, max(lens))), live
+        return round(c.background_neutron_cps_per_panel * c.panels * c.background_window_s), \
+            c.background_window_s
+
+    def _commit_pending(self, now: float) -> None:
+        guard = self.config.guard_s
+        while self._pending and self._pending[0].t <= now - guard:
+            s = self._pending.popleft()
+            bg = self._background.get(s.panel)
+            if bg is not None:
+                bg.add(s.gamma_low, s.gamma_high, s.neutron)
+
+    # ------------------------------------------------------------------ Processor API
+    def feed(self, reading: Any) -> list[Decision]:
+        if isinstance(reading, CountSample):
+            return self._feed_sample(reading)
+        if isinstance(reading, OccupancyReport):
+            return self._feed_report(reading)
+        return []
+
+    def tick(self, now: float) -> list[Decision]:
+        if self._occ is not None and now - self._last_t >= self.config.occupancy_timeout_s:
+            return self._finish(now)
+        return []
+
+    def _feed_sample(self, s: CountSample) -> list[Decision]:
+        if s.lane != self.config.lane or not 0 <= s.panel < self.config.panels:
+            return []
+        self._seen_samples = True
+        out: list[Decision] = []
+        if self._occ is not None and s.t - self._last_t >= self.config.occupancy_timeout_s:
+            out += self._finish(s.t)
+        self._last_t = max(self._last_t, s.t)
+        if s.occupied:
+            if self._occ is None:
+                self._occ = []
+                self._occ_start = s.t - s.interval_s
+                self._pending.clear()  # the approaching vehicle may already be seen
+            self._occ.append(s)
+            if s.t - self._occ_start >= self.config.max_occupancy_s:
+                out += self._finish(s.t)
+            return out
+        if self._occ is not None:
+            out += self._finish(s.t)
+        if s.t > self._quiet_until:
+            self._pending.append(s)
+            self._commit_pending(s.t)
+        return out
+
+    # ------------------------------------------------------------------ decision
+    def _finish(self, now: float) -> list[Decision]:
+        samples, self._occ = self._occ or [], None
+        self._quiet_until = now + self.config.guard_s
+        if not samples:
+            return []
+        self._seq += 1
+        result = self.evaluate(samples, self._seq, self._occ_start)
+        return self._decisions(result, now, n42=None)
+
+    def evaluate(self, samples: list[CountSample], seq: int, start: float) -> OccupancyResult:
+        """The statistics of one occupancy against the current (frozen) background."""
+        c = self.config
+        dt = c.sample_interval_s
+        panels = c.panels
+        # ticks: one row per sample time, one column per panel
+        index: dict[int, int] = {}
+        rows: list[list[tuple[int, int, int]]] = []
+        for s in samples:
+            key = round(s.t * 1000)
+            i = index.get(key)
+            if i is None:
+                i = index[key] = len(rows)
+                rows.append([(0, 0, 0)] * panels)
+            rows[i][s.panel] = (s.gamma_low, s.gamma_high, s.neutron)
+        n = len(rows)
+        bg = self.background_cps()
+        end = max(s.t for s in samples)
+
+        # gamma channels: each panel and the sum; per-tick gross counts
+        chan_ticks: list[list[int]] = [[r[p][0] + r[p][1] for r in rows] for p in range(panels)]
+        if panels > 1:
+            chan_ticks.append([sum(x) for x in zip(*chan_ticks)])
+        chan_rate = [bg[p][0] + bg[p][1] for p in range(panels)]
+        if panels > 1:
+            chan_rate.append(sum(chan_rate))
+        w = max(1, min(n, round(c.gamma_slice_s / dt)))
+        n_windows = n - w + 1
+        tests = n_windows * len(chan_ticks)
+        p_test = per_test_rate(c.gamma_false_alarm_rate, tests)
+
+        gamma_alarm = False
+        max_sigma = -math.inf
+        best_threshold_cps = 0.0
+        sum_sig: list[float] = []
+        expected_tick_sum = 0.0
+        for ci, ticks in enumerate(chan_ticks):
+            mu_tick = chan_rate[ci] * dt
+            mu_tick = self._shadowed(ticks, mu_tick)
+            if ci == len(chan_ticks) - 1:
+                expected_tick_sum = self._ratio_background(ticks, chan_rate[ci] * dt)
+            mu = mu_tick * w
+            k = poisson_threshold(mu, p_test)
+            sd = math.sqrt(mu) if mu > 0 else 1.0
+            run = sum(ticks[:w])
+            sigs = []
+            for j in range(n_windows):
+                if j:
+                    run += ticks[j + w - 1] - ticks[j - 1]
+                sig = (run - mu) / sd
+                sigs.append(sig)
+                if run >= k:
+                    gamma_alarm = True
+                if sig > max_sigma:
+                    max_sigma = sig
+                    best_threshold_cps = k / (w * dt)
+            if ci == len(chan_ticks) - 1:
+                sum_sig = sigs
+
+        # neutron: sum of panels, sliding windows + the whole occupancy
+        n_ticks = [sum(r[p][2] for p in range(panels)) for r in rows]
+        b_counts, b_live = self._neutron_background()
+        wn = max(1, min(n, round(c.neutron_slice_s / dt)))
+        n_windows_n = n - wn + 1
+        p_n = per_test_rate(c.neutron_false_alarm_rate, n_windows_n + (1 if n > wn else 0))
+        neutron_alarm = False
+        k_w = negbin_threshold(b_counts, b_live, wn * dt, p_n)
+        run = sum(n_ticks[:wn])
+        best_n = run
+        for j in range(n_windows_n):
+            if j:
+                run += n_ticks[j + wn - 1] - n_ticks[j - 1]
+            best_n = max(best_n, run)
+            if run >= k_w:
+                neutron_alarm = True
+        total_n = sum(n_ticks)
+        if n > wn and total_n >= negbin_threshold(b_counts, b_live, n * dt, p_n):
+            neutron_alarm = True
+        n_rate = b_counts / b_live
+        mu_nw = n_rate * wn * dt
+        neutron_sigma = (best_n - mu_nw) / math.sqrt(mu_nw) if mu_nw > 0 else float(best_n)
+
+        # energy-window ratio over the significant windows of the sum channel
+        ratio = ratio_sigma = None
+        nuisance = False
+        if gamma_alarm:
+            ratio, ratio_sigma = self._energy_ratio(rows, sum_sig, w, expected_tick_sum, bg)
+            low, high = c.norm_ratio_band
+            if ratio is not None and ratio_sigma is not None and not neutron_alarm:
+                nuisance = low - c.ratio_z * ratio_sigma <= ratio <= high + c.ratio_z * ratio_sigma
+        if neutron_alarm and not gamma_alarm:
+            best_threshold_cps = k_w / (wn * dt)
+        return OccupancyResult(
+            occupancy_seq=seq,
+            start=start,
+            end=end,
+            gamma_counts=sum(chan_ticks[-1]) if panels > 1 else sum(chan_ticks[0]),
+            neutron_counts=total_n,
+            gamma_background_cps=sum(bg[p][0] + bg[p][1] for p in range(panels)),
+            neutron_background_cps=n_rate,
+            max_sigma=max_sigma if max_sigma > -math.inf else 0.0,
+            gamma_alarm=gamma_alarm,
+            neutron_alarm=neutron_alarm,
+            neutron_sigma=neutron_sigma,
+            energy_ratio=ratio,
+            ratio_sigma=ratio_sigma,
+            nuisance=nuisance,
+            threshold_cps=best_threshold_cps,
+            tests=tests,
+        )
+
+    def _shadowed(self, ticks: list[int], mu_tick: float) -> float:
+        """Expected per-sample background under this vehicle (never above the empty lane)."""
+        n = len(ticks)
+        if n < 5 or mu_tick <= 0:
+            return mu_tick
+        ordered = sorted(ticks)
+        median = (ordered[(n - 1) // 2] + ordered[n // 2]) / 2.0
+        se = 1.2533 * math.sqrt(mu_tick / n)  # standard error of a median of Poisson samples
+        floor = mu_tick * (1.0 - 2.0 * self.config.vehicle_shadowing)
+        return max(floor, min(mu_tick, median + 2.0 * se))
+
+    def _ratio_background(self, ticks: list[int], mu_tick: float) -> float:
+        """Expected per-sample background for the net counts of the ratio.
+
+        Cargo spread over the vehicle (NORM) hides the shadowing, so the nominal shadowing is
+        assumed unless the occupancy shows more; an error here pulls the ratio towards the
+        background's own ratio, which lies inside the NORM band.
+        """
+        ordered = sorted(ticks)
+        n = len(ordered)
+        median = (ordered[(n - 1) // 2] + ordered[n // 2]) / 2.0
+        nominal = mu_tick * (1.0 - self.config.vehicle_shadowing)
+        floor = mu_tick * (1.0 - 2.0 * self.config.vehicle_shadowing)
+        return max(floor, min(nominal, median)) if n >= 5 else nominal
+
+    def _energy_ratio(self, rows: list[list[tuple[int, int, int]]], sigs: list[float], w: int,
+                      expected_tick: float, bg: dict[int, tuple[float, float, float]],
+                      ) -> tuple[float | None, float | None]:
+        c = self.config
+        dt = c.sample_interval_s
+        panels = c.panels
+        n = len(rows)
+        chosen = [False] * n
+        if sigs:
+            best = max(range(len(sigs)), key=sigs.__getitem__)
+            for j, sig in enumerate(sigs):
+                if sig >= 3.0 or j == best:
+                    for i in range(j, min(n, j + w)):
+                        chosen[i] = True
+        ticks = [i for i in range(n) if chosen[i]] or list(range(n))
+        low = sum(rows[i][p][0] for i in ticks for p in range(panels))
+        high = sum(rows[i][p][1] for i in ticks for p in range(panels))
+        bg_low = sum(bg[p][0] for p in range(panels)) * dt
+        bg_high = sum(bg[p][1] for p in range(panels)) * dt
+        scale = expected_tick / (bg_low + bg_high) if bg_low + bg_high > 0 else 1.0
+        m = len(ticks)
+        exp_low, exp_high = bg_low * scale * m, bg_high * scale * m
+        net_low, net_high = low - exp_low, high - exp_high
+        net = net_low + net_high
+        if net <= 0:
+            return None, None
+        ratio = net_high / net
+        # variance of high/(low+high) by the delta method; counts are Poisson
+        var = ((1 - ratio) ** 2 * high + ratio ** 2 * low) / (net * net)
+        return ratio, math.sqrt(var)
+
+    def _decisions(self, r: OccupancyResult, now: float, n42: str | None) -> list[Decision]:
+        c = self.config
+        start_ms, end_ms = max(0, round(r.start * 1000)), max(0, round(r.end * 1000))
+        alarm = r.gamma_alarm or r.neutron_alarm
+        body: dict[str, Any] = {
+            "lane": c.lane,
+            "start_ms": start_ms,
+            "end_ms": end_ms,
+            "gamma_counts": r.gamma_counts,
+            "gamma_background_cps": round(r.gamma_background_cps, 3),
+            "neutron_counts": r.neutron_counts,
+            "neutron_background_cps": round(r.neutron_background_cps, 4),
+            "max_sigma": round(r.max_sigma, 3),
+            "alarm": alarm,
+        }
+        if r.energy_ratio is not None:
+            body["energy_ratio"] = round(r.energy_ratio, 4)
+        if n42 is not None:
+            body["n42"] = n42
+        extra = {"result": r}
+        out = [Decision("radiation.occupancy", body, t=now, decided_at=now,
+                        summary=f"lane {c.lane} occupancy {r.occupancy_seq}: "
+                                f"{'alarm' if alarm else 'clear'}", extra=extra)]
+        if alarm:
+            kind = ("gamma+neutron" if r.gamma_alarm and r.neutron_alarm
+                    else "gamma" if r.gamma_alarm else "neutron")
+            level = AlertLevel.INFO if r.nuisance else AlertLevel.ALARM
+            abody: dict[str, Any] = {
+                "lane": c.lane,
+                "kind": kind,
+                "nuisance": r.nuisance,
+                "sigma": round(r.max_sigma if r.gamma_alarm else r.neutron_sigma, 3),
+                "threshold_cps": round(r.threshold_cps, 3),
+                "start_ms": start_ms,
+                "end_ms": end_ms,
+                "occupancy_seq": r.occupancy_seq,
+                "level": level.value,
+            }
+            if r.energy_ratio is not None:
+                abody["energy_ratio"] = round(r.energy_ratio, 4)
+            what = "NORM nuisance" if r.nuisance else f"{kind} ALARM"
+            out.append(Decision("radiation.alarm", abody, t=now, alert=level, decided_at=now,
+                                summary=f"lane {c.lane} occupancy {r.occupancy_seq}: {what}",
+                                extra=extra))
+        return out
+
+    # ------------------------------------------------------------------ N42 reports
+    def _feed_report(self, rep: OccupancyReport) -> list[Decision]:
+        """Decide from a monitor's N42.42 occupancy report when no count stream is seen."""
+        if rep.lane != self.config.lane or self._seen_samples:
+            return []
+        c = self.config
+        if rep.live_time_s <= 0 or rep.background_live_time_s <= 0:
+            return []
+        fg = {pc.panel: pc for pc in rep.foreground}
+        bgc = {pc.panel: pc for pc in rep.background}
+        panels = sorted(set(fg) & set(bgc))
+        if not panels:
+            return []
+        t_f, t_b = rep.live_time_s, rep.background_live_time_s
+        chans = [(fg[p].gamma, bgc[p].gamma) for p in panels]
+        if len(panels) > 1:
+            chans.append((sum(x for x, _ in chans), sum(y for _, y in chans)))
+        p_test = per_test_rate(c.gamma_false_alarm_rate, len(chans))
+        gamma_alarm = False
+        max_sigma = -math.inf
+        thr_cps = 0.0
+        for f, b in chans:
+            k = negbin_threshold(b, t_b, t_f, p_test)
+            mu = b / t_b * t_f
+            sig = (f - mu) / math.sqrt(mu) if mu > 0 else float(f)
+            gamma_alarm |= f >= k
+            if sig > max_sigma:
+                max_sigma, thr_cps = sig, k / t_f
+        nf = sum(fg[p].neutron for p in panels)
+        nb = sum(bgc[p].neutron for p in panels)
+        k_n = negbin_threshold(nb, t_b, t_f, c.neutron_false_alarm_rate)
+        neutron_alarm = nf >= k_n
+        mu_n = nb / t_b * t_f
+        n_sig = (nf - mu_n) / math.sqrt(mu_n) if mu_n > 0 else float(nf)
+        ratio = ratio_sigma = None
+        nuisance = False
+        if gamma_alarm:
+            low = sum(fg[p].gamma_low for p in panels)
+            high = sum(fg[p].gamma_high for p in panels)
+            exp_low = sum(bgc[p].gamma_low for p in panels) / t_b * t_f
+            exp_high = sum(bgc[p].gamma_high for p in panels) / t_b * t_f
+            net = (low - exp_low) + (high - exp_high)
+            if net > 0:
+                ratio = (high - exp_high) / net
+                ratio_sigma = math.sqrt((1 - ratio) ** 2 * high + ratio ** 2 * low) / net
+                lo, hi = c.norm_ratio_band
+                nuisance = (not neutron_alarm
+                            and lo - c.ratio_z * ratio_sigma <= ratio <= hi + c.ratio_z * ratio_sigma)
+        if neutron_alarm and not gamma_alarm:
+            thr_cps = k_n / t_f
+        self._seq += 1
+        result = OccupancyResult(
+            occupancy_seq=self._seq, start=rep.start, end=rep.end,
+            gamma_counts=sum(fg[p].gamma for p in panels), neutron_counts=nf,
+            gamma_background_cps=sum(bgc[p].gamma for p in panels) / t_b,
+            neutron_background_cps=nb / t_b, max_sigma=max_sigma, gamma_alarm=gamma_alarm,
+            neutron_alarm=neutron_alarm, neutron_sigma=n_sig, energy_ratio=ratio,
+            ratio_sigma=ratio_sigma, nuisance=nuisance, threshold_cps=thr_cps, tests=len(chans),
+        )
+        return self._decisions(result, rep.t, n42=None)
