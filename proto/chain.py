@@ -66,6 +66,7 @@ class ChainVerifier:
         self._start_seq = start_seq
         self._start_prev = GENESIS_PREV if start_seq == 1 else start_prev
         self._by_seq: dict[int, Record] = {}
+        self._encodings: dict[int, set[bytes]] = {}  # seq -> hashes of re-encodings held
         self._report = ChainReport(node_id)
         self._highest_seen = 0
 
@@ -78,7 +79,11 @@ class ChainVerifier:
             return
         held = self._by_seq.get(record.seq)
         if held is not None:
-            if held.raw != record.raw:
+            if held.raw != record.raw and held.message.payload == record.message.payload:
+                # One signed statement in another encoding (untagged, other length heads):
+                # not equivocation — third parties could fabricate that. Either hash links.
+                self._encodings.setdefault(record.seq, set()).add(record.hash)
+            elif held.raw != record.raw:
                 evidence = report.forks.setdefault(record.seq, [held.raw])
                 if record.raw not in evidence:
                     evidence.append(record.raw)
@@ -130,6 +135,7 @@ class ChainVerifier:
                 # After a fork, the next record may follow either of the forked records.
                 allowed = {previous.hash}
                 allowed.update(record_hash(raw) for raw in base.forks.get(previous.seq, ()))
+                allowed.update(self._encodings.get(previous.seq, ()))
                 if record.prev_hash not in allowed and seq not in base.forks:
                     report.findings.append(Finding(
                         ChainDefect.BROKEN_LINK, seq,
