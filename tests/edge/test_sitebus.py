@@ -1,0 +1,144 @@
+"""The site bus against the real Mosquitto broker: alerts, birth/death, status, console acks."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+from borderlink.edge.journal import Journal
+from borderlink.edge.processors.base import AlertLevel, Decision
+from borderlink.edge.recorder import Recorder
+from borderlink.edge.sitebus import SiteBus, SiteBusConfig, topics
+from borderlink.proto.record import decode_record, verify_record
+
+from ._mqtt import Subscriber, require_broker, unique_site
+from .conftest import NODE_ID
+
+pytestmark = pytest.mark.mqtt
+
+EMERGENCY = Decision("radio.emergency", {"unit": "P7", "message": "help"}, 1.79e9,
+                     AlertLevel.ALARM, "emergency from P7")
+POSITION = Decision("radio.position", {"unit": "P7", "lat": 39.4, "lon": 48.5, "fix_ms": 1},
+                    1.79e9)
+
+
+@pytest.fixture
+def site() -> Iterator[str]:
+    require_broker()
+    s = unique_site()
+    yield s
+    cleaner = Subscriber()  # clear what this test left retained on the broker
+    t = topics(s, NODE_ID)
+    for topic in (t.birth, t.status):
+        cleaner.publish(topic, None, retain=True)
+    cleaner.close()
+
+
+def _bus(site: str, recorder: Recorder, port: int = 1883) -> SiteBus:
+    bus = SiteBus(SiteBusConfig(port=port, keepalive_s=5), node_id=NODE_ID, site=site,
+                  recorder=recorder, agent_version="test")
+    recorder.add_listener(bus.on_recorded)
+    return bus
+
+
+def test_alert_is_published_once_durable_and_routine_records_are_not(
+        site: str, recorder: Recorder, journal: Journal, node_key) -> None:
+    t = topics(site, NODE_ID)
+    sub = Subscriber(f"borderlink/{site}/#")
+    bus = _bus(site, recorder)
+    bus.start()
+    try:
+        assert bus.connected.wait(5)
+        birth = sub.next(t.birth)
+        assert birth["state"] == "online" and birth["node"] == NODE_ID
+        recorder.record(POSITION)
+        item = recorder.record(EMERGENCY)
+        assert item is not None
+        alert = sub.next(t.alert)
+        assert alert["seq"] == item.seq == 2 and alert["level"] == "alarm"
+        assert alert["type"] == "radio.emergency" and alert["summary"] == "emergency from P7"
+        # The console can verify what it got: the exact record bytes, durable in the journal.
+        import base64
+
+        raw = base64.b64decode(alert["record_b64"])
+        assert verify_record(raw, node_key.public).record.seq == 2
+        assert journal.read_from(2, max_records=1)[0].raw == raw
+        bus.publish_status({"link": "up", "tip": 2})
+        assert sub.next(t.status)["tip"] == 2
+        with pytest.raises(Exception):
+            sub.next(t.alert, timeout=0.3)  # the position made no alert
+    finally:
+        bus.stop()
+        sub.close()
+
+
+def test_console_ack_becomes_an_alert_ack_record_once(site: str, recorder: Recorder,
+                                                     journal: Journal) -> None:
+    t = topics(site, NODE_ID)
+    console = Subscriber()
+    bus = _bus(site, recorder)
+    bus.start()
+    try:
+        assert bus.connected.wait(5)
+        item = recorder.record(EMERGENCY)
+        assert item is not None
+        time.sleep(0.2)  # let the subscription settle
+        ack = {"node": NODE_ID, "seq": item.seq, "console": "bcp-cc-1", "action": "dispatched",
+               "operator": "Sgt. Huseynov", "note": "patrol 2 sent"}
+        console.publish(t.ack, ack)
+        console.publish(t.ack, ack)  # duplicate delivery: recorded once
+        console.publish(t.ack, {"node": "someone-else", "seq": 1, "console": "c"})
+        console.publish(t.ack, {"garbage": True})
+        deadline = time.monotonic() + 5
+        while bus.bad_acks < 1 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        acks = [decode_record(r.raw) for r in journal.iter_all() if r.record_type == "alert.ack"]
+        assert len(acks) == 1
+        body = acks[0].body
+        assert (body["alert_seq"], body["console"], body["action"]) == (item.seq, "bcp-cc-1",
+                                                                        "dispatched")
+        assert "operator" not in body  # personal data: signed as a digest, disclosed apart
+        stored = [r for r in journal.iter_all() if r.record_type == "alert.ack"][0]
+        assert len(stored.disclosures) == 1
+        assert bus.bad_acks == 1
+    finally:
+        bus.stop()
+        console.close()
+
+
+def test_last_will_announces_a_vanished_node(site: str, recorder: Recorder) -> None:
+    t = topics(site, NODE_ID)
+    sub = Subscriber(t.birth)
+    bus = _bus(site, recorder)
+    bus.start()
+    try:
+        assert bus.connected.wait(5)
+        assert sub.next(t.birth)["state"] == "online"
+        bus._client.socket().close()  # type: ignore[union-attr]  # the link dies, no DISCONNECT
+        assert sub.next(t.birth, where=lambda d: d["state"] == "offline")["reason"] == "last will"
+        assert sub.next(t.birth, timeout=10)["state"] == "online"  # paho reconnects
+    finally:
+        bus.stop()
+    assert sub.next(t.birth, where=lambda d: d["state"] == "offline")["reason"] == "stopped"
+    sub.close()
+
+
+def test_a_dead_broker_never_delays_recording(recorder: Recorder, journal: Journal) -> None:
+    import socket
+
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    dead_port = s.getsockname()[1]  # bound, never listening: connections are refused
+    bus = _bus("nowhere", recorder, port=dead_port)
+    bus.start()
+    try:
+        t0 = time.monotonic()
+        for _ in range(20):
+            assert recorder.record(EMERGENCY) is not None
+        assert time.monotonic() - t0 < 1.0
+        assert journal.tip[0] == 20
+        assert not bus.connected.is_set()
+    finally:
+        bus.stop()
+        s.close()
