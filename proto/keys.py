@@ -15,6 +15,7 @@ can recompute it from the public key alone; :func:`key_id` does.
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -59,10 +60,13 @@ def cose_key(public_key: bytes, *, with_alg: bool = True) -> bytes:
 
 def public_key_from_cose_key(data: bytes) -> bytes:
     """The 32-byte Ed25519 key in a COSE_Key; :class:`KeyFileError` if it is anything else."""
+    stream = io.BytesIO(data)
     try:
-        members = cbor2.loads(data)
+        members = cbor2.CBORDecoder(stream, allow_duplicate_keys=False, max_depth=8).decode()
     except (cbor2.CBORDecodeError, ValueError) as exc:
         raise KeyFileError(f"COSE_Key is not valid CBOR: {exc}") from exc
+    if stream.tell() != len(data):
+        raise KeyFileError(f"COSE_Key is followed by {len(data) - stream.tell()} more bytes")
     if not isinstance(members, dict):
         raise KeyFileError("COSE_Key must be a CBOR map")
     if members.get(_KTY) != _KTY_OKP or members.get(_CRV) != _CRV_ED25519:
