@@ -43,3 +43,27 @@ class DuplicateRecordError(ChainConflictError):
 
 class DownlinkVersionError(StorageError, ValueError):
     """A downlink item whose version is not newer than the stored one for its kind and target."""
+
+
+class PolicyError(HubError, ValueError):
+    """A federation policy file that cannot be used; names the file, the key and what was expected."""
+
+    def __init__(self, source: str, key: str, problem: str) -> None:
+        self.source, self.key, self.problem = source, key, problem
+        super().__init__(f"{source}: {key}: {problem}" if key else f"{source}: {problem}")
+
+
+class PolicySyntaxError(PolicyError):
+    """A policy file that is not TOML."""
+
+
+class PolicyValidationError(PolicyError):
+    """A TOML policy naming an unknown agency, record type or field, or a malformed rule."""
+
+
+class FederationError(HubError):
+    """A federation request the hub refuses (beyond policy filtering, which is silent)."""
+
+
+class CursorError(FederationError, ValueError):
+    """A cursor the hub never issued (beyond the log, or forged)."""
