@@ -166,6 +166,24 @@ class BorderGeometry:
         side = (x - vx) * nx + (y - vy) * ny
         return best if side >= 0 else -best
 
+    @property
+    def length_m(self) -> float:
+        return sum(math.hypot(s[2] - s[0], s[3] - s[1]) for s in self._segments)
+
+    def point_at(self, chainage_m: float, offset_m: float = 0.0) -> tuple[float, float]:
+        """``(lon, lat)`` at *chainage_m* along the line, *offset_m* to its left (interior)."""
+        remaining = chainage_m
+        for i, (ax, ay, bx, by, nx, ny) in enumerate(self._segments):
+            length = math.hypot(bx - ax, by - ay)
+            if remaining <= length or i == len(self._segments) - 1:
+                f = remaining / length
+                x = ax + f * (bx - ax) + offset_m * nx
+                y = ay + f * (by - ay) + offset_m * ny
+                proj = self.projection
+                return proj.lon0 + x / proj.kx, proj.lat0 + y / proj.ky
+            remaining -= length
+        raise GeometryError("empty border line")  # pragma: no cover - constructor forbids it
+
     def sector_at(self, x: float, y: float) -> str | None:
         for sector in self.sectors.values():
             if sector.contains(x, y):
