@@ -7,7 +7,10 @@ reason                                    verdict   when
 ========================================  ========  =========================================
 ``watchlist_person``                      hit       name + birth date match a listed person
                                                     at or above ``name_match_threshold``,
-                                                    birth date exact (list action ``hit``)
+                                                    surname and given names each at least
+                                                    ``min_component_score``, birth date
+                                                    exact, sex not contradicting (list
+                                                    action ``hit``)
 ``watchlist_document``                    hit       number listed lost/stolen/revoked for
                                                     this issuing state (or for any state)
 ``watchlist_document_other_state``        refer     number listed for another issuing state
@@ -72,6 +75,7 @@ class DocumentConfig:
     min_age_years: int = 0  # 0: no age check
     name_match_threshold: float = 0.86  # person-match score for a hit, 0..1
     possible_match_margin: float = 0.06  # scores this far under the threshold: refer
+    min_component_score: float = 0.80  # a hit also needs surname and given names each >= this
     expiry_grace_days: int = 0
     decision_budget_ms: float = 2.0  # informational: the figure the benchmark checks
 
@@ -91,6 +95,7 @@ class DocumentConfig:
             min_age_years=int(settings.get("min_age_years", 0)),
             name_match_threshold=float(settings.get("name_match_threshold", 0.86)),
             possible_match_margin=float(settings.get("possible_match_margin", 0.06)),
+            min_component_score=float(settings.get("min_component_score", 0.80)),
             expiry_grace_days=int(settings.get("expiry_grace_days", 0)),
             decision_budget_ms=float(settings.get("decision_budget_ms", 2.0)),
         )
@@ -245,12 +250,13 @@ class DocumentProcessor:
         if birth is None and mrz.birth_raw[:2].isdigit():
             birth = _partial_birth(mrz.birth_raw, self._today)
         floor = cfg.name_match_threshold - cfg.possible_match_margin
-        persons = wl.match_person(mrz.surname, mrz.given_names, birth, floor)
+        persons = wl.match_person(mrz.surname, mrz.given_names, birth, floor, mrz.sex)
         if persons:
             best = persons[0]
             matched.extend(persons)
             strong = (best.score >= cfg.name_match_threshold and best.date_agreement == "exact"
-                      and best.action == "hit")
+                      and best.action == "hit"
+                      and min(best.surname_score, best.given_score) >= cfg.min_component_score)
             if strong:
                 reasons.append("watchlist_person")
             else:

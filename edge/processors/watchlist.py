@@ -65,6 +65,7 @@ __all__ = [
 WATCHLIST_FORMAT = "borderlink.watchlist.v1"
 PROTECTED_FORMAT = "borderlink.watchlist.protected.v1"
 _US, _RS, _GS = "\x1f", "\x1e", "\x1d"  # unit, record, group separators inside a bucket
+_SEXES = frozenset("MF")
 
 
 def normalise_document_number(number: str) -> str:
@@ -224,12 +225,12 @@ class ProtectedWatchlist:
         return [DocumentMatch(*payload.split(_US)) for payload in plain.split(_RS)]
 
     def match_person(self, surname: str, given_names: str, birth: dt.date | str | None,
-                     min_score: float) -> list[PersonMatch]:
+                     min_score: float, sex: str = "") -> list[PersonMatch]:
         """Listed persons in the traveller's block whose birth date agrees, best first.
 
         *birth* is a date, or a partial ``YYYY-MM-DD`` text with ``00`` for unknown parts.
         Only entries whose birth date agrees (exactly, day/month swapped, or the list's
-        date is partial) are scored; ``score`` = 0.6 surname + 0.4 given names similarity
+        date is partial) and whose sex does not contradict *sex* (both ``M``/``F``) are scored; ``score`` = 0.6 surname + 0.4 given names similarity
         (:func:`~.names.name_similarity` on fine keys; 1.0 for given names when the list has
         none). Entries below *min_score* are left out.
         """
@@ -255,7 +256,10 @@ class ProtectedWatchlist:
         matches = []
         seen = set()
         for entry in plain.split(_RS):
-            ref, list_name, action, category, date, surnames, givens = entry.split(_US)
+            ref, list_name, action, category, date, listed_sex, surnames, givens = \
+                entry.split(_US)
+            if sex in _SEXES and listed_sex in _SEXES and sex != listed_sex:
+                continue
             if date == birth_text:
                 agreement = "exact"
             elif date == swapped:
@@ -308,6 +312,6 @@ def _person_entry(person: Mapping[str, Any], default_list: str,
     entry = _US.join((
         str(person.get("id", f"#{index}")), str(person.get("list", default_list)),
         str(person.get("action", "hit")), str(person.get("category", "")), birth,
-        _GS.join(surname_keys), _GS.join(given_keys)))
+        str(person.get("sex", "")), _GS.join(surname_keys), _GS.join(given_keys)))
     blocks = {(skeleton(s), birth[:4]) for s in surnames} - {("", birth[:4])}
     return entry, blocks

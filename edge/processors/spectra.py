@@ -1,0 +1,235 @@
+"""Electron-ionisation mass-spectral library search: the NIST-style match factor, pure Python.
+
+The match factor is the one an analyst knows from NIST MS Search (Stein & Scott, "Optimization
+and testing of mass spectral library search algorithms for compound identification",
+J. Am. Soc. Mass Spectrom. 5 (1994) 859-866):
+
+* spectra are binned to unit m/z inside the instrument's mass range and weighted
+  ``W = (m/z) ** mz_power * I ** intensity_power`` (the square root of the intensity damps the
+  base peak, the m/z weight favours the diagnostic high-mass ions). Stein & Scott's optimum
+  for the NIST library was m/z^3 * I^0.6, MassBank uses m/z^2 * I^0.5; against a library of
+  *major ions only* (8-14 per compound) heavy m/z weights let stray high-mass noise ions
+  dominate, so the lab profile's default is m/z^0.5 * I^0.5 (chosen on the synthetic
+  validation set, see ``benchmarks/bench_processors_field.py``);
+* ``F1`` is the normalised dot product ``(sum Wu Wl)^2 / (sum Wu^2 * sum Wl^2)`` (cos²);
+* ``F2`` is the peak-pair ratio term: for the peaks both spectra share, taken in m/z order, the
+  ratio of neighbouring intensities in the unknown over the same in the library, folded to
+  ``<= 1``, averaged;
+* the composite ``MF = 999 * (Nu * F1 + Nc * F2) / (Nu + Nc)`` with ``Nu`` the unknown's peaks
+  and ``Nc`` the shared ones (``F1`` alone when fewer than two are shared).
+
+The *reverse* match factor is the same computed over the library spectrum's m/z values only:
+ions in the unknown that the library compound lacks (a co-eluting cutting agent, column bleed at
+m/z 207/281, air) do not lower it. A hit is accepted on both, e.g. MF >= 700 and RMF >= 750.
+
+A spectrum holding two co-eluting compounds is searched again after the best hit's scaled
+library spectrum is subtracted (:meth:`MsLibrary.search_mixture`).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+__all__ = ["LibraryEntry", "Hit", "MsLibrary", "bin_spectrum", "match_factor"]
+
+
+@dataclass(frozen=True)
+class LibraryEntry:
+    """One reference compound: its major ions (m/z -> relative intensity) and retention index."""
+
+    id: str
+    name: str
+    controlled: bool
+    category: str
+    retention_index: float | None
+    peaks: Mapping[int, float]
+    sources: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One library candidate for an unknown spectrum."""
+
+    entry: LibraryEntry
+    match: int  # 0..999
+    reverse_match: int  # 0..999
+    ri_delta: float | None = None  # measured RI - library RI
+
+
+def bin_spectrum(mz: Iterable[float], intensities: Iterable[float],
+                 mass_range: tuple[float, float] = (1, 2000)) -> dict[int, float]:
+    """Sum a centroided spectrum into unit-m/z bins inside *mass_range*, base peak = 100."""
+    lo, hi = mass_range
+    bins: dict[int, float] = {}
+    for m, i in zip(mz, intensities):
+        if i <= 0 or not lo <= m <= hi + 0.5:
+            continue
+        key = int(math.floor(m + 0.3))  # mass defect of small organics is +0.0 .. +0.3
+        bins[key] = bins.get(key, 0.0) + float(i)
+    if not bins:
+        return {}
+    top = max(bins.values())
+    return {k: 100.0 * v / top for k, v in bins.items()}
+
+
+def _weights(spec: Mapping[int, float], mz_power: float, int_power: float) -> dict[int, float]:
+    return {m: (m ** mz_power) * (i ** int_power) for m, i in spec.items() if i > 0}
+
+
+def _composite(wu: Mapping[int, float], wl: Mapping[int, float], n_unknown: int) -> float:
+    """Composite match (0..1) of weighted spectra *wu* (unknown) against *wl* (library)."""
+    dot = 0.0
+    for m, w in wu.items():
+        other = wl.get(m)
+        if other is not None:
+            dot += w * other
+    if dot <= 0.0:
+        return 0.0
+    su = sum(w * w for w in wu.values())
+    sl = sum(w * w for w in wl.values())
+    f1 = dot * dot / (su * sl)
+    shared = sorted(m for m in wu if m in wl)
+    nc = len(shared)
+    if nc < 2:
+        return f1
+    f2 = 0.0
+    for a, b in zip(shared, shared[1:]):
+        r = (wu[b] * wl[a]) / (wu[a] * wl[b])
+        f2 += r if r <= 1.0 else 1.0 / r
+    f2 /= nc - 1
+    return (n_unknown * f1 + nc * f2) / (n_unknown + nc)
+
+
+def match_factor(unknown: Mapping[int, float], library: Mapping[int, float], *,
+                 mz_power: float = 0.5, intensity_power: float = 0.5) -> tuple[int, int]:
+    """(match, reverse match), each 0..999, of binned spectra (m/z -> intensity)."""
+    wu = _weights(unknown, mz_power, intensity_power)
+    wl = _weights(library, mz_power, intensity_power)
+    if not wu or not wl:
+        return 0, 0
+    forward = _composite(wu, wl, len(wu))
+    ru = {m: w for m, w in wu.items() if m in wl}
+    reverse = _composite(ru, wl, len(ru)) if ru else 0.0
+    return round(999 * forward), round(999 * reverse)
+
+
+class MsLibrary:
+    """A searchable set of reference spectra (built from data; :meth:`load` reads a file)."""
+
+    def __init__(self, entries: Sequence[LibraryEntry], *, mz_power: float = 0.5,
+                 intensity_power: float = 0.5, mass_range: tuple[float, float] = (1, 2000)) -> None:
+        if not entries:
+            raise ValueError("a spectral library needs at least one entry")
+        self.entries = tuple(entries)
+        self.mz_power = mz_power
+        self.intensity_power = intensity_power
+        self.mass_range = mass_range
+        lo, hi = mass_range
+        self._weighted = []
+        for e in self.entries:
+            peaks = {m: i for m, i in e.peaks.items() if lo <= m <= hi}
+            top = max(peaks.values()) if peaks else 1.0
+            norm = {m: 100.0 * i / top for m, i in peaks.items()}
+            w = _weights(norm, mz_power, intensity_power)
+            self._weighted.append((e, norm, w, sum(x * x for x in w.values())))
+        self._by_id = {e.id: e for e in self.entries}
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def __getitem__(self, entry_id: str) -> LibraryEntry:
+        return self._by_id[entry_id]
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any], **kwargs: Any) -> MsLibrary:
+        """From a ``borderlink.ms-library.v1`` document (``hardware_profiles/data``)."""
+        if data.get("format") != "borderlink.ms-library.v1":
+            raise ValueError(f"not a borderlink.ms-library.v1 document: {data.get('format')!r}")
+        entries = []
+        for raw in data["entries"]:
+            peaks: dict[int, float] = {}
+            for m, i in raw["peaks"]:
+                peaks[int(round(m))] = peaks.get(int(round(m)), 0.0) + float(i)
+            ri = raw.get("retention_index")
+            entries.append(LibraryEntry(
+                id=str(raw["id"]), name=str(raw.get("name", raw["id"])),
+                controlled=bool(raw.get("controlled", False)),
+                category=str(raw.get("category", "")),
+                retention_index=float(ri) if ri is not None else None,
+                peaks=peaks, sources=tuple(raw.get("sources", ()))))
+        return cls(entries, **kwargs)
+
+    @classmethod
+    def load(cls, path: str | Path, **kwargs: Any) -> MsLibrary:
+        """Read a library file (the named factory that does I/O)."""
+        return cls.from_json(json.loads(Path(path).read_text(encoding="utf-8")), **kwargs)
+
+    def search(self, spectrum: Mapping[int, float], *, ri: float | None = None,
+               ri_tolerance: float | None = None, top: int = 5) -> list[Hit]:
+        """Candidates for a binned spectrum, best first.
+
+        With *ri* and *ri_tolerance*, entries whose retention index lies outside the window are
+        ranked after every entry inside it (they stay visible to an analyst, never on top).
+        """
+        wu = _weights(spectrum, self.mz_power, self.intensity_power)
+        if not wu:
+            return []
+        su = sum(w * w for w in wu.values())
+        nu = len(wu)
+        scored = []
+        for entry, _norm, wl, sl in self._weighted:
+            dot = 0.0
+            for m, w in wl.items():
+                x = wu.get(m)
+                if x is not None:
+                    dot += x * w
+            if dot <= 0.0:
+                continue
+            forward = _composite(wu, wl, nu)
+            ru = {m: wu[m] for m in wl if m in wu}
+            reverse = _composite(ru, wl, len(ru))
+            delta = None
+            inside = True
+            if ri is not None and entry.retention_index is not None:
+                delta = ri - entry.retention_index
+                if ri_tolerance is not None:
+                    inside = abs(delta) <= ri_tolerance
+            hit = Hit(entry, round(999 * forward), round(999 * reverse), delta)
+            scored.append((inside, hit.match, hit.reverse_match, hit))
+        scored.sort(key=lambda s: (s[0], s[1], s[2]), reverse=True)
+        return [s[3] for s in scored[:top]]
+
+    def search_mixture(self, spectrum: Mapping[int, float], *, ri: float | None = None,
+                       ri_tolerance: float | None = None, min_reverse: int = 750,
+                       min_residual: float = 0.2) -> list[Hit]:
+        """Up to two components of a spectrum: the best hit, then the best hit on the residual.
+
+        The residual is the unknown minus the least-squares scaled library spectrum of the
+        first hit (clipped at 0); it is searched when it still holds *min_residual* of the
+        weighted signal and only a hit with reverse match >= *min_reverse* is kept.
+        """
+        hits = self.search(spectrum, ri=ri, ri_tolerance=ri_tolerance, top=1)
+        if not hits:
+            return []
+        first = hits[0]
+        lib = next(n for e, n, _w, _s in self._weighted if e is first.entry)
+        num = sum(spectrum.get(m, 0.0) * i for m, i in lib.items())
+        den = sum(i * i for i in lib.values())
+        scale = num / den if den else 0.0
+        residual = {m: i - scale * lib.get(m, 0.0) for m, i in spectrum.items()}
+        residual = {m: i for m, i in residual.items() if i > 2.0}
+        total = sum(math.sqrt(i) for i in spectrum.values())
+        rest = sum(math.sqrt(i) for i in residual.values())
+        if not residual or total <= 0 or rest / total < min_residual:
+            return [first]
+        top = max(residual.values())
+        residual = {m: 100.0 * i / top for m, i in residual.items()}
+        second = [h for h in self.search(residual, top=3) if h.entry is not first.entry]
+        if second and second[0].reverse_match >= min_reverse:
+            return [first, second[0]]
+        return [first]
