@@ -260,12 +260,12 @@ class ProtectedWatchlist:
                 entry.split(_US)
             if sex in _SEXES and listed_sex in _SEXES and sex != listed_sex:
                 continue
-            if date == birth_text:
+            if _partial_agrees(date, birth_text):
+                agreement = "partial"
+            elif date == birth_text:
                 agreement = "exact"
             elif date == swapped:
                 agreement = "swapped"
-            elif _partial_agrees(date, birth_text):
-                agreement = "partial"
             else:
                 continue
             if ref in seen:
