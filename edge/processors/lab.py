@@ -33,7 +33,7 @@ from .base import AlertLevel, Decision
 from .chromatography import Peak, RetentionIndexScale, correct_baseline, pick_peaks
 from .spectra import Hit, MsLibrary, bin_spectrum
 
-__all__ = ["LabConfig", "LabProcessor", "Finding"]
+__all__ = ["Finding", "LabConfig", "LabProcessor"]
 
 
 @dataclass(frozen=True)
@@ -140,7 +140,7 @@ class LabProcessor:
         if len(times) < 5:
             return []
         step = (times[-1] - times[0]) / (len(times) - 1)
-        window = max(3, int(round(self.config.baseline_window_min / step)) | 1)
+        window = max(3, round(self.config.baseline_window_min / step) | 1)
         _, corrected = correct_baseline(chrom.intensities, window)
         return pick_peaks(times, corrected, min_snr=self.config.min_peak_snr)
 
@@ -219,9 +219,7 @@ class LabProcessor:
         c = self.config
         if hit.match < c.min_match_factor or hit.reverse_match < c.min_reverse_match:
             return False
-        if ri is not None and hit.ri_delta is not None and abs(hit.ri_delta) > c.ri_tolerance:
-            return False
-        return True
+        return not (ri is not None and hit.ri_delta is not None and abs(hit.ri_delta) > c.ri_tolerance)
 
     def _fid(self, peaks: list[Peak], total_area: float,
              scale: RetentionIndexScale | None) -> list[Finding]:

@@ -23,12 +23,12 @@ from __future__ import annotations
 import math
 
 __all__ = [
-    "poisson_sf",
     "negbin_sf",
-    "per_test_rate",
-    "poisson_threshold",
     "negbin_threshold",
     "normal_isf",
+    "per_test_rate",
+    "poisson_sf",
+    "poisson_threshold",
 ]
 
 _EPS = 1e-15

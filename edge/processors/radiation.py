@@ -49,7 +49,7 @@ from borderlink.hardware_profiles.readings import CountSample, OccupancyReport
 from .base import AlertLevel, Decision
 from .poisson import negbin_threshold, per_test_rate, poisson_threshold
 
-__all__ = ["RadiationConfig", "RadiationProcessor", "OccupancyResult"]
+__all__ = ["OccupancyResult", "RadiationConfig", "RadiationProcessor"]
 
 
 @dataclass(frozen=True)

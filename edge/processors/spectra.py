@@ -28,6 +28,7 @@ library spectrum is subtracted (:meth:`MsLibrary.search_mixture`).
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
@@ -35,7 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["LibraryEntry", "Hit", "MsLibrary", "bin_spectrum", "match_factor"]
+__all__ = ["Hit", "LibraryEntry", "MsLibrary", "bin_spectrum", "match_factor"]
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,7 @@ def bin_spectrum(mz: Iterable[float], intensities: Iterable[float],
     for m, i in zip(mz, intensities):
         if i <= 0 or not lo <= m <= hi + 0.5:
             continue
-        key = int(math.floor(m + 0.3))  # mass defect of small organics is +0.0 .. +0.3
+        key = math.floor(m + 0.3)  # mass defect of small organics is +0.0 .. +0.3
         bins[key] = bins.get(key, 0.0) + float(i)
     if not bins:
         return {}
@@ -98,7 +99,7 @@ def _composite(wu: Mapping[int, float], wl: Mapping[int, float], n_unknown: int)
     if nc < 2:
         return f1
     f2 = 0.0
-    for a, b in zip(shared, shared[1:]):
+    for a, b in itertools.pairwise(shared):
         r = (wu[b] * wl[a]) / (wu[a] * wl[b])
         f2 += r if r <= 1.0 else 1.0 / r
     f2 /= nc - 1
@@ -154,7 +155,7 @@ class MsLibrary:
         for raw in data["entries"]:
             peaks: dict[int, float] = {}
             for m, i in raw["peaks"]:
-                peaks[int(round(m))] = peaks.get(int(round(m)), 0.0) + float(i)
+                peaks[round(m)] = peaks.get(round(m), 0.0) + float(i)
             ri = raw.get("retention_index")
             entries.append(LibraryEntry(
                 id=str(raw["id"]), name=str(raw.get("name", raw["id"])),
@@ -179,7 +180,6 @@ class MsLibrary:
         wu = _weights(spectrum, self.mz_power, self.intensity_power)
         if not wu:
             return []
-        su = sum(w * w for w in wu.values())
         nu = len(wu)
         scored = []
         for entry, _norm, wl, sl in self._weighted:

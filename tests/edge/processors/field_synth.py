@@ -22,7 +22,6 @@ from borderlink.hardware_profiles.readings import (
     CountSample,
     LabRun,
     MassSpectrum,
-    SensorFrame,
 )
 
 
@@ -47,7 +46,7 @@ def poisson(rng: random.Random, lam: float) -> int:
         u = rng.random() - 0.5
         v = rng.random()
         us = 0.5 - abs(u)
-        k = int(math.floor((2 * a / us + b) * u + lam + 0.43))
+        k = math.floor((2 * a / us + b) * u + lam + 0.43)
         if us >= 0.07 and v <= vr:
             return k
         if k < 0 or (us < 0.013 and v > us):
@@ -174,3 +173,117 @@ def rpm_traffic(seed: int, n: int, mix: dict[str, float] | None = None, *,
         t += dt
         emit(t, False, none, 0.0)
     return samples, truth
+
+
+# =========================================================================== laboratory
+ALKANE_LADDER = tuple((round(3.0 + (c * 100 - 1000) / 100 * 0.95, 4), float(c * 100))
+                      for c in range(10, 31, 2))  # C10 .. C30, ~0.95 min per carbon
+
+
+def rt_of_ri(ri: float) -> float:
+    return 3.0 + (ri - 1000.0) / 100.0 * 0.95
+
+
+@dataclass
+class LabTruth:
+    sample_id: str
+    components: list[str]  # library ids actually present
+    controlled: bool
+    unknowns: int = 0
+
+
+def _noisy_spectrum(rng: random.Random, peaks: dict[int, float], scale: float,
+                    other: dict[int, float] | None = None, other_frac: float = 0.0,
+                    ) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    tilt = rng.uniform(-0.35, 0.35)  # source tuning: high-mass response up or down
+    spec: dict[int, float] = {}
+    for m, i in peaks.items():
+        if i < 12 and rng.random() < 0.3:
+            continue  # small ions lost
+        spec[m] = i * math.exp(rng.gauss(0, 0.15)) * (m / 150.0) ** tilt
+    if other:
+        for m, i in other.items():
+            spec[m] = spec.get(m, 0.0) + other_frac * i
+    for _ in range(rng.randint(4, 14)):  # chemical noise
+        m = rng.randint(40, 400)
+        spec[m] = spec.get(m, 0.0) + rng.uniform(0.3, 3.0)
+    spec[207] = spec.get(207, 0.0) + rng.uniform(0.5, 6.0)  # column bleed
+    spec[281] = spec.get(281, 0.0) + rng.uniform(0.3, 4.0)
+    spec[44] = spec.get(44, 0.0) + rng.uniform(0.2, 3.0)  # air CO2
+    spec[28] = spec.get(28, 0.0) + rng.uniform(2.0, 15.0)  # air N2 (below the mass range)
+    mz = sorted(spec)
+    return (tuple(m + rng.uniform(-0.15, 0.25) for m in mz),
+            tuple(max(0.0, spec[m] * scale * (1 + rng.gauss(0, 0.02))) for m in mz))
+
+
+def random_unknown(rng: random.Random) -> dict[int, float]:
+    """A spectrum of a compound not in the library (sugars, plant matter ...)."""
+    ions = {rng.randint(41, 300): rng.uniform(5, 100) for _ in range(rng.randint(6, 14))}
+    top = max(ions.values())
+    return {m: 100 * i / top for m, i in ions.items()}
+
+
+def lab_sample(seed: int, library: dict[str, dict[str, Any]], *, kind: str | None = None,
+               detector: str = "TIC", case_id: str = "SCC-2026-000123") -> tuple[LabRun, LabTruth]:
+    """One run: a drug cut with 0..2 agents, or a negative; TIC + apex spectra, or FID only."""
+    rng = random.Random(seed)
+    drugs = [k for k, e in library.items() if e["controlled"]]
+    cuts = [k for k, e in library.items() if e["category"] == "cutting_agent"]
+    negs = [k for k, e in library.items() if e["category"] == "negative"]
+    kind = kind or rng.choice(["drug", "drug", "drug", "negative"])
+    comps: list[str] = []
+    unknowns = 0
+    if kind == "drug":
+        drug = rng.choice(drugs)
+        comps.append(drug)
+        if drug == "thc" and rng.random() < 0.7:
+            comps += rng.sample(["cbd", "cbn"], rng.randint(1, 2))
+        else:
+            comps += rng.sample(cuts, rng.randint(0, 2))
+    else:
+        comps += rng.sample(negs, rng.randint(1, 2))
+        unknowns = rng.randint(0, 2)
+    # components must be chromatographically resolved by at least ~12 RI units apart
+    placed: list[tuple[float, str | None, dict[int, float]]] = []
+    for cid in comps:
+        e = library[cid]
+        ri = e["retention_index"] + rng.gauss(0, 6)
+        placed.append((ri, cid, {int(m): float(i) for m, i in e["peaks"]}))
+    for _ in range(unknowns):
+        placed.append((rng.uniform(1100, 2700), None, random_unknown(rng)))
+    sample_id = f"S{seed:06d}"
+    t_end = rt_of_ri(3000)
+    step = 1 / 300.0  # 5 Hz
+    times = [round(i * step, 5) for i in range(int(t_end / step))]
+    base_level = rng.uniform(800, 2000)
+    bleed = rng.uniform(500, 3000)
+    noise = rng.uniform(15, 40)
+    sig = [base_level + bleed * (t / t_end) ** 2 + rng.gauss(0, noise) for t in times]
+    spectra = []
+    for ri, cid, peaks in placed:
+        rt = rt_of_ri(ri)
+        height = rng.uniform(30, 400) * noise
+        width = rng.uniform(0.018, 0.03)
+        tail = 1.0 + rng.uniform(0.0, 0.5)  # mild tailing
+        for j in range(max(0, int((rt - 8 * width) / step)),
+                       min(len(times), int((rt + 12 * width) / step))):
+            dt = times[j] - rt
+            w = width * (tail if dt > 0 else 1.0)
+            sig[j] += height * math.exp(-0.5 * (dt / w) ** 2)
+        other = None
+        frac = 0.0
+        near = [p for p in placed if p[2] is not peaks and abs(p[0] - ri) < 10]
+        if near:
+            other, frac = near[0][2], rng.uniform(0.05, 0.3)
+        mz, inten = _noisy_spectrum(rng, peaks, height / 10, other, frac)
+        spectra.append(MassSpectrum(t=1.8e9, instrument="GCMS-QP2010", sample_id=sample_id,
+                                    case_id=case_id, retention_time_min=rt + rng.gauss(0, 0.002),
+                                    mz=mz, intensities=inten))
+    chrom = Chromatogram(t=1.8e9, instrument="GCMS-QP2010" if detector == "TIC" else "GC-2010",
+                         sample_id=sample_id, case_id=case_id, detector=detector,
+                         times_min=tuple(times), intensities=tuple(sig),
+                         ri_calibration=ALKANE_LADDER)
+    run = LabRun(t=1.8e9, instrument=chrom.instrument, sample_id=sample_id, case_id=case_id,
+                 chromatogram=chrom, spectra=tuple(spectra) if detector == "TIC" else ())
+    truth = LabTruth(sample_id, comps, any(library[c]["controlled"] for c in comps), unknowns)
+    return run, truth

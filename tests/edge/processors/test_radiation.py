@@ -7,8 +7,6 @@ import random
 import time
 
 import pytest
-from field_synth import poisson, rpm_traffic
-
 from borderlink.edge.processors.base import AlertLevel
 from borderlink.edge.processors.poisson import (
     negbin_sf,
@@ -22,6 +20,7 @@ from borderlink.edge.processors.radiation import RadiationConfig, RadiationProce
 from borderlink.hardware_profiles.loader import load_profile
 from borderlink.hardware_profiles.readings import CountSample, OccupancyReport, PanelCounts
 from borderlink.proto.record_types import default_registry
+from field_synth import poisson, rpm_traffic
 
 REGISTRY = default_registry()
 
@@ -153,7 +152,7 @@ def test_clean_traffic_rarely_alarms(mixed_traffic) -> None:
 
 
 def test_false_alarm_rate_on_clean_traffic() -> None:
-    samples, truth = rpm_traffic(23, 600, {"clean": 1.0}, gap_s=(3.0, 5.0))
+    samples, _truth = rpm_traffic(23, 600, {"clean": 1.0}, gap_s=(3.0, 5.0))
     decisions, _ = _run(samples, RadiationProcessor())
     assert len(decisions) == 600
     alarms = sum(1 for ds in decisions if len(ds) > 1)
