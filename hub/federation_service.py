@@ -1,0 +1,519 @@
+"""The Federation service: agencies read the log through their policy, over mutual TLS.
+
+Two layers, as everywhere in borderlink:
+
+* :class:`FederationView` is the core. Given the agency, its :class:`~borderlink.hub.policy.Policy`
+  and a request filter it reads pages from a :class:`~borderlink.hub.storage.Storage`, decides
+  for each record whether the agency may see it and which disclosures go with it, and returns
+  each ``FederatedRecord`` already encoded (protobuf wire bytes). It holds no socket, no
+  thread, no gRPC object; tests drive it directly.
+* :class:`FederationServicer` is the gRPC shell: it reads the agency from the peer
+  certificate (URI SAN ``borderlink://agency/<SBS|SCC|SMS>``), runs ``Subscribe`` (a paging
+  loop that follows the log live) and ``Query``, and maps errors to status codes. Register
+  it with :func:`add_federation_servicer` (not the generated ``add_FederationServicer_to_server``):
+  the responses are pre-encoded bytes, so the handlers pass them through unserialised.
+
+Cursors are log indexes, as ``federation.proto`` defines them: ``FederatedRecord.next_cursor``
+is past the record and past every record after it that this subscription would not deliver,
+so resuming from the last ``next_cursor`` received neither repeats nor loses a record — log
+indexes are contiguous and committed in order (see ``hub/storage/interface.py``). A cursor
+beyond the log was never issued by the hub and is refused (``OUT_OF_RANGE``). A cursor grants
+nothing by itself: every page is filtered by the policy of the certificate asking, so a cursor
+copied from another agency reads exactly what the holder's own policy allows.
+
+Policy is enforced per page and per record: record types the agency may not see are left out
+of the storage query (never read), records whose grant conditions fail are skipped silently
+(never errors, so an agency cannot probe what it does not see), and only the disclosures of
+granted fields are attached. The hub verified every record at ingest; it never re-verifies
+on the way out — the agency does, with the ``NodeKey`` sent beside each record.
+
+Inclusion proofs (``include_inclusion_proof``) are against the latest signed checkpoint: the
+stream then delivers records only up to that checkpoint's tree size and follows as new
+checkpoints are published, so every proof verifies against a signed tree head.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import cbor2
+import grpc
+from borderlink.hub.errors import CursorError, FederationError
+from borderlink.hub.policy import DENY_ALL, AgencyPolicy, Policy, TypeAccess
+from borderlink.hub.storage import CheckpointRow, RecordFilter, Storage, StoredRecord
+from borderlink.proto import merkle
+from borderlink.proto.identity import Identity, IdentityError, Role, identity_of_pem
+from borderlink.proto.v1 import MAX_QUERY_LIMIT, common_pb2, federation_pb2
+
+log = logging.getLogger(__name__)
+
+SERVICE = "borderlink.v1.Federation"
+#: Records read from storage per page.
+PAGE_RECORDS = 1000
+#: Seconds between looks at the log while following and no notifier wakes us.
+POLL_INTERVAL_S = 0.25
+#: Seconds a cached node key stays valid (a revocation shows within this delay).
+NODE_CACHE_S = 5.0
+#: Query examines at most this many pages before answering (``more`` is then true).
+QUERY_MAX_PAGES = 10
+
+_PAYLOAD_BODY = 10  # record payload label of the body (borderlink.proto.record.PayloadLabel)
+
+
+# --------------------------------------------------------------------------- wire encoding
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while value > 0x7F:
+        out.append((value & 0x7F) | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
+def _field(tag: bytes, data: bytes) -> bytes:
+    """A length-delimited protobuf field: tag byte, length, bytes."""
+    return tag + _varint(len(data)) + data
+
+
+def encode_federated_record(
+    log_index: int,
+    record: bytes,
+    disclosures: Sequence[bytes],
+    node_key_field: bytes,
+    proof: bytes,
+    next_cursor: int,
+) -> bytes:
+    """``FederatedRecord`` wire bytes (fields 1..6); *node_key_field* is already framed
+    (``0x22 len NodeKey``) and *proof* is an encoded ``InclusionProof`` or empty."""
+    parts = [b"\x08" + _varint(log_index)] if log_index else []
+    parts.append(b"\x12" + _varint(len(record)) + record)
+    for d in disclosures:
+        parts.append(b"\x1a" + _varint(len(d)) + d)
+    if node_key_field:
+        parts.append(node_key_field)
+    if proof:
+        parts.append(b"\x2a" + _varint(len(proof)) + proof)
+    if next_cursor:
+        parts.append(b"\x30" + _varint(next_cursor))
+    return b"".join(parts)
+
+
+def encode_query_response(records: Sequence[bytes], next_cursor: int, more: bool) -> bytes:
+    """``QueryResponse`` wire bytes from encoded ``FederatedRecord`` messages."""
+    parts = [b"\x0a" + _varint(len(r)) + r for r in records]
+    if next_cursor:
+        parts.append(b"\x10" + _varint(next_cursor))
+    if more:
+        parts.append(b"\x18\x01")
+    return b"".join(parts)
+
+
+def _identity_bytes(value: bytes) -> bytes:
+    return value
+
+
+# --------------------------------------------------------------------------- the core
+
+
+def agency_filter(agency: AgencyPolicy, requested: common_pb2.RecordFilter) -> RecordFilter | None:
+    """The storage filter for *requested* within *agency*'s policy; None when nothing can match.
+
+    Record types are the intersection of the requested ones (all, when none are named) and the
+    ones the policy grants; types the agency may not see are never read.
+    """
+    granted = set(agency.types)
+    wanted = set(requested.types)
+    types = granted & wanted if wanted else granted
+    if not types:
+        return None
+    return RecordFilter(
+        types=tuple(sorted(types)),
+        sites=tuple(requested.sites),
+        node_ids=tuple(requested.node_ids),
+        since_ms=requested.since_unix_ms or None,
+        until_ms=requested.until_unix_ms or None,
+    )
+
+
+def _body_of(raw: bytes) -> Mapping[str, Any] | None:
+    """The signed body of a stored record (verified at ingest, so only parsed here)."""
+    try:
+        sign1 = cbor2.loads(raw)
+        payload = sign1.value[2] if isinstance(sign1, cbor2.CBORTag) else sign1[2]
+        body = cbor2.loads(payload)[_PAYLOAD_BODY]
+    except Exception:
+        log.warning("stored record does not parse; withheld from federation", exc_info=True)
+        return None
+    return body if isinstance(body, Mapping) else None
+
+
+@dataclass(frozen=True)
+class Page:
+    """Encoded records of one page and the cursor after it."""
+
+    records: tuple[bytes, ...]
+    next_cursor: int
+
+
+class FederationView:
+    """One agency's view of the log: pages of encoded ``FederatedRecord`` messages.
+
+    Holds a node-key cache; create one per stream or call (cheap). *now* is the clock of
+    the cache (seconds, monotonic).
+    """
+
+    def __init__(
+        self,
+        storage: Storage,
+        agency: str,
+        *,
+        now: Callable[[], float] = time.monotonic,
+        page_records: int = PAGE_RECORDS,
+    ) -> None:
+        self.storage, self.agency = storage, agency
+        self._now, self._page_records = now, page_records
+        self._node_fields: dict[str, bytes] = {}
+        self._node_cache_at = now()
+
+    # -- bounds ---------------------------------------------------------------------------
+
+    def log_size(self) -> int:
+        return self.storage.log_state().size
+
+    def check_cursor(self, cursor: int) -> int:
+        """The log size, after checking *cursor* is one the hub could have issued."""
+        size = self.log_size()
+        if cursor > size:
+            raise CursorError(
+                f"cursor {cursor} is beyond the end of the log (size {size}): not a cursor "
+                "this hub issued"
+            )
+        return size
+
+    def proof_checkpoint(self) -> CheckpointRow | None:
+        """The checkpoint proofs are made against (the latest), or None before the first."""
+        cp = self.storage.latest_checkpoint()
+        if cp is None:
+            return None
+        state = self.storage.log_state()
+        if state.integrated_size < cp.tree_size:  # interior nodes not stored yet
+            return None
+        return cp
+
+    # -- one page -------------------------------------------------------------------------
+
+    def page(
+        self,
+        policy: Policy,
+        requested: common_pb2.RecordFilter,
+        cursor: int,
+        end: int,
+        *,
+        checkpoint: CheckpointRow | None = None,
+        limit: int | None = None,
+    ) -> Page:
+        """Encoded records the agency may see in ``[cursor, end)``, at most one storage page
+        (or *limit* storage rows), and the cursor after everything examined."""
+        if cursor >= end:
+            return Page((), cursor)
+        access = policy.for_agency(self.agency)
+        record_filter = agency_filter(access, requested)
+        if record_filter is None:
+            return Page((), end)
+        scan = self.storage.scan_records(
+            cursor,
+            limit=min(limit or self._page_records, self._page_records),
+            record_filter=record_filter,
+            end_index=end,
+        )
+        decided: list[tuple[StoredRecord, frozenset[str]]] = []
+        types = access.types
+        for rec in scan.records:
+            rule: TypeAccess | None = types.get(rec.record_type)
+            if rule is None:
+                continue
+            fields = rule.unconditional
+            if fields is None:
+                body = _body_of(rec.record) if rule.needs_body else None
+                fields = rule.decide(rec.site, rec.agency, body)
+                if fields is None:
+                    continue
+            decided.append((rec, fields))
+        proofs = self._proofs([r.log_index for r, _ in decided], checkpoint) if checkpoint else {}
+        out: list[bytes] = []
+        last = len(decided) - 1
+        for i, (rec, fields) in enumerate(decided):
+            disclosures = (
+                [d.disclosure for d in rec.disclosures if d.field_name in fields]
+                if fields and rec.disclosures
+                else ()
+            )
+            next_cursor = decided[i + 1][0].log_index if i < last else scan.next_index
+            out.append(
+                encode_federated_record(
+                    rec.log_index,
+                    rec.record,
+                    disclosures,
+                    self._node_field(rec.node_id),
+                    proofs.get(rec.log_index, b""),
+                    next_cursor,
+                )
+            )
+        return Page(tuple(out), scan.next_index)
+
+    # -- node keys and proofs -------------------------------------------------------------
+
+    def _node_field(self, node_id: str) -> bytes:
+        if self._now() - self._node_cache_at > NODE_CACHE_S:
+            self._node_fields.clear()
+            self._node_cache_at = self._now()
+        cached = self._node_fields.get(node_id)
+        if cached is not None:
+            return cached
+        row = self.storage.get_node(node_id)
+        if row is None:
+            encoded = b""
+        else:
+            key = common_pb2.NodeKey(
+                node_id=row.node_id,
+                public_key=row.public_key,
+                kid=row.kid,
+                enrolled_at_unix_ms=row.enrolled_at_ms,
+                revoked_at_unix_ms=row.revoked_at_ms or 0,
+            )
+            encoded = _field(b"\x22", key.SerializeToString())
+        self._node_fields[node_id] = encoded
+        return encoded
+
+    def _proofs(self, indexes: Sequence[int], cp: CheckpointRow) -> dict[int, bytes]:
+        """Encoded ``InclusionProof`` per log index, against *cp*; one storage read."""
+        size = cp.tree_size
+        plans = {i: merkle.inclusion_plan(i, size) for i in indexes if i < size}
+        keys = {tuple(n) for plan in plans.values() for n in plan.nodes}
+        keys |= {(0, i) for i in plans}
+        hashes = self.storage.get_merkle_nodes(keys)  # type: ignore[arg-type]
+        origin = cp.signed_note.split(b"\n", 1)[0].decode("utf-8", "replace")
+        checkpoint = common_pb2.Checkpoint(
+            signed_note=cp.signed_note,
+            origin=origin,
+            tree_size=size,
+            root_hash=cp.root_hash,
+            time_unix_ms=cp.time_ms,
+        )
+        out: dict[int, bytes] = {}
+        for index, plan in plans.items():
+            try:
+                path = plan.assemble([hashes[(n.level, n.index)] for n in plan.nodes])
+                leaf = hashes[(0, index)]
+            except KeyError as exc:
+                raise FederationError(
+                    f"interior hash {exc} of the log is missing; proof of {index} unavailable"
+                ) from exc
+            proof = common_pb2.InclusionProof(
+                log_index=index, tree_size=size, leaf_hash=leaf, hashes=path, checkpoint=checkpoint
+            )
+            out[index] = proof.SerializeToString()
+        return out
+
+
+# --------------------------------------------------------------------------- live following
+
+
+class LogNotifier:
+    """Wakes following streams when the log grows. The server calls :meth:`notify` after
+    each append; streams call :meth:`wait`. Without calls, streams fall back to polling."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._generation = 0
+
+    def notify(self) -> None:
+        with self._cond:
+            self._generation += 1
+            self._cond.notify_all()
+
+    @property
+    def generation(self) -> int:
+        return self._generation
+
+    def wait(self, generation: int, timeout: float) -> int:
+        """Block until the generation moves past *generation* or *timeout* seconds pass."""
+        with self._cond:
+            self._cond.wait_for(lambda: self._generation != generation, timeout)
+            return self._generation
+
+
+# --------------------------------------------------------------------------- gRPC shell
+
+
+def peer_identity(context: grpc.ServicerContext) -> Identity:
+    """The borderlink identity of the peer's TLS certificate; :class:`IdentityError` if none."""
+    certs = context.auth_context().get("x509_pem_cert")
+    if not certs:
+        raise IdentityError("no client certificate (mutual TLS is required)")
+    return identity_of_pem(certs[0])
+
+
+PolicySource = Callable[[], Policy]
+
+
+class FederationServicer:
+    """The ``borderlink.v1.Federation`` service over a store and a policy source.
+
+    *policy* is called once per page (hold the current :class:`Policy`; a new one applies to
+    open streams at their next page). *identify* maps a call to the peer identity (the server
+    may pass one that also checks its CRL). *notifier* wakes following streams at once; else
+    they poll every *poll_interval_s*.
+    """
+
+    def __init__(
+        self,
+        storage: Storage,
+        policy: PolicySource | Policy = DENY_ALL,
+        *,
+        identify: Callable[[grpc.ServicerContext], Identity] = peer_identity,
+        notifier: LogNotifier | None = None,
+        poll_interval_s: float = POLL_INTERVAL_S,
+        page_records: int = PAGE_RECORDS,
+    ) -> None:
+        self.storage = storage
+        self._policy: PolicySource = policy if callable(policy) else (lambda: policy)
+        self._identify = identify
+        self.notifier = notifier or LogNotifier()
+        self._poll_s = poll_interval_s
+        self._page_records = page_records
+        self._stopping = threading.Event()
+
+    def stop(self) -> None:
+        """Ends following streams at their next wake-up (graceful shutdown)."""
+        self._stopping.set()
+        self.notifier.notify()
+
+    def _agency(self, context: grpc.ServicerContext) -> str:
+        try:
+            identity = self._identify(context)
+        except IdentityError as exc:
+            context.abort(grpc.StatusCode.UNAUTHENTICATED, f"federation: {exc}")
+        if identity.role is not Role.AGENCY:
+            context.abort(
+                grpc.StatusCode.PERMISSION_DENIED,
+                f"federation is for agency certificates; {identity.uri} is a {identity.role.value}",
+            )
+        return identity.name
+
+    def Subscribe(
+        self, request: federation_pb2.SubscribeRequest, context: grpc.ServicerContext
+    ) -> Iterator[bytes]:
+        agency = self._agency(context)
+        view = FederationView(self.storage, agency, page_records=self._page_records)
+        cursor = request.cursor
+        try:
+            snapshot_end = view.check_cursor(cursor)
+        except CursorError as exc:
+            context.abort(grpc.StatusCode.OUT_OF_RANGE, str(exc))
+        want_proof = request.include_inclusion_proof
+        log.info("agency %s subscribes from %d (follow=%s)", agency, cursor, request.follow)
+        notifier = self.notifier
+        while context.is_active() and not self._stopping.is_set():
+            generation = notifier.generation
+            checkpoint = None
+            if want_proof:
+                checkpoint = view.proof_checkpoint()
+                end = min(snapshot_end, checkpoint.tree_size) if checkpoint else cursor
+            else:
+                end = snapshot_end
+            if cursor < end:
+                try:
+                    page = view.page(
+                        self._policy(), request.filter, cursor, end, checkpoint=checkpoint
+                    )
+                except FederationError as exc:
+                    context.abort(grpc.StatusCode.UNAVAILABLE, str(exc))
+                yield from page.records
+                cursor = page.next_cursor
+                continue
+            if not request.follow:
+                return
+            notifier.wait(generation, self._poll_s)
+            snapshot_end = view.log_size()
+
+    def Query(self, request: federation_pb2.QueryRequest, context: grpc.ServicerContext) -> bytes:
+        agency = self._agency(context)
+        view = FederationView(self.storage, agency, page_records=self._page_records)
+        cursor = request.cursor
+        try:
+            end = view.check_cursor(cursor)
+        except CursorError as exc:
+            context.abort(grpc.StatusCode.OUT_OF_RANGE, str(exc))
+        limit = request.limit if 0 < request.limit <= MAX_QUERY_LIMIT else MAX_QUERY_LIMIT
+        checkpoint = None
+        if request.include_inclusion_proof:
+            checkpoint = view.proof_checkpoint()
+            end = min(end, checkpoint.tree_size) if checkpoint else cursor
+        policy = self._policy()
+        records: list[bytes] = []
+        pages = 0
+        while cursor < end and len(records) < limit and pages < QUERY_MAX_PAGES:
+            try:
+                page = view.page(
+                    policy,
+                    request.filter,
+                    cursor,
+                    end,
+                    checkpoint=checkpoint,
+                    limit=limit - len(records),
+                )
+            except FederationError as exc:
+                context.abort(grpc.StatusCode.UNAVAILABLE, str(exc))
+            records.extend(page.records)
+            cursor = page.next_cursor
+            pages += 1
+        log_size = view.log_size()
+        return encode_query_response(records, cursor, cursor < max(end, log_size))
+
+
+def federation_handler(servicer: FederationServicer) -> grpc.GenericRpcHandler:
+    """The method handlers of ``borderlink.v1.Federation``: requests parsed by the generated
+    classes, responses passed through as the pre-encoded bytes the servicer returns."""
+    handlers = {
+        "Subscribe": grpc.unary_stream_rpc_method_handler(
+            servicer.Subscribe,
+            request_deserializer=federation_pb2.SubscribeRequest.FromString,
+            response_serializer=_identity_bytes,
+        ),
+        "Query": grpc.unary_unary_rpc_method_handler(
+            servicer.Query,
+            request_deserializer=federation_pb2.QueryRequest.FromString,
+            response_serializer=_identity_bytes,
+        ),
+    }
+    return grpc.method_handlers_generic_handler(SERVICE, handlers)
+
+
+def add_federation_servicer(servicer: FederationServicer, server: grpc.Server) -> None:
+    """Register *servicer* on *server* (use this, not the generated add function)."""
+    handler = federation_handler(servicer)
+    server.add_generic_rpc_handlers((handler,))
+
+
+__all__ = [
+    "PAGE_RECORDS",
+    "SERVICE",
+    "FederationServicer",
+    "FederationView",
+    "LogNotifier",
+    "Page",
+    "add_federation_servicer",
+    "agency_filter",
+    "encode_federated_record",
+    "encode_query_response",
+    "federation_handler",
+    "peer_identity",
+]
