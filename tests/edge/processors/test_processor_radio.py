@@ -1,0 +1,259 @@
+"""The patrol-radio processor on crafted tracks: geofences, track filter, thinning, emergencies."""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+from pathlib import Path
+
+import pytest
+from borderlink.edge.errors import GeometryError, ProcessorError
+from borderlink.edge.processors.base import AlertLevel
+from borderlink.edge.processors.radio import BorderGeometry, RadioConfig, RadioProcessor
+from borderlink.hardware_profiles.loader import load_profile
+from borderlink.hardware_profiles.protocols import nmea
+from borderlink.hardware_profiles.readings import NmeaFix, RadioStatus
+from borderlink.proto.record_types import default_registry
+
+DATA = Path(__file__).resolve().parents[3] / "hardware_profiles" / "data"
+REGISTRY = default_registry()
+T0 = 1_795_000_000.0
+
+
+@pytest.fixture(scope="module")
+def border():
+    return BorderGeometry.from_dict(json.loads((DATA / "bilasuvar_border.json").read_text()))
+
+
+def processor(border, **kw):
+    return RadioProcessor(RadioConfig(**kw), border)
+
+
+def fix_at(border, t, chainage, offset, unit="P1", valid=True, hdop=1.0):
+    lon, lat = border.point_at(chainage, offset)
+    return NmeaFix(t=t, unit_id=unit, lat=lat, lon=lon, valid=valid, sentence="GGA",
+                   fix_quality=1 if valid else 0, sats=8, hdop=hdop)
+
+
+def run(proc, readings):
+    out = []
+    for reading in readings:
+        for d in proc.feed(reading):
+            REGISTRY[d.record_type].validate(d.body)
+            assert d.decided_at == d.t  # decided on the reading that decides it
+            out.append(d)
+    return out
+
+
+def events(decisions, record_type="radio.geofence"):
+    return [d.body["kind"] for d in decisions if d.record_type == record_type]
+
+
+def walk(border, t0, chainage0, offset0, chainage1, offset1, speed_mps=1.5, step_s=5.0, **kw):
+    """Fixes every *step_s* along a straight walk in (chainage, offset) space."""
+    dist = math.hypot(chainage1 - chainage0, offset1 - offset0)
+    steps = max(1, int(dist / (speed_mps * step_s)))
+    return [fix_at(border, t0 + i * step_s, chainage0 + (chainage1 - chainage0) * i / steps,
+                   offset0 + (offset1 - offset0) * i / steps, **kw) for i in range(steps + 1)]
+
+
+def test_geometry_signed_distance_and_sectors(border):
+    lon, lat = border.point_at(21000, 40)
+    assert border.signed_distance(lon, lat) == pytest.approx(40, abs=0.5)
+    lon, lat = border.point_at(10000, -100)
+    assert border.signed_distance(lon, lat) == pytest.approx(-100, abs=0.5)
+    # Near a vertex (the BCP bend at chainage ~37775) the side is still right.
+    for offset in (-30, -5, 5, 30):
+        lon, lat = border.point_at(37775.2, offset)
+        assert math.copysign(1, border.signed_distance(lon, lat)) == math.copysign(1, offset)
+    # The sensor nodes of the data file lie where their chainage/offset says.
+    data = json.loads((DATA / "bilasuvar_border.json").read_text())
+    for node in data["sensor_nodes"]:
+        for sensor in node["sensors"]:
+            d = border.signed_distance(sensor["lon"], sensor["lat"])
+            assert d == pytest.approx(sensor["offset_m"], abs=5.0)
+            x, y = border.projection.xy(sensor["lon"], sensor["lat"])
+            assert border.sector_at(x, y) == node["sector"]
+
+
+def test_approach_cross_and_recross(border):
+    proc = processor(border)
+    track = (walk(border, T0, 20000, 400, 20000, 20)            # approach
+             + walk(border, T0 + 2000, 20000, 20, 20000, -30)   # across
+             + walk(border, T0 + 2100, 20000, -30, 20000, 200)  # back inside
+             + walk(border, T0 + 2400, 20000, 200, 20050, -15))  # across again
+    out = run(proc, track)
+    assert events(out) == ["border_proximity", "border_crossed", "sector_exit", "sector_return",
+                           "border_proximity", "border_crossed", "sector_exit"]
+    crossed = [d for d in out if d.body.get("kind") == "border_crossed"]
+    assert all(d.alert == AlertLevel.ALARM and d.body["sector"] == "S2" for d in crossed)
+    assert crossed[0].body["distance_m"] <= 10
+
+
+def test_noise_along_the_line_does_not_flap(border):
+    rng = random.Random(3)
+    proc = processor(border)
+    fixes = [fix_at(border, T0 + 5 * i, 18000 + 5 * i, 30 + rng.uniform(-8, 8)) for i in range(400)]
+    kinds = events(run(proc, fixes))
+    assert kinds == ["border_proximity"]
+
+
+def test_jumps_and_invalid_fixes_are_rejected(border):
+    proc = processor(border)
+    good = walk(border, T0, 25000, 300, 25000, 250)
+    t = good[-1].t
+    bad = [
+        fix_at(border, t + 5, 25000, -500),                    # 750 m in 5 s: a jump
+        fix_at(border, t + 10, 25000, -400, valid=False),      # invalid fix across the line
+        fix_at(border, t + 15, 25000, -400, hdop=25.0),        # too poor
+        NmeaFix(t=t + 20, unit_id="P1", lat=0.0, lon=0.0, valid=True, sentence="RMC"),
+        fix_at(border, t + 25, 25000, 245),
+    ]
+    out = run(proc, good + bad)
+    assert events(out) == []
+    accepted, rejected = proc.track_stats("P1")
+    assert rejected == 4 and accepted == len(good) + 1
+
+
+def test_consistent_rejected_fixes_reanchor_the_track(border):
+    proc = processor(border, reanchor_after=3)
+    start = walk(border, T0, 30000, 2000, 30000, 1990)
+    t = start[-1].t
+    # The unit was driven 3 km away while the radio was off for 20 s: consistent new fixes.
+    moved = [fix_at(border, t + 20 + 5 * i, 33000 + i, 40) for i in range(5)]
+    out = run(proc, start + moved)
+    assert proc.track_stats("P1")[1] == 2  # two rejected, the third re-anchors
+    assert "border_proximity" in events(out)
+
+
+def test_gap_resets_the_track(border):
+    proc = processor(border, gap_reset_s=60)
+    out = run(proc, [fix_at(border, T0, 36000, 2000), fix_at(border, T0 + 600, 40000, -50)])
+    assert events(out) == ["border_crossed", "sector_exit"]  # 4 km in 10 min after a gap: kept
+
+
+def test_sector_exit_and_return(border):
+    proc = processor(border, unit_sectors={"P7": "S2"})
+    track = (walk(border, T0, 30000, 1000, 33000, 1000, speed_mps=10, unit="P7")
+             + walk(border, T0 + 1000, 33000, 1000, 31000, 1000, speed_mps=10, unit="P7"))
+    out = run(proc, track)
+    geo = [d for d in out if d.record_type == "radio.geofence"]
+    assert [d.body["kind"] for d in geo] == ["sector_exit", "sector_return"]
+    assert all(d.body["sector"] == "S2" for d in geo)
+    assert geo[0].alert == AlertLevel.WARNING and geo[1].alert == AlertLevel.INFO
+    positions = [d.body["sector"] for d in out if d.record_type == "radio.position"]
+    assert "S3" in positions and positions[0] == "S2"
+
+
+def test_unassigned_unit_takes_the_sector_of_its_first_fix(border):
+    proc = processor(border)
+    out = run(proc, walk(border, T0, 14000, 1000, 17000, 1000, speed_mps=10))
+    assert [(d.body["kind"], d.body["sector"]) for d in out if d.record_type == "radio.geofence"] \
+        == [("sector_exit", "S1")]
+
+
+def test_positions_are_thinned_by_time_and_distance(border):
+    proc = processor(border, position_min_interval_s=30, position_min_distance_m=100)
+    stationary = [fix_at(border, T0 + 5 * i, 26000, 1500) for i in range(121)]  # 10 minutes
+    positions = [d for d in run(proc, stationary) if d.record_type == "radio.position"]
+    assert len(positions) == 21  # the first, then one every 30 s
+    proc = processor(border, position_min_interval_s=300, position_min_distance_m=100)
+    driving = walk(border, T0, 20000, 2000, 24000, 2000, speed_mps=20)  # 4 km at 72 km/h
+    positions = [d for d in run(proc, driving) if d.record_type == "radio.position"]
+    assert 20 <= len(positions) <= 41  # one per 100-200 m (the smoothed track lags one fix)
+    for a, b in zip(positions, positions[1:]):
+        xa, ya = border.projection.xy(a.body["lon"], a.body["lat"])
+        xb, yb = border.projection.xy(b.body["lon"], b.body["lat"])
+        assert math.hypot(xb - xa, yb - ya) >= 99.0
+    assert positions[0].body["hdop"] == 1.0 and positions[0].body["fix_ms"] == int(T0 * 1000)
+
+
+def test_smoothing_averages_the_recorded_position(border):
+    proc = processor(border, smoothing_window=3, position_min_interval_s=0)
+    fixes = [fix_at(border, T0 + 5 * i, 26000, 1500 + (20 if i % 2 else -20)) for i in range(6)]
+    positions = [d for d in run(proc, fixes) if d.record_type == "radio.position"]
+    last = positions[-1].body
+    d = border.signed_distance(last["lon"], last["lat"])
+    assert abs(d - 1500) < 10  # raw fixes alternate +-20 m; the mean of three is within ~7 m
+
+
+def test_emergency_at_once_with_message_or_last_position(border):
+    proc = processor(border)
+    run(proc, [fix_at(border, T0, 21000, 300, unit="P2")])
+    out = run(proc, [
+        RadioStatus(t=T0 + 10, unit_id="P2", emergency=True, state="emergency"),
+        RadioStatus(t=T0 + 20, unit_id="P3", emergency=True, state="emergency", lat=39.4,
+                    lon=48.3),
+        RadioStatus(t=T0 + 30, unit_id="P4", emergency=True, state="emergency"),
+        RadioStatus(t=T0 + 40, unit_id="P2", emergency=False, state="low_battery",
+                    battery_pct=9),
+    ])
+    assert [d.record_type for d in out] == ["radio.emergency"] * 3
+    assert all(d.alert == AlertLevel.ALARM and d.decided_at - d.t <= 0.2 for d in out)
+    lon, lat = border.point_at(21000, 300)
+    assert out[0].body["lat"] == pytest.approx(lat) and out[0].body["fix_ms"] == int(T0 * 1000)
+    assert out[1].body["lat"] == 39.4 and "lat" not in out[2].body
+
+
+def test_nmea_sentences_through_the_driver_side(border):
+    """Byte-exact NMEA (checksums) from the hardware-profile encoder, framed and decoded."""
+    lon, lat = border.point_at(21000, -40)
+    fixes = [NmeaFix(t=T0 + i, unit_id="P9", lat=lat, lon=lon, valid=True, sentence="RMC",
+                     speed_kn=0.0, course_deg=0.0) for i in range(2)]
+    wire = b"".join(nmea.encode_rmc(f) for f in fixes)
+    wire += nmea.encode_status(RadioStatus(t=T0 + 3, unit_id="P9", emergency=True,
+                                           state="emergency", lat=lat, lon=lon))
+    corrupted = bytearray(nmea.encode_rmc(fixes[0]))
+    corrupted[10] ^= 1  # a flipped bit: the framer drops the sentence (bad checksum)
+    framer = nmea.Framer()
+    decoder = nmea.Decoder(unit_id="P9")
+    readings = [r for frame in framer.feed(bytes(corrupted) + wire) for r in decoder.decode(frame)]
+    assert framer.stats.bad_checksum == 1
+    out = run(processor(border), readings)
+    assert [d.record_type for d in out] == ["radio.geofence", "radio.position", "radio.emergency"]
+    assert out[0].body["kind"] == "border_crossed"
+
+
+def test_from_profile_and_validation(border):
+    profile = load_profile("patrol-radio")
+    proc = RadioProcessor.from_profile(profile, unit_sectors={"P1": "S3"})
+    assert proc.config.proximity_m == profile.setting("geofence_margin_m")
+    assert proc.config.max_speed_kn == profile.setting("max_speed_kn")
+    with pytest.raises(ProcessorError, match="unknown sector"):
+        RadioProcessor(RadioConfig(unit_sectors={"P1": "S9"}), border)
+    with pytest.raises(GeometryError):
+        BorderGeometry([(48.0, 39.0)])
+    with pytest.raises(GeometryError, match="format"):
+        BorderGeometry.from_dict({"format": "geojson"})
+    assert proc.feed("nothing") == [] and proc.tick(T0) == []
+
+
+def test_no_missed_breach_on_random_tracks(border):
+    """Random patrol walks with GNSS noise: every excursion beyond the line is alerted once."""
+    rng = random.Random(11)
+    for trial in range(20):
+        proc = processor(border)
+        unit = f"U{trial}"
+        chainage = rng.uniform(2000, 60000)
+        offset = rng.uniform(300, 1500)
+        t = T0
+        truth_crossings = 0
+        beyond = False
+        fixes = []
+        for _ in range(600):
+            t += 5
+            target = rng.choice([-60, 200, 800]) if rng.random() < 0.02 else None
+            if target is not None:
+                offset += (target - offset) * 0.5
+            offset += rng.uniform(-6, 6)
+            chainage += rng.uniform(-5, 5)
+            is_beyond = offset < 0
+            if is_beyond and not beyond:
+                truth_crossings += 1
+            if not is_beyond and offset >= 10:
+                beyond = False
+            beyond = beyond or is_beyond
+            fixes.append(fix_at(border, t, chainage, offset, unit=unit))
+        crossed = events(run(proc, fixes)).count("border_crossed")
+        assert crossed == truth_crossings, trial
