@@ -8,7 +8,9 @@ from borderlink._cliutil import not_yet_built
 
 
 def configure_hub(parser: argparse.ArgumentParser) -> None:
-    parser.set_defaults(func=not_yet_built("hub", 3))
+    from borderlink.hub.commands import configure
+
+    configure(parser)
 
 
 def configure_agency(parser: argparse.ArgumentParser) -> None:

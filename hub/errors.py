@@ -67,3 +67,7 @@ class FederationError(HubError):
 
 class CursorError(FederationError, ValueError):
     """A cursor the hub never issued (beyond the log, or forged)."""
+
+
+class ConfigError(HubError, ValueError):
+    """A hub configuration file that cannot be used; the message names the file and the key."""

@@ -1,0 +1,370 @@
+"""Verified ingest of record batches: the decisions on bytes, then one storage append.
+
+:func:`check_envelope` is the sans-IO core: given one envelope's bytes, the node as enrolled
+and the chain head the batch has reached so far, it returns an :class:`Outcome` — accepted
+(with the :class:`~borderlink.hub.storage.NewRecord` to append), or refused with a
+:class:`Reason` (the ``RejectReason`` of ``sync.proto``) and a message naming the bad value,
+or *stored-seq* when the record's sequence number is already stored, which only storage can
+settle (same bytes: acknowledged again; other bytes: equivocation).
+
+:class:`Ingest` is the thin shell: it reads the node and its head from storage, settles the
+stored-seq cases (keeping equivocation evidence), appends the accepted records in one
+transaction and says how far the node's chain is durably stored.
+
+Checks, in order, per record: size limits (OVERSIZED), signature with the enrolled key and the
+key id (BAD_SIGNATURE; MALFORMED for bytes that are no record), the record's node is the
+stream's (UNKNOWN_NODE), body of a known type (INVALID_BODY; unknown types are accepted and
+flagged), disclosures against the signed digests (BAD_DISCLOSURE), revocation by the record's
+(node) time (REVOKED), then the chain: seq <= head is a stored seq, seq > head + 1 a
+CHAIN_GAP, a wrong previous hash a CHAIN_MISMATCH. After the first refusal the batch's later
+records no longer continue the stored chain and are refused with CHAIN_GAP.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from borderlink.hub.errors import ChainConflictError, UnknownNodeError
+from borderlink.hub.storage import (
+    ChainHead,
+    NewDisclosure,
+    NewRecord,
+    NodeRow,
+    Storage,
+)
+from borderlink.proto.cose import KeyIdMismatchError, SignatureError
+from borderlink.proto.disclosure import (
+    MAX_DISCLOSURE_BYTES,
+    DisclosureDecodeError,
+    DisclosureMismatchError,
+)
+from borderlink.proto.envelope import MAX_DISCLOSURES
+from borderlink.proto.errors import RecordDecodeError, VerificationError
+from borderlink.proto.record import (
+    MAX_RECORD_BYTES,
+    PayloadError,
+    Record,
+    decode_record,
+    verify_record,
+)
+from borderlink.proto.record_types import RecordTypeRegistry
+
+log = logging.getLogger("borderlink.hub.ingest")
+
+
+class Reason(enum.IntEnum):
+    """Why a record was refused; values equal ``borderlink.v1.RejectReason``."""
+
+    MALFORMED = 1
+    BAD_SIGNATURE = 2
+    UNKNOWN_NODE = 3
+    REVOKED = 4
+    CHAIN_GAP = 5
+    CHAIN_MISMATCH = 6
+    EQUIVOCATION = 7
+    INVALID_BODY = 8
+    OVERSIZED = 9
+    BAD_DISCLOSURE = 10
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    new: NewRecord
+    #: node clock - hub clock when received (ms): recorded, never used to rewrite anything.
+    skew_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class Refused:
+    reason: Reason
+    message: str
+    #: The record's sequence number when it could be read, else 0.
+    seq: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class StoredSeq:
+    """A verified record at a sequence number the node already has stored."""
+
+    record: Record
+    new: NewRecord
+
+
+Outcome = Accepted | Refused | StoredSeq
+
+
+def _seq_of(raw: bytes) -> int:
+    try:
+        return decode_record(raw).seq
+    except RecordDecodeError:
+        return 0
+
+
+def check_envelope(
+    raw: bytes,
+    disclosures: Sequence[bytes],
+    *,
+    node: NodeRow,
+    head: ChainHead,
+    registry: RecordTypeRegistry,
+    now_ms: int,
+) -> Outcome:
+    """Decide on one envelope (pure: no I/O). *head* is the chain head the batch reached."""
+    if len(raw) > MAX_RECORD_BYTES:
+        return Refused(
+            Reason.OVERSIZED, f"record is {len(raw)} bytes, over the {MAX_RECORD_BYTES} limit"
+        )
+    if len(disclosures) > MAX_DISCLOSURES:
+        return Refused(
+            Reason.OVERSIZED,
+            f"{len(disclosures)} disclosures, over the limit of {MAX_DISCLOSURES}",
+            _seq_of(raw),
+        )
+    for i, d in enumerate(disclosures):
+        if len(d) > MAX_DISCLOSURE_BYTES:
+            return Refused(
+                Reason.OVERSIZED,
+                f"disclosure {i} is {len(d)} bytes, over the {MAX_DISCLOSURE_BYTES} limit",
+                _seq_of(raw),
+            )
+    try:
+        verified = verify_record(raw, node.public_key, registry=registry, disclosures=disclosures)
+    except (KeyIdMismatchError, SignatureError) as exc:
+        return Refused(Reason.BAD_SIGNATURE, f"node {node.node_id}: {exc}", _seq_of(raw))
+    except DisclosureMismatchError as exc:
+        return Refused(Reason.BAD_DISCLOSURE, str(exc), _seq_of(raw))
+    except PayloadError as exc:
+        # Signature held; either the payload is no record at all or its body is wrong.
+        try:
+            seq = decode_record(raw).seq
+        except RecordDecodeError:
+            return Refused(Reason.MALFORMED, str(exc))
+        return Refused(Reason.INVALID_BODY, str(exc), seq)
+    except DisclosureDecodeError as exc:
+        return Refused(Reason.BAD_DISCLOSURE, str(exc), _seq_of(raw))
+    except RecordDecodeError as exc:
+        return Refused(Reason.MALFORMED, str(exc))
+    except VerificationError as exc:
+        return Refused(Reason.BAD_SIGNATURE, str(exc), _seq_of(raw))
+    record = verified.record
+    if record.node_id != node.node_id:
+        return Refused(
+            Reason.UNKNOWN_NODE,
+            f"record names node {record.node_id!r}, the stream is node {node.node_id!r}",
+            record.seq,
+        )
+    if node.revoked_at_ms is not None and record.time_ms > node.revoked_at_ms:
+        return Refused(
+            Reason.REVOKED,
+            f"record {record.seq} signed at {record.time_ms} ms, after node {node.node_id} "
+            f"was revoked at {node.revoked_at_ms} ms",
+            record.seq,
+        )
+    new = NewRecord(
+        node_id=record.node_id,
+        seq=record.seq,
+        prev_hash=record.prev_hash,
+        record=raw,
+        record_type=record.record_type,
+        agency=record.agency,
+        site=record.site,
+        time_ms=record.time_ms,
+        disclosures=tuple(
+            NewDisclosure(d.digest, d.field, d.raw) for d in verified.disclosed.values()
+        ),
+        unknown_type=not verified.known_type,
+    )
+    if record.seq <= head.seq:
+        return StoredSeq(record, new)
+    if record.seq != head.seq + 1:
+        return Refused(Reason.CHAIN_GAP, f"seq {record.seq} does not follow {head.seq}", record.seq)
+    if record.prev_hash != head.hash:
+        return Refused(
+            Reason.CHAIN_MISMATCH,
+            f"seq {record.seq}: previous hash {record.prev_hash.hex()[:16]}… is not the hash "
+            f"of record {head.seq} ({head.hash.hex()[:16]}…)",
+            record.seq,
+        )
+    return Accepted(new, record.time_ms - now_ms)
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    index_in_batch: int
+    seq: int
+    reason: Reason
+    message: str
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    """What a batch did: the node's durable head after it, refusals, counts."""
+
+    highest_contiguous_seq: int
+    rejections: tuple[Rejection, ...] = ()
+    stored: int = 0
+    duplicates: int = 0
+    log_indexes: tuple[int, ...] = ()
+    unknown_types: int = 0
+    #: node clock - hub clock of the batch's last accepted record (ms), None if none.
+    skew_ms: int | None = None
+    equivocations: int = 0
+
+
+class Ingest:
+    """The ingest shell over a :class:`Storage`: verify, settle stored seqs, append."""
+
+    def __init__(
+        self,
+        storage: Storage,
+        registry: RecordTypeRegistry,
+        *,
+        clock_ms: Callable[[], int] = lambda: int(time.time() * 1000),
+        on_equivocation: Callable[[str, int], None] | None = None,
+    ) -> None:
+        self.storage = storage
+        self.registry = registry
+        self.clock_ms = clock_ms
+        self.on_equivocation = on_equivocation
+
+    def ingest(
+        self, node_id: str, envelopes: Sequence[tuple[bytes, Sequence[bytes]]]
+    ) -> BatchResult:
+        """Check and store one batch of *node_id*; retried once if a replica raced it."""
+        try:
+            return self._ingest_once(node_id, envelopes)
+        except ChainConflictError:
+            # Another hub process appended for this node meanwhile: re-read and decide again
+            # (what it stored is now a stored seq, acknowledged or equivocation).
+            return self._ingest_once(node_id, envelopes)
+
+    def _ingest_once(
+        self, node_id: str, envelopes: Sequence[tuple[bytes, Sequence[bytes]]]
+    ) -> BatchResult:
+        node = self.storage.get_node(node_id)
+        if node is None:
+            return BatchResult(
+                0,
+                tuple(
+                    Rejection(
+                        i, _seq_of(raw), Reason.UNKNOWN_NODE, f"node {node_id!r} is not enrolled"
+                    )
+                    for i, (raw, _) in enumerate(envelopes)
+                ),
+            )
+        durable = ChainHead(node.last_seq, node.last_hash)
+        head = durable
+        now = self.clock_ms()
+        accepted: list[NewRecord] = []
+        rejections: list[Rejection] = []
+        duplicates = equivocations = 0
+        skew: int | None = None
+        broken = False
+        for i, (raw, disclosures) in enumerate(envelopes):
+            if broken:
+                rejections.append(
+                    Rejection(
+                        i,
+                        _seq_of(raw),
+                        Reason.CHAIN_GAP,
+                        f"follows a refused record of this batch; the chain stops at {head.seq}",
+                    )
+                )
+                continue
+            outcome = check_envelope(
+                raw, disclosures, node=node, head=head, registry=self.registry, now_ms=now
+            )
+            if isinstance(outcome, Accepted):
+                accepted.append(outcome.new)
+                head = ChainHead(outcome.new.seq, outcome.new.record_hash)
+                skew = outcome.skew_ms
+            elif isinstance(outcome, StoredSeq):
+                stored = self.storage.get_record(node_id, outcome.record.seq)
+                if stored is not None and stored.record == raw:
+                    duplicates += 1
+                    continue
+                if stored is None:
+                    # Within the batch (seq <= head but not yet stored): a fork inside one batch.
+                    rejections.append(
+                        Rejection(
+                            i,
+                            outcome.record.seq,
+                            Reason.CHAIN_GAP,
+                            f"seq {outcome.record.seq} repeats a seq of this batch",
+                        )
+                    )
+                    broken = True
+                    continue
+                self.storage.add_equivocation(
+                    node_id=node_id,
+                    seq=outcome.record.seq,
+                    conflicting_record=raw,
+                    detected_at_ms=now,
+                    note=f"hub received a second record for seq {outcome.record.seq}",
+                )
+                equivocations += 1
+                log.warning(
+                    "equivocation",
+                    extra={"node_id": node_id, "seq": outcome.record.seq},
+                )
+                if self.on_equivocation is not None:
+                    self.on_equivocation(node_id, outcome.record.seq)
+                rejections.append(
+                    Rejection(
+                        i,
+                        outcome.record.seq,
+                        Reason.EQUIVOCATION,
+                        f"node {node_id} seq {outcome.record.seq}: a different record is stored "
+                        f"(hash {stored.record_hash.hex()[:16]}…); both kept as evidence",
+                    )
+                )
+                broken = True
+            else:
+                rejections.append(Rejection(i, outcome.seq, outcome.reason, outcome.message))
+                broken = True
+        log_indexes: tuple[int, ...] = ()
+        if accepted:
+            try:
+                result = self.storage.append_records(accepted, received_ms=self.clock_ms())
+            except UnknownNodeError:
+                return BatchResult(
+                    0,
+                    tuple(
+                        Rejection(
+                            i,
+                            _seq_of(raw),
+                            Reason.UNKNOWN_NODE,
+                            f"node {node_id!r} is not enrolled",
+                        )
+                        for i, (raw, _) in enumerate(envelopes)
+                    ),
+                )
+            log_indexes = result.log_indexes
+            durable = result.heads.get(node_id, head)
+        return BatchResult(
+            highest_contiguous_seq=durable.seq,
+            rejections=tuple(rejections),
+            stored=len(accepted),
+            duplicates=duplicates,
+            log_indexes=log_indexes,
+            unknown_types=sum(1 for r in accepted if r.unknown_type),
+            skew_ms=skew,
+            equivocations=equivocations,
+        )
+
+
+__all__ = [
+    "Accepted",
+    "BatchResult",
+    "Ingest",
+    "Outcome",
+    "Reason",
+    "Refused",
+    "Rejection",
+    "StoredSeq",
+    "check_envelope",
+]
