@@ -27,10 +27,11 @@ from typing import Any
 from .readings import (
     CallDetailRecord,
     CountSample,
+    LabRun,
     LinkStatus,
+    MrzRead,
     NmeaFix,
     OccupancyReport,
-    RadioStatus,
     SensorFrame,
 )
 
@@ -90,6 +91,9 @@ def _scale_values(r: Any, factor: float) -> Any:
         return replace(r, lat=r.lat + (factor - 1) * 0.01, lon=r.lon + (factor - 1) * 0.01)
     if isinstance(r, LinkStatus) and r.latency_ms is not None:
         return replace(r, latency_ms=round(r.latency_ms * factor, 1))
+    if isinstance(r, LabRun) and r.chromatogram is not None:  # detector sensitivity drift
+        c = r.chromatogram
+        return replace(r, chromatogram=replace(c, intensities=tuple(v * factor for v in c.intensities)))
     return r
 
 
@@ -103,6 +107,12 @@ def _frozen(r: Any, old: Any) -> Any:
         return replace(r, lat=old.lat, lon=old.lon, speed_kn=old.speed_kn, course_deg=old.course_deg)
     if isinstance(r, LinkStatus):
         return replace(r, latency_ms=old.latency_ms, loss_pct=old.loss_pct, jitter_ms=old.jitter_ms)
+    if isinstance(r, MrzRead):  # a stale OCR buffer: the previous document again
+        return replace(r, lines=old.lines, uv_ok=old.uv_ok, ir_ok=old.ir_ok)
+    if isinstance(r, LabRun) and r.chromatogram is not None:  # detector output stuck: a flat line
+        c = r.chromatogram
+        level = old.chromatogram.intensities[0] if old.chromatogram else 0.0
+        return replace(r, chromatogram=replace(c, intensities=(level,) * len(c.intensities)))
     return r
 
 
@@ -123,7 +133,7 @@ def apply_reading_faults(readings: tuple[Any, ...], state: FaultState, now: floa
         return readings
     out = []
     for r in readings:
-        if state.level("stuck") and isinstance(r, (CountSample, SensorFrame, NmeaFix, LinkStatus)):
+        if state.level("stuck") and isinstance(r, (CountSample, SensorFrame, NmeaFix, LinkStatus, MrzRead, LabRun)):
             key = _key(r)
             if key not in state.stuck_values:
                 state.stuck_values[key] = r
@@ -134,8 +144,6 @@ def apply_reading_faults(readings: tuple[Any, ...], state: FaultState, now: floa
         if state.level("clock"):
             minutes = (now - state.since["clock"]) / 60.0
             r = _shift_time(r, state.level("clock") * minutes)
-        if isinstance(r, RadioStatus) and state.level("clock"):
-            pass
         out.append(r)
     return tuple(out)
 
