@@ -65,7 +65,7 @@ def test_record_signed_by_another_key_is_bad_signature(hub: Hub, node: TestNode)
         SigningKey.generate(), node_id=node.node_id, site=node.site, registry=node.registry
     )
     rec = rogue.prepare("document.check", hubkit.DOC_BODY, time_ms=node.t0)
-    rejects, head = _rejects(stream, 1, [envelope(rec)])
+    rejects, _ = _rejects(stream, 1, [envelope(rec)])
     assert [r.reason for r in rejects] == [R.REJECT_REASON_BAD_SIGNATURE]
     assert "key id" in rejects[0].message and rejects[0].seq == 1
     _nothing_stored(hub, node.node_id, 0)
