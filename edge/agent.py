@@ -1,0 +1,226 @@
+"""The agent runtime: wires journal, recorder, device runner, site bus and uplink together.
+
+Threads: the device reader, the device processor, paho's network thread, the uplink (and its
+sender), the Prometheus endpoint, and the caller's thread, which writes the status file and
+publishes status every ``status.interval_s``. Each part hands work to the next without waiting
+for it (see the module docs of :mod:`.device`, :mod:`.sitebus`, :mod:`.uplink`).
+
+Start order: the journal is opened (the chain continues from its last durable record), the
+site bus and uplink are started (each listens for durable records), a ``node.boot`` record is
+made, then the device is opened. Stop order is the reverse; the journal closes last.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from borderlink import __version__
+from borderlink.hardware_profiles.errors import FrameDecodeError, IncompleteFileError
+from borderlink.hardware_profiles.loader import load_profile
+from borderlink.hardware_profiles.protocols import decoder_for, framer_for
+from borderlink.hardware_profiles.schema import Profile
+from borderlink.proto.keys import SigningKey
+from borderlink.proto.record_types import default_registry
+
+from .config import EdgeConfig
+from .device import DeviceRunner
+from .downlink import DownlinkStore, DownlinkVerifier
+from .drivers import open_url
+from .errors import ConfigError
+from .journal import Journal, ThinningPolicy
+from .metrics import EdgeMetrics
+from .processor_registry import ProcessorRegistry, default_processor_registry
+from .processors.base import Processor
+from .recorder import Recorder
+from .sitebus import SiteBus, SiteBusConfig
+from .uplink import TlsMaterial, Uplink, UplinkConfig
+
+__all__ = ["EdgeAgent", "build_device_runner"]
+
+log = logging.getLogger(__name__)
+
+
+def _read(path: Path, what: str) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the {what}: {exc.strerror}") from exc
+
+
+def build_device_runner(profile: Profile, url: str, *, processor: Processor,
+                        recorder: Recorder, metrics: EdgeMetrics, unit_id: str = "",
+                        queue_frames: int = 1024, reconnect_s: float = 1.0) -> DeviceRunner:
+    """Transport (by URL), framer and decoder (by the profile's protocol), processor, runner."""
+    decoder = decoder_for(profile, unit_id=unit_id)
+    options: dict[str, Any] = {}
+    framer_factory = None
+    if profile.transport.scheme == "file":
+        def is_complete(data: bytes) -> bool:
+            try:
+                decoder.decode(data)
+            except IncompleteFileError:
+                return False
+            except FrameDecodeError:
+                return True  # complete but bad: the runner counts it
+            return True
+
+        options = {"atomic": profile.transport.atomic_write, "poll_s": profile.transport.poll_s,
+                   "is_complete": is_complete}
+    else:
+        protocol, limit = profile.framing.protocol, profile.framing.max_frame_bytes
+
+        def framer_factory() -> Any:
+            return framer_for(protocol, limit)
+
+    transport = open_url(url, **options)
+    return DeviceRunner(transport, framer_factory=framer_factory, decoder=decoder,
+                        processor=processor, recorder=recorder, metrics=metrics,
+                        queue_frames=queue_frames, reconnect_s=reconnect_s)
+
+
+class EdgeAgent:
+    """One running node. Build with :meth:`from_config`; :meth:`start`, :meth:`run`, :meth:`stop`."""
+
+    def __init__(self, config: EdgeConfig, profile: Profile, journal: Journal,
+                 recorder: Recorder, device: DeviceRunner, metrics: EdgeMetrics,
+                 sitebus: SiteBus | None, uplink: Uplink | None) -> None:
+        self.config = config
+        self.profile = profile
+        self.journal = journal
+        self.recorder = recorder
+        self.device = device
+        self.metrics = metrics
+        self.sitebus = sitebus
+        self.uplink = uplink
+        self.started_at = time.time()
+        self._stopped = False
+
+    @classmethod
+    def from_config(cls, config: EdgeConfig, *, processor: Processor | None = None,
+                    processors: ProcessorRegistry | None = None) -> EdgeAgent:
+        profile = load_profile(config.device.profile)
+        key = SigningKey.from_pem(_read(config.node.signing_key, "record signing key"))
+        if processor is None:
+            options = dict(config.processor)
+            options.setdefault("node_seed", key.seed)
+            processor = (processors or default_processor_registry()).build(profile, options)
+        metrics = EdgeMetrics()
+        journal = Journal.open(config.journal.path, max_bytes=config.journal.max_bytes,
+                               policy=ThinningPolicy.from_profile(profile.journal))
+        try:
+            recorder = Recorder.for_journal(key, journal, node_id=config.node.id,
+                                            site=config.node.site, registry=default_registry())
+            sitebus = None
+            if config.broker.enabled:
+                sitebus = SiteBus(SiteBusConfig(config.broker.host, config.broker.port,
+                                                config.broker.keepalive_s),
+                                  node_id=config.node.id, site=config.node.site,
+                                  recorder=recorder, agent_version=__version__)
+                recorder.add_listener(sitebus.on_recorded)
+                sitebus.on_alert_published = lambda item: metrics.alerts_published.inc()
+            uplink = None
+            if config.hub.enabled and config.tls is not None:
+                tls = TlsMaterial(_read(config.tls.ca, "CA certificate"),
+                                  _read(config.tls.cert, "node TLS certificate"),
+                                  _read(config.tls.key, "node TLS key"))
+                h = config.hub
+                uplink = Uplink(
+                    UplinkConfig(h.addresses, h.max_batch_records, h.max_batch_bytes,
+                                 h.linger_ms, h.retry_initial_s, h.retry_max_s,
+                                 h.connect_timeout_s, h.clock_skew_threshold_ms,
+                                 config.tls.server_name, __version__),
+                    tls, journal, node_id=config.node.id, recorder=recorder,
+                    verifier=DownlinkVerifier(config.downlink.trusted(), node_id=config.node.id,
+                                              site=config.node.site),
+                    store=DownlinkStore(config.downlink.dir, journal), metrics=metrics)
+                recorder.add_listener(uplink.notify)
+                recorder.clock_quality = uplink.clock_quality
+            url = config.device.url or profile.transport.url()
+            device = build_device_runner(
+                profile, url, processor=processor, recorder=recorder, metrics=metrics,
+                unit_id=config.device.unit_id, queue_frames=config.device.queue_frames,
+                reconnect_s=config.device.reconnect_s)
+        except BaseException:
+            journal.close()
+            raise
+        return cls(config, profile, journal, recorder, device, metrics, sitebus, uplink)
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    def start(self) -> None:
+        if self.config.metrics.port:
+            self.metrics.serve(self.config.metrics.port, self.config.metrics.address)
+        if self.sitebus is not None:
+            self.sitebus.start()
+        if self.uplink is not None:
+            self.uplink.start()
+        resumed = self.journal.tip[0]
+        self.recorder.record_event("node.boot", {
+            "software": f"borderlink {__version__}", "profile": self.profile.name,
+            "resumed_seq": resumed, "reason": "start"})
+        log.info("edge agent %s started: profile %s, device %s, chain resumes after %d",
+                 self.config.node.id, self.profile.name, self.device.transport.url, resumed)
+        self.device.start()
+
+    def run(self, stop: threading.Event) -> None:
+        """Write status every interval until *stop* is set."""
+        interval = self.config.status.interval_s
+        while not stop.is_set():
+            self.write_status()
+            stop.wait(interval)
+
+    def stop(self) -> None:
+        if self._stopped:
+            return
+        self._stopped = True
+        self.device.stop()
+        if self.uplink is not None:
+            self.uplink.stop()
+        if self.sitebus is not None:
+            self.sitebus.stop()
+        self.write_status(state="stopped")
+        self.journal.close()
+        log.info("edge agent %s stopped", self.config.node.id)
+
+    # -- status -----------------------------------------------------------------------------
+
+    def status(self, state: str = "running") -> dict[str, Any]:
+        stats = self.journal.stats()
+        self.metrics.journal_used_bytes.set(stats.used_bytes)
+        self.metrics.journal_unsynced.set(stats.unsynced_records)
+        connected = self.sitebus is not None and self.sitebus.connected.is_set()
+        self.metrics.broker_connected.set(int(connected))
+        return {
+            "time_ms": int(time.time() * 1000), "state": state, "pid": os.getpid(),
+            "node": self.config.node.id, "site": self.config.node.site,
+            "profile": self.profile.name, "software": __version__,
+            "started_ms": int(self.started_at * 1000),
+            "device": {"url": self.device.transport.url, **self.device.health.as_dict(),
+                       "queue_depth": self.device.queue.qsize()},
+            "link": self.uplink.status() if self.uplink is not None else {"state": "disabled"},
+            "broker": {"enabled": self.sitebus is not None, "connected": connected,
+                       "alerts_published": self.sitebus.published_alerts if self.sitebus else 0},
+            "journal": asdict(stats),
+            "recorder": {"recorded": self.recorder.recorded, "thinned": self.recorder.thinned},
+        }
+
+    def write_status(self, state: str = "running") -> None:
+        status = self.status(state)
+        path = self.config.status.path
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f".{path.name}.tmp")
+            tmp.write_text(json.dumps(status, indent=1))
+            os.replace(tmp, path)
+        except OSError as exc:
+            log.warning("cannot write the status file %s: %s", path, exc)
+        if self.sitebus is not None and state == "running":
+            self.sitebus.publish_status({k: status[k] for k in
+                                         ("time_ms", "state", "node", "device", "link")})
