@@ -1,0 +1,223 @@
+"""The hub process parts around ingest: downlink, Admin, health, reflection, metrics, shutdown."""
+
+from __future__ import annotations
+
+import urllib.request
+from pathlib import Path
+
+import grpc
+import hubkit
+import pytest
+from borderlink.hub.storage import open_storage
+from borderlink.proto.checkpoint import open_checkpoint
+from borderlink.proto.v1 import admin_pb2, sync_pb2
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha.proto_reflection_descriptor_database import (
+    ProtoReflectionDescriptorDatabase,
+)
+from hubkit import ORIGIN, Hub, Pki, TestNode, connect, envelope, start_hub, wait_for
+
+pki = hubkit.pki
+hub = hubkit.hub
+
+CONFIG = sync_pb2.DOWNLINK_KIND_CONFIG
+WATCHLIST = sync_pb2.DOWNLINK_KIND_WATCHLIST
+
+
+def _publish(hub: Hub, kind: int, version: int, target: str, payload: bytes = b"signed") -> int:
+    resp = hub.admin().PublishDownlink(
+        admin_pb2.PublishDownlinkRequest(
+            downlink=sync_pb2.Downlink(
+                kind=kind, version=version, signed_payload=payload, target=target
+            )
+        ),
+        timeout=5,
+    )
+    return resp.delivered_now
+
+
+def test_downlink_on_connect_pushed_and_acknowledged(hub: Hub, pki: Pki) -> None:
+    node = TestNode.make(pki, "bil-dr-20")
+    node.enroll(hub)
+    assert _publish(hub, CONFIG, 1, "bil-dr-20", b"cfg1") == 0
+    assert _publish(hub, WATCHLIST, 3, "*", b"wl3") == 0
+    # On connect: everything newer than Hello's versions (the watchlist v3 is already held).
+    stream = hubkit.Stream(hub.channel(node.cert))
+    stream.hello(node, versions={WATCHLIST: 3})
+    stream.until("resume")
+    msg, _ = stream.until("downlink")
+    assert (msg.downlink.kind, msg.downlink.version, msg.downlink.signed_payload) == (
+        CONFIG,
+        1,
+        b"cfg1",
+    )
+    # While connected: pushed at once.
+    assert _publish(hub, WATCHLIST, 4, "site:AZ-BIL", b"wl4") == 1
+    msg, _ = stream.until("downlink", timeout=2)
+    assert (msg.downlink.kind, msg.downlink.version, msg.downlink.target) == (
+        WATCHLIST,
+        4,
+        "site:AZ-BIL",
+    )
+    # Not for this node: not delivered.
+    assert _publish(hub, CONFIG, 1, "site:AZ-AST") == 0
+    # Published by another hub process on the same store: found by polling.
+    other = open_storage(hub.storage_url)
+    try:
+        from borderlink.hub.storage import DownlinkItem, DownlinkKind
+
+        other.put_downlink(DownlinkItem(DownlinkKind.CONFIG, "bil-dr-20", 2, b"cfg2", 0))
+    finally:
+        other.close()
+    msg, _ = stream.until("downlink", timeout=2)
+    assert (msg.downlink.kind, msg.downlink.version) == (CONFIG, 2)
+    # Older or equal versions are refused at publish time.
+    with pytest.raises(grpc.RpcError) as err:
+        _publish(hub, CONFIG, 2, "bil-dr-20")
+    assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    stream.send(downlink_ack=sync_pb2.DownlinkAck(kind=CONFIG, version=2, applied=True))
+    acks = hub.server.metrics.downlink_acks.labels("config", "true")
+    wait_for(lambda: acks._value.get() == 1)
+    stream.close()
+
+
+def test_admin_enroll_list_revoke_and_policy(hub: Hub, pki: Pki) -> None:
+    node = TestNode.make(pki, "bil-dr-21")
+    info = node.enroll(hub)
+    assert info.kid == node.key.kid and info.site == "AZ-BIL" and info.revoked_at_unix_ms == 0
+    with pytest.raises(grpc.RpcError) as err:
+        node.enroll(hub)
+    assert err.value.code() == grpc.StatusCode.ALREADY_EXISTS
+    admin = hub.admin()
+    with pytest.raises(grpc.RpcError) as err:
+        admin.EnrollNode(
+            admin_pb2.EnrollNodeRequest(
+                node_id="n2", public_key=b"short", site="AZ-BIL", agency="SBS"
+            ),
+            timeout=5,
+        )
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    with pytest.raises(grpc.RpcError) as err:
+        admin.EnrollNode(
+            admin_pb2.EnrollNodeRequest(
+                node_id="n2", public_key=node.key.public, site="AZ-BIL", agency="XYZ"
+            ),
+            timeout=5,
+        )
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "XYZ" in err.value.details()
+    # Certificate of another node: refused.
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    der = pki.ca.issue_node("someone-else").certificate.public_bytes(Encoding.DER)
+    with pytest.raises(grpc.RpcError) as err:
+        admin.EnrollNode(
+            admin_pb2.EnrollNodeRequest(
+                node_id="n3",
+                public_key=node.key.public,
+                certificate_der=der,
+                site="AZ-BIL",
+                agency="SBS",
+            ),
+            timeout=5,
+        )
+    assert "someone-else" in err.value.details()
+    # ListNodes shows last seq, backlog and skew after a sync.
+    stream, _ = connect(hub, node, journal_seq=10)
+    stream.batch(1, [envelope(r) for r in node.records(4)])
+    stream.until("ack")
+    (listed,) = admin.ListNodes(admin_pb2.ListNodesRequest(), timeout=5).nodes
+    assert listed.last_seq == 4 and listed.backlog == 6
+    assert 500 < listed.clock_skew_ms < 5000  # the test node's clock runs 1.5 s ahead
+    assert listed.last_seen_unix_ms > 0
+    revoked = admin.RevokeNode(
+        admin_pb2.RevokeNodeRequest(node_id=node.node_id, reason="lost"), timeout=5
+    )
+    assert revoked.revoked_at_unix_ms > 0
+    assert admin.ListNodes(admin_pb2.ListNodesRequest(include_revoked=False), timeout=5).nodes == []
+    with pytest.raises(grpc.RpcError) as err:
+        admin.RevokeNode(admin_pb2.RevokeNodeRequest(node_id="nobody"), timeout=5)
+    assert err.value.code() == grpc.StatusCode.NOT_FOUND
+    # Policy: validated, stored, digest returned; a bad policy names the problem.
+    example = Path(__file__).resolve().parents[2] / "hub" / "policies" / "example-policy.toml"
+    text = example.read_bytes()
+    dry = admin.LoadPolicy(admin_pb2.LoadPolicyRequest(policy_toml=text, dry_run=True), timeout=5)
+    assert hub.storage.current_policy() is None and set(dry.agencies) == {"SBS", "SCC", "SMS"}
+    done = admin.LoadPolicy(admin_pb2.LoadPolicyRequest(policy_toml=text), timeout=5)
+    assert hub.storage.current_policy().digest == done.policy_digest == dry.policy_digest
+    with pytest.raises(grpc.RpcError) as err:
+        admin.LoadPolicy(admin_pb2.LoadPolicyRequest(policy_toml=b"[agency.XYZ]\n"), timeout=5)
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    stream.close()
+
+
+def test_health_and_reflection(hub: Hub, pki: Pki) -> None:
+    channel = hub.channel(pki.admin)
+    health = health_pb2_grpc.HealthStub(channel)
+    for service in ("", "borderlink.v1.Sync", "borderlink.v1.Transparency", "borderlink.v1.Admin"):
+        resp = health.Check(health_pb2.HealthCheckRequest(service=service), timeout=5)
+        assert resp.status == health_pb2.HealthCheckResponse.SERVING, service
+    db = ProtoReflectionDescriptorDatabase(channel)
+    services = set(db.get_services())
+    assert {
+        "borderlink.v1.Sync",
+        "borderlink.v1.Transparency",
+        "borderlink.v1.Admin",
+        "grpc.health.v1.Health",
+        "grpc.reflection.v1alpha.ServerReflection",
+    } <= services
+    sync = db.FindFileContainingSymbol("borderlink.v1.Sync")
+    assert sync.name.endswith("sync.proto")
+
+
+def test_metrics_endpoint(pki: Pki, tmp_path: Path) -> None:
+    h = start_hub(pki, f"sqlite://{tmp_path / 'm.db'}", metrics_port=0)
+    try:
+        node = TestNode.make(pki, "bil-dr-22")
+        node.enroll(h)
+        stream, _ = connect(h, node, journal_seq=7)
+        stream.batch(1, [envelope(r) for r in node.records(3)])
+        stream.batch(2, [hubkit.common_pb2.Envelope(record=b"junk")])
+        stream.until("ack")
+        stream.until("ack")
+        wait_for(lambda: h.server.last_checkpoint and h.server.last_checkpoint.tree_size == 3)
+        url = f"http://127.0.0.1:{h.server.metrics_port}/metrics"
+        text = urllib.request.urlopen(url, timeout=5).read().decode()
+        assert "borderlink_hub_records_stored_total 3.0" in text
+        assert 'borderlink_hub_records_refused_total{reason="MALFORMED"} 1.0' in text
+        assert "borderlink_hub_log_size 3.0" in text
+        assert 'borderlink_hub_node_last_seq{node="bil-dr-22"} 3.0' in text
+        assert 'borderlink_hub_node_backlog{node="bil-dr-22"} 7.0' in text
+        assert "borderlink_hub_checkpoint_age_seconds" in text
+        stream.close()
+    finally:
+        h.server.stop(0.2)
+
+
+def test_graceful_shutdown_finishes_and_publishes_a_checkpoint(pki: Pki, tmp_path: Path) -> None:
+    url = f"sqlite://{tmp_path / 'g.db'}"
+    h = start_hub(pki, url, checkpoint_interval_s=1.0)
+    node = TestNode.make(pki, "bil-dr-23")
+    node.enroll(h)
+    stream, _ = connect(h, node)
+    stream.batch(1, [envelope(r) for r in node.records(50)])
+    stream.batch(2, [envelope(r) for r in node.records(50)])
+    acked = stream.until("ack")[0].ack.highest_contiguous_seq
+    last = h.server.stop(grace_s=2.0)
+    # The stream ends with UNAVAILABLE after its batches are answered.
+    seen = [acked]
+    while (msg := stream.recv()) is not None:
+        if msg.WhichOneof("msg") == "ack":
+            seen.append(msg.ack.highest_contiguous_seq)
+    assert (
+        stream.error.code() == grpc.StatusCode.UNAVAILABLE
+        and "shutting down" in stream.error.details()
+    )
+    store = open_storage(url)
+    try:
+        size = store.log_state().size
+        assert size == store.get_node("bil-dr-23").last_seq == max(seen)
+        cp = store.latest_checkpoint()
+        assert cp.tree_size == size == last.tree_size
+        assert open_checkpoint(cp.signed_note, h.signer.verifier, origin=ORIGIN).size == size
+    finally:
+        store.close()
