@@ -4,12 +4,15 @@ Input: :class:`~borderlink.hardware_profiles.readings.NmeaFix` and
 :class:`~borderlink.hardware_profiles.readings.RadioStatus` (NMEA parsing and checksums are
 the driver's, in ``hardware_profiles.protocols.nmea``). Output:
 
-* ``radio.emergency`` at once for every emergency message (alert ``alarm``), with the
-  message's position or else the unit's last accepted fix;
+* ``radio.emergency`` at once for an emergency message (alert ``alarm``), with the
+  message's position or else the unit's last accepted fix. Radios repeat the message every
+  few seconds: repeats within ``emergency_repeat_s`` of the previous one add no alert (they
+  are counted); an ``ok`` status or that much silence re-arms it;
 * ``radio.geofence`` ``border_crossed`` (alarm) when an accepted fix lies on the far side of
   the border line, ``border_proximity`` (warning) when it comes within ``proximity_m`` of the
   line on the interior side, ``sector_exit`` (warning) / ``sector_return`` (info) when the
-  unit leaves / re-enters its patrol sector. Each is re-armed only after the unit moved
+  unit leaves / re-enters its patrol sector (not judged beyond the line, where
+  ``border_crossed`` already says it). Each is re-armed only after the unit moved
   ``hysteresis_m`` back, so GNSS noise along a line does not flap;
 * ``radio.position`` thinned: the smoothed position when ``position_min_interval_s`` passed
   or the unit moved ``position_min_distance_m`` since the last one recorded.
@@ -205,6 +208,7 @@ class RadioConfig:
     reanchor_after: int = 3  # consecutive consistent rejected fixes: re-anchor
     position_min_interval_s: float = 30.0
     position_min_distance_m: float = 100.0
+    emergency_repeat_s: float = 30.0  # repeats of an emergency within this: no new alert
     unit_sectors: Mapping[str, str] = field(default_factory=dict)  # unit -> assigned sector
 
     def __post_init__(self) -> None:
@@ -226,6 +230,7 @@ class RadioConfig:
             gap_reset_s=float(settings.get("gap_reset_s", 120.0)),
             position_min_interval_s=float(settings.get("position_min_interval_s", 30.0)),
             position_min_distance_m=float(settings.get("position_min_distance_m", 100.0)),
+            emergency_repeat_s=float(settings.get("emergency_repeat_s", 30.0)),
             unit_sectors=dict(unit_sectors or dict(settings.get("unit_sectors", ()))),
         )
 
@@ -258,6 +263,8 @@ class RadioProcessor:
         self.border = border
         self._tracks: dict[str, _Track] = {}
         self._max_speed_mps = config.max_speed_kn * KNOT_MPS
+        self._emergency_until: dict[str, float] = {}
+        self._emergency_repeats: dict[str, int] = {}
 
     @classmethod
     def from_profile(cls, profile: Any, *,
@@ -281,12 +288,27 @@ class RadioProcessor:
         if isinstance(reading, NmeaFix):
             return self._fix(reading)
         if isinstance(reading, RadioStatus):
-            if reading.emergency or reading.state == "emergency":
-                return [self._emergency(reading)]
-            return []
+            return self._status(reading)
         return []
 
     # ------------------------------------------------------------------ emergencies
+    def _status(self, status: RadioStatus) -> list[Decision]:
+        unit = status.unit_id
+        if not (status.emergency or status.state == "emergency"):
+            if status.state == "ok":
+                self._emergency_until.pop(unit, None)  # cleared: the next press alerts again
+            return []
+        until = self._emergency_until.get(unit)
+        self._emergency_until[unit] = status.t + self.config.emergency_repeat_s
+        if until is not None and status.t <= until:
+            self._emergency_repeats[unit] = self._emergency_repeats.get(unit, 0) + 1
+            return []  # the radio repeats its emergency message: one alert is enough
+        return [self._emergency(status)]
+
+    def emergency_repeats(self, unit: str) -> int:
+        """Repeated emergency messages of *unit* folded into an alert already given."""
+        return self._emergency_repeats.get(unit, 0)
+
     def _emergency(self, status: RadioStatus) -> Decision:
         body: dict[str, Any] = {"unit": status.unit_id, "message": status.state}
         lat, lon, fix_t = status.lat, status.lon, status.t
@@ -377,7 +399,7 @@ class RadioProcessor:
                                        AlertLevel.WARNING))
         elif signed > cfg.proximity_m + cfg.hysteresis_m:
             track.near = False
-        if sector is not None:
+        if sector is not None and signed >= 0:  # beyond the line: border_crossed says it all
             poly = self.border.sectors[sector]
             inside = here == sector or poly.contains(x, y)
             if not inside and not track.outside_sector:
