@@ -24,7 +24,7 @@ from borderlink.proto.v1 import admin_pb2, admin_pb2_grpc, transparency_pb2, tra
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "hub"))
-from hubkit import ORIGIN, Pki, Stream, TestNode, envelope, pg_schema, pg_schema_url  # noqa: E402
+from hubkit import ORIGIN, Pki, Stream, TestNode, envelope, pg_schema, pg_schema_url
 
 pytestmark = pytest.mark.postgres
 
