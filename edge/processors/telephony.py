@@ -3,7 +3,8 @@
 Input: :class:`~borderlink.hardware_profiles.readings.LinkStatus` lines (every few seconds
 per link) and :class:`~borderlink.hardware_profiles.readings.CallDetailRecord` lines.
 
-Link state, per ``exchange_id/link_id``:
+Link state, per ``exchange_id/link_id`` (the record's ``link`` is the unit's link id; the
+record's node says which unit):
 
 * ``down`` at once when the unit reports the link down, or when no line of the link arrived
   for ``outage_window_s`` (:meth:`TelephonyProcessor.tick`; ``since_ms`` is then the last
@@ -74,6 +75,7 @@ class _Link:
     down_since: float | None = None
     bad_run: int = 0
     good_run: int = 0
+    link_id: str = ""  # the unit's name of the link (the record's ``link``)
 
 
 @dataclass
@@ -151,7 +153,8 @@ class TelephonyProcessor:
         if link is None:
             state = "down" if reported_down else ("degraded" if bad else "up")
             link = self._links[name] = _Link(state, line.t, line.t,
-                                             line.t if state == "down" else None)
+                                             line.t if state == "down" else None,
+                                             link_id=line.link_id)
             return [self._record(name, link, line.t, line.loss_pct, line.latency_ms, None,
                                  "first line", alert=state != "up")]
         if line.t < link.last_seen:
@@ -198,7 +201,7 @@ class TelephonyProcessor:
     def _record(self, name: str, link: _Link, now: float, loss: float | None,
                 latency: float | None, outage_s: float | None, why: str,
                 alert: bool = True) -> Decision:
-        body: dict[str, Any] = {"link": name, "state": link.state, "since_ms": _ms(link.since)}
+        body: dict[str, Any] = {"link": link.link_id, "state": link.state, "since_ms": _ms(link.since)}
         if loss is not None:
             body["loss_pct"] = float(loss)
         if latency is not None:
