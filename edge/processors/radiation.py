@@ -13,14 +13,16 @@ Background
     nominal rates stand in.
 
 Gamma (gross-count) alarm
-    Over the occupancy, windows of ``gamma_slice_s`` slide sample by sample, on each panel and on
-    the panels' sum. With ``n`` windows and ``c`` channels there are ``m = n * c`` tests per
+    Over the occupancy, windows of each length in ``gamma_windows_s`` (a source passes the
+    panels in 0.3 .. 3 s depending on speed; the best window matches the transit) slide sample
+    by sample, on each panel and on the panels' sum. With ``n`` windows (all lengths) and ``c``
+    channels there are ``m = n * c`` tests per
     occupancy; each is made at the Šidák rate ``1 - (1 - alpha) ** (1 / m)`` so the occupancy's
     false-alarm probability stays at ``gamma_false_alarm_rate`` (``alpha``). The threshold is the
     exact Poisson quantile of the expected background in the window (:mod:`.poisson`).
     A vehicle shadows the background (``vehicle_shadowing`` ~ 10-20 %); the expected count is
-    lowered by the shadowing this vehicle shows (the median per-sample count of the occupancy,
-    taken two standard errors high so it never over-corrects) — never raised above the empty-lane
+    lowered by the shadowing this vehicle shows (from the lower quartile of the occupancy's
+    per-sample counts, taken two standard errors high so it rarely over-corrects) — never raised above the empty-lane
     background, so cargo cannot lift its own threshold.
 
 Neutron alarm
@@ -68,9 +70,9 @@ class RadiationConfig:
     background_neutron_cps_per_panel: float = 2.0
     background_high_fraction: float = 0.38  # nominal high-window share of the background
     norm_ratio_band: tuple[float, float] = (0.30, 0.52)
-    ratio_z: float = 1.0  # standard errors of the ratio allowed outside the band for NORM
+    ratio_z: float = 0.0  # standard errors of the ratio allowed outside the band for NORM
     vehicle_shadowing: float = 0.12  # nominal; the largest correction applied is twice this
-    gamma_slice_s: float = 0.5
+    gamma_windows_s: tuple[float, ...] = (0.5, 1.0, 2.0)  # sliding window lengths
     neutron_slice_s: float = 2.0
     max_occupancy_s: float = 120.0
     occupancy_timeout_s: float = 1.0  # no sample for this long during an occupancy ends it
@@ -173,6 +175,14 @@ class RadiationProcessor:
         self._last_t = -math.inf
         self._seq = 0
         self._seen_samples = False
+        self._panel_index: dict[int, int] = {}  # device panel number -> 0 .. panels-1
+
+    def _index(self, panel: int) -> int | None:
+        """Column of a panel number (devices number from 0 or 1; first seen, first served)."""
+        index = self._panel_index.get(panel)
+        if index is None and len(self._panel_index) < self.config.panels:
+            index = self._panel_index[panel] = len(self._panel_index)
+        return index
 
     # ------------------------------------------------------------------ background
     def background_cps(self) -> dict[int, tuple[float, float, float]]:
@@ -205,7 +215,7 @@ class RadiationProcessor:
         guard = self.config.guard_s
         while self._pending and self._pending[0].t <= now - guard:
             s = self._pending.popleft()
-            bg = self._background.get(s.panel)
+            bg = self._background.get(self._panel_index[s.panel])
             if bg is not None:
                 bg.add(s.gamma_low, s.gamma_high, s.neutron)
 
@@ -223,7 +233,7 @@ class RadiationProcessor:
         return []
 
     def _feed_sample(self, s: CountSample) -> list[Decision]:
-        if s.lane != self.config.lane or not 0 <= s.panel < self.config.panels:
+        if s.lane != self.config.lane or self._index(s.panel) is None:
             return []
         self._seen_samples = True
         out: list[Decision] = []
@@ -270,7 +280,7 @@ class RadiationProcessor:
             if i is None:
                 i = index[key] = len(rows)
                 rows.append([(0, 0, 0)] * panels)
-            rows[i][s.panel] = (s.gamma_low, s.gamma_high, s.neutron)
+            rows[i][self._panel_index[s.panel]] = (s.gamma_low, s.gamma_high, s.neutron)
         n = len(rows)
         bg = self.background_cps()
         end = max(s.t for s in samples)
@@ -282,38 +292,36 @@ class RadiationProcessor:
         chan_rate = [bg[p][0] + bg[p][1] for p in range(panels)]
         if panels > 1:
             chan_rate.append(sum(chan_rate))
-        w = max(1, min(n, round(c.gamma_slice_s / dt)))
-        n_windows = n - w + 1
-        tests = n_windows * len(chan_ticks)
+        widths = sorted({max(1, min(n, round(ws / dt))) for ws in c.gamma_windows_s})
+        tests = sum(n - w + 1 for w in widths) * len(chan_ticks)
         p_test = per_test_rate(c.gamma_false_alarm_rate, tests)
 
         gamma_alarm = False
         max_sigma = -math.inf
         best_threshold_cps = 0.0
         sum_sig: list[float] = []
-        expected_tick_sum = 0.0
+        w_ratio = widths[0]
         for ci, ticks in enumerate(chan_ticks):
-            mu_tick = chan_rate[ci] * dt
-            mu_tick = self._shadowed(ticks, mu_tick)
-            if ci == len(chan_ticks) - 1:
-                expected_tick_sum = self._ratio_background(ticks, chan_rate[ci] * dt)
-            mu = mu_tick * w
-            k = poisson_threshold(mu, p_test)
-            sd = math.sqrt(mu) if mu > 0 else 1.0
-            run = sum(ticks[:w])
-            sigs = []
-            for j in range(n_windows):
-                if j:
-                    run += ticks[j + w - 1] - ticks[j - 1]
-                sig = (run - mu) / sd
-                sigs.append(sig)
-                if run >= k:
-                    gamma_alarm = True
-                if sig > max_sigma:
-                    max_sigma = sig
-                    best_threshold_cps = k / (w * dt)
-            if ci == len(chan_ticks) - 1:
-                sum_sig = sigs
+            mu_tick = self._shadowed(ticks, chan_rate[ci] * dt)
+            is_sum = ci == len(chan_ticks) - 1
+            for w in widths:
+                mu = mu_tick * w
+                k = poisson_threshold(mu, p_test)
+                sd = math.sqrt(mu) if mu > 0 else 1.0
+                run = sum(ticks[:w])
+                sigs = []
+                for j in range(n - w + 1):
+                    if j:
+                        run += ticks[j + w - 1] - ticks[j - 1]
+                    sig = (run - mu) / sd
+                    sigs.append(sig)
+                    if run >= k:
+                        gamma_alarm = True
+                    if sig > max_sigma:
+                        max_sigma = sig
+                        best_threshold_cps = k / (w * dt)
+                if is_sum and w == w_ratio:
+                    sum_sig = sigs
 
         # neutron: sum of panels, sliding windows + the whole occupancy
         n_ticks = [sum(r[p][2] for p in range(panels)) for r in rows]
@@ -342,7 +350,7 @@ class RadiationProcessor:
         ratio = ratio_sigma = None
         nuisance = False
         if gamma_alarm:
-            ratio, ratio_sigma = self._energy_ratio(rows, sum_sig, w, expected_tick_sum, bg)
+            ratio, ratio_sigma = self._energy_ratio(rows, sum_sig, w_ratio, bg)
             low, high = c.norm_ratio_band
             if ratio is not None and ratio_sigma is not None and not neutron_alarm:
                 nuisance = low - c.ratio_z * ratio_sigma <= ratio <= high + c.ratio_z * ratio_sigma
@@ -368,32 +376,24 @@ class RadiationProcessor:
         )
 
     def _shadowed(self, ticks: list[int], mu_tick: float) -> float:
-        """Expected per-sample background under this vehicle (never above the empty lane)."""
+        """Expected per-sample background under this vehicle (never above the empty lane).
+
+        From the lower quartile of the occupancy's samples (a source lifts at most the upper
+        half of them): for Poisson counts of mean ``mu`` the quartile is ``mu - 0.674 sqrt(mu)``.
+        The estimate is taken two standard errors high so it errs towards fewer alarms.
+        """
         n = len(ticks)
-        if n < 5 or mu_tick <= 0:
+        if n < 8 or mu_tick <= 0:
             return mu_tick
         ordered = sorted(ticks)
-        median = (ordered[(n - 1) // 2] + ordered[n // 2]) / 2.0
-        se = 1.2533 * math.sqrt(mu_tick / n)  # standard error of a median of Poisson samples
+        q = ordered[(n - 1) // 4]
+        est = q + 0.674 * math.sqrt(max(q, 1.0))
+        se = 1.36 * math.sqrt(max(est, 1.0) / n)  # standard error of a quartile estimate
         floor = mu_tick * (1.0 - 2.0 * self.config.vehicle_shadowing)
-        return max(floor, min(mu_tick, median + 2.0 * se))
-
-    def _ratio_background(self, ticks: list[int], mu_tick: float) -> float:
-        """Expected per-sample background for the net counts of the ratio.
-
-        Cargo spread over the vehicle (NORM) hides the shadowing, so the nominal shadowing is
-        assumed unless the occupancy shows more; an error here pulls the ratio towards the
-        background's own ratio, which lies inside the NORM band.
-        """
-        ordered = sorted(ticks)
-        n = len(ordered)
-        median = (ordered[(n - 1) // 2] + ordered[n // 2]) / 2.0
-        nominal = mu_tick * (1.0 - self.config.vehicle_shadowing)
-        floor = mu_tick * (1.0 - 2.0 * self.config.vehicle_shadowing)
-        return max(floor, min(nominal, median)) if n >= 5 else nominal
+        return max(floor, min(mu_tick, est + 2.0 * se))
 
     def _energy_ratio(self, rows: list[list[tuple[int, int, int]]], sigs: list[float], w: int,
-                      expected_tick: float, bg: dict[int, tuple[float, float, float]],
+                      bg: dict[int, tuple[float, float, float]],
                       ) -> tuple[float | None, float | None]:
         c = self.config
         dt = c.sample_interval_s
@@ -407,20 +407,39 @@ class RadiationProcessor:
                     for i in range(j, min(n, j + w)):
                         chosen[i] = True
         ticks = [i for i in range(n) if chosen[i]] or list(range(n))
-        low = sum(rows[i][p][0] for i in ticks for p in range(panels))
-        high = sum(rows[i][p][1] for i in ticks for p in range(panels))
+        # the vehicle's own shadowing, from the samples away from the source (a point source
+        # leaves most of the occupancy clean); cargo spread over the whole vehicle (NORM)
+        # leaves none, then the nominal shadowing stands in with its uncertainty
+        away = sorted(sum(rows[i][p][0] + rows[i][p][1] for p in range(panels))
+                      for i in range(n) if not chosen[i])
         bg_low = sum(bg[p][0] for p in range(panels)) * dt
         bg_high = sum(bg[p][1] for p in range(panels)) * dt
-        scale = expected_tick / (bg_low + bg_high) if bg_low + bg_high > 0 else 1.0
+        b_tick = bg_low + bg_high
+        if b_tick <= 0:
+            return None, None
+        s_max = 2.0 * c.vehicle_shadowing
+        if len(away) >= 6:
+            median = (away[(len(away) - 1) // 2] + away[len(away) // 2]) / 2.0
+            expected = max(b_tick * (1 - s_max), min(b_tick, median))
+            bg_var_tick = 1.57 * expected / len(away)  # variance of a median of Poisson counts
+        else:
+            expected = b_tick * (1 - c.vehicle_shadowing)
+            bg_var_tick = (b_tick * c.vehicle_shadowing / 2) ** 2
+        scale = expected / b_tick
         m = len(ticks)
+        low = sum(rows[i][p][0] for i in ticks for p in range(panels))
+        high = sum(rows[i][p][1] for i in ticks for p in range(panels))
         exp_low, exp_high = bg_low * scale * m, bg_high * scale * m
         net_low, net_high = low - exp_low, high - exp_high
         net = net_low + net_high
         if net <= 0:
             return None, None
         ratio = net_high / net
-        # variance of high/(low+high) by the delta method; counts are Poisson
+        # delta method: Poisson counts, plus the error of the expected background (whose
+        # composition is the background's own high fraction f_bg)
+        f_bg = bg_high / b_tick
         var = ((1 - ratio) ** 2 * high + ratio ** 2 * low) / (net * net)
+        var += ((ratio - f_bg) ** 2) * (m * m * bg_var_tick) / (net * net)
         return ratio, math.sqrt(var)
 
     def _decisions(self, r: OccupancyResult, now: float, n42: str | None) -> list[Decision]:
