@@ -49,6 +49,14 @@ COMPASS = {name: i * 22.5 for i, name in enumerate(
     ("N", "NNE", "NE", "ENE", "E", "ESE", "SE", "SSE",
      "S", "SSW", "SW", "WSW", "W", "WNW", "NW", "NNW"))}
 M_PER_DEG_LAT = 111_320.0
+RECORD_TYPE_NAMES = {
+    "document.check": "document checks", "radiation.occupancy": "vehicles through a portal",
+    "radiation.alarm": "radiation alarms", "intrusion.alert": "intrusion alerts",
+    "radio.position": "patrol positions", "radio.emergency": "patrol emergencies",
+    "radio.geofence": "patrol geofence events", "link.status": "link status changes",
+    "call.record": "call records", "lab.analysis": "lab analyses",
+    "alert.ack": "alert acknowledgements",
+}
 
 
 # --------------------------------------------------------------------------- formatting
@@ -88,6 +96,11 @@ def _duration(seconds: float) -> str:
     if s < 3600:
         return f"{s // 60} min {s % 60} s"
     return f"{s // 3600} h {s % 3600 // 60:02d} min"
+
+
+def _record_type_label(record_type: str) -> str:
+    name = RECORD_TYPE_NAMES.get(record_type)
+    return f"{name} ({record_type})" if name else record_type
 
 
 def _class_label(device_class: str) -> str:
@@ -616,12 +629,19 @@ def _backlog_svg(results: DemoResults) -> str:
 
 # --------------------------------------------------------------------------- tables, text
 
-def _table(head: Sequence[str], rows: Iterable[Sequence[object]], cls: str = "") -> str:
+def _table(head: Sequence[str], rows: Iterable[Sequence[object]], numeric: Sequence[int] = (),
+           cls: str = "") -> str:
+    """A table of escaped cells; the columns in *numeric* are right-aligned."""
+
+    def cell(tag: str, i: int, value: object) -> str:
+        attr = ' class="r"' if i in numeric else ""
+        return f"<{tag}{attr}>{_e(value)}</{tag}>"
+
     out = [f'<table class="{cls}"><thead><tr>']
-    out += [f"<th>{_e(h)}</th>" for h in head]
+    out += [cell("th", i, h) for i, h in enumerate(head)]
     out.append("</tr></thead><tbody>")
     for row in rows:
-        out.append("<tr>" + "".join(f"<td>{_e(c)}</td>" for c in row) + "</tr>")
+        out.append("<tr>" + "".join(cell("td", i, c) for i, c in enumerate(row)) + "</tr>")
     out.append("</tbody></table>")
     return "".join(out)
 
@@ -643,13 +663,15 @@ def _figure_cards(f: KeyFigures, results: DemoResults) -> list[tuple[str, str, s
         cards.append((_n(f.vehicles_screened), "vehicles screened", "radiation portal lanes"))
     if f.radiation_alarms is not None:
         nuis = f.radiation_nuisances
-        cards.append((_n(f.radiation_alarms), "radiation alarms", "" if nuis is None else
-                      f"{_n(nuis)} natural (NORM) nuisance · {_n(f.radiation_alarms - nuis)} to examine"))
+        detail = "" if nuis is None else (
+            f"{_plural(nuis, 'natural (NORM) nuisance')} · "
+            f"{_n(f.radiation_alarms - nuis)} to examine")
+        cards.append((_n(f.radiation_alarms), "radiation alarms", detail))
     if f.intrusions is not None:
         cards.append((_n(f.intrusions), "green-border intrusions", "correlated ground-sensor alerts"))
     if f.patrol_breaches is not None:
         cards.append((_n(f.patrol_breaches), "patrol geofence breaches",
-                      parts((f.emergencies, "emergency calls"))))
+                      "" if f.emergencies is None else _plural(f.emergencies, "emergency call")))
     if f.lab_samples is not None:
         cards.append((_n(f.lab_identifications or 0), "controlled substances identified",
                       f"{_plural(f.lab_samples, 'lab sample')} analysed"))
@@ -680,13 +702,14 @@ def _verdict_html(results: DemoResults) -> str:
 
 def _agency_html(code: str, view: AgencyView) -> str:
     types = sorted(set(view.by_type) | set(view.withheld))
-    rows = [(t, _n(int(view.by_type.get(t, 0))),
-             ", ".join(view.withheld.get(t, ())) or "none") for t in types]
+    rows = [(_record_type_label(t), _n(int(view.by_type.get(t, 0))),
+             ", ".join(f.replace("_", " ") for f in view.withheld.get(t, ())) or "none")
+            for t in types]
     name = AGENCY_NAMES.get(code, "")
     return (f'<div class="agency"><h3>{_e(code)}{" — " + _e(name) if name else ""}</h3>'
             f'<p>{_plural(view.records_seen, "record")} delivered, '
             f'{_n(view.signatures_verified)} signatures verified by the agency.</p>'
-            + (_table(("record type", "records", "personal-data fields withheld"), rows)
+            + (_table(("record type", "records", "personal-data fields withheld"), rows, (1,))
                if rows else "<p>No records.</p>") + "</div>")
 
 
@@ -703,10 +726,11 @@ def _audit_html(results: DemoResults) -> str:
          mark(a.chains_ok == a.nodes_checked and a.nodes_checked > 0)),
         ("transparency log", f"{_n(a.log_size)} entries, consistency proof",
          mark(a.consistency_ok)),
-        ("inclusion proofs", f"{_n(a.inclusion_checked)} checked", mark(not a.problems)),
+        ("inclusion proofs", f"{_n(a.inclusion_checked)} checked",
+         mark(not a.problems) if a.inclusion_checked else "— not checked"),
     ]
     problems = "".join(f"<li>{_e(p)}</li>" for p in a.problems)
-    return (_table(("check", "scope", "result"), rows, "audit")
+    return (_table(("check", "scope", "result"), rows, cls="audit")
             + (f"<p>Problems found:</p><ul>{problems}</ul>" if problems else
                "<p>The auditor found no problem.</p>"))
 
@@ -735,7 +759,7 @@ svg{max-width:100%;height:auto;display:block}
 .tag.ctl{color:#9b1c14;border-color:#9b1c14}.tag.nc{color:#333;border-color:#777}
 table{border-collapse:collapse;margin:6px 0 10px;font-size:14px}
 th,td{border:1px solid #bbb;padding:3px 8px;text-align:left;vertical-align:top}
-th{background:#eee}td:nth-child(n+2){font-variant-numeric:tabular-nums}
+th{background:#eee}.r{text-align:right;font-variant-numeric:tabular-nums}
 .agencies{display:grid;grid-template-columns:repeat(auto-fill,minmax(340px,1fr));gap:14px}
 .note{color:#555;font-size:12px}
 @page{size:A4;margin:12mm}
@@ -827,7 +851,7 @@ def render_html(results: DemoResults) -> str:
                            "latency p99"),
                           ((_class_label(s.device_class), _n(s.cases), _pct(s.recall),
                             _pct(s.precision), _ms(s.latency_p50_ms), _ms(s.latency_p99_ms))
-                           for s in r.scores)))
+                           for s in r.scores), (1, 2, 3, 4, 5)))
     else:
         out.append("<p>No scores.</p>")
     out.append("<h3>Devices</h3>")
@@ -836,7 +860,7 @@ def render_html(results: DemoResults) -> str:
                       ((n.node_id, _class_label(n.device_class), n.profile, _n(n.records),
                         _n(n.alerts), _n(n.last_acked_seq),
                         f"{_clock(n.link_cut[0])}–{_clock(n.link_cut[1])}" if n.link_cut
-                        else "—") for n in r.nodes)))
+                        else "—") for n in r.nodes), (3, 4, 5)))
     out.append('<p class="note">Generated by borderlink from the demo\'s results; this page '
                "needs no network and no scripts.</p></body></html>")
     return "\n".join(out)

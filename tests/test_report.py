@@ -262,7 +262,8 @@ def test_header_verdict_and_key_figures() -> None:
     total = sum(n.records for n in results.nodes)
     assert f"{total:,}" in text
     # the agency tables name the withheld fields per record type
-    assert "document_number" in text and "calling_number" in text
+    assert "document number" in text and "calling number" in text
+    assert "document checks (document.check)" in text
     # a node that was cut and drained is shown caught up; one left behind is not
     assert "caught up" in text
 
