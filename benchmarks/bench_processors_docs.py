@@ -31,20 +31,19 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(ROOT / "tests" / "edge" / "processors"))
-from _common import Report, pin_one_core  # noqa: E402
-from traveller_synth import SYSTEMS, Person, random_person, spell  # noqa: E402
-
-from borderlink.edge.processors.document import (  # noqa: E402
+from _common import Report, pin_one_core
+from borderlink.edge.processors.document import (
     DocumentConfig,
     DocumentProcessor,
     load_countries,
 )
-from borderlink.edge.processors.names import fine_key  # noqa: E402
-from borderlink.edge.processors.watchlist import ProtectedWatchlist  # noqa: E402
-from borderlink.hardware_profiles.mrz import MrzDocument, build_mrz  # noqa: E402
-from borderlink.hardware_profiles.readings import MrzRead  # noqa: E402
+from borderlink.edge.processors.names import fine_key
+from borderlink.edge.processors.watchlist import ProtectedWatchlist
+from borderlink.hardware_profiles.mrz import MrzDocument, build_mrz
+from borderlink.hardware_profiles.readings import MrzRead
+from traveller_synth import SYSTEMS, Person, random_person, spell
 
-T = dt.datetime(2026, 11, 27, 9, 0, tzinfo=dt.timezone.utc).timestamp()
+T = dt.datetime(2026, 11, 27, 9, 0, tzinfo=dt.UTC).timestamp()
 _ONSETS = ["B", "D", "F", "G", "H", "K", "L", "M", "N", "P", "R", "S", "T", "V", "Z", "SH",
            "KH", "CH", "BR", "TR", "ST", "KR", "PL", "GR", "DR", "J", "Y", "W"]
 _VOWELS = ["A", "E", "I", "O", "U", "AI", "EI", "OU", "IA"]
@@ -71,7 +70,7 @@ def build_list(n_persons: int, n_realistic: int, n_documents: int, rng: random.R
                         "given_names_latin": synthetic_name(rng, 2),
                         "birth_date": birth.isoformat(), "sex": rng.choice("MF"),
                         "action": "hit"})
-    documents = [{"number": "%s%08d" % (rng.choice("ABCPZ"), rng.randrange(10**8)),
+    documents = [{"number": f"{rng.choice('ABCPZ')}{rng.randrange(10**8):08d}",
                   "issuing_state": "AZE", "status": "stolen"} for _ in range(n_documents)]
     clear = {"format": "borderlink.watchlist.v1", "issuer": "SMS", "list_id": "BENCH",
              "version": 1, "persons": persons, "documents": documents}
@@ -127,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
             p = rng.choice(realistic)
             system = rng.choice(SYSTEMS)
             reads.append(mrz_read(spell(p.surname, system, rng), spell(p.given, system, rng),
-                                  p.birth, p.sex, "C%08d" % rng.randrange(10**8)))
+                                  p.birth, p.sex, f"C{rng.randrange(10**8):08d}"))
             kinds.append("listed")
         elif r < 0.02:
             p = random_person(rng)
@@ -137,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             p = random_person(rng)
             reads.append(mrz_read(spell(p.surname, "az_mrz"), spell(p.given, "az_mrz"), p.birth,
-                                  p.sex, "C%08d" % rng.randrange(10**8)))
+                                  p.sex, f"C{rng.randrange(10**8):08d}"))
             kinds.append("clear")
     for read in reads[:500]:  # warm-up
         proc.feed(read)
@@ -154,10 +153,10 @@ def main(argv: list[str] | None = None) -> int:
     latencies.sort()
 
     # ---------------------------------------------------------------- ceiling
-    tags = {int.from_bytes(hmac.digest(key, b"doc|%d" % i, "sha256")[:8], "big"): i
+    tags = {int.from_bytes(hmac.digest(key, b"doc|" + str(i).encode(), "sha256")[:8], "big"): i
             for i in range(200_000)}
     ceiling = []
-    labels = [b"doc|C%08d" % rng.randrange(10**8) for _ in range(args.decisions)]
+    labels = [f"doc|C{rng.randrange(10**8):08d}".encode() for _ in range(args.decisions)]
     gc.disable()
     for label in labels:
         start = clock()
@@ -171,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     for p in realistic[:2000]:
         for system in SYSTEMS:
             read = mrz_read(spell(p.surname, system, rng), spell(p.given, system, rng), p.birth,
-                            p.sex, "C%08d" % rng.randrange(10**8))
+                            p.sex, f"C{rng.randrange(10**8):08d}")
             recall_total += 1
             recall_hits += proc.feed(read)[0].body["verdict"] == "hit"
     clear_total = false_hits = refers = homonyms = 0
@@ -182,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
             continue
         clear_total += 1
         verdict = proc.feed(mrz_read(spell(p.surname, "az_mrz"), spell(p.given, "az_mrz"),
-                                     p.birth, p.sex, "C%08d" % rng.randrange(10**8)))[0]
+                                     p.birth, p.sex, f"C{rng.randrange(10**8):08d}"))[0]
         false_hits += verdict.body["verdict"] == "hit"
         refers += verdict.body["verdict"] == "refer"
     recall = recall_hits / recall_total
@@ -205,12 +204,12 @@ def main(argv: list[str] | None = None) -> int:
     print(f"false hits on {clear_total:,} clear travellers: {false_hits} = {false_rate:.3%} "
           f"(bar <= 0.1 %); refers (possible matches) {refers} = {refers / clear_total:.2%}; "
           f"homonyms skipped: {homonyms}")
-    report.rows.append(dict(figure="watchlist recall", value=recall, unit="", ceiling="bar",
-                            ceiling_value=0.99, ratio=recall / 0.99, bar=1.0,
-                            meets_bar=recall >= 0.99))
-    report.rows.append(dict(figure="false hit rate", value=false_rate, unit="", ceiling="bar",
-                            ceiling_value=0.001, ratio=false_rate / 0.001, bar=1.0,
-                            meets_bar=false_rate <= 0.001))
+    report.rows.append({"figure": "watchlist recall", "value": recall, "unit": "", "ceiling": "bar",
+                            "ceiling_value": 0.99, "ratio": recall / 0.99, "bar": 1.0,
+                            "meets_bar": recall >= 0.99})
+    report.rows.append({"figure": "false hit rate", "value": false_rate, "unit": "", "ceiling": "bar",
+                            "ceiling_value": 0.001, "ratio": false_rate / 0.001, "bar": 1.0,
+                            "meets_bar": false_rate <= 0.001})
     report.write_json(args.json)
     return 0 if p99 <= 2000 and recall >= 0.99 and false_rate <= 0.001 else 1
 

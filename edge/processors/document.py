@@ -57,12 +57,12 @@ from .base import AlertLevel, Decision
 from .mrz import Mrz, parse_mrz
 from .watchlist import ProtectedWatchlist
 
-__all__ = ["DocumentConfig", "DocumentProcessor", "load_countries", "HIT_REASONS"]
+__all__ = ["HIT_REASONS", "DocumentConfig", "DocumentProcessor", "load_countries"]
 
 HIT_REASONS = frozenset({"watchlist_person", "watchlist_document"})
 _DOC_CODE_FIRST = frozenset("PIACV")
 _SPECIMEN_NUMBERS = frozenset({"L898902C3", "D23145890", "L8988901C", "T22000129", "C01X00T47"})
-_UTC = dt.timezone.utc
+_UTC = dt.UTC
 
 
 @dataclass(frozen=True)

@@ -49,11 +49,11 @@ from ..errors import MrzFormatError
 __all__ = [
     "FORMATS",
     "Mrz",
-    "check_digit",
-    "parse_mrz",
     "birth_century",
-    "expiry_century",
+    "check_digit",
     "detect_format",
+    "expiry_century",
+    "parse_mrz",
 ]
 
 #: format -> (lines, characters per line)

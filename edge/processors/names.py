@@ -36,8 +36,15 @@ import re
 import unicodedata
 from functools import lru_cache
 
-__all__ = ["fold", "skeleton", "fine_key", "jaro_winkler", "levenshtein_similarity",
-           "word_similarity", "name_similarity"]
+__all__ = [
+    "fine_key",
+    "fold",
+    "jaro_winkler",
+    "levenshtein_similarity",
+    "name_similarity",
+    "skeleton",
+    "word_similarity",
+]
 
 _AZ = {
     "Ə": "A", "ə": "A", "Ü": "U", "ü": "U", "Ö": "O", "ö": "O", "Ğ": "GH", "ğ": "GH",
@@ -119,13 +126,12 @@ def jaro_winkler(a: str, b: str, prefix_scale: float = 0.1) -> float:
     if not la or not lb:
         return 0.0
     window = max(la, lb) // 2 - 1
-    if window < 0:
-        window = 0
+    window = max(window, 0)
     matched_b = [False] * lb
     a_matches = []
     for i, char in enumerate(a):
         lo = i - window if i > window else 0
-        hi = i + window + 1 if i + window + 1 < lb else lb
+        hi = min(lb, i + window + 1)
         for j in range(lo, hi):
             if not matched_b[j] and b[j] == char:
                 matched_b[j] = True

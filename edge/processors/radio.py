@@ -31,6 +31,7 @@ left (``borderlink.border.v1``). Distances are metres.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections import deque
 from collections.abc import Mapping, Sequence
@@ -42,7 +43,7 @@ from borderlink.hardware_profiles.readings import NmeaFix, RadioStatus
 from ..errors import GeometryError, ProcessorError
 from .base import AlertLevel, Decision
 
-__all__ = ["BorderGeometry", "Sector", "RadioConfig", "RadioProcessor", "KNOT_MPS"]
+__all__ = ["KNOT_MPS", "BorderGeometry", "RadioConfig", "RadioProcessor", "Sector"]
 
 KNOT_MPS = 1852.0 / 3600.0
 _R = 6_371_008.8  # mean Earth radius, m
@@ -112,7 +113,7 @@ class BorderGeometry:
         xy = [self.projection.xy(lon, lat) for lon, lat in line]
         self._line = xy
         self._segments = []
-        for (ax, ay), (bx, by) in zip(xy, xy[1:]):
+        for (ax, ay), (bx, by) in itertools.pairwise(xy):
             length = math.hypot(bx - ax, by - ay)
             if length == 0:
                 raise GeometryError("the border line repeats a point")
@@ -406,11 +407,11 @@ class RadioProcessor:
                 track.outside_sector = True
                 out.append(self._event(fix, "sector_exit", poly.boundary_distance(x, y), sector,
                                        AlertLevel.WARNING))
-            elif inside and track.outside_sector:
-                if poly.boundary_distance(x, y) >= cfg.hysteresis_m:
-                    track.outside_sector = False
-                    out.append(self._event(fix, "sector_return", poly.boundary_distance(x, y),
-                                           sector, AlertLevel.INFO))
+            elif (inside and track.outside_sector
+                  and poly.boundary_distance(x, y) >= cfg.hysteresis_m):
+                track.outside_sector = False
+                out.append(self._event(fix, "sector_return", poly.boundary_distance(x, y),
+                                       sector, AlertLevel.INFO))
         return out
 
     def _event(self, fix: NmeaFix, kind: str, distance: float, sector: str | None,
@@ -452,4 +453,4 @@ class RadioProcessor:
 
 
 def _ms(t: float) -> int:
-    return max(0, int(round(t * 1000)))
+    return max(0, round(t * 1000))

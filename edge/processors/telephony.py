@@ -33,7 +33,7 @@ from borderlink.hardware_profiles.readings import CallDetailRecord, LinkStatus
 from ..errors import ProcessorError
 from .base import AlertLevel, Decision
 
-__all__ = ["TelephonyConfig", "TelephonyProcessor", "CallSummary"]
+__all__ = ["CallSummary", "TelephonyConfig", "TelephonyProcessor"]
 
 _LEVELS = {"down": AlertLevel.ALARM, "degraded": AlertLevel.WARNING, "up": AlertLevel.INFO}
 
@@ -249,4 +249,4 @@ class TelephonyProcessor:
 
 
 def _ms(t: float) -> int:
-    return max(0, int(round(t * 1000)))
+    return max(0, round(t * 1000))

@@ -54,11 +54,11 @@ from ..errors import WatchlistError
 from .names import fine_key, name_similarity, skeleton
 
 __all__ = [
-    "WATCHLIST_FORMAT",
     "PROTECTED_FORMAT",
-    "ProtectedWatchlist",
-    "PersonMatch",
+    "WATCHLIST_FORMAT",
     "DocumentMatch",
+    "PersonMatch",
+    "ProtectedWatchlist",
     "normalise_document_number",
 ]
 

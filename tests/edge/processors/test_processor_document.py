@@ -23,7 +23,7 @@ from borderlink.proto.record_types import default_registry
 
 DATA = Path(__file__).resolve().parents[3] / "hardware_profiles" / "data"
 KEY = bytes(range(32))
-T = dt.datetime(2026, 11, 27, 10, 0, tzinfo=dt.timezone.utc).timestamp()
+T = dt.datetime(2026, 11, 27, 10, 0, tzinfo=dt.UTC).timestamp()
 REGISTRY = default_registry()
 
 
@@ -44,9 +44,9 @@ def proc(countries, watchlist):
 
 
 def doc(**kw):
-    base = dict(doc_format="TD3", doc_code="P", issuing_state="AZE", surname="NAMAZOV",
-                given_names="TURAL", number="C01234567", nationality="AZE", birth_date="880304",
-                sex="M", expiry_date="310101")
+    base = {"doc_format": "TD3", "doc_code": "P", "issuing_state": "AZE", "surname": "NAMAZOV",
+                "given_names": "TURAL", "number": "C01234567", "nationality": "AZE", "birth_date": "880304",
+                "sex": "M", "expiry_date": "310101"}
     base.update(kw)
     return MrzDocument(**base)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import random
@@ -163,7 +164,7 @@ def test_positions_are_thinned_by_time_and_distance(border):
     driving = walk(border, T0, 20000, 2000, 24000, 2000, speed_mps=20)  # 4 km at 72 km/h
     positions = [d for d in run(proc, driving) if d.record_type == "radio.position"]
     assert 20 <= len(positions) <= 41  # one per 100-200 m (the smoothed track lags one fix)
-    for a, b in zip(positions, positions[1:]):
+    for a, b in itertools.pairwise(positions):
         xa, ya = border.projection.xy(a.body["lon"], a.body["lat"])
         xb, yb = border.projection.xy(b.body["lon"], b.body["lat"])
         assert math.hypot(xb - xa, yb - ya) >= 99.0
@@ -192,7 +193,7 @@ def test_emergency_at_once_with_message_or_last_position(border):
     ])
     assert [d.record_type for d in out] == ["radio.emergency"] * 3
     assert all(d.alert == AlertLevel.ALARM and d.decided_at - d.t <= 0.2 for d in out)
-    lon, lat = border.point_at(21000, 300)
+    _lon, lat = border.point_at(21000, 300)
     assert out[0].body["lat"] == pytest.approx(lat) and out[0].body["fix_ms"] == int(T0 * 1000)
     assert out[1].body["lat"] == 39.4 and "lat" not in out[2].body
 

@@ -20,12 +20,11 @@ from borderlink.edge.processors.names import (
 from borderlink.edge.processors.watchlist import ProtectedWatchlist, normalise_document_number
 from borderlink.hardware_profiles.mrz import MrzDocument, build_mrz
 from borderlink.hardware_profiles.readings import MrzRead
-
 from traveller_synth import SYSTEMS, random_person, spell, watchlist_doc
 
 DATA = Path(__file__).resolve().parents[3] / "hardware_profiles" / "data"
 KEY = b"k" * 32
-T = dt.datetime(2026, 11, 27, tzinfo=dt.timezone.utc).timestamp()
+T = dt.datetime(2026, 11, 27, tzinfo=dt.UTC).timestamp()
 
 
 @pytest.mark.parametrize("group", [
@@ -77,7 +76,7 @@ def _read(person, system, rng):
     surname = spell(person.surname, system, rng)
     given = spell(person.given, system, rng)
     return MrzRead(build_mrz(MrzDocument(
-        "TD3", "P", "AZE", surname, given, "C%08d" % rng.randrange(10**8), "AZE",
+        "TD3", "P", "AZE", surname, given, f"C{rng.randrange(10**8):08d}", "AZE",
         person.birth.strftime("%y%m%d"), person.sex, "301231")), True, True, T)
 
 
@@ -176,8 +175,8 @@ def test_protected_index_reveals_no_clear_data_and_needs_its_key():
         ProtectedWatchlist.loads(blob, b"x" * 32)
     # Another device's index of the same list shares no tag with this one.
     other = ProtectedWatchlist.build(clear, b"z" * 32)
-    assert not set(other._persons) & set(wl._persons)  # noqa: SLF001 - checking the index
-    assert not set(other._documents) & set(wl._documents)  # noqa: SLF001
+    assert not set(other._persons) & set(wl._persons)
+    assert not set(other._documents) & set(wl._documents)
 
 
 @pytest.mark.parametrize("bad,match", [
