@@ -22,6 +22,7 @@ from borderlink.report_model import (
     ALERT_LEVELS,
     DEVICE_CLASSES,
     AgencyView,
+    AlertEvent,
     DemoResults,
     GeoData,
     Intrusion,
@@ -87,6 +88,12 @@ def _clock(t: float, seconds: bool = True) -> str:
 
 def _date(t: float) -> str:
     return time.strftime("%d %b %Y", time.gmtime(t))
+
+
+def _period(start: float, end: float) -> str:
+    if _date(start) == _date(end):
+        return f"{_date(start)}, {_clock(start)}–{_clock(end)} UTC"
+    return f"{_date(start)} {_clock(start)} – {_date(end)} {_clock(end)} UTC"
 
 
 def _duration(seconds: float) -> str:
@@ -193,6 +200,40 @@ def _time_domain(results: DemoResults) -> tuple[float, float]:
     return (t0, t1) if t1 > t0 else (t0, t0 + 1.0)
 
 
+def _thin_series(samples: list[tuple[float, int]], t0: float, t1: float,
+                 width_px: float) -> list[tuple[float, int]]:
+    """At most two samples (lowest, highest, in time order) per pixel column; keeps peaks."""
+    if len(samples) <= 2 * width_px:
+        return samples
+    columns: dict[int, list[tuple[float, int]]] = {}
+    for t, v in samples:
+        columns.setdefault(int((t - t0) / (t1 - t0) * width_px), []).append((t, v))
+    out: list[tuple[float, int]] = []
+    for col in sorted(columns):
+        group = columns[col]
+        low, high = min(group, key=lambda s: s[1]), max(group, key=lambda s: s[1])
+        out += sorted({low, high})
+    if out[-1] != samples[-1]:
+        out.append(samples[-1])  # the final state decides "caught up"
+    return out
+
+
+def _thin_track(points: list[tuple[float, float]], proj: _Projection,
+                min_px: float = 1.5) -> list[tuple[float, float]]:
+    """Drop fixes closer than *min_px* on the map to the last kept one (keeps the last)."""
+    if len(points) <= 2:
+        return points
+    kept = [points[0]]
+    lx, ly = proj(*points[0])
+    for lat, lon in points[1:-1]:
+        px, py = proj(lat, lon)
+        if abs(px - lx) + abs(py - ly) >= min_px:
+            kept.append((lat, lon))
+            lx, ly = px, py
+    kept.append(points[-1])
+    return kept
+
+
 # --------------------------------------------------------------------------- timeline
 
 def _timeline_svg(results: DemoResults) -> str:
@@ -225,6 +266,7 @@ def _timeline_svg(results: DemoResults) -> str:
                    f'<title>uplink cut {_clock(a)}–{_clock(b)}: {_e(", ".join(ids))}</title></rect>')
         out.append(f'<text x="{_f((xa + xb) / 2)}" y="{_f(top - 6)}" text-anchor="middle" '
                    f'font-size="11" fill="#444">uplink cut ({len(ids)})</text>')
+    dense_rows = 0
     for i, cls in enumerate(rows):
         y = top + i * row_h
         if i % 2:
@@ -232,14 +274,38 @@ def _timeline_svg(results: DemoResults) -> str:
                        f'height="{_f(row_h)}" fill="#000" opacity="0.035"/>')
         out.append(f'<text x="{_f(left - 8)}" y="{_f(y + row_h / 2 + 4)}" '
                    f'text-anchor="end">{_e(_class_label(cls))}</text>')
-        alerts = sorted(by_class.get(cls, []),
-                        key=lambda a: ALERT_LEVELS.index(a.level) if a.level in ALERT_LEVELS else 0)
+        alerts = sorted(by_class.get(cls, []), key=lambda a: (
+            ALERT_LEVELS.index(a.level) if a.level in ALERT_LEVELS else -1, a.t))
+        # alerts that would overlap (same level, same 3 px) share one mark
+        marks: dict[tuple[str, int], list[AlertEvent]] = {}
         for alert in alerts:
-            colour, shape = LEVEL_STYLES.get(alert.level, (GREY, "circle"))
-            offset = {"alarm": -9, "warning": 0}.get(alert.level, 9)
-            tip = f"{_clock(alert.t)} {alert.node_id} [{alert.level}] {alert.summary}"
+            marks.setdefault((alert.level, int(x(alert.t) // 3)), []).append(alert)
+        dense = len(marks) > plot_w / 6  # marks would merge into a band: draw density instead
+        dense_rows += dense
+        busiest = max((len(g) for g in marks.values()), default=1)
+        for (level, col), group in marks.items():
+            colour, shape = LEVEL_STYLES.get(level, (GREY, "circle"))
+            lane_y = y + row_h / 2 + {"alarm": -9, "warning": 0}.get(level, 9)
+            first = group[0]
+            tip = f"{_clock(first.t)} {first.node_id} [{level}] {first.summary}"
+            if len(group) > 1:
+                tip = (f"{len(group)} {level} alerts {_clock(first.t)}–{_clock(group[-1].t)}, "
+                       f"first: {tip}")
+            if dense:
+                shade = 0.2 + 0.8 * math.log1p(len(group)) / math.log1p(busiest)
+                out.append(f'<rect x="{_f(col * 3)}" y="{_f(lane_y - 3.5)}" width="3" '
+                           f'height="7" fill="{colour}" fill-opacity="{shade:.2f}">'
+                           f'<title>{_e(tip)}</title></rect>')
+                continue
+            mean_t = sum(a.t for a in group) / len(group)
             out.append(f'<g><title>{_e(tip)}</title>'
-                       f'{_marker(shape, x(alert.t), y + row_h / 2 + offset, 4.5, colour)}</g>')
+                       f'{_marker(shape, x(mean_t), lane_y, 4.5, colour)}</g>')
+        if dense:
+            for level in ALERT_LEVELS:
+                lane_y = y + row_h / 2 + {"alarm": -9, "warning": 0}.get(level, 9)
+                out.append(f'<text x="{_f(left + 3)}" y="{_f(lane_y + 3)}" font-size="8" '
+                           f'fill="#333" stroke="#fff" stroke-width="2" paint-order="stroke">'
+                           f'{level}</text>')
         out.append(f'<text x="{_f(left + plot_w + 8)}" y="{_f(y + row_h / 2 + 4)}" '
                    f'fill="#444">{_plural(len(alerts), "alert")}</text>')
     axis_y = top + plot_h
@@ -262,6 +328,9 @@ def _timeline_svg(results: DemoResults) -> str:
     out.append(f'<rect x="{_f(lx)}" y="{_f(ly - 10)}" width="18" height="12" '
                f'fill="url(#tl-hatch)" stroke="#888"/>'
                f'<text x="{_f(lx + 24)}" y="{_f(ly)}">uplink cut (number of nodes)</text>')
+    if dense_rows:
+        out.append(f'<text x="{_f(lx + 230)}" y="{_f(ly)}">strips: busy rows, darker = more '
+                   f'alerts</text>')
     out.append("</svg>")
     return "".join(out)
 
@@ -423,7 +492,7 @@ def _map_svg(geo: GeoData) -> str:
         track = geo.tracks[unit]
         if not track:
             continue
-        pts = [(p[1], p[2]) for p in track]
+        pts = _thin_track([(p[1], p[2]) for p in track], proj)
         dash_attr = f' stroke-dasharray="{dash}"' if dash else ""
         out.append(f'<polyline points="{path(pts)}" fill="none" stroke="{colour}" '
                    f'stroke-width="2.4" stroke-linejoin="round"{dash_attr}>'
@@ -572,7 +641,8 @@ def _backlog_svg(results: DemoResults) -> str:
         oy = (k // cols) * (panel_h + gap)
         pw = panel_w - inner_l - 8
         ph = panel_h - inner_t - inner_b
-        samples = sorted((float(t), int(v)) for t, v in node.backlog)
+        samples = _thin_series(sorted((float(t), int(v)) for t, v in node.backlog),
+                               t0, t1, pw)
         peak = max((v for _, v in samples), default=0)
         ymax = max(_ticks(0, max(peak, 1), 2)[-1], peak, 10)  # 1-2 in flight stays low
 
@@ -774,7 +844,7 @@ def render_html(results: DemoResults) -> str:
     r = results
     f = r.resolved_figures()
     title = f"borderlink demo — {r.site}"
-    span = (f"{_date(r.started)}, {_clock(r.started)}–{_clock(r.ended)} UTC "
+    span = (f"{_period(r.started, r.ended)} "
             f"({_duration(r.ended - r.started)} wall clock, {_duration(r.duration_s)} "
             f"of scenario time)")
     out = ['<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">',
@@ -874,7 +944,7 @@ def render_summary(results: DemoResults) -> str:
     f = r.resolved_figures()
     failures = r.all_failures()
     lines = [f"borderlink demo — {r.site}, scenario {r.scenario!s}",
-             (f"{_date(r.started)}, {_clock(r.started)}–{_clock(r.ended)} UTC "
+             (f"{_period(r.started, r.ended)} "
               f"({_duration(r.ended - r.started)}; {_duration(r.duration_s)} of scenario time), "
               f"{_plural(len(r.nodes), 'device')}."),
              "RESULT: ALL GREEN — every check passed." if not failures else

@@ -416,3 +416,29 @@ def test_unknown_direction_draws_no_arrow() -> None:
 def test_rendering_is_deterministic() -> None:
     assert render_html(sample_results()) == render_html(sample_results())
     assert render_summary(sample_results()) == render_summary(sample_results())
+
+
+def test_a_long_busy_run_stays_small_and_keeps_its_peaks() -> None:
+    """A day of samples, thousands of alerts and long tracks: thinned to the pixel, not lost."""
+    rng = random.Random(11)
+    day = 86_400.0
+    backlog = [(T0 + k * 2.0, rng.choice((0, 0, 1))) for k in range(int(day / 2))]
+    backlog[20_000] = (backlog[20_000][0], 4_321)  # one spike among 43,200 samples
+    backlog.append((T0 + day, 0))
+    nodes = [NodeResult("RPM-LANE-1", "radiation_portal", "rpm-lane", 90_000, 6_000, 90_000,
+                        backlog, (T0 + 39_000, T0 + 41_000))]
+    alerts = [AlertEvent(T0 + rng.uniform(0, day), "RPM-LANE-1", "radiation.alarm",
+                         rng.choice(("info", "warning", "alarm")), "gamma") for _ in range(6_000)]
+    base = sample_results()
+    assert base.geo is not None
+    track = [(T0 + i * 4.0, 39.45 + 0.02 * math.sin(i / 500), 48.25 + i * 1e-6)
+             for i in range(20_000)]
+    geo = dataclasses.replace(base.geo, tracks={"P-21": track})
+    results = dataclasses.replace(base, nodes=nodes, alerts=alerts, geo=geo, ended=T0 + day,
+                                  duration_s=day)
+    page = render_html(results)
+    assert len(page) < 1_000_000
+    text = " ".join(parse(page).text)
+    assert "peak 4,321 · end: caught up" in text
+    assert "6,000 alerts" in text
+    assert "27 Nov 2026 09:00:00 – 28 Nov 2026 09:00:00 UTC" in text
