@@ -27,8 +27,8 @@ reason                                    verdict   when
 ``uv_flag`` / ``ir_flag``                 refer     the reader flagged UV / IR (if enabled)
 ``unknown_state_code:<field>``            refer     issuing state or nationality not in the
                                                     ICAO code list (fantasy documents)
-``specimen_document``                     refer     a specimen code (``UTO``) or a 9303
-                                                    specimen number
+``specimen_document``                     refer     a specimen code (``UTO``), a 9303 or
+                                                    state specimen number (``SPECI…``)
 ``unknown_document_code``                 refer     document code not ``P I A C V`` + letter
 ``bad_date:<kind>`` / ``implausible_dates``  refer  impossible date, expiry before birth, birth
                                                     in the future
@@ -174,7 +174,8 @@ class DocumentProcessor:
             if code not in self._countries:
                 refer.append(f"unknown_state_code:{field_name}")
         if (mrz.issuing_state in self._specimen_codes or mrz.nationality in self._specimen_codes
-                or mrz.document_number in _SPECIMEN_NUMBERS):
+                or mrz.document_number in _SPECIMEN_NUMBERS
+                or mrz.document_number.startswith("SPECI")):
             refer.append("specimen_document")
         age = None
         if mrz.birth_date is not None:

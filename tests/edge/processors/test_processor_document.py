@@ -136,6 +136,14 @@ def test_specimens_are_referred(proc):
     assert d.body["personal_number"] == "ZE184226B"
 
 
+def test_state_specimen_numbers_are_referred(proc):
+    lines = ("P<NLDDE<BRUIJN<<WILLEKE<LISELOTTE<<<<<<<<<<<",
+             "SPECI20142NLD6503101F2403096999999990<<<<<84")
+    d = decide(proc, lines)
+    assert d.body["reasons"] == ["specimen_document", "expired"]
+    assert d.body["surname"] == "DE BRUIJN"
+
+
 def test_refer_flags_follow_the_profile(countries, watchlist):
     quiet = DocumentProcessor(DocumentConfig(refer_on_uv_fail=False, refer_on_ir_fail=False),
                               countries, watchlist)

@@ -25,7 +25,9 @@ TODAY = dt.date(2026, 11, 27)
 #   (MRV-A and MRV-B specimens); the 1969 TD3 specimen is the one of Doc 9303 Part 1 (6th ed.
 #   2006, Appendix 6 to Section IV). The German specimens (Erika Mustermann) are the ones the
 #   German Federal Ministry of the Interior publishes for its eID card (2010) and ePassport;
-#   they show the special issuing-state code "D<<".
+#   they show the special issuing-state code "D<<". The Dutch specimen (Willeke Liselotte
+#   de Bruijn, document number SPECI2014) is the Netherlands government's published specimen;
+#   it shows a compound primary identifier.
 SPECIMENS = [
     (
         "9303 Part 4 App. A (TD3)",
@@ -87,6 +89,16 @@ SPECIMENS = [
              "birth_date": dt.date(1940, 9, 7), "sex": "F", "expiry_date": dt.date(1996, 12, 10),
              "optional_data": ""},
         {"document_number", "birth_date", "expiry_date"},
+    ),
+    (
+        "Dutch passport specimen (Rijksoverheid, 2014)",
+        ("P<NLDDE<BRUIJN<<WILLEKE<LISELOTTE<<<<<<<<<<<",
+         "SPECI20142NLD6503101F2403096999999990<<<<<84"),
+        {"doc_format": "TD3", "doc_code": "P", "issuing_state": "NLD", "surname": "DE BRUIJN",
+         "given_names": "WILLEKE LISELOTTE", "document_number": "SPECI2014",
+         "nationality": "NLD", "birth_date": dt.date(1965, 3, 10), "sex": "F",
+         "expiry_date": dt.date(2024, 3, 9), "optional_data": "999999990"},
+        {"document_number", "birth_date", "expiry_date", "personal_number", "composite"},
     ),
     (
         "German eID card specimen (BMI, 2010)",

@@ -271,3 +271,51 @@ def test_no_missed_breach_on_random_tracks(border):
             fixes.append(fix_at(border, t, chainage, offset, unit=unit))
         crossed = events(run(proc, fixes)).count("border_crossed")
         assert crossed == truth_crossings, trial
+
+
+# A real recording: the first 25 s of ``test/daemon/bu353s4.log`` of the gpsd regression suite
+# (GlobalSat BU-353-S4, SiRF-IV, recorded 2014-12-31 in Hamilton, Waikato, NZ by Paul Beard;
+# gpsd is BSD-2-Clause). GGA/RMC pairs with GSA/GSV between them, as the receiver sent them.
+GPSD_BU353S4 = """\
+$GPGGA,030719.000,3747.0873,S,17518.8938,E,1,08,1.1,59.9,M,23.7,M,,0000*7D
+$GPGSA,A,3,17,28,06,01,30,20,26,13,,,,,1.8,1.1,1.5*33
+$GPRMC,030719.000,A,3747.0873,S,17518.8938,E,0.69,181.39,311214,,,A*7D
+$GPGGA,030720.000,3747.0875,S,17518.8938,E,1,08,1.1,59.8,M,23.7,M,,0000*70
+$GPRMC,030720.000,A,3747.0875,S,17518.8938,E,1.15,181.39,311214,,,A*7B
+$GPGGA,030721.000,3747.0876,S,17518.8934,E,1,08,1.1,60.1,M,23.7,M,,0000*7D
+$GPGSV,3,1,12,17,72,207,32,28,59,095,31,06,35,347,25,01,29,132,23*7B
+$GPRMC,030721.000,A,3747.0876,S,17518.8934,E,0.89,181.39,311214,,,A*71
+$GPGGA,030722.000,3747.0877,S,17518.8933,E,1,08,1.1,60.1,M,23.7,M,,0000*78
+$GPRMC,030722.000,A,3747.0877,S,17518.8933,E,0.12,181.39,311214,,,A*76
+$GPGGA,030723.000,3747.0878,S,17518.8935,E,1,08,1.1,60.0,M,23.7,M,,0000*71
+$GPRMC,030723.000,A,3747.0878,S,17518.8935,E,0.66,181.39,311214,,,A*7D
+$GPGGA,030728.000,3747.0878,S,17518.8940,E,1,08,1.1,60.5,M,23.7,M,,0000*7D
+$GPRMC,030728.000,A,3747.0878,S,17518.8940,E,0.52,181.39,311214,,,A*73
+$GPGGA,030729.000,3747.0879,S,17518.8942,E,1,08,1.1,60.7,M,23.7,M,,0000*7D
+$GPRMC,030729.000,A,3747.0879,S,17518.8942,E,0.48,181.39,311214,,,A*7A
+$GPGGA,030743.000,3747.0877,S,17518.8941,E,1,07,1.1,60.2,M,23.7,M,,0000*76
+$GPRMC,030743.000,A,3747.0877,S,17518.8941,E,0.00,181.39,311214,,,A*77
+"""
+
+
+def test_real_recorded_nmea_log():
+    """Real receiver output (gpsd regression log) through framer, decoder and processor,
+    against a test line drawn 30 m south of the receiver (interior to the north)."""
+    import datetime as dt
+
+    framer = nmea.Framer()
+    decoder = nmea.Decoder(unit_id="NZ-BU353", date_hint=dt.date(2014, 12, 31))
+    readings = [r for f in framer.feed(GPSD_BU353S4.replace("\n", "\r\n").encode())
+                for r in decoder.decode(f)]
+    assert framer.stats.bad_checksum == 0 and framer.stats.frames == 18
+    assert len(readings) == 16  # GSA/GSV decode to nothing
+    assert readings[0].t == dt.datetime(2014, 12, 31, 3, 7, 19, tzinfo=dt.timezone.utc).timestamp()
+    lat0 = -(37 + 47.0877 / 60)
+    south = lat0 - 30 / 111_195
+    line = BorderGeometry([(175.30, south), (175.33, south)])  # west -> east: north is left
+    proc = RadioProcessor(RadioConfig(proximity_m=50, position_min_interval_s=30), line)
+    out = run(proc, readings)
+    assert proc.track_stats("NZ-BU353") == (16, 0)  # metre-level jitter: nothing rejected
+    assert events(out) == ["border_proximity"]
+    assert 28 <= out[0].body["distance_m"] <= 32
+    assert [d.record_type for d in out].count("radio.position") == 1  # 24 s, < 1 m moved
