@@ -309,7 +309,7 @@ def test_real_recorded_nmea_log():
                 for r in decoder.decode(f)]
     assert framer.stats.bad_checksum == 0 and framer.stats.frames == 18
     assert len(readings) == 16  # GSA/GSV decode to nothing
-    assert readings[0].t == dt.datetime(2014, 12, 31, 3, 7, 19, tzinfo=dt.timezone.utc).timestamp()
+    assert readings[0].t == dt.datetime(2014, 12, 31, 3, 7, 19, tzinfo=dt.UTC).timestamp()
     lat0 = -(37 + 47.0877 / 60)
     south = lat0 - 30 / 111_195
     line = BorderGeometry([(175.30, south), (175.33, south)])  # west -> east: north is left
