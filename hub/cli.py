@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import argparse
 
-from borderlink._cliutil import not_yet_built
-
 
 def configure_hub(parser: argparse.ArgumentParser) -> None:
     from borderlink.hub.commands import configure
@@ -14,4 +12,6 @@ def configure_hub(parser: argparse.ArgumentParser) -> None:
 
 
 def configure_agency(parser: argparse.ArgumentParser) -> None:
-    parser.set_defaults(func=not_yet_built("agency", 3))
+    from borderlink.hub.agency_cli import configure
+
+    configure(parser)

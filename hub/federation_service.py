@@ -68,13 +68,21 @@ _PAYLOAD_BODY = 10  # record payload label of the body (borderlink.proto.record.
 # --------------------------------------------------------------------------- wire encoding
 
 
-def _varint(value: int) -> bytes:
+def _varint_slow(value: int) -> bytes:
     out = bytearray()
     while value > 0x7F:
         out.append((value & 0x7F) | 0x80)
         value >>= 7
     out.append(value)
     return bytes(out)
+
+
+#: Varints of 0 .. 2**14 - 1 (lengths of records and disclosures), precomputed.
+_SMALL_VARINTS = tuple(_varint_slow(i) for i in range(1 << 14))
+
+
+def _varint(value: int) -> bytes:
+    return _SMALL_VARINTS[value] if value < 16384 else _varint_slow(value)
 
 
 def _field(tag: bytes, data: bytes) -> bytes:
@@ -92,10 +100,11 @@ def encode_federated_record(
 ) -> bytes:
     """``FederatedRecord`` wire bytes (fields 1..6); *node_key_field* is already framed
     (``0x22 len NodeKey``) and *proof* is an encoded ``InclusionProof`` or empty."""
-    parts = [b"\x08" + _varint(log_index)] if log_index else []
-    parts.append(b"\x12" + _varint(len(record)) + record)
+    varint = _varint
+    parts = [b"\x08" + varint(log_index)] if log_index else []
+    parts.append(b"\x12" + varint(len(record)) + record)
     for d in disclosures:
-        parts.append(b"\x1a" + _varint(len(d)) + d)
+        parts.append(b"\x1a" + varint(len(d)) + d)
     if node_key_field:
         parts.append(node_key_field)
     if proof:

@@ -1,0 +1,394 @@
+"""``borderlink agency subscribe|query|proof``: an agency's client of the hub's Federation service.
+
+Talks to the hub over mutual TLS with the agency's certificate, key and the CA certificate,
+and prints one JSON object per record on stdout::
+
+    {"log_index": 41, "type": "document.check", "node": "bil-dr-01", "seq": 17,
+     "site": "AZ-BIL", "agency": "SBS", "time_ms": 1795000001000,
+     "body": {... signed clear fields + the disclosed fields ...},
+     "disclosed": ["birth_date", "surname"], "withheld": ["mrz", "personal_number"],
+     "verified": true, "next_cursor": 42,
+     "proof": {"tree_size": 1024, "root": "…hex…", "checkpoint_signature": "verified"}}
+
+Every record is verified here, not trusted: its COSE signature with the node key sent beside
+it, every disclosure against the signed digests, the body against its type; with
+``--proofs`` also its inclusion in the log against the signed checkpoint (and the
+checkpoint's signature when ``--log-key`` names the hub's log key). A record that fails is
+printed with ``"verified": false`` and the reason, and the command exits 1.
+
+``subscribe --cursor-file F`` resumes from the cursor kept in F and rewrites F after every
+record printed, so a restarted subscription continues exactly after the last line printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, TextIO
+
+import grpc
+from borderlink.proto import merkle
+from borderlink.proto.checkpoint import open_checkpoint, parse_checkpoint
+from borderlink.proto.errors import BorderlinkError, RecordDecodeError, VerificationError
+from borderlink.proto.note import parse_note, parse_vkey
+from borderlink.proto.record import verify_record
+from borderlink.proto.record_types import RecordTypeRegistry, default_registry
+from borderlink.proto.v1 import (
+    GRPC_MESSAGE_OPTIONS,
+    common_pb2,
+    federation_pb2,
+    federation_pb2_grpc,
+)
+
+from borderlink._cliutil import EXIT_FAILED, EXIT_OK, EXIT_UNAVAILABLE, env_default
+
+
+class AgencyClientError(BorderlinkError):
+    """A problem of the agency client's own inputs (certificate files, cursor file)."""
+
+
+# --------------------------------------------------------------------------- verification
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, bytes):
+        return value.hex()
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def check_record(
+    fr: federation_pb2.FederatedRecord,
+    *,
+    registry: RecordTypeRegistry,
+    log_key: str | None = None,
+    origin: str | None = None,
+) -> dict[str, Any]:
+    """Verify one received record (and its proof, when present); the JSON line as a dict.
+
+    Never raises for a bad record: the result says ``"verified": false`` and why.
+    """
+    out: dict[str, Any] = {"log_index": fr.log_index, "next_cursor": fr.next_cursor}
+    try:
+        if not fr.HasField("node_key"):
+            raise VerificationError("the hub sent no node key with the record")
+        verified = verify_record(
+            fr.record, fr.node_key.public_key, registry=registry, disclosures=fr.disclosures
+        )
+        record = verified.record
+        if record.node_id != fr.node_key.node_id:
+            raise VerificationError(
+                f"record of node {record.node_id!r} came with the key of {fr.node_key.node_id!r}"
+            )
+        spec = registry.get(record.record_type)
+        out.update(
+            type=record.record_type,
+            node=record.node_id,
+            seq=record.seq,
+            site=record.site,
+            agency=record.agency,
+            time_ms=record.time_ms,
+            body=_jsonable(verified.body),
+            disclosed=sorted(verified.disclosed),
+            withheld=sorted(spec.sensitive - set(verified.disclosed)) if spec else None,
+            known_type=verified.known_type,
+        )
+        if fr.HasField("inclusion_proof"):
+            out["proof"] = check_proof(fr, log_key=log_key, origin=origin)
+        out["verified"] = True
+    except (VerificationError, RecordDecodeError) as exc:
+        out["verified"] = False
+        out["error"] = f"{type(exc).__name__}: {exc}"
+    return out
+
+
+def check_proof(
+    fr: federation_pb2.FederatedRecord, *, log_key: str | None, origin: str | None
+) -> dict[str, Any]:
+    """Check the record's inclusion proof against the checkpoint sent with it."""
+    proof = fr.inclusion_proof
+    note = proof.checkpoint.signed_note
+    if not note:
+        raise VerificationError("inclusion proof without a signed checkpoint")
+    if log_key:
+        checkpoint = open_checkpoint(note, parse_vkey(log_key), origin=origin)
+        signature = "verified"
+    else:
+        checkpoint = parse_checkpoint(parse_note(note).text)
+        signature = "not checked (no --log-key)"
+    if checkpoint.size != proof.tree_size:
+        raise VerificationError(
+            f"proof is for tree size {proof.tree_size}, its checkpoint for {checkpoint.size}"
+        )
+    if proof.log_index != fr.log_index:
+        raise VerificationError(f"proof of leaf {proof.log_index} sent with record {fr.log_index}")
+    leaf = merkle.leaf_hash(fr.record)
+    if proof.leaf_hash and proof.leaf_hash != leaf:
+        raise VerificationError("proof's leaf hash is not the hash of the record received")
+    merkle.verify_inclusion(
+        leaf, fr.log_index, checkpoint.size, list(proof.hashes), checkpoint.root_hash
+    )
+    return {
+        "tree_size": checkpoint.size,
+        "root": checkpoint.root_hash.hex(),
+        "origin": checkpoint.origin,
+        "checkpoint_signature": signature,
+    }
+
+
+# --------------------------------------------------------------------------- the client
+
+
+def _read(path: str | None, what: str, option: str) -> bytes:
+    if not path:
+        raise AgencyClientError(f"{what} is required ({option} or its environment variable)")
+    try:
+        return Path(path).read_bytes()
+    except OSError as exc:
+        raise AgencyClientError(f"cannot read {what} {path}: {exc}") from exc
+
+
+def open_channel(args: argparse.Namespace) -> grpc.Channel:
+    creds = grpc.ssl_channel_credentials(
+        root_certificates=_read(args.ca, "the CA certificate", "--ca"),
+        private_key=_read(args.key, "the agency key", "--key"),
+        certificate_chain=_read(args.cert, "the agency certificate", "--cert"),
+    )
+    return grpc.secure_channel(args.hub, creds, options=list(GRPC_MESSAGE_OPTIONS))
+
+
+def _when(text: str | None) -> int:
+    """Unix ms from an integer or an ISO 8601 time (UTC unless it says otherwise)."""
+    if not text:
+        return 0
+    if text.isdigit():
+        return int(text)
+    try:
+        moment = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise AgencyClientError(
+            f"time {text!r}: expected Unix milliseconds or ISO 8601 (2026-11-27T10:00:00Z)"
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return int(moment.timestamp() * 1000)
+
+
+def record_filter(args: argparse.Namespace) -> common_pb2.RecordFilter:
+    return common_pb2.RecordFilter(
+        types=args.type or [],
+        sites=args.site or [],
+        node_ids=args.node or [],
+        since_unix_ms=_when(args.since),
+        until_unix_ms=_when(args.until),
+    )
+
+
+def read_cursor(path: Path | None, default: int) -> int:
+    if path is None or not path.exists():
+        return default
+    text = path.read_text().strip()
+    if not text.isdigit():
+        raise AgencyClientError(f"cursor file {path} holds {text[:40]!r}, not a log index")
+    return int(text)
+
+
+def write_cursor(path: Path, cursor: int) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(f"{cursor}\n")
+    os.replace(tmp, path)
+
+
+class Printer:
+    """Writes JSON lines; remembers whether any record failed verification."""
+
+    def __init__(self, out: TextIO, args: argparse.Namespace) -> None:
+        self.out, self.failed, self.count = out, False, 0
+        self.registry = default_registry()
+        self.log_key, self.origin = args.log_key, args.origin
+
+    def emit(self, fr: federation_pb2.FederatedRecord) -> dict[str, Any]:
+        line = check_record(fr, registry=self.registry, log_key=self.log_key, origin=self.origin)
+        self.failed |= not line["verified"]
+        self.count += 1
+        self.out.write(json.dumps(line, sort_keys=True) + "\n")
+        self.out.flush()
+        return line
+
+
+def _rpc_error(exc: grpc.RpcError, args: argparse.Namespace) -> int:
+    code = exc.code() if hasattr(exc, "code") else None
+    print(
+        f"borderlink agency: hub {args.hub}: {getattr(code, 'name', code)}: "
+        f"{exc.details() if hasattr(exc, 'details') else exc}",
+        file=sys.stderr,
+    )
+    if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+        return EXIT_UNAVAILABLE
+    return EXIT_FAILED
+
+
+def cmd_subscribe(args: argparse.Namespace) -> int:
+    cursor_file = Path(args.cursor_file) if args.cursor_file else None
+    cursor = read_cursor(cursor_file, args.cursor)
+    printer = Printer(sys.stdout, args)
+    request = federation_pb2.SubscribeRequest(
+        filter=record_filter(args),
+        cursor=cursor,
+        follow=args.follow,
+        include_inclusion_proof=args.proofs,
+    )
+    with open_channel(args) as channel:
+        stream = federation_pb2_grpc.FederationStub(channel).Subscribe(request)
+        try:
+            for fr in stream:
+                printer.emit(fr)
+                if cursor_file is not None:
+                    write_cursor(cursor_file, fr.next_cursor)
+                if args.limit and printer.count >= args.limit:
+                    stream.cancel()
+                    break
+        except grpc.RpcError as exc:
+            if exc.code() != grpc.StatusCode.CANCELLED:
+                return _rpc_error(exc, args)
+        except KeyboardInterrupt:
+            stream.cancel()
+    return EXIT_FAILED if printer.failed else EXIT_OK
+
+
+def _query(args: argparse.Namespace, channel: grpc.Channel, cursor: int, limit: int,
+           proofs: bool) -> federation_pb2.QueryResponse:  # fmt: skip
+    request = federation_pb2.QueryRequest(
+        filter=record_filter(args), cursor=cursor, limit=limit, include_inclusion_proof=proofs
+    )
+    return federation_pb2_grpc.FederationStub(channel).Query(request, timeout=args.timeout)
+
+
+def cmd_query(args: argparse.Namespace) -> int:
+    printer = Printer(sys.stdout, args)
+    with open_channel(args) as channel:
+        try:
+            resp = _query(args, channel, args.cursor, args.limit, args.proofs)
+        except grpc.RpcError as exc:
+            return _rpc_error(exc, args)
+    for fr in resp.records:
+        printer.emit(fr)
+    summary = {"next_cursor": resp.next_cursor, "more": resp.more, "records": len(resp.records)}
+    print(json.dumps(summary, sort_keys=True), file=sys.stderr)
+    return EXIT_FAILED if printer.failed else EXIT_OK
+
+
+def cmd_proof(args: argparse.Namespace) -> int:
+    printer = Printer(sys.stdout, args)
+    with open_channel(args) as channel:
+        try:
+            resp = _query(args, channel, args.log_index, 1, True)
+        except grpc.RpcError as exc:
+            return _rpc_error(exc, args)
+    records = [fr for fr in resp.records if fr.log_index == args.log_index]
+    if not records:
+        print(
+            f"borderlink agency proof: record {args.log_index} is not visible to this agency, "
+            "or not yet covered by a signed checkpoint",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
+    line = printer.emit(records[0])
+    return EXIT_OK if line["verified"] and "proof" in line else EXIT_FAILED
+
+
+# --------------------------------------------------------------------------- parser
+
+
+def _connection_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--hub", default=env_default("HUB", "127.0.0.1:7443"),
+                   help="hub address host:port (env BORDERLINK_HUB; default %(default)s)")  # fmt: skip
+    p.add_argument("--cert", default=env_default("CERT"),
+                   help="agency certificate PEM (env BORDERLINK_CERT)")  # fmt: skip
+    p.add_argument("--key", default=env_default("KEY"),
+                   help="its private key PEM (env BORDERLINK_KEY)")  # fmt: skip
+    p.add_argument("--ca", default=env_default("CA"),
+                   help="CA certificate PEM (env BORDERLINK_CA)")  # fmt: skip
+    p.add_argument("--log-key", default=env_default("LOG_KEY"),
+                   help="the hub's log verifier key (C2SP vkey); checkpoint signatures are "
+                   "checked with it (env BORDERLINK_LOG_KEY)")  # fmt: skip
+    p.add_argument("--origin", default=env_default("LOG_ORIGIN"),
+                   help="expected log origin line of checkpoints (env BORDERLINK_LOG_ORIGIN)")  # fmt: skip
+    p.add_argument("--timeout", type=float, default=10.0,
+                   help="seconds per unary call (default %(default)s)")  # fmt: skip
+
+
+def _filter_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--type", action="append", metavar="TYPE",
+                   help="record type, e.g. document.check (repeatable; default: all allowed)")  # fmt: skip
+    p.add_argument("--site", action="append", metavar="SITE", help="site id (repeatable)")
+    p.add_argument("--node", action="append", metavar="NODE", help="node id (repeatable)")
+    p.add_argument("--since", help="node time from (Unix ms or ISO 8601), inclusive")
+    p.add_argument("--until", help="node time until (Unix ms or ISO 8601), exclusive")
+    p.add_argument("--proofs", action="store_true",
+                   help="ask for inclusion proofs and verify them against the checkpoint")  # fmt: skip
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    """Sub-subcommands of ``borderlink agency``."""
+    sub = parser.add_subparsers(dest="agency_action", metavar="ACTION", required=True)
+
+    p = sub.add_parser("subscribe", help="stream records in log order (resumable)",
+                       description="Stream the records this agency may see, verify each, print "
+                       "JSON lines; resume with --cursor-file.")  # fmt: skip
+    _connection_options(p)
+    _filter_options(p)
+    p.add_argument("--cursor", type=int, default=0, help="first log index (default 0)")
+    p.add_argument("--cursor-file", default=env_default("AGENCY_CURSOR_FILE"),
+                   help="read the cursor from and keep it in this file "
+                   "(env BORDERLINK_AGENCY_CURSOR_FILE)")  # fmt: skip
+    p.add_argument("--follow", action="store_true", help="keep following new records")
+    p.add_argument("--limit", type=int, default=0, help="stop after this many records")
+    p.set_defaults(func=cmd_subscribe)
+
+    p = sub.add_parser("query", help="one bounded look-up (at most 1000 records)",
+                       description="One Query: records from a cursor, verified, as JSON lines; "
+                       "the next cursor goes to stderr.")  # fmt: skip
+    _connection_options(p)
+    _filter_options(p)
+    p.add_argument("--cursor", type=int, default=0, help="first log index (default 0)")
+    p.add_argument("--limit", type=int, default=100, help="at most this many (max 1000)")
+    p.set_defaults(func=cmd_query)
+
+    p = sub.add_parser("proof", help="fetch and verify the record at a log index with its proof",
+                       description="Fetch one record with its inclusion proof; verify signature, "
+                       "disclosures, inclusion and (with --log-key) the checkpoint.")  # fmt: skip
+    _connection_options(p)
+    p.add_argument("log_index", type=int, help="log index of the record")
+    p.set_defaults(func=cmd_proof, type=None, site=None, node=None, since=None, until=None,
+                   proofs=True)  # fmt: skip
+
+
+def _iter_lines(text: str) -> Iterator[dict[str, Any]]:
+    for line in text.splitlines():
+        if line.strip():
+            yield json.loads(line)
+
+
+def parse_output(text: str) -> list[dict[str, Any]]:
+    """The JSON lines a subscribe/query/proof printed (for scripts and tests)."""
+    return list(_iter_lines(text))
+
+
+__all__ = [
+    "AgencyClientError",
+    "check_proof",
+    "check_record",
+    "configure",
+    "parse_output",
+    "read_cursor",
+    "write_cursor",
+]

@@ -1,0 +1,167 @@
+"""``borderlink agency subscribe|query|proof`` against a real Federation service over mTLS."""
+
+# ruff: noqa: F811 - the fixtures imported from test_federation are used as parameters
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import pytest
+from borderlink.hub.agency_cli import parse_output
+from borderlink.proto.checkpoint import NoteSigner
+from borderlink.proto.record_types import default_registry
+from borderlink.provisioning.ca import CertificateAuthority, IssuedCertificate
+
+# The in-test hub, the data set and its expectations are the service tests' own.
+from test_federation import (  # noqa: F401 - fixtures
+    CASES,
+    ORIGIN,
+    Hub,
+    World,
+    ca,
+    certs,
+    expected_labels,
+    hub,
+    policy,
+    to_new,
+    world,
+)
+
+from borderlink.cli import main
+
+REGISTRY = default_registry()
+
+
+@pytest.fixture
+def files(
+    tmp_path: Path, ca: CertificateAuthority, certs: dict[str, IssuedCertificate]
+) -> dict[str, Path]:
+    (tmp_path / "ca.pem").write_bytes(ca.cert_pem)
+    for who in ("SBS", "SCC", "SMS", "node"):
+        certs[who].save(tmp_path / f"{who}.pem", tmp_path / f"{who}.key")
+    return {"dir": tmp_path, "ca": tmp_path / "ca.pem"}
+
+
+def agency(hub: Hub, files: dict[str, Path], who: str, action: str, *extra: str) -> list[str]:
+    return [
+        "agency", action, "--hub", f"127.0.0.1:{hub.port}",
+        "--cert", str(files["dir"] / f"{who}.pem"), "--key", str(files["dir"] / f"{who}.key"),
+        "--ca", str(files["ca"]), *extra,
+    ]  # fmt: skip
+
+
+def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, list[dict], str]:
+    code = main(argv)
+    out, err = capsys.readouterr()
+    return code, parse_output(out), err
+
+
+def check_lines(world: World, lines: list[dict], who: str) -> list[str]:
+    """Every line verified, disclosed/withheld as the policy says; the labels in order."""
+    labels = []
+    for line in lines:
+        assert line["verified"] is True, line
+        label = world.labels[line["log_index"]]
+        case = next(c for c in CASES if c.label == label)
+        assert (line["type"], line["node"]) == (case.record_type, case.node)
+        assert set(line["disclosed"]) == case.sees[who]
+        assert set(line["withheld"]) == REGISTRY[case.record_type].sensitive - case.sees[who]
+        assert not set(line["withheld"]) & set(line["body"])
+        labels.append(label)
+    return labels
+
+
+def test_subscribe_resumes_from_its_cursor_file(
+    world: World, hub: Hub, files: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    world.add_cases(rounds=2)
+    cursor_file = files["dir"] / "sms.cursor"
+    seen: list[dict] = []
+    for limit in ("1", "3", "0"):  # 0: no limit, to the end of the log
+        args = ["--cursor-file", str(cursor_file), "--limit", limit]
+        code, lines, _ = run(agency(hub, files, "SMS", "subscribe", *args), capsys)
+        assert code == 0
+        if limit != "0":
+            assert len(lines) == int(limit)
+        seen += lines
+        assert int(cursor_file.read_text()) == lines[-1]["next_cursor"]
+    assert [line["log_index"] for line in seen] == sorted({line["log_index"] for line in seen})
+    assert len(seen) == len(expected_labels("SMS", rounds=2))
+    assert check_lines(world, seen, "SMS") == expected_labels("SMS", rounds=2)
+    # Nothing new: a further run prints nothing and keeps the cursor.
+    code, lines, _ = run(
+        agency(hub, files, "SMS", "subscribe", "--cursor-file", str(cursor_file)), capsys
+    )
+    assert code == 0 and lines == []
+
+
+def test_query_prints_verified_lines_and_the_next_cursor(
+    world: World, hub: Hub, files: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    world.add_cases()
+    code, lines, err = run(agency(hub, files, "SCC", "query", "--limit", "2"), capsys)
+    assert code == 0
+    assert check_lines(world, lines, "SCC") == expected_labels("SCC")[:2]
+    summary = json.loads(err.strip().splitlines()[-1])
+    assert summary == {"next_cursor": lines[-1]["next_cursor"], "more": True, "records": 2}
+    code, lines, _ = run(
+        agency(hub, files, "SCC", "query", "--type", "lab.analysis", "--type", "call.record"),
+        capsys,
+    )
+    assert code == 0 and [line["type"] for line in lines] == ["lab.analysis"]
+
+
+def test_proof_verifies_inclusion_and_checkpoint_signature(
+    world: World, hub: Hub, files: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    signer = NoteSigner.generate(ORIGIN)
+    world.add_cases()
+    world.checkpoint(signer)
+    lab_index = world.labels.index("lab")
+    keys = ["--log-key", signer.verifier.vkey, "--origin", ORIGIN]
+    code, lines, _ = run(agency(hub, files, "SCC", "proof", str(lab_index), *keys), capsys)
+    assert code == 0
+    (line,) = lines
+    assert line["log_index"] == lab_index and line["verified"]
+    assert line["proof"]["checkpoint_signature"] == "verified"
+    assert line["proof"]["tree_size"] == len(world.labels)
+    # SMS may not see the laboratory record: no proof, exit 1.
+    code, lines, err = run(agency(hub, files, "SMS", "proof", str(lab_index), *keys), capsys)
+    assert code == 1 and lines == [] and "not visible" in err
+    # A checkpoint checked with another log's key fails verification.
+    other = ["--log-key", NoteSigner.generate(ORIGIN).verifier.vkey]
+    code, lines, _ = run(agency(hub, files, "SCC", "proof", str(lab_index), *other), capsys)
+    assert code == 1 and lines[0]["verified"] is False and "signature" in lines[0]["error"]
+    # subscribe --proofs verifies every proof too.
+    code, lines, _ = run(agency(hub, files, "SCC", "subscribe", "--proofs", *keys), capsys)
+    assert code == 0 and all(line["proof"]["checkpoint_signature"] == "verified" for line in lines)
+    assert check_lines(world, lines, "SCC") == expected_labels("SCC")
+
+
+def test_a_tampered_record_is_reported_and_fails(
+    world: World, hub: Hub, files: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    world.add_cases()
+    # A record whose signature was altered after signing, stored as if ingest had let it by.
+    chain = world.node("bil-dr-01")
+    signed = chain.prepare("document.check", CASES[0].body, time_ms=world.clock + 1000)
+    bad = to_new(signed)
+    forged = bad.record[:-1] + bytes([bad.record[-1] ^ 1])
+    world.storage.append_records([dataclasses.replace(bad, record=forged)], received_ms=world.clock)
+    code, lines, _ = run(agency(hub, files, "SBS", "subscribe"), capsys)
+    assert code == 1
+    assert [line["verified"] for line in lines] == [True] * (len(lines) - 1) + [False]
+    assert "Signature" in lines[-1]["error"] or "signature" in lines[-1]["error"]
+
+
+def test_wrong_role_and_unreachable_hub(
+    world: World, hub: Hub, files: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = run(agency(hub, files, "node", "query"), capsys)
+    assert code == 1 and "PERMISSION_DENIED" in err
+    argv = agency(hub, files, "SBS", "subscribe")
+    argv[argv.index("--hub") + 1] = "127.0.0.1:1"
+    code, _, err = run(argv, capsys)
+    assert code == 3 and "UNAVAILABLE" in err
