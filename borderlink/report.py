@@ -762,9 +762,10 @@ def _figure_cards(f: KeyFigures, results: DemoResults) -> list[tuple[str, str, s
 def _verdict_html(results: DemoResults) -> str:
     failures = results.all_failures()
     if not failures:
-        return ('<section class="verdict ok"><p class="big">✔ ALL GREEN</p><p>Every device '
-                'ran, every record reached the hub and verified, and every check passed.</p>'
-                '</section>')
+        return ('<section class="verdict ok"><p class="big">✔ ALL GREEN</p><p>Every check '
+                "passed: the auditor verified every record's signature and every node's hash "
+                "chain, the transparency log is consistent, and every node caught up with the "
+                "hub.</p></section>")
     items = "".join(f"<li>{_e(f)}</li>" for f in failures)
     return (f'<section class="verdict fail"><p class="big">✘ FAILED — '
             f'{_plural(len(failures), "problem")}</p><ul>{items}</ul></section>')
@@ -853,7 +854,10 @@ def render_html(results: DemoResults) -> str:
            (f"<header><h1>{_e(title)}</h1><p class=\"sub\">Scenario <b>{_e(r.scenario)}</b>"
             f" · {_e(span)} · {_plural(len(r.nodes), 'device')}</p></header>"),
            _verdict_html(r), "<h2>Key figures</h2><div class=\"cards\">"]
-    for num, label, detail in _figure_cards(f, r):
+    cards = _figure_cards(f, r)
+    if not cards:
+        out.append("<p>Nothing was measured.</p>")
+    for num, label, detail in cards:
         out.append(f'<div class="card"><div class="num">{_e(num)}</div>'
                    f'<div class="lbl">{_e(label)}</div><div class="det">{_e(detail)}</div></div>')
     out.append("</div>")
@@ -1016,7 +1020,8 @@ def render_summary(results: DemoResults) -> str:
     if r.agencies:
         views = []
         for code, view in sorted(r.agencies.items()):
-            denied = sorted({fld for fields in view.withheld.values() for fld in fields})
+            denied = sorted({fld.replace("_", " ") for fields in view.withheld.values()
+                             for fld in fields})
             views.append(f"{code} {_n(view.records_seen)}"
                          + (f" (withheld: {', '.join(denied[:4])}"
                             + (", …" if len(denied) > 4 else "") + ")" if denied else ""))

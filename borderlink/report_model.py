@@ -325,12 +325,42 @@ class DemoResults:
     figures: KeyFigures = field(default_factory=KeyFigures)
 
     def all_failures(self) -> list[str]:
-        """``failures`` plus each audit problem not already listed there."""
+        """Everything that failed: ``failures``, then what the other fields show and
+        ``failures`` does not already say, one line each:
+
+        - each audit problem, as ``"audit: <problem>"``;
+        - when the auditor listed no problem: no record checked, signatures or chains short
+          of the counts checked, log consistency not shown;
+        - each node whose last backlog sample is not 0 (it never caught up with the hub).
+
+        The demo exits non-zero when this is non-empty; the report's verdict is this list.
+        """
         found = list(self.failures)
-        for problem in self.audit.problems:
-            line = f"audit: {problem}"
-            if problem not in found and line not in found:
+
+        def add(line: str, *also: str) -> None:
+            if line not in found and not any(a in found for a in also):
                 found.append(line)
+
+        audit = self.audit
+        for problem in audit.problems:
+            add(f"audit: {problem}", problem)
+        if not audit.problems:
+            if audit.records_checked == 0:
+                add("audit: no record was checked")
+            if audit.signatures_ok < audit.records_checked:
+                add(f"audit: {audit.records_checked - audit.signatures_ok:,} of "
+                    f"{audit.records_checked:,} signatures did not verify")
+            if audit.chains_ok < audit.nodes_checked:
+                add(f"audit: {audit.nodes_checked - audit.chains_ok:,} of "
+                    f"{audit.nodes_checked:,} hash chains are broken")
+            if audit.records_checked and not audit.consistency_ok:
+                add("audit: the transparency log's consistency was not shown")
+        for node in self.nodes:
+            if node.backlog:
+                left = max(node.backlog)[1]
+                if left:
+                    add(f"sync: {node.node_id} ended with {left:,} records the hub has not "
+                        "acknowledged")
         return found
 
     @property

@@ -283,6 +283,27 @@ def test_failures_turn_the_verdict_red() -> None:
     assert "RPM-LANE-2 seq 7: bad signature" in summary
 
 
+@pytest.mark.parametrize(
+    ("audit", "expected"),
+    [
+        (AuditResult(10, 10, 2, 2, 10, True, 4), []),
+        (AuditResult(10, 8, 2, 2, 10, True, 4), ["audit: 2 of 10 signatures did not verify"]),
+        (AuditResult(10, 10, 1, 2, 10, True, 4), ["audit: 1 of 2 hash chains are broken"]),
+        (AuditResult(10, 10, 2, 2, 10, False, 4),
+         ["audit: the transparency log's consistency was not shown"]),
+        # the auditor's own words replace the derived ones
+        (AuditResult(10, 8, 2, 2, 10, True, 4, ["N1 seq 3: bad signature"]),
+         ["audit: N1 seq 3: bad signature"]),
+    ],
+)
+def test_audit_shortfalls_are_failures(audit: AuditResult, expected: list[str]) -> None:
+    results = sample_results(audit=audit)
+    assert results.all_failures() == expected
+    assert results.passed is (not expected)
+    already = sample_results(audit=audit, failures=expected[:1])
+    assert already.all_failures() == expected  # not listed twice
+
+
 def test_every_text_value_is_escaped() -> None:
     evil = "<script>alert(1)</script>"
     base = sample_results()
@@ -335,7 +356,10 @@ def test_summary_says_when_a_node_did_not_catch_up() -> None:
     stuck = [dataclasses.replace(n, backlog=[*n.backlog, (T0 + RUN_S + 5, 57)])
              if n.node_id == "RPM-LANE-2" else n for n in base.nodes]
     results = dataclasses.replace(base, nodes=stuck)
-    assert "1 device did NOT catch up" in render_summary(results)
+    summary = render_summary(results)
+    assert "1 device did NOT catch up" in summary
+    assert "sync: RPM-LANE-2 ended with 57 records the hub has not acknowledged" in summary
+    assert not results.passed
     assert "57 behind" in " ".join(parse(render_html(results)).text)
 
 
@@ -353,9 +377,12 @@ def test_empty_results_render() -> None:
     assert figures_of(parser) == ["timeline"]
     text = " ".join(parser.text)
     assert "No map data" in text and "No laboratory samples" in text
-    # nothing was checked: not green, but the audit table says so rather than crashing
+    # nothing was checked: not green, and the audit table says why rather than crashing
+    assert "FAILED — 1 problem" in text and "audit: no record was checked" in text
+    assert "Nothing was measured." in text
     summary = render_summary(empty)
     assert "Astara BCP" in summary and "0 alerts" in summary
+    assert "RESULT: FAILED" in summary
 
 
 def test_no_geo_no_lab_but_nodes() -> None:
