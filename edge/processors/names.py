@@ -14,8 +14,9 @@ Rewrite rules, applied in this order (they are the documented contract of the ke
    Ш→SH Щ→SHCH Ц→TS Й→I Ю→IU Я→IA``, ``Ъ Ь`` dropped, ``Ә→A Ғ→GH Ҹ→J Һ→H Ү→U Ө→O Ј→Y``);
    other Latin letters lose their diacritics (NFKD); MRZ fillers, hyphens, apostrophes
    and digits become spaces.
-2. **ICAO umlaut spellings**: ``UE OE AE`` after a consonant → ``U O A`` (9303 writes
-   Ü as UE: HUESEYNOV = HUSEYNOV).
+2. **Long vowels and umlauts**: English/French-style ``EE→I OO OU→U`` (Persian ALEE = ALI,
+   MOUSAVI = MUSAVI); ICAO ``UE OE AE`` after a consonant → ``U O A`` (9303 writes Ü as UE:
+   HUESEYNOV = HUSEYNOV).
 3. **Consonant classes** (both keys): ``SHCH→S``, ``DZH DJ ZH CH C J→J`` (Azerbaijani
    ``C`` is /dʒ/, ``Ç`` /tʃ/: English JAFAROV, MRZ CAFAROV, Russian DZHAFAROV are one name),
    ``SH→S``, ``KH X GH Q G H→H`` (Azerbaijani ``X``/``Q``/``Ğ``/``H`` against Russian
@@ -96,6 +97,7 @@ _UMLAUT = re.compile(r"(?<=[^AEIOU])([UOA])E")
 
 
 def _classes(word: str) -> str:
+    word = word.replace("EE", "I").replace("OO", "U").replace("OU", "U")
     word = _UMLAUT.sub(r"\1", word)
     return _REWRITE.sub(lambda m: _MAP[m.group(0)], word)
 

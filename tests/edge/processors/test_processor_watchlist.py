@@ -205,3 +205,28 @@ def test_block_lookup_is_indexed_not_scanned(synthetic):
     matches = wl.match_person(spell(person.surname, "russian"), spell(person.given, "russian"),
                               person.birth, 0.5, person.sex)
     assert matches and all(m.date_agreement == "exact" for m in matches)
+
+
+def test_recall_on_the_simulators_name_variants(countries):
+    """The hardware-profiles simulator's own romanisation table (Azerbaijani, Russian and
+    Persian variants: MAGOMED, HUS/HOSS, -EE for -I …) against the shipped list."""
+    from borderlink.hardware_profiles.simulator.documents import name_variants
+
+    clear = json.loads((DATA / "watchlist.json").read_text("utf-8"))
+    proc = DocumentProcessor(DocumentConfig(), countries, ProtectedWatchlist.build(clear, KEY))
+    rng = random.Random(5)
+    total = hits = 0
+    misses = []
+    for p in clear["persons"]:
+        birth = dt.date.fromisoformat(p["birth_date"]).strftime("%y%m%d")
+        for _ in range(25):
+            surname = name_variants(p["surname_latin"], rng)[0]
+            given = name_variants(p["given_names_latin"], rng)[0]
+            lines = build_mrz(MrzDocument("TD3", "P", "IRN", surname, given, "P12345678", "IRN",
+                                          birth, p["sex"], "301231"))
+            verdict = proc.feed(MrzRead(lines, True, True, T))[0].body["verdict"]
+            total += 1
+            hits += verdict == "hit"
+            if verdict != "hit":
+                misses.append((p["surname_latin"], surname, p["given_names_latin"], given))
+    assert hits / total >= 0.99, misses[:10]
