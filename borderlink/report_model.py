@@ -6,16 +6,21 @@ by hand:
 - times are Unix seconds (``float``, UTC);
 - coordinates are WGS 84 latitude/longitude in degrees (``float``), always in the order
   ``(lat, lon)`` — note that the border data file stores ``[lon, lat]``;
-- sequences may be lists or tuples, mappings plain dicts; nothing here is mutated;
+- sequences may be given as lists or tuples; they are stored as tuples (mappings as dicts),
+  so two results with the same values compare equal;
 - a count that was not measured is ``None`` (the report leaves it out), never a made-up 0.
 
-The renderers are in :mod:`borderlink.report`; they do no I/O.
+The renderers are in :mod:`borderlink.report`; they do no I/O. :func:`results_to_json` and
+:func:`results_from_json` keep a run's results beside its work folder and read them back.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import dataclasses
+import json
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 #: Device classes the report knows by name (others are shown as given).
 DEVICE_CLASSES: Mapping[str, str] = {
@@ -35,6 +40,15 @@ ALERT_LEVELS: tuple[str, ...] = ("info", "warning", "alarm")
 TrackPoint = tuple[float, float, float]
 #: ``(lat, lon)``: one vertex of a line or polygon.
 LatLon = tuple[float, float]
+
+
+def _set(obj: object, name: str, value: object) -> None:
+    """Normalise a field of a frozen instance (lists become tuples, so equality is by value)."""
+    object.__setattr__(obj, name, value)
+
+
+def _rows(items: Iterable[Iterable[Any]]) -> tuple[tuple[Any, ...], ...]:
+    return tuple(tuple(item) for item in items)
 
 
 @dataclass(frozen=True)
@@ -63,6 +77,11 @@ class NodeResult:
     last_acked_seq: int = 0
     backlog: Sequence[tuple[float, int]] = ()
     link_cut: tuple[float, float] | None = None
+
+    def __post_init__(self) -> None:
+        _set(self, "backlog", _rows(self.backlog))
+        if self.link_cut is not None:
+            _set(self, "link_cut", tuple(self.link_cut))
 
 
 @dataclass(frozen=True)
@@ -151,6 +170,15 @@ class GeoData:
     interior: str = "left"
     note: str = ""
 
+    def __post_init__(self) -> None:
+        _set(self, "border", _rows(self.border))
+        _set(self, "sectors", {k: _rows(v) for k, v in self.sectors.items()})
+        _set(self, "sensors", tuple(self.sensors))
+        _set(self, "tracks", {k: _rows(v) for k, v in self.tracks.items()})
+        _set(self, "breaches", tuple(self.breaches))
+        _set(self, "intrusions", tuple(self.intrusions))
+        _set(self, "places", _rows(self.places))
+
 
 @dataclass(frozen=True)
 class LabResult:
@@ -179,6 +207,10 @@ class LabResult:
     instrument: str = ""
     retention_min: float | None = None
 
+    def __post_init__(self) -> None:
+        _set(self, "sample_spectrum", _rows(self.sample_spectrum))
+        _set(self, "library_spectrum", _rows(self.library_spectrum))
+
 
 @dataclass(frozen=True)
 class AgencyView:
@@ -194,6 +226,10 @@ class AgencyView:
     by_type: Mapping[str, int] = field(default_factory=dict)
     withheld: Mapping[str, Sequence[str]] = field(default_factory=dict)
     signatures_verified: int = 0
+
+    def __post_init__(self) -> None:
+        _set(self, "by_type", dict(self.by_type))
+        _set(self, "withheld", {k: tuple(v) for k, v in self.withheld.items()})
 
 
 @dataclass(frozen=True)
@@ -218,6 +254,9 @@ class AuditResult:
     consistency_ok: bool = False
     inclusion_checked: int = 0
     problems: Sequence[str] = ()
+
+    def __post_init__(self) -> None:
+        _set(self, "problems", tuple(self.problems))
 
     @property
     def passed(self) -> bool:
@@ -324,6 +363,11 @@ class DemoResults:
     failures: Sequence[str] = ()
     figures: KeyFigures = field(default_factory=KeyFigures)
 
+    def __post_init__(self) -> None:
+        for name in ("nodes", "alerts", "lab", "scores", "failures"):
+            _set(self, name, tuple(getattr(self, name)))
+        _set(self, "agencies", dict(self.agencies))
+
     def all_failures(self) -> list[str]:
         """Everything that failed: ``failures``, then what the other fields show and
         ``failures`` does not already say, one line each:
@@ -402,3 +446,66 @@ class DemoResults:
                 ),
             }
         )
+
+
+# --------------------------------------------------------------------------- JSON
+
+#: The ``format`` field of :func:`results_to_json`'s output.
+RESULTS_FORMAT = "borderlink.demo-results.v1"
+
+
+def results_to_json(results: DemoResults) -> str:
+    """*results* as JSON (for ``--keep DIR``), readable back by :func:`results_from_json`."""
+    return json.dumps({"format": RESULTS_FORMAT, **dataclasses.asdict(results)},
+                      ensure_ascii=False, indent=1)
+
+
+def results_from_json(text: str) -> DemoResults:
+    """The inverse of :func:`results_to_json`; a ``ValueError`` names what is wrong."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"demo results are not JSON: {exc}") from exc
+    if not isinstance(data, dict) or data.get("format") != RESULTS_FORMAT:
+        found = data.get("format") if isinstance(data, dict) else type(data).__name__
+        raise ValueError(f"not {RESULTS_FORMAT} demo results (format {found!r})")
+    try:
+        return _results_from_dict(data)
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise ValueError(f"malformed demo results: {exc!r}") from exc
+
+
+def _pairs(items: Sequence[Sequence[Any]]) -> list[tuple[Any, ...]]:
+    return [tuple(item) for item in items]
+
+
+def _results_from_dict(d: dict[str, Any]) -> DemoResults:
+    geo = d.get("geo")
+    return DemoResults(
+        site=d["site"], scenario=d["scenario"], started=float(d["started"]),
+        ended=float(d["ended"]), duration_s=float(d["duration_s"]),
+        nodes=[NodeResult(**{**n, "backlog": _pairs(n.get("backlog", ())),
+                             "link_cut": tuple(n["link_cut"]) if n.get("link_cut") else None})
+               for n in d.get("nodes", ())],
+        alerts=[AlertEvent(**a) for a in d.get("alerts", ())],
+        geo=None if geo is None else GeoData(
+            border=_pairs(geo.get("border", ())),
+            sectors={k: _pairs(v) for k, v in geo.get("sectors", {}).items()},
+            sensors=[Sensor(**s) for s in geo.get("sensors", ())],
+            tracks={k: _pairs(v) for k, v in geo.get("tracks", {}).items()},
+            breaches=[Breach(**b) for b in geo.get("breaches", ())],
+            intrusions=[Intrusion(**i) for i in geo.get("intrusions", ())],
+            places=_pairs(geo.get("places", ())),
+            interior=geo.get("interior", "left"), note=geo.get("note", "")),
+        lab=[LabResult(**{**s, "sample_spectrum": _pairs(s.get("sample_spectrum", ())),
+                          "library_spectrum": _pairs(s.get("library_spectrum", ()))})
+             for s in d.get("lab", ())],
+        agencies={k: AgencyView(**{**v, "withheld": {t: list(f) for t, f in
+                                                     v.get("withheld", {}).items()}})
+                  for k, v in d.get("agencies", {}).items()},
+        audit=AuditResult(**{**d.get("audit", {}),
+                             "problems": list(d.get("audit", {}).get("problems", ()))}),
+        scores=[ScoreRow(**s) for s in d.get("scores", ())],
+        failures=list(d.get("failures", ())),
+        figures=KeyFigures(**d.get("figures", {})),
+    )

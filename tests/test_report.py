@@ -25,6 +25,8 @@ from borderlink.report_model import (
     NodeResult,
     ScoreRow,
     Sensor,
+    results_from_json,
+    results_to_json,
 )
 
 T0 = 1_795_770_000.0  # 2026-11-27 09:00 UTC
@@ -469,3 +471,30 @@ def test_a_long_busy_run_stays_small_and_keeps_its_peaks() -> None:
     assert "peak 4,321 · end: caught up" in text
     assert "6,000 alerts" in text
     assert "27 Nov 2026 09:00:00 – 28 Nov 2026 09:00:00 UTC" in text
+
+
+def test_results_survive_json() -> None:
+    results = sample_results(failures=["hub: one thing"])
+    text = results_to_json(results)
+    back = results_from_json(text)
+    assert back == results
+    assert render_html(back) == render_html(results)
+    empty = DemoResults(site="Baku GYD", scenario="smoke", started=T0, ended=T0 + 1,
+                        duration_s=1.0)
+    assert results_from_json(results_to_json(empty)) == empty
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("{", "not JSON"),
+        ("[]", "format 'list'"),
+        ('{"format": "other.v9"}', "format 'other.v9'"),
+        ('{"format": "borderlink.demo-results.v1", "site": "x"}', "malformed"),
+        (('{"format": "borderlink.demo-results.v1", "site": "x", "scenario": "s", '
+          '"started": 1, "ended": 2, "duration_s": 1, "nodes": [{"bogus": 1}]}'), "malformed"),
+    ],
+)
+def test_bad_results_json_is_refused(text: str, message: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(message)):
+        results_from_json(text)
