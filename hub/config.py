@@ -9,6 +9,7 @@ and the key. Example (``borderlink hub init`` writes one)::
     grace_s = 5.0                  # shutdown: seconds for streams to drain
     max_workers = 64               # gRPC handler threads (two per Sync stream)
     reuse_port = false             # several hub processes on one port (SO_REUSEPORT)
+    verify_workers = 0             # processes verifying records (0: in the stream threads)
 
     [tls]
     cert = "hub.pem"               # hub server certificate (PEM)
@@ -82,6 +83,8 @@ class HubConfig:
     max_workers: int = 64
     #: Let several hub processes bind one port (SO_REUSEPORT); off by default.
     reuse_port: bool = False
+    #: Worker processes verifying records (0: in the stream's own thread).
+    verify_workers: int = 0
     source: str = "<config>"
 
 
@@ -167,7 +170,7 @@ def parse_config(text: str, *, source: str = "<config>", base: Path | None = Non
         raise ConfigError(f"{source}: not valid TOML: {exc}") from exc
     r.known(doc, "", {"server", "tls", "storage", "log", "metrics", "limits"})
     server = r.table(doc, "server") or {}
-    r.known(server, "server", {"listen", "grace_s", "max_workers", "reuse_port"})
+    r.known(server, "server", {"listen", "grace_s", "max_workers", "reuse_port", "verify_workers"})
     listen = r.get(server, "server", "listen", str)
     host, sep, port = listen.rpartition(":")
     if not sep or not host or not port.isdigit() or int(port) > 65535:
@@ -244,6 +247,7 @@ def parse_config(text: str, *, source: str = "<config>", base: Path | None = Non
         grace_s=r.positive(server, "server", "grace_s", float, 5.0),
         max_workers=r.positive(server, "server", "max_workers", int, 64),
         reuse_port=r.get(server, "server", "reuse_port", bool, False),
+        verify_workers=r.get(server, "server", "verify_workers", int, 0),
         source=source,
     )
 

@@ -47,7 +47,6 @@ from borderlink.proto.errors import RecordDecodeError, VerificationError
 from borderlink.proto.record import (
     MAX_RECORD_BYTES,
     PayloadError,
-    Record,
     decode_record,
     verify_record,
 )
@@ -90,7 +89,6 @@ class Refused:
 class StoredSeq:
     """A verified record at a sequence number the node already has stored."""
 
-    record: Record
     new: NewRecord
 
 
@@ -104,16 +102,14 @@ def _seq_of(raw: bytes) -> int:
         return 0
 
 
-def check_envelope(
+def verify_envelope(
     raw: bytes,
     disclosures: Sequence[bytes],
-    *,
-    node: NodeRow,
-    head: ChainHead,
+    public_key: bytes,
     registry: RecordTypeRegistry,
-    now_ms: int,
-) -> Outcome:
-    """Decide on one envelope (pure: no I/O). *head* is the chain head the batch reached."""
+) -> NewRecord | Refused:
+    """The per-record checks that need no chain state: limits, decoding, key id, signature,
+    body, disclosures. Pure and picklable both ways, so a process pool can run it."""
     if len(raw) > MAX_RECORD_BYTES:
         return Refused(
             Reason.OVERSIZED, f"record is {len(raw)} bytes, over the {MAX_RECORD_BYTES} limit"
@@ -132,9 +128,9 @@ def check_envelope(
                 _seq_of(raw),
             )
     try:
-        verified = verify_record(raw, node.public_key, registry=registry, disclosures=disclosures)
+        verified = verify_record(raw, public_key, registry=registry, disclosures=disclosures)
     except (KeyIdMismatchError, SignatureError) as exc:
-        return Refused(Reason.BAD_SIGNATURE, f"node {node.node_id}: {exc}", _seq_of(raw))
+        return Refused(Reason.BAD_SIGNATURE, str(exc), _seq_of(raw))
     except DisclosureMismatchError as exc:
         return Refused(Reason.BAD_DISCLOSURE, str(exc), _seq_of(raw))
     except PayloadError as exc:
@@ -151,20 +147,7 @@ def check_envelope(
     except VerificationError as exc:
         return Refused(Reason.BAD_SIGNATURE, str(exc), _seq_of(raw))
     record = verified.record
-    if record.node_id != node.node_id:
-        return Refused(
-            Reason.UNKNOWN_NODE,
-            f"record names node {record.node_id!r}, the stream is node {node.node_id!r}",
-            record.seq,
-        )
-    if node.revoked_at_ms is not None and record.time_ms > node.revoked_at_ms:
-        return Refused(
-            Reason.REVOKED,
-            f"record {record.seq} signed at {record.time_ms} ms, after node {node.node_id} "
-            f"was revoked at {node.revoked_at_ms} ms",
-            record.seq,
-        )
-    new = NewRecord(
+    return NewRecord(
         node_id=record.node_id,
         seq=record.seq,
         prev_hash=record.prev_hash,
@@ -178,18 +161,117 @@ def check_envelope(
         ),
         unknown_type=not verified.known_type,
     )
-    if record.seq <= head.seq:
-        return StoredSeq(record, new)
-    if record.seq != head.seq + 1:
-        return Refused(Reason.CHAIN_GAP, f"seq {record.seq} does not follow {head.seq}", record.seq)
-    if record.prev_hash != head.hash:
+
+
+def decide(
+    verified: NewRecord | Refused, *, node: NodeRow, head: ChainHead, now_ms: int
+) -> Outcome:
+    """The checks against the node as enrolled and the chain head the batch reached (pure)."""
+    if isinstance(verified, Refused):
+        if verified.reason is Reason.BAD_SIGNATURE:
+            return Refused(
+                verified.reason, f"node {node.node_id}: {verified.message}", verified.seq
+            )
+        return verified
+    new = verified
+    if new.node_id != node.node_id:
+        return Refused(
+            Reason.UNKNOWN_NODE,
+            f"record names node {new.node_id!r}, the stream is node {node.node_id!r}",
+            new.seq,
+        )
+    if node.revoked_at_ms is not None and new.time_ms > node.revoked_at_ms:
+        return Refused(
+            Reason.REVOKED,
+            f"record {new.seq} signed at {new.time_ms} ms, after node {node.node_id} "
+            f"was revoked at {node.revoked_at_ms} ms",
+            new.seq,
+        )
+    if new.seq <= head.seq:
+        return StoredSeq(new)
+    if new.seq != head.seq + 1:
+        return Refused(Reason.CHAIN_GAP, f"seq {new.seq} does not follow {head.seq}", new.seq)
+    if new.prev_hash != head.hash:
         return Refused(
             Reason.CHAIN_MISMATCH,
-            f"seq {record.seq}: previous hash {record.prev_hash.hex()[:16]}… is not the hash "
+            f"seq {new.seq}: previous hash {new.prev_hash.hex()[:16]}… is not the hash "
             f"of record {head.seq} ({head.hash.hex()[:16]}…)",
-            record.seq,
+            new.seq,
         )
-    return Accepted(new, record.time_ms - now_ms)
+    return Accepted(new, new.time_ms - now_ms)
+
+
+def check_envelope(
+    raw: bytes,
+    disclosures: Sequence[bytes],
+    *,
+    node: NodeRow,
+    head: ChainHead,
+    registry: RecordTypeRegistry,
+    now_ms: int,
+) -> Outcome:
+    """Decide on one envelope (pure: no I/O). *head* is the chain head the batch reached."""
+    verified = verify_envelope(raw, disclosures, node.public_key, registry)
+    return decide(verified, node=node, head=head, now_ms=now_ms)
+
+
+Envelopes = Sequence[tuple[bytes, Sequence[bytes]]]
+#: Verifies a batch's envelopes with one public key, in order (in this thread or a pool).
+BatchVerifier = Callable[[bytes, Envelopes], list[NewRecord | Refused]]
+
+
+def verify_batch(
+    public_key: bytes, envelopes: Envelopes, registry: RecordTypeRegistry
+) -> list[NewRecord | Refused]:
+    return [verify_envelope(raw, d, public_key, registry) for raw, d in envelopes]
+
+
+_worker_registry: RecordTypeRegistry | None = None
+
+
+def _init_worker() -> None:
+    global _worker_registry
+    from borderlink.proto.record_types import default_registry
+
+    _worker_registry = default_registry()
+
+
+def _verify_chunk(public_key: bytes, envelopes: Envelopes) -> list[NewRecord | Refused]:
+    assert _worker_registry is not None
+    return verify_batch(public_key, envelopes, _worker_registry)
+
+
+class PoolVerifier:
+    """Verifies batches on worker processes (the default registry in each), so signature
+    checks and CBOR decoding use every core, not one GIL. Started with ``spawn``: forking a
+    process that runs gRPC threads is unsafe."""
+
+    def __init__(self, workers: int, *, chunk: int = 64) -> None:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        self.workers = workers
+        self.chunk = chunk
+        self._pool = ProcessPoolExecutor(
+            max_workers=workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_init_worker,
+        )
+        # Start the workers now, not under the first batch.
+        list(self._pool.map(_verify_chunk, [b""] * workers, [[]] * workers))
+
+    def __call__(self, public_key: bytes, envelopes: Envelopes) -> list[NewRecord | Refused]:
+        chunks = [
+            [(raw, list(d)) for raw, d in envelopes[i : i + self.chunk]]
+            for i in range(0, len(envelopes), self.chunk)
+        ]
+        out: list[NewRecord | Refused] = []
+        for part in self._pool.map(_verify_chunk, [public_key] * len(chunks), chunks):
+            out.extend(part)
+        return out
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,9 +307,13 @@ class Ingest:
         *,
         clock_ms: Callable[[], int] = lambda: int(time.time() * 1000),
         on_equivocation: Callable[[str, int], None] | None = None,
+        verifier: BatchVerifier | None = None,
     ) -> None:
         self.storage = storage
         self.registry = registry
+        self.verifier: BatchVerifier = verifier or (
+            lambda key, envelopes: verify_batch(key, envelopes, registry)
+        )
         self.clock_ms = clock_ms
         self.on_equivocation = on_equivocation
 
@@ -264,7 +350,8 @@ class Ingest:
         duplicates = equivocations = 0
         skew: int | None = None
         broken = False
-        for i, (raw, disclosures) in enumerate(envelopes):
+        verified = self.verifier(node.public_key, envelopes)
+        for i, ((raw, _), checked) in enumerate(zip(envelopes, verified, strict=True)):
             if broken:
                 rejections.append(
                     Rejection(
@@ -275,15 +362,13 @@ class Ingest:
                     )
                 )
                 continue
-            outcome = check_envelope(
-                raw, disclosures, node=node, head=head, registry=self.registry, now_ms=now
-            )
+            outcome = decide(checked, node=node, head=head, now_ms=now)
             if isinstance(outcome, Accepted):
                 accepted.append(outcome.new)
                 head = ChainHead(outcome.new.seq, outcome.new.record_hash)
                 skew = outcome.skew_ms
             elif isinstance(outcome, StoredSeq):
-                stored = self.storage.get_record(node_id, outcome.record.seq)
+                stored = self.storage.get_record(node_id, outcome.new.seq)
                 if stored is not None and stored.record == raw:
                     duplicates += 1
                     continue
@@ -292,33 +377,33 @@ class Ingest:
                     rejections.append(
                         Rejection(
                             i,
-                            outcome.record.seq,
+                            outcome.new.seq,
                             Reason.CHAIN_GAP,
-                            f"seq {outcome.record.seq} repeats a seq of this batch",
+                            f"seq {outcome.new.seq} repeats a seq of this batch",
                         )
                     )
                     broken = True
                     continue
                 self.storage.add_equivocation(
                     node_id=node_id,
-                    seq=outcome.record.seq,
+                    seq=outcome.new.seq,
                     conflicting_record=raw,
                     detected_at_ms=now,
-                    note=f"hub received a second record for seq {outcome.record.seq}",
+                    note=f"hub received a second record for seq {outcome.new.seq}",
                 )
                 equivocations += 1
                 log.warning(
                     "equivocation",
-                    extra={"node_id": node_id, "seq": outcome.record.seq},
+                    extra={"node_id": node_id, "seq": outcome.new.seq},
                 )
                 if self.on_equivocation is not None:
-                    self.on_equivocation(node_id, outcome.record.seq)
+                    self.on_equivocation(node_id, outcome.new.seq)
                 rejections.append(
                     Rejection(
                         i,
-                        outcome.record.seq,
+                        outcome.new.seq,
                         Reason.EQUIVOCATION,
-                        f"node {node_id} seq {outcome.record.seq}: a different record is stored "
+                        f"node {node_id} seq {outcome.new.seq}: a different record is stored "
                         f"(hash {stored.record_hash.hex()[:16]}…); both kept as evidence",
                     )
                 )

@@ -24,7 +24,7 @@ from borderlink.hub.admin_service import AdminServicer
 from borderlink.hub.auth import PeerAuth
 from borderlink.hub.config import HubConfig
 from borderlink.hub.errors import ConfigError, PolicyError
-from borderlink.hub.ingest import Ingest
+from borderlink.hub.ingest import Ingest, PoolVerifier
 from borderlink.hub.log import Sequencer
 from borderlink.hub.metrics import HubMetrics
 from borderlink.hub.storage import CheckpointRow, Storage, open_storage
@@ -118,6 +118,7 @@ class HubServer:
         metrics_port: int | None = None,
         metrics_address: str = "127.0.0.1",
         reuse_port: bool = False,
+        verify_workers: int = 0,
         owns_storage: bool = True,
         clock_ms: Callable[[], int] = lambda: int(time.time() * 1000),
     ) -> None:
@@ -139,6 +140,8 @@ class HubServer:
             clock_ms=clock_ms,
             on_checkpoint=self._on_checkpoint,
         )
+        self.verify_workers = verify_workers
+        self._pool: PoolVerifier | None = None
         self.ingest = Ingest(storage, self.registry, clock_ms=clock_ms)
         self.policy = _PolicyHolder(storage, self.registry)
         self.federation: Any = None
@@ -250,6 +253,9 @@ class HubServer:
         reflection.enable_server_reflection(
             [*services, health.SERVICE_NAME, reflection.SERVICE_NAME], server
         )
+        if self.verify_workers > 0:
+            self._pool = PoolVerifier(self.verify_workers)
+            self.ingest.verifier = self._pool
         port = server.add_secure_port(self.listen, self._creds)
         if port == 0:
             raise ConfigError(f"cannot listen on {self.listen}")
@@ -283,6 +289,8 @@ class HubServer:
         if last is not None:
             log.info("final checkpoint", extra={"tree_size": last.tree_size})
         self.metrics.close()
+        if self._pool is not None:
+            self._pool.close()
         if self.owns_storage:
             self.storage.close()
         return self.last_checkpoint

@@ -173,3 +173,31 @@ def test_proofs_read_o_log_n_nodes_at_any_size(size: int) -> None:
         assert len(inclusion_plan(index, size).nodes) + 1 <= bound
     for first in (1, size // 2 + 1, size - 1):
         assert len(consistency_plan(first, size).nodes) <= bound
+
+
+def test_pool_verifier_decides_like_the_thread(store) -> None:
+    from borderlink.hub.ingest import PoolVerifier, verify_batch
+
+    chain = _chain()
+    recs = []
+    for _ in range(70):
+        r = chain.prepare("node.boot", BOOT, time_ms=1)
+        chain.commit(r)
+        recs.append(r)
+    envelopes = [(r.raw, []) for r in recs]
+    envelopes[40] = (recs[40].raw[:-1] + b"\x00", [])  # forged signature
+    envelopes.append((b"junk", []))
+    pool = PoolVerifier(1, chunk=16)
+    try:
+        assert pool(KEY.public, envelopes) == verify_batch(KEY.public, envelopes, REG)
+        store.enroll_node(
+            NodeEnrollment("n1", KEY.public, KEY.kid, "AZ-BIL", "SBS", "p"), enrolled_at_ms=0
+        )
+        result = Ingest(store, REG, verifier=pool).ingest("n1", envelopes)
+    finally:
+        pool.close()
+    assert result.highest_contiguous_seq == 40 and result.stored == 40
+    assert (
+        result.rejections[0].reason is Reason.BAD_SIGNATURE
+        and result.rejections[0].index_in_batch == 40
+    )

@@ -1,0 +1,364 @@
+"""Hub figures (issue 3), each beside a ceiling measured in the same run.
+
+1. Ingest into one ``hub serve`` process on SQLite from 8 concurrent node streams over mutual
+   TLS: records verified + stored + logged + acknowledged per second, beside the raw
+   single-core Ed25519 verify rate (PyNaCl ``crypto_sign_open``). Bar: >= 0.70.
+2. Two ``hub serve`` processes on one PostgreSQL schema (4 streams each) beside one process on
+   PostgreSQL (8 streams). Bar: >= 1.6x.
+3. Inclusion and consistency proofs at 10^6 leaves through the hub storage (SQLite):
+   ``LogReader`` (plan + one batched read + assemble) + verify, p99 in ms. Bar: <= 1 ms;
+   ceiling: a raw SQLite point read of the same number of rows.
+
+The records are signed before any timing starts. The client runs in this process (gRPC's C
+core does the I/O off the GIL); each hub is a separate process.
+
+Run: ``python benchmarks/bench_hub.py [--records-per-node 3000] [--leaves 1000000]
+[--skip-pg] [--json FILE]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import grpc
+import nacl.bindings
+from _common import Report
+from borderlink.proto.checkpoint import NoteSigner
+from borderlink.proto.keys import SigningKey
+from borderlink.proto.record import RecordChain
+from borderlink.proto.record_types import default_registry
+from borderlink.proto.v1 import (
+    GRPC_MESSAGE_OPTIONS,
+    admin_pb2,
+    admin_pb2_grpc,
+    common_pb2,
+    sync_pb2,
+    sync_pb2_grpc,
+)
+from borderlink.provisioning.ca import CertificateAuthority
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+ORIGIN = "borderlink.example/AZ/log"
+PG_URL = os.environ.get("BORDERLINK_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+STREAMS = 8
+BATCH = 256
+IN_FLIGHT = 4
+
+BODY = {
+    "line": 1, "doc_format": "TD3", "doc_code": "P", "issuing_state": "AZE",
+    "nationality": "AZE", "verdict": "clear", "reasons": [],
+    "surname": "ALIYEV", "given_names": "RASHAD", "document_number": "C01234567",
+}
+
+
+# -- ceilings ---------------------------------------------------------------------------------
+
+
+def raw_ed25519_verify_rate(seconds: float = 1.0) -> float:
+    key = SigningKey.generate()
+    msg = os.urandom(300)
+    signed = nacl.bindings.crypto_sign(msg, key._secret)  # type: ignore[attr-defined]
+    best = 0.0
+    for _ in range(3):
+        n = 0
+        start = time.perf_counter()
+        while time.perf_counter() - start < seconds / 3:
+            for _ in range(200):
+                nacl.bindings.crypto_sign_open(signed, key.public)
+            n += 200
+        best = max(best, n / (time.perf_counter() - start))
+    return best
+
+
+# -- a hub subprocess -------------------------------------------------------------------------
+
+
+class Pki:
+    def __init__(self, d: Path) -> None:
+        self.dir = d
+        d.mkdir(parents=True, exist_ok=True)
+        self.ca = CertificateAuthority.create("bench CA")
+        (d / "ca.pem").write_bytes(self.ca.cert_pem)
+        self.ca.issue_hub().save(d / "hub.pem", d / "hub.key")
+        self.admin = self.ca.issue_admin("bench")
+        signer = NoteSigner.generate(ORIGIN)
+        (d / "log.skey").write_text(signer.skey + "\n")
+
+    def channel(self, port: int, cert) -> grpc.Channel:
+        creds = grpc.ssl_channel_credentials(
+            root_certificates=self.ca.cert_pem, private_key=cert.key_pem(), certificate_chain=cert.cert_pem
+        )
+        return grpc.secure_channel(f"127.0.0.1:{port}", creds, options=GRPC_MESSAGE_OPTIONS)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_hub(pki: Pki, name: str, storage_url: str, workers: int = 0) -> tuple[subprocess.Popen, int]:
+    port = free_port()
+    cfg = pki.dir / f"{name}.toml"
+    cfg.write_text(
+        f'[server]\nlisten = "127.0.0.1:{port}"\ngrace_s = 1.0\nverify_workers = {workers}\n'
+        f'[tls]\ncert = "hub.pem"\nkey = "hub.key"\nca = "ca.pem"\n'
+        f'[storage]\nurl = "{storage_url}"\n'
+        f'[log]\norigin = "{ORIGIN}"\nsigning_key = "log.skey"\ncheckpoint_interval_s = 0.5\n'
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "borderlink", "--log-level", "WARNING", "hub", "serve", "--config", str(cfg)],
+        stdout=subprocess.DEVNULL, stderr=(pki.dir / f"{name}.log").open("wb"), cwd=pki.dir,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            with pki.channel(port, pki.admin) as ch:
+                r = health_pb2_grpc.HealthStub(ch).Check(health_pb2.HealthCheckRequest(), timeout=1)
+                if r.status == health_pb2.HealthCheckResponse.SERVING:
+                    return proc, port
+        except grpc.RpcError:
+            time.sleep(0.1)
+    proc.kill()
+    raise SystemExit(f"hub {name} did not start: {(pki.dir / f'{name}.log').read_text()[-2000:]}")
+
+
+def stop_hub(proc: subprocess.Popen) -> None:
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+# -- nodes ------------------------------------------------------------------------------------
+
+
+class Node:
+    def __init__(self, pki: Pki, node_id: str, n: int) -> None:
+        self.node_id = node_id
+        self.key = SigningKey.generate()
+        self.cert = pki.ca.issue_node(node_id)
+        chain = RecordChain(self.key, node_id=node_id, site="AZ-BIL", registry=default_registry())
+        self.envelopes = []
+        t0 = int(time.time() * 1000)
+        for i in range(n):
+            r = chain.prepare("document.check", BODY, time_ms=t0 + i)
+            chain.commit(r)
+            self.envelopes.append(common_pb2.Envelope(record=r.raw, disclosures=r.disclosure_bytes))
+
+    def enroll(self, pki: Pki, port: int) -> None:
+        with pki.channel(port, pki.admin) as ch:
+            admin_pb2_grpc.AdminStub(ch).EnrollNode(
+                admin_pb2.EnrollNodeRequest(node_id=self.node_id, public_key=self.key.public,
+                                            site="AZ-BIL", agency="SBS"),
+                timeout=10,
+            )
+
+    def sync(self, pki: Pki, port: int, barrier: threading.Barrier, out: dict) -> None:
+        window = threading.Semaphore(IN_FLIGHT)
+        batches = [self.envelopes[i : i + BATCH] for i in range(0, len(self.envelopes), BATCH)]
+        with pki.channel(port, self.cert) as ch:
+            stub = sync_pb2_grpc.SyncStub(ch)
+
+            def requests():
+                yield sync_pb2.EdgeMessage(hello=sync_pb2.Hello(node_id=self.node_id, last_journal_seq=len(self.envelopes)))
+                barrier.wait()
+                for i, b in enumerate(batches):
+                    window.acquire()
+                    yield sync_pb2.EdgeMessage(batch=sync_pb2.RecordBatch(batch_id=i + 1, envelopes=b))
+
+            acked = 0
+            for msg in stub.Stream(requests()):
+                kind = msg.WhichOneof("msg")
+                if kind == "ack":
+                    acked = msg.ack.highest_contiguous_seq
+                    window.release()
+                    if acked >= len(self.envelopes):
+                        break
+                elif kind == "reject":
+                    raise SystemExit(f"{self.node_id}: reject {msg.reject}")
+        out[self.node_id] = (acked, time.perf_counter())
+
+
+def ingest_rate(pki: Pki, nodes: list[Node], ports: list[int]) -> float:
+    for i, node in enumerate(nodes):
+        node.enroll(pki, ports[i % len(ports)])
+    barrier = threading.Barrier(len(nodes) + 1)
+    out: dict = {}
+    threads = [
+        threading.Thread(target=n.sync, args=(pki, ports[i % len(ports)], barrier, out), daemon=True)
+        for i, n in enumerate(nodes)
+    ]
+    for t in threads:
+        t.start()
+    barrier.wait()
+    start = time.perf_counter()
+    for t in threads:
+        t.join(600)
+    total = sum(a for a, _ in out.values())
+    expected = sum(len(n.envelopes) for n in nodes)
+    if total != expected:
+        raise SystemExit(f"only {total} of {expected} records acknowledged")
+    end = max(t for _, t in out.values())
+    return total / (end - start)
+
+
+# -- proofs through storage -------------------------------------------------------------------
+
+
+def proof_figures(leaves: int, proofs: int, report: Report) -> None:
+    import sqlite3
+
+    from borderlink.hub.log import LogReader, Sequencer
+    from borderlink.hub.storage import NewRecord, NodeEnrollment, open_storage
+    from borderlink.proto.merkle import verify_consistency, verify_inclusion
+
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / "proofs.db"
+        store = open_storage(f"sqlite://{path}", synchronous="NORMAL")
+        key = SigningKey.generate()
+        store.enroll_node(NodeEnrollment("bench", key.public, key.kid, "AZ-BIL", "SBS", "p"), enrolled_at_ms=0)
+        t0 = time.perf_counter()
+        prev = bytes(32)
+        chunk: list[NewRecord] = []
+        for seq in range(1, leaves + 1):
+            raw = seq.to_bytes(8, "big") + prev[:24]  # stand-in bytes: storage does not verify
+            chunk.append(NewRecord("bench", seq, prev, raw, "node.boot", "SBS", "AZ-BIL", seq))
+            prev = chunk[-1].record_hash
+            if len(chunk) == 20_000:
+                store.append_records(chunk, received_ms=0)
+                chunk = []
+        if chunk:
+            store.append_records(chunk, received_ms=0)
+        seq_ = Sequencer(store, NoteSigner.generate(ORIGIN), origin=ORIGIN, max_leaves_per_round=100_000)
+        seq_.step()
+        seq_.stop(final_round=False)
+        print(f"  built a {leaves:,}-leaf log in storage in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
+        reader = LogReader(store)
+        rng = random.Random(1)
+        roots: dict[int, bytes] = {}
+        from borderlink.proto.merkle import range_nodes, root_from_subtrees
+
+        def root(size: int) -> bytes:
+            if size not in roots:
+                nodes = range_nodes(0, size)
+                got = store.get_merkle_nodes([(n.level, n.index) for n in nodes])
+                roots[size] = root_from_subtrees([got[(n.level, n.index)] for n in nodes])
+            return roots[size]
+
+        inc, con = [], []
+        for _ in range(proofs):
+            size = rng.randint(leaves // 2, leaves)
+            i = rng.randrange(size)
+            r = root(size)
+            s = time.perf_counter()
+            ans = reader.inclusion(size, log_index=i)
+            verify_inclusion(ans.leaf_hash, i, size, ans.hashes, r)
+            inc.append(time.perf_counter() - s)
+            first = rng.randint(1, size)
+            r1 = root(first)
+            s = time.perf_counter()
+            f, s2, hashes = reader.consistency(first, size)
+            verify_consistency(f, s2, hashes, r1, r)
+            con.append(time.perf_counter() - s)
+        # Ceiling: the same number of rows read raw, one batched SELECT on the same file.
+        conn = sqlite3.connect(path)
+        n_rows = 2 * leaves.bit_length()
+        ceil = []
+        for _ in range(proofs // 4):
+            idx = [rng.randrange(leaves // 2) for _ in range(n_rows)]
+            s = time.perf_counter()
+            conn.execute(
+                f"SELECT leaf_hash FROM leaves WHERE log_index IN ({','.join('?' * len(idx))})", idx
+            ).fetchall()
+            ceil.append(time.perf_counter() - s)
+        conn.close()
+        store.close()
+
+    def p99(xs: list[float]) -> float:
+        xs = sorted(xs)
+        return xs[int(0.99 * (len(xs) - 1))] * 1000
+
+    raw = p99(ceil)
+    report.add(f"inclusion proof p99 @{leaves:,} (ms)", p99(inc), "ms", f"raw SQLite read {n_rows} rows", raw)
+    report.add(f"consistency proof p99 @{leaves:,} (ms)", p99(con), "ms", f"raw SQLite read {n_rows} rows", raw)
+    print(f"  inclusion p99 {p99(inc):.3f} ms, consistency p99 {p99(con):.3f} ms (bar <= 1 ms); "
+          f"raw read {raw:.3f} ms", file=sys.stderr)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--records-per-node", type=int, default=3000)
+    ap.add_argument("--leaves", type=int, default=1_000_000)
+    ap.add_argument("--proofs", type=int, default=2000)
+    ap.add_argument("--skip-pg", action="store_true", help="skip the two-process figure")
+    ap.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                    help="verify_workers of each hub (default: one per core)")
+    ap.add_argument("--skip-proofs", action="store_true")
+    ap.add_argument("--json")
+    args = ap.parse_args()
+    report = Report("hub")
+    verify_rate = raw_ed25519_verify_rate()
+    print(f"  raw Ed25519 verify (PyNaCl, one core): {verify_rate:,.0f}/s", file=sys.stderr)
+    with tempfile.TemporaryDirectory() as d:
+        pki = Pki(Path(d) / "pki")
+        print(f"  signing {STREAMS} x {args.records_per_node} records ...", file=sys.stderr)
+        nodes = [Node(pki, f"bench-{i}", args.records_per_node) for i in range(STREAMS)]
+        proc, port = start_hub(pki, "sqlite", f"sqlite://{Path(d) / 'hub.db'}", args.workers)
+        try:
+            rate = ingest_rate(pki, nodes, [port])
+        finally:
+            stop_hub(proc)
+        report.add("ingest, 1 hub, SQLite, 8 streams (rec/s)", rate, "r/s",
+                   "raw Ed25519 verify, 1 core", verify_rate, bar=0.70)
+        if not args.skip_pg:
+            import psycopg
+            from psycopg import sql
+
+            admin = psycopg.connect(PG_URL, autocommit=True, connect_timeout=5)
+            rates = {}
+            try:
+                for hubs in (1, 2):
+                    schema = f"bl_bench_{uuid.uuid4().hex[:10]}"
+                    sep = "&" if "?" in PG_URL else "?"
+                    url = f"{PG_URL}{sep}schema={schema}"
+                    fresh = [Node(pki, f"pg{hubs}-{i}", args.records_per_node) for i in range(STREAMS)]
+                    procs = [start_hub(pki, f"pg{hubs}-{h}", url, args.workers) for h in range(hubs)]
+                    try:
+                        rates[hubs] = ingest_rate(pki, fresh, [p for _, p in procs])
+                    finally:
+                        for p, _ in procs:
+                            stop_hub(p)
+                        admin.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
+            finally:
+                admin.close()
+            report.add("ingest, 1 hub, PostgreSQL, 8 streams (rec/s)", rates[1], "r/s",
+                       "raw Ed25519 verify, 1 core", verify_rate)
+            report.add("ingest, 2 hubs, PostgreSQL, 8 streams (rec/s)", rates[2], "r/s",
+                       "1 hub on PostgreSQL", rates[1], bar=1.6)
+    if not args.skip_proofs:
+        proof_figures(args.leaves, args.proofs, report)
+    report.print()
+    for r in report.rows:
+        if r["figure"].startswith(("inclusion", "consistency")):
+            verdict = "ok" if r["value"] <= 1.0 else "ABOVE"
+            print(f"  {r['figure']}: {r['value']:.3f} ms vs bar 1 ms: {verdict}")
+    report.write_json(args.json)
+
+
+if __name__ == "__main__":
+    main()
