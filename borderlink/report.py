@@ -39,8 +39,8 @@ AGENCY_NAMES = {
     "SMS": "State Migration Service",
 }
 # Okabe–Ito: distinguishable with the common colour-vision deficiencies.
-BLUE, ORANGE, SKY, GREEN, YELLOW, VERMILLION, PURPLE, GREY = (
-    "#0072B2", "#E69F00", "#56B4E9", "#009E73", "#F0E442", "#D55E00", "#CC79A7", "#777777")
+BLUE, ORANGE, SKY, GREEN, VERMILLION, PURPLE, GREY = (
+    "#0072B2", "#E69F00", "#56B4E9", "#009E73", "#D55E00", "#CC79A7", "#777777")
 TRACK_STYLES = [(BLUE, ""), (ORANGE, "8 4"), (PURPLE, "2 3"), (GREEN, "10 3 2 3"),
                 (SKY, "6 2"), ("#000000", "1 2")]
 LEVEL_STYLES = {"info": (BLUE, "circle"), "warning": (ORANGE, "triangle"),
@@ -444,7 +444,7 @@ def _map_svg(geo: GeoData) -> str:
     points = _geo_points(geo)
     if not points:
         return ""
-    proj = _Projection(points, 1100.0, 640.0, 36.0)
+    proj = _Projection(points, 1100.0, 760.0, 36.0)
     width = max(proj.width, 700.0)
     out = ["",  # the <svg> tag, once the legend's height is known
            (f'<rect x="0" y="0" width="{_f(proj.width)}" height="{_f(proj.height)}" '
@@ -835,6 +835,7 @@ th{background:#eee}.r{text-align:right;font-variant-numeric:tabular-nums}
 .note{color:#555;font-size:12px}
 @page{size:A4;margin:12mm}
 @media print{body{padding:0;max-width:none;font-size:11pt}h2{break-after:avoid}
+ .spectra{grid-template-columns:1fr 1fr}.spectra svg{width:100%}
  figure,.card,table,.verdict,.agency{break-inside:avoid}
  .verdict.ok,.verdict.fail,th{-webkit-print-color-adjust:exact;print-color-adjust:exact}}
 """
