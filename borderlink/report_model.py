@@ -170,6 +170,38 @@ class GeoData:
     interior: str = "left"
     note: str = ""
 
+    @classmethod
+    def from_border_data(
+        cls,
+        data: Mapping[str, Any],
+        *,
+        tracks: Mapping[str, Sequence[TrackPoint]] | None = None,
+        breaches: Sequence[Breach] = (),
+        intrusions: Sequence[Intrusion] = (),
+    ) -> GeoData:
+        """The map of a parsed ``borderlink.border.v1`` file (``hardware_profiles/data/
+        bilasuvar_border.json``: ``[lon, lat]`` pairs, sectors, sensor nodes, the BCP), plus
+        what the run produced. Takes the parsed data; reading the file is the caller's job."""
+        def latlon(points: Iterable[Sequence[float]]) -> tuple[LatLon, ...]:
+            return tuple((float(p[1]), float(p[0])) for p in points)
+
+        bcp = data.get("bcp")
+        return cls(
+            border=latlon(data.get("border_line", ())),
+            sectors={str(s.get("id") or s.get("name")): latlon(s.get("polygon", ()))
+                     for s in data.get("sectors", ())},
+            sensors=tuple(Sensor(str(x["sensor_id"]), float(x["lat"]), float(x["lon"]),
+                                 str(x.get("kind", "")))
+                          for node in data.get("sensor_nodes", ())
+                          for x in node.get("sensors", ())),
+            tracks=dict(tracks or {}),
+            breaches=breaches,
+            intrusions=intrusions,
+            places=((str(bcp["name"]), float(bcp["lat"]), float(bcp["lon"])),) if bcp else (),
+            interior="right" if str(data.get("interior", "left")).startswith("right") else "left",
+            note=str(data.get("note", "")),
+        )
+
     def __post_init__(self) -> None:
         _set(self, "border", _rows(self.border))
         _set(self, "sectors", {k: _rows(v) for k, v in self.sectors.items()})

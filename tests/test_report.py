@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import random
 import re
 from html.parser import HTMLParser
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -33,9 +35,11 @@ T0 = 1_795_770_000.0  # 2026-11-27 09:00 UTC
 RUN_S = 300.0
 CUT = (T0 + 110.0, T0 + 170.0)
 
-# The Bilasuvar line of hardware_profiles/data/bilasuvar_border.json, as (lat, lon).
-BORDER = [(39.6, 48.02), (39.525, 48.13), (39.452, 48.245), (39.398, 48.33), (39.383, 48.358),
-          (39.352, 48.41), (39.318, 48.47), (39.262, 48.54), (39.205, 48.6)]
+# The pilot's (plausible, not surveyed) border: line, sectors, sensor nodes, the BCP.
+BORDER_FILE = Path(__file__).parents[1] / "hardware_profiles" / "data" / "bilasuvar_border.json"
+BORDER_DATA = json.loads(BORDER_FILE.read_text(encoding="utf-8"))
+BORDER_GEO = GeoData.from_border_data(BORDER_DATA)
+BORDER = list(BORDER_GEO.border)
 
 # Major EI ions of hardware_profiles/data/ms_library.json.
 LIBRARY = {
@@ -119,28 +123,22 @@ def sample_results(seed: int = 7, **changes: Any) -> DemoResults:
         records = int(rate * RUN_S)
         nodes.append(NodeResult(node_id, cls, profile, records, len(events), records,
                                 backlog, cut))
-    geo = GeoData(
-        border=BORDER,
-        sectors={
-            f"S{k + 1}": [_along(a) for a in (k / 3 + j / 30 for j in range(11))]
-            + [_offset(*_along(a), 4.0) for a in (k / 3 + j / 30 for j in range(10, -1, -1))]
-            for k in range(3)
+    nodes_at = {x.sensor_id.rsplit("-", 1)[0]: x for x in BORDER_GEO.sensors}  # one per node
+    geo = GeoData.from_border_data(
+        BORDER_DATA,
+        tracks={  # out along the line and back, 0.2-1 km inside
+            unit: [(T0 + i * 5, *_offset(*_along(start + 0.1 * (1 - abs(1 - i / 30))),
+                                         0.6 + 0.4 * math.sin(i / 5))) for i in range(61)]
+            for unit, start in (("P-21", 0.28), ("P-34", 0.57), ("P-40", 0.04))
         },
-        sensors=[Sensor(f"UGS-S{2 + (k > 5)}-N{k % 6 + 1}", *_offset(*_along(0.35 + k * 0.03),
-                        0.05), kind=("seismic", "pir", "magnetic")[k % 3]) for k in range(12)],
-        tracks={
-            unit: [(T0 + i * 10, *_offset(*_along(start + i * 0.006), 0.8 + 0.6 * math.sin(i / 4)))
-                   for i in range(30)]
-            for unit, start in (("P-21", 0.12), ("P-34", 0.52), ("P-40", 0.70))
-        },
-        breaches=[Breach(T0 + 95, "P-21", *_offset(*_along(0.2), 0.1), "border_proximity"),
-                  Breach(T0 + 210, "P-34", *_offset(*_along(0.61), -0.05), "border_crossed")],
-        intrusions=[Intrusion(T0 + 60, *_offset(*_along(0.38), 0.3), "inbound", "person"),
-                    Intrusion(T0 + 140, *_offset(*_along(0.47), 0.5), "SW", "vehicle"),
-                    Intrusion(T0 + 250, *_offset(*_along(0.42), 0.2), "outbound", "animal",
-                              heading_deg=200.0)],
-        places=[("Bilasuvar BCP", 39.383, 48.358)],
-        note="Border line plausible, not surveyed: for simulation only.",
+        breaches=[Breach(T0 + 95, "P-21", *_offset(*_along(0.31), 0.1), "border_proximity"),
+                  Breach(T0 + 210, "P-34", *_offset(*_along(0.64), -0.15), "border_crossed")],
+        intrusions=[
+            Intrusion(T0 + 60, *_offset(n.lat, n.lon, 0.3), direction, cls, heading)
+            for n, direction, cls, heading in zip(
+                nodes_at.values(), ("inbound", "SW", "outbound"), ("person", "vehicle", "animal"),
+                (None, None, 200.0))
+        ],
     )
     lab = [
         LabResult("SMP-0042", "CASE-2026-118", "Cocaine", 912, 934, True,
@@ -434,6 +432,17 @@ def test_intrusion_arrow_direction(direction: str, interior: str, heading_deg: f
     heading = _heading(Intrusion(T0, 39.1, 48.2, direction, "person", heading_deg), geo, proj)
     assert heading is not None
     assert heading == pytest.approx(expected, abs=1e-6)
+
+
+def test_geo_from_the_border_file() -> None:
+    geo = BORDER_GEO
+    assert geo.border[0] == (39.6, 48.02)  # the file holds [lon, lat]
+    assert list(geo.sectors) == [s["id"] for s in BORDER_DATA["sectors"]]
+    assert len(geo.sensors) == sum(len(n["sensors"]) for n in BORDER_DATA["sensor_nodes"])
+    assert geo.places == (("Bilasuvar BCP", 39.383, 48.358),)
+    assert geo.interior == "left" and "NOT SURVEYED" in geo.note
+    text = " ".join(parse(render_html(sample_results())).text)
+    assert "NOT SURVEYED" in text and "S2" in text and "Bilasuvar BCP" in text
 
 
 def test_unknown_direction_draws_no_arrow() -> None:
