@@ -52,7 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
     def role(name: str, help_text: str) -> argparse.ArgumentParser:
         return roles.add_parser(name, help=help_text, description=help_text)
 
-    hub_cli.configure_hub(role("hub", "run and administer the hub"))
+    from borderlink.hub_init import add_init_command
+
+    add_init_command(hub_cli.configure_hub(role("hub", "run and administer the hub")))
     edge_cli.configure_edge(role("edge", "run an edge agent beside a device"))
     profiles_cli.configure_emulate(role("emulate", "run a device emulator from a hardware profile"))
     profiles_cli.configure_profiles(role("profiles", "list and validate hardware profiles"))

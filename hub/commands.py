@@ -218,7 +218,8 @@ def _client_options(p: argparse.ArgumentParser) -> None:
     )
 
 
-def configure(parser: argparse.ArgumentParser) -> None:
+def configure(parser: argparse.ArgumentParser) -> argparse._SubParsersAction:  # type: ignore[type-arg]
+    """Add the hub subcommands; returns the subcommand set (the top-level glue adds ``init``)."""
     sub = parser.add_subparsers(dest="hub_command", metavar="COMMAND", required=True)
 
     p = sub.add_parser(
@@ -271,6 +272,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--dry-run", action="store_true", help="validate only")
     _client_options(p)
     p.set_defaults(func=_rpc(_policy))
+    return sub
 
 
 __all__ = ["configure"]

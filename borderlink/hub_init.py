@@ -1,0 +1,95 @@
+"""``borderlink hub init --dir DIR``: a ready-to-run hub directory for a pilot or a demo.
+
+Glue at the top level because it needs both the CA (``borderlink.provisioning``) and the hub's
+configuration format, and the hub never imports provisioning. Writes into DIR:
+
+* ``ca.pem`` / ``ca.key`` — a new CA (keep ``ca.key`` offline in production);
+* ``hub.pem`` / ``hub.key`` — the hub's server certificate (``localhost``, ``127.0.0.1``);
+* ``admin.pem`` / ``admin.key`` — a technician certificate for ``borderlink hub enroll …``;
+* ``log.skey`` — the log's C2SP checkpoint signing key, ``log.vkey`` its verifier key;
+* ``hub.toml`` — SQLite storage in DIR, listening on ``--listen``.
+
+Private keys are written with mode 0600. An existing ``hub.toml`` is never overwritten.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from borderlink._cliutil import EXIT_OK, EXIT_USAGE
+
+DEFAULT_ORIGIN = "borderlink.example/AZ/log"
+
+
+def init_hub_dir(
+    directory: Path,
+    *,
+    origin: str = DEFAULT_ORIGIN,
+    listen: str = "127.0.0.1:7443",
+    admin: str = "technician",
+    metrics_port: int | None = 9464,
+) -> Path:
+    """Create the files above in *directory*; returns the path of ``hub.toml``."""
+    from borderlink.proto.checkpoint import NoteSigner
+    from borderlink.provisioning.ca import CertificateAuthority, write_private
+
+    directory.mkdir(parents=True, exist_ok=True)
+    config = directory / "hub.toml"
+    if config.exists():
+        raise FileExistsError(f"{config} exists; init never overwrites a hub")
+    ca = CertificateAuthority.create("borderlink CA")
+    ca.save(directory / "ca.pem", directory / "ca.key")
+    ca.issue_hub().save(directory / "hub.pem", directory / "hub.key")
+    ca.issue_admin(admin).save(directory / "admin.pem", directory / "admin.key")
+    signer = NoteSigner.generate(origin)
+    write_private(directory / "log.skey", (signer.skey + "\n").encode())
+    (directory / "log.vkey").write_text(signer.verifier.vkey + "\n")
+    metrics = f"\n[metrics]\nport = {metrics_port}\n" if metrics_port is not None else ""
+    config.write_text(
+        f"""# borderlink hub configuration (see borderlink.hub.config for every key)
+[server]
+listen = "{listen}"
+
+[tls]
+cert = "hub.pem"
+key = "hub.key"
+ca = "ca.pem"
+
+[storage]
+url = "sqlite:hub.db"
+
+[log]
+origin = "{origin}"
+signing_key = "log.skey"
+{metrics}"""
+    )
+    return config
+
+
+def _init(args: argparse.Namespace) -> int:
+    try:
+        config = init_hub_dir(
+            Path(args.dir),
+            origin=args.origin,
+            listen=args.listen,
+            metrics_port=None if args.metrics_port == 0 else args.metrics_port,
+        )
+    except FileExistsError as exc:
+        print(f"borderlink hub init: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    print(config)
+    return EXIT_OK
+
+
+def add_init_command(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Add ``init`` to the ``borderlink hub`` subcommands."""
+    p = commands.add_parser(
+        "init", help="make a CA, hub and admin certificates, log key and hub.toml"
+    )
+    p.add_argument("--dir", required=True, help="directory to fill (created if missing)")
+    p.add_argument("--origin", default=DEFAULT_ORIGIN, help="log origin (default %(default)s)")
+    p.add_argument("--listen", default="127.0.0.1:7443", help="hub address (default %(default)s)")
+    p.add_argument("--metrics-port", type=int, default=9464, help="Prometheus port, 0 = off")
+    p.set_defaults(func=_init)

@@ -1,0 +1,124 @@
+"""From nothing to a running hub with the commands an operator types:
+``hub init`` → ``hub serve`` → ``hub enroll`` / ``hub nodes`` → a node syncs → SIGTERM."""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import grpc
+from borderlink.hub.storage import open_storage
+from borderlink.proto.checkpoint import NoteVerifier, open_checkpoint
+from borderlink.proto.keys import SigningKey
+from borderlink.provisioning.ca import CertificateAuthority, IssuedCertificate
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from borderlink.cli import main
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "hub"))
+from hubkit import Stream, TestNode, envelope
+
+
+def _port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_init_serve_enroll_sync_and_stop(tmp_path: Path, capsys) -> None:
+    d = tmp_path / "hub"
+    port = _port()
+    assert (
+        main(
+            ["hub", "init", "--dir", str(d), "--listen", f"127.0.0.1:{port}", "--metrics-port", "0"]
+        )
+        == 0
+    )
+    assert main(["hub", "init", "--dir", str(d)]) == 2  # never overwrites
+    capsys.readouterr()
+    assert (d / "log.skey").stat().st_mode & 0o077 == 0
+    log = (tmp_path / "hub.log").open("wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "borderlink", "hub", "serve", "--config", str(d / "hub.toml")],
+        stdout=subprocess.DEVNULL,
+        stderr=log,
+    )
+    try:
+        ca = CertificateAuthority.load(d / "ca.pem", d / "ca.key")
+        admin = IssuedCertificate.load(d / "admin.pem", d / "admin.key")
+        creds = grpc.ssl_channel_credentials(ca.cert_pem, admin.key_pem(), admin.cert_pem)
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                with grpc.secure_channel(f"127.0.0.1:{port}", creds) as ch:
+                    health_pb2_grpc.HealthStub(ch).Check(health_pb2.HealthCheckRequest(), timeout=1)
+                break
+            except grpc.RpcError:
+                assert proc.poll() is None and time.monotonic() < deadline, (
+                    tmp_path / "hub.log"
+                ).read_text()
+                time.sleep(0.1)
+        conn = [
+            "--hub",
+            f"127.0.0.1:{port}",
+            "--cert",
+            str(d / "admin.pem"),
+            "--key",
+            str(d / "admin.key"),
+            "--ca",
+            str(d / "ca.pem"),
+        ]
+        node = TestNode(
+            node_id="ast-dr-01",
+            key=SigningKey.generate(),
+            cert=ca.issue_node("ast-dr-01"),
+            site="AZ-AST",
+        )
+        assert (
+            main(
+                [
+                    "hub",
+                    "enroll",
+                    node.node_id,
+                    "--public-key",
+                    node.key.public.hex(),
+                    "--site",
+                    "AZ-AST",
+                    "--agency",
+                    "SBS",
+                    *conn,
+                ]
+            )
+            == 0
+        )
+        creds_n = grpc.ssl_channel_credentials(ca.cert_pem, node.cert.key_pem(), node.cert.cert_pem)
+        stream = Stream(grpc.secure_channel(f"127.0.0.1:{port}", creds_n))
+        stream.hello(node, journal_seq=3)
+        stream.until("resume")
+        stream.batch(1, [envelope(r) for r in node.records(3)])
+        assert stream.until("ack")[0].ack.highest_contiguous_seq == 3
+        stream.close()
+        capsys.readouterr()
+        assert main(["hub", "nodes", "--json", *conn]) == 0
+        (row,) = json.loads(capsys.readouterr().out)
+        assert row["node_id"] == "ast-dr-01" and row["last_seq"] == 3 and row["backlog"] == 0
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(15) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(5)
+    store = open_storage(f"sqlite://{d / 'hub.db'}")
+    try:
+        cp = store.latest_checkpoint()
+        verifier = NoteVerifier.from_vkey((d / "log.vkey").read_text().strip())
+        assert (
+            open_checkpoint(cp.signed_note, verifier, origin="borderlink.example/AZ/log").size == 3
+        )
+    finally:
+        store.close()
