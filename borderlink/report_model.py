@@ -64,8 +64,9 @@ class NodeResult:
     alerts: alerts it raised (of any level).
     last_acked_seq: the highest sequence number the hub acknowledged at the end
         (equal to ``records`` when the node caught up fully, if it started at seq 1).
-    backlog: ``(t, unsynced_records)`` samples, in time order: records journalled but not
-        yet acknowledged by the hub. Drawn as the node's sync-lag curve.
+    backlog: ``(t, unsynced_records)`` samples: records journalled but not yet acknowledged
+        by the hub. Drawn as the node's sync-lag curve. The latest sample is the final
+        state: take one after the final sync; not 0 there is a failure (never caught up).
     link_cut: ``(from_t, to_t)`` when the demo cut this node's uplink, else ``None``.
     """
 
