@@ -221,3 +221,28 @@ def test_graceful_shutdown_finishes_and_publishes_a_checkpoint(pki: Pki, tmp_pat
         assert open_checkpoint(cp.signed_note, h.signer.verifier, origin=ORIGIN).size == size
     finally:
         store.close()
+
+
+def test_federation_is_served_by_the_hub_with_the_loaded_policy(hub: Hub, pki: Pki) -> None:
+    from borderlink.proto.v1 import federation_pb2, federation_pb2_grpc
+
+    node = TestNode.make(pki, "bil-dr-24")
+    node.enroll(hub)
+    stream, _ = connect(hub, node)
+    recs = node.records(3)
+    stream.batch(1, [envelope(r) for r in recs])
+    stream.until("ack")
+    stream.close()
+    sbs = federation_pb2_grpc.FederationStub(hub.channel(pki.ca.issue_agency("SBS")))
+    query = federation_pb2.QueryRequest(limit=10)
+    assert list(sbs.Query(query, timeout=5).records) == []  # no policy loaded: deny all
+    example = Path(__file__).resolve().parents[2] / "hub" / "policies" / "example-policy.toml"
+    hub.admin().LoadPolicy(admin_pb2.LoadPolicyRequest(policy_toml=example.read_bytes()), timeout=5)
+    got = sbs.Query(query, timeout=5).records
+    assert [r.record for r in got] == [r.raw for r in recs]
+    assert sorted(got[0].disclosures) == sorted(recs[0].disclosure_bytes)  # SBS: disclose all
+    assert got[0].node_key.public_key == node.key.public
+    # A node certificate is no agency.
+    with pytest.raises(grpc.RpcError) as err:
+        federation_pb2_grpc.FederationStub(hub.channel(node.cert)).Query(query, timeout=5)
+    assert err.value.code() == grpc.StatusCode.PERMISSION_DENIED
