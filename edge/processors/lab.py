@@ -13,9 +13,13 @@ GC-FID (``FID`` chromatogram)
     Identification by retention index only, a *presumptive* result: the library entry nearest
     in RI within ``ri_tolerance``. When another entry of different control status is about as
     likely (likelihood ratio under ``ri_ambiguity_ratio`` for a Gaussian RI error of
-    ``ri_tolerance / 3``), the finding is marked ambiguous. RI alone never sets
-    ``controlled_found`` (an unknown compound outside the library can elute anywhere): a
-    presumptive controlled finding is an INFO alert asking for GC-MS confirmation.
+    ``ri_tolerance / 3``), the finding is marked ambiguous (MDMA at RI 1480 vs levoglucosan
+    from sugar at 1492). Only peaks of at least ``min_area_pct`` of the total area are
+    identified. Every GC-FID finding is ``presumptive``: a retention index is a SWGDRUG
+    category C technique, no identification alone — any compound outside the library can
+    elute at a drug's index — so it does not set ``controlled_found`` (unless
+    ``fid_reports_controlled``); an unambiguous controlled finding is an INFO alert asking
+    for GC-MS confirmation.
 
 Every decision is a ``lab.analysis`` body with the case and sample ids of the run.
 """
@@ -52,7 +56,8 @@ class LabConfig:
     background_ions: tuple[int, ...] = (207, 281)  # column bleed (polysiloxane), subtracted
     mz_power: float = 0.5  # match-factor weights (m/z)^mz_power * I^intensity_power
     intensity_power: float = 0.5
-    min_area_pct: float = 0.5  # smaller FID peaks are not reported
+    min_area_pct: float = 5.0  # GC-FID: smaller peaks (impurities) are not identified by RI
+    fid_reports_controlled: bool = False  # let an RI match alone set controlled_found
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any], **overrides: Any) -> LabConfig:
@@ -155,10 +160,12 @@ class LabProcessor:
             findings = self._gcms(run, peaks, total_area, scale)
         else:
             findings = self._fid(peaks, total_area, scale)
-        # RI alone never reports a controlled substance: an unknown compound can elute anywhere
-        controlled = any(f.controlled and not f.presumptive for f in findings)
+        # a retention index alone is no identification (SWGDRUG: category C technique)
         presumptive = any(f.controlled and f.presumptive and not f.ambiguous_with
                           for f in findings)
+        controlled = any(f.controlled and not f.ambiguous_with
+                         and (not f.presumptive or self.config.fid_reports_controlled)
+                         for f in findings)
         body = {
             "case_id": run.case_id,
             "sample_id": run.sample_id,
