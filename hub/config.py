@@ -7,7 +7,7 @@ and the key. Example (``borderlink hub init`` writes one)::
     [server]
     listen = "127.0.0.1:7443"      # host:port; port 0 picks a free port
     grace_s = 5.0                  # shutdown: seconds for streams to drain
-    max_workers = 64               # gRPC handler threads (two per Sync stream)
+    max_workers = 256              # gRPC handler threads: each open Sync stream holds one
     reuse_port = false             # several hub processes on one port (SO_REUSEPORT)
     verify_workers = 0             # processes verifying records (0: in the stream threads)
 
@@ -80,7 +80,7 @@ class HubConfig:
     limits: SyncLimits = field(default_factory=SyncLimits)
     metrics: MetricsConfig | None = None
     grace_s: float = 5.0
-    max_workers: int = 64
+    max_workers: int = 256
     #: Let several hub processes bind one port (SO_REUSEPORT); off by default.
     reuse_port: bool = False
     #: Worker processes verifying records (0: in the stream's own thread).
@@ -245,7 +245,7 @@ def parse_config(text: str, *, source: str = "<config>", base: Path | None = Non
         limits=limits,
         metrics=metrics,
         grace_s=r.positive(server, "server", "grace_s", float, 5.0),
-        max_workers=r.positive(server, "server", "max_workers", int, 64),
+        max_workers=r.positive(server, "server", "max_workers", int, 256),
         reuse_port=r.get(server, "server", "reuse_port", bool, False),
         verify_workers=r.get(server, "server", "verify_workers", int, 0),
         source=source,

@@ -154,6 +154,10 @@ class Sequencer:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self.holder = False
+        #: While another process sequences, how often to try for the lock (s).
+        self.standby_retry_s = 1.0
+        self._last_attempt = -1e9
+        self._seen_size: int | None = None
 
     # -- one round --------------------------------------------------------------------------
 
@@ -173,7 +177,17 @@ class Sequencer:
         """Integrate what is new and sign a checkpoint; None when not the sequencer or idle."""
         with self._lock:
             if not self.holder:
+                now = time.monotonic()
+                if now - self._last_attempt < self.standby_retry_s:
+                    return None
+                self._last_attempt = now
                 if not self.storage.acquire_sequencer():
+                    # Standby: follow the other sequencer's checkpoints (for metrics).
+                    cp = self.storage.latest_checkpoint()
+                    fresh = cp is not None and self._seen_size != cp.tree_size
+                    if fresh and self.on_checkpoint is not None:
+                        self._seen_size = cp.tree_size
+                        self.on_checkpoint(cp)
                     return None
                 self.holder = True
                 self._range = None

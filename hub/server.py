@@ -114,7 +114,7 @@ class HubServer:
         registry: RecordTypeRegistry | None = None,
         checkpoint_interval_s: float = 0.25,
         grace_s: float = 5.0,
-        max_workers: int = 64,
+        max_workers: int = 256,
         metrics_port: int | None = None,
         metrics_address: str = "127.0.0.1",
         reuse_port: bool = False,
