@@ -19,7 +19,7 @@ from .disclosure import decode_disclosure, reveal
 from .envelope import decode_record_file
 from .errors import BorderlinkError, KeyFileError, RecordDecodeError
 from .keys import key_id, public_key_from_hex
-from .record import ClockQuality, GENESIS_PREV, PayloadLabel, decode_record, verify_record
+from .record import GENESIS_PREV, ClockQuality, PayloadLabel, decode_record, verify_record
 from .record_types import default_registry
 
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import io
 from collections.abc import Mapping
-from functools import lru_cache
 from enum import IntEnum
+from functools import lru_cache
 from typing import Any, NamedTuple
 
 import cbor2

@@ -14,20 +14,20 @@ import hashlib
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from enum import IntEnum
+from functools import lru_cache
 from typing import Any, NamedTuple
 
 import cbor2
 
 from .cose import (
-    KeyIdMismatchError,
     MAX_MESSAGE_BYTES,
+    KeyIdMismatchError,
     Sign1Message,
     decode_sign1,
+    encode_sign1,
     protected_header,
     sig_structure,
-    encode_sign1,
     verify_sign1,
 )
 from .disclosure import Disclosure, DisclosureMismatchError, conceal, reveal

@@ -202,7 +202,7 @@ _ALERT_LEVEL = ("info", "warning", "alarm")
 
 def default_registry() -> RecordTypeRegistry:
     """The record types of the pilot's devices and of node events (a fresh registry each call)."""
-    SBS, SCC, SMS = Agency.SBS, Agency.SCC, Agency.SMS
+    SBS, SCC = Agency.SBS, Agency.SCC
     return RecordTypeRegistry(
         [
             RecordType(

@@ -11,7 +11,6 @@ import hashlib
 import itertools
 
 import cbor_diag
-
 from borderlink.proto.envelope import encode_envelope
 from borderlink.proto.keys import SigningKey, cose_key
 from borderlink.proto.record import GENESIS_PREV, ClockQuality, make_record
