@@ -241,6 +241,7 @@ class FederationView:
             limit=min(limit or self._page_records, self._page_records),
             record_filter=record_filter,
             end_index=end,
+            with_disclosures=False,
         )
         decided: list[tuple[StoredRecord, frozenset[str]]] = []
         types = access.types
@@ -255,13 +256,16 @@ class FederationView:
                 if fields is None:
                     continue
             decided.append((rec, fields))
+        # Disclosures only of the records that get some (read apart: most pages need few).
+        wanted = [r.log_index for r, fields in decided if fields]
+        stored = self.storage.get_disclosures(wanted) if wanted else {}
         proofs = self._proofs([r.log_index for r, _ in decided], checkpoint) if checkpoint else {}
         out: list[bytes] = []
         last = len(decided) - 1
         for i, (rec, fields) in enumerate(decided):
             disclosures = (
-                [d.disclosure for d in rec.disclosures if d.field_name in fields]
-                if fields and rec.disclosures
+                [d.disclosure for d in stored.get(rec.log_index, ()) if d.field_name in fields]
+                if fields
                 else ()
             )
             next_cursor = decided[i + 1][0].log_index if i < last else scan.next_index
