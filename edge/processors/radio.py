@@ -7,12 +7,16 @@ the driver's, in ``hardware_profiles.protocols.nmea``). Output:
 * ``radio.emergency`` at once for an emergency message (alert ``alarm``), with the
   message's position or else the unit's last accepted fix. Radios repeat the message every
   few seconds: repeats within ``emergency_repeat_s`` of the previous one add no alert (they
-  are counted); an ``ok`` status or that much silence re-arms it;
+  are counted); that much silence re-arms it (a routine ``ok`` status in between does not);
 * ``radio.geofence`` ``border_crossed`` (alarm) when an accepted fix lies on the far side of
   the border line, ``border_proximity`` (warning) when it comes within ``proximity_m`` of the
   line on the interior side, ``sector_exit`` (warning) / ``sector_return`` (info) when the
-  unit leaves / re-enters its patrol sector (not judged beyond the line, where
-  ``border_crossed`` already says it). Each is re-armed only after the unit moved
+  unit leaves / re-enters its patrol sector. Sector polygons lie on the interior side, so a
+  fix beyond the line is judged by its mirror image across the line: crossing the border is
+  ``border_crossed``, not also ``sector_exit``, but moving along the far side past the end of
+  the sector's stretch is a ``sector_exit`` (within ``hysteresis_m`` of the line an exit
+  needs the unit that far out of the polygon, whose edge there only samples the line; a
+  return always does). Each is re-armed only after the unit moved
   ``hysteresis_m`` back, so GNSS noise along a line does not flap;
 * ``radio.position`` thinned: the smoothed position when ``position_min_interval_s`` passed
   or the unit moved ``position_min_distance_m`` since the last one recorded.
@@ -153,6 +157,10 @@ class BorderGeometry:
         return self.signed_distance_xy(x, y)
 
     def signed_distance_xy(self, x: float, y: float) -> float:
+        return self.side_xy(x, y)[0]
+
+    def side_xy(self, x: float, y: float) -> tuple[float, float, float]:
+        """(signed distance, unit normal towards the interior at the nearest point)."""
         best, best_i, best_t = math.inf, 0, 0.0
         for i, (ax, ay, bx, by, _, _) in enumerate(self._segments):
             d, t = _seg_dist(x, y, ax, ay, bx, by)
@@ -168,7 +176,16 @@ class BorderGeometry:
         else:
             vx, vy = ax, ay
         side = (x - vx) * nx + (y - vy) * ny
-        return best if side >= 0 else -best
+        norm = math.hypot(nx, ny) or 1.0
+        return (best if side >= 0 else -best), nx / norm, ny / norm
+
+    def mirror_xy(self, x: float, y: float) -> tuple[float, float, float]:
+        """(signed distance, x, y): beyond the line, the point mirrored onto the interior side
+        (so "which sector's stretch of border" is answered for it too)."""
+        signed, nx, ny = self.side_xy(x, y)
+        if signed >= 0:
+            return signed, x, y
+        return signed, x - 2 * signed * nx, y - 2 * signed * ny
 
     @property
     def length_m(self) -> float:
@@ -209,7 +226,7 @@ class RadioConfig:
     reanchor_after: int = 3  # consecutive consistent rejected fixes: re-anchor
     position_min_interval_s: float = 30.0
     position_min_distance_m: float = 100.0
-    emergency_repeat_s: float = 30.0  # repeats of an emergency within this: no new alert
+    emergency_repeat_s: float = 5.0  # repeats of an emergency within this: no new alert
     unit_sectors: Mapping[str, str] = field(default_factory=dict)  # unit -> assigned sector
 
     def __post_init__(self) -> None:
@@ -231,7 +248,7 @@ class RadioConfig:
             gap_reset_s=float(settings.get("gap_reset_s", 120.0)),
             position_min_interval_s=float(settings.get("position_min_interval_s", 30.0)),
             position_min_distance_m=float(settings.get("position_min_distance_m", 100.0)),
-            emergency_repeat_s=float(settings.get("emergency_repeat_s", 30.0)),
+            emergency_repeat_s=float(settings.get("emergency_repeat_s", 5.0)),
             unit_sectors=dict(unit_sectors or dict(settings.get("unit_sectors", ()))),
         )
 
@@ -296,8 +313,8 @@ class RadioProcessor:
     def _status(self, status: RadioStatus) -> list[Decision]:
         unit = status.unit_id
         if not (status.emergency or status.state == "emergency"):
-            if status.state == "ok":
-                self._emergency_until.pop(unit, None)  # cleared: the next press alerts again
+            # A routine status between the repeats does not end the emergency: radios send
+            # their periodic status on their own schedule.
             return []
         until = self._emergency_until.get(unit)
         self._emergency_until[unit] = status.t + self.config.emergency_repeat_s
@@ -381,8 +398,8 @@ class RadioProcessor:
     def _geofence(self, fix: NmeaFix, track: _Track, x: float, y: float) -> list[Decision]:
         cfg = self.config
         out = []
-        signed = self.border.signed_distance_xy(x, y)
-        here = self.border.sector_at(x, y)
+        signed, mx, my = self.border.mirror_xy(x, y)
+        here = self.border.sector_at(mx, my)
         track.current = here
         if track.sector is None and here is not None:
             track.sector = here  # no assignment: the sector of the first accepted fix
@@ -400,17 +417,19 @@ class RadioProcessor:
                                        AlertLevel.WARNING))
         elif signed > cfg.proximity_m + cfg.hysteresis_m:
             track.near = False
-        if sector is not None and signed >= 0:  # beyond the line: border_crossed says it all
+        if sector is not None:
             poly = self.border.sectors[sector]
-            inside = here == sector or poly.contains(x, y)
-            if not inside and not track.outside_sector:
+            inside = here == sector or poly.contains(mx, my)
+            if (not inside and not track.outside_sector
+                    and (abs(signed) >= cfg.hysteresis_m  # on the line the polygon edge and
+                         or poly.boundary_distance(mx, my) >= cfg.hysteresis_m)):  # line differ
                 track.outside_sector = True
-                out.append(self._event(fix, "sector_exit", poly.boundary_distance(x, y), sector,
-                                       AlertLevel.WARNING))
+                out.append(self._event(fix, "sector_exit", poly.boundary_distance(mx, my),
+                                       sector, AlertLevel.WARNING))
             elif (inside and track.outside_sector
-                  and poly.boundary_distance(x, y) >= cfg.hysteresis_m):
+                  and poly.boundary_distance(mx, my) >= cfg.hysteresis_m):
                 track.outside_sector = False
-                out.append(self._event(fix, "sector_return", poly.boundary_distance(x, y),
+                out.append(self._event(fix, "sector_return", poly.boundary_distance(mx, my),
                                        sector, AlertLevel.INFO))
         return out
 

@@ -85,7 +85,7 @@ def test_approach_cross_and_recross(border):
              + walk(border, T0 + 2100, 20000, -30, 20000, 200)  # back inside
              + walk(border, T0 + 2400, 20000, 200, 20050, -15))  # across again
     out = run(proc, track)
-    # Beyond the line the sector is not judged: border_crossed says it all.
+    # Crossing the border is border_crossed, not also sector_exit (mirror image in S2).
     assert events(out) == ["border_proximity", "border_crossed", "border_proximity",
                            "border_crossed"]
     crossed = [d for d in out if d.body.get("kind") == "border_crossed"]
@@ -148,6 +148,15 @@ def test_sector_exit_and_return(border):
     assert "S3" in positions and positions[0] == "S2"
 
 
+def test_sector_exit_beyond_the_line_by_its_mirror_image(border):
+    proc = processor(border, unit_sectors={"P8": "S2"})
+    track = (walk(border, T0, 31000, 200, 31000, -100, unit="P8")
+             + walk(border, T0 + 500, 31000, -100, 33000, -100, speed_mps=10, unit="P8"))
+    out = run(proc, track)
+    geo = [(d.body["kind"], d.body.get("sector")) for d in out if d.record_type == "radio.geofence"]
+    assert geo == [("border_proximity", "S2"), ("border_crossed", "S2"), ("sector_exit", "S2")]
+
+
 def test_unassigned_unit_takes_the_sector_of_its_first_fix(border):
     proc = processor(border)
     out = run(proc, walk(border, T0, 14000, 1000, 17000, 1000, speed_mps=10))
@@ -198,16 +207,18 @@ def test_emergency_at_once_with_message_or_last_position(border):
     assert out[1].body["lat"] == 39.4 and "lat" not in out[2].body
 
 
-def test_repeated_emergency_messages_alert_once_until_cleared(border):
+def test_repeated_emergency_messages_alert_once(border):
     proc = processor(border, emergency_repeat_s=30)
     sos = [RadioStatus(t=T0 + 2 * i, unit_id="P5", emergency=True, state="emergency")
            for i in range(10)]
     assert len(run(proc, sos)) == 1 and proc.emergency_repeats("P5") == 9
+    # A routine status between the repeats (radios send it on their own schedule) changes
+    # nothing: the next repeat is still the same emergency.
     assert run(proc, [RadioStatus(t=T0 + 21, unit_id="P5", emergency=False, state="ok")]) == []
-    again = run(proc, [RadioStatus(t=T0 + 22, unit_id="P5", emergency=True, state="emergency")])
-    assert [d.record_type for d in again] == ["radio.emergency"]
+    assert run(proc, [RadioStatus(t=T0 + 22, unit_id="P5", emergency=True, state="emergency")]) \
+        == []
     later = run(proc, [RadioStatus(t=T0 + 100, unit_id="P5", emergency=True, state="emergency")])
-    assert len(later) == 1  # 78 s of silence re-arms it too
+    assert [d.record_type for d in later] == ["radio.emergency"]  # 78 s of silence re-arms it
 
 
 def test_nmea_sentences_through_the_driver_side(border):

@@ -167,3 +167,96 @@ def test_simulated_traveller_traffic_every_verdict_and_field_right():
                 wrong.append((detail, dict(truth.expect), body["verdict"], body["reasons"]))
     assert count > 1000
     assert not wrong, wrong[:5]
+
+
+def _sound_geofence_truths(truths: list[Any], fixes: dict[str, list[tuple[float, float, bool]]],
+                           hysteresis_m: float = 10.0) -> list[Any]:
+    """Geofence truths that are new breaches: the first of a unit, or one after a fix back
+    inside (beyond the hysteresis). The simulator reports an event again when a unit that
+    never came back gets a new excursion (reported to the hardware-profiles owners)."""
+    sound = []
+    last: dict[tuple[str, str], float] = {}
+    for truth in sorted(truths, key=lambda t: t.t):
+        kind = truth.expect["kind"]
+        key = (truth.device_id, kind)
+        previous = last.get(key)
+        last[key] = truth.t
+        if previous is None:
+            sound.append(truth)
+            continue
+        back = [f for f in fixes[truth.device_id] if previous < f[0] < truth.t
+                and (f[1] >= hysteresis_m if kind == "border_crossed" else f[2])]
+        if back:
+            sound.append(truth)
+    return sound
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_simulated_hours_of_patrols_and_telephony(seed):
+    """Four simulated hours: two patrols with emergencies, border crossings and sector exits,
+    the telephony unit with outages, degradations and calls, every ~15 minutes each."""
+    import dataclasses
+
+    from borderlink.hardware_profiles.readings import NmeaFix
+    from borderlink.hardware_profiles.simulator.model import TrafficSpec
+
+    smoke = load_scenario("smoke")
+    radios = ("BIL-RADIO-P07", "BIL-RADIO-P12")
+    traffic = [TrafficSpec(r, kind, 4.0) for r in radios
+               for kind in ("emergency", "sector_exit", "border_crossed")]
+    traffic += [TrafficSpec("BIL-PBX", kind, rate)
+                for kind, rate in (("outage", 3.0), ("degraded", 3.0), ("call", 30.0))]
+    scenario = dataclasses.replace(
+        smoke, devices=tuple(d for d in smoke.devices if d.id in (*radios, "BIL-PBX")),
+        events=(), faults=(), duration_s=4 * 3600, traffic=tuple(traffic))
+    procs = processors_for(scenario)
+    truths, decisions = [], []
+    fixes: dict[str, list[tuple[float, float, bool]]] = {r: [] for r in radios}
+    for emission in generate(scenario, seed=seed):
+        proc = procs[emission.device_id]
+        for reading in emission.readings:
+            for d in proc.feed(reading):
+                decisions.append((emission.device_id, d))
+            if isinstance(reading, NmeaFix):
+                border = proc.border
+                signed, mx, my = border.mirror_xy(*border.projection.xy(reading.lon, reading.lat))
+                fixes[emission.device_id].append((reading.t, signed,
+                                                  border.sector_at(mx, my) == "S2"))
+        if emission.truth is not None and emission.truth.record_type in MY_TYPES:
+            truths.append(emission.truth)
+        for device_id, p in procs.items():
+            for d in p.tick(emission.t):
+                decisions.append((device_id, d))
+    geofence = [t for t in truths if t.record_type == "radio.geofence"]
+    scored = [t for t in truths if t.record_type not in ("radio.geofence", "radio.emergency")]
+    # A press while the same radio still repeats the previous emergency ($PBDLE carries no
+    # event id) is the same emergency on the wire: score the first of such overlaps only.
+    last_sos: dict[str, float] = {}
+    for truth in sorted((t for t in truths if t.record_type == "radio.emergency"),
+                        key=lambda t: t.t):
+        previous = last_sos.get(truth.device_id)
+        last_sos[truth.device_id] = truth.t
+        if previous is None or truth.t - previous > 10.0 + 5.0:  # 6 repeats 2 s apart + window
+            scored.append(truth)
+    scored += _sound_geofence_truths(geofence, fixes)
+    assert len(scored) > 150 and len([t for t in scored if t.record_type == "radio.geofence"]) >= 5
+    used: set[int] = set()
+    missed = []
+    for truth in sorted(scored, key=lambda t: t.t):
+        limit = truth.t + deadline_s(truth, procs)
+        start = min(truth.start or truth.t, truth.t) - 0.001
+        for i, (device_id, d) in enumerate(decisions):
+            if (i not in used and device_id == truth.device_id
+                    and d.record_type == truth.record_type and start <= d.t <= limit
+                    and body_matches(truth, dict(d.body))
+                    and (d.alert.value if d.alert else None) == truth.alert):
+                used.add(i)
+                break
+        else:
+            missed.append((truth.kind, truth.t - scenario.start, dict(truth.expect)))
+    assert not missed, missed
+    unexplained = [(dev, d.summary) for i, (dev, d) in enumerate(decisions)
+                   if i not in used and d.alert is not None and d.alert.value != "info"
+                   and d.body.get("kind") not in ("border_proximity", "sector_exit",
+                                                  "border_crossed")]
+    assert not unexplained, unexplained
