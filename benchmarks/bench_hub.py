@@ -239,7 +239,7 @@ def proof_figures(leaves: int, proofs: int, report: Report) -> None:
             raw = seq.to_bytes(8, "big") + prev[:24]  # stand-in bytes: storage does not verify
             chunk.append(NewRecord("bench", seq, prev, raw, "node.boot", "SBS", "AZ-BIL", seq))
             prev = chunk[-1].record_hash
-            if len(chunk) == 20_000:
+            if len(chunk) == 50_000:
                 store.append_records(chunk, received_ms=0)
                 chunk = []
         if chunk:
@@ -289,15 +289,19 @@ def proof_figures(leaves: int, proofs: int, report: Report) -> None:
         conn.close()
         store.close()
 
-    def p99(xs: list[float]) -> float:
+    def p99(xs: list[float], q: float = 0.99) -> float:
         xs = sorted(xs)
-        return xs[int(0.99 * (len(xs) - 1))] * 1000
+        return xs[int(q * (len(xs) - 1))] * 1000
 
     raw = p99(ceil)
-    report.add(f"inclusion proof p99 @{leaves:,} (ms)", p99(inc), "ms", f"raw SQLite read {n_rows} rows", raw)
-    report.add(f"consistency proof p99 @{leaves:,} (ms)", p99(con), "ms", f"raw SQLite read {n_rows} rows", raw)
-    print(f"  inclusion p99 {p99(inc):.3f} ms, consistency p99 {p99(con):.3f} ms (bar <= 1 ms); "
-          f"raw read {raw:.3f} ms", file=sys.stderr)
+    # In microseconds, so the table's integer columns show them.
+    report.add(f"inclusion proof p99 @{leaves:,} (us)", p99(inc) * 1000, "us",
+               f"raw SQLite read {n_rows} rows p99", raw * 1000)
+    report.add(f"consistency proof p99 @{leaves:,} (us)", p99(con) * 1000, "us",
+               f"raw SQLite read {n_rows} rows p99", raw * 1000)
+    print(f"  inclusion p50 {p99(inc, 0.5):.3f} / p99 {p99(inc):.3f} ms, consistency p50 "
+          f"{p99(con, 0.5):.3f} / p99 {p99(con):.3f} ms (bar: p99 <= 1 ms); raw read p50 "
+          f"{p99(ceil, 0.5):.3f} / p99 {raw:.3f} ms", file=sys.stderr)
 
 
 def main() -> None:
@@ -309,22 +313,25 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1,
                     help="verify_workers of each hub (default: one per core)")
     ap.add_argument("--skip-proofs", action="store_true")
+    ap.add_argument("--skip-ingest", action="store_true")
     ap.add_argument("--json")
     args = ap.parse_args()
     report = Report("hub")
     verify_rate = raw_ed25519_verify_rate()
     print(f"  raw Ed25519 verify (PyNaCl, one core): {verify_rate:,.0f}/s", file=sys.stderr)
     with tempfile.TemporaryDirectory() as d:
+        if args.skip_ingest:
+            args.skip_pg = True
         pki = Pki(Path(d) / "pki")
-        print(f"  signing {STREAMS} x {args.records_per_node} records ...", file=sys.stderr)
-        nodes = [Node(pki, f"bench-{i}", args.records_per_node) for i in range(STREAMS)]
-        proc, port = start_hub(pki, "sqlite", f"sqlite://{Path(d) / 'hub.db'}", args.workers)
-        try:
-            rate = ingest_rate(pki, nodes, [port])
-        finally:
-            stop_hub(proc)
-        report.add("ingest, 1 hub, SQLite, 8 streams (rec/s)", rate, "r/s",
-                   "raw Ed25519 verify, 1 core", verify_rate, bar=0.70)
+        if not args.skip_ingest:
+            nodes = [Node(pki, f"bench-{i}", args.records_per_node) for i in range(STREAMS)]
+            proc, port = start_hub(pki, "sqlite", f"sqlite://{Path(d) / 'hub.db'}", args.workers)
+            try:
+                rate = ingest_rate(pki, nodes, [port])
+            finally:
+                stop_hub(proc)
+            report.add("ingest, 1 hub, SQLite, 8 streams (rec/s)", rate, "r/s",
+                       "raw Ed25519 verify, 1 core", verify_rate, bar=0.70)
         if not args.skip_pg:
             import psycopg
             from psycopg import sql
@@ -355,8 +362,8 @@ def main() -> None:
     report.print()
     for r in report.rows:
         if r["figure"].startswith(("inclusion", "consistency")):
-            verdict = "ok" if r["value"] <= 1.0 else "ABOVE"
-            print(f"  {r['figure']}: {r['value']:.3f} ms vs bar 1 ms: {verdict}")
+            verdict = "ok" if r["value"] <= 1000.0 else "ABOVE"
+            print(f"  {r['figure']}: {r['value'] / 1000:.3f} ms vs bar 1 ms: {verdict}")
     report.write_json(args.json)
 
 

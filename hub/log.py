@@ -77,6 +77,8 @@ class LogReader:
 
     def __init__(self, storage: Storage) -> None:
         self.storage = storage
+        # The integrated size only grows: re-read it only for a size beyond the last seen.
+        self._integrated = 0
 
     def _size(self, tree_size: int) -> int:
         """*tree_size*, or the latest checkpoint's size for 0; checked against the log."""
@@ -85,7 +87,9 @@ class LogReader:
             if cp is None:
                 raise ProofRangeError("no checkpoint has been published yet")
             return cp.tree_size
-        integrated = self.storage.log_state().integrated_size
+        if tree_size > self._integrated:
+            self._integrated = self.storage.log_state().integrated_size
+        integrated = self._integrated
         if tree_size > integrated:
             raise ProofRangeError(
                 f"tree size {tree_size} is beyond the integrated log ({integrated} leaves)"
