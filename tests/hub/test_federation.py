@@ -25,7 +25,7 @@ from borderlink.hub.federation_service import (
     encode_federated_record,
     encode_query_response,
 )
-from borderlink.hub.policy import Policy, load_policy
+from borderlink.hub.policy import Policy, load_policy, parse_policy
 from borderlink.hub.storage import (
     CheckpointRow,
     NewDisclosure,
@@ -499,3 +499,33 @@ def test_hand_encoding_is_the_protobuf_encoding() -> None:
     resp = encode_query_response([expected.SerializeToString()] * 2, 99, True)
     parsed = federation_pb2.QueryResponse.FromString(resp)
     assert list(parsed.records) == [expected, expected] and parsed.next_cursor == 99 and parsed.more
+
+
+def test_a_new_policy_applies_to_open_streams(
+    world: World, policy: Policy, ca: CertificateAuthority, certs: dict[str, IssuedCertificate]
+) -> None:
+    current = {"policy": policy}
+    server, running = start_hub(
+        world.storage, lambda: current["policy"], ca, certs, poll_interval_s=0.05
+    )
+    try:
+        world.add_cases()
+        stream = running.stub("SMS").Subscribe(
+            federation_pb2.SubscribeRequest(follow=True), timeout=20
+        )
+        first = [next(stream) for _ in expected_labels("SMS")]
+        assert check_received(world, "SMS", first) == expected_labels("SMS")
+        # Migration is now granted laboratory results only (a policy reload on the hub).
+        current["policy"] = parse_policy(
+            'version = 1\n[[agency.SMS.grant]]\ntypes = ["lab.analysis"]\ndisclose = "none"\n'
+        )
+        world.add_cases()
+        fr = next(stream)
+        stream.cancel()
+        assert world.labels[fr.log_index] == "lab" and list(fr.disclosures) == []
+        verify_record(fr.record, fr.node_key.public_key, registry=REGISTRY)
+    finally:
+        running.servicer.stop()
+        for channel in running.channels:
+            channel.close()
+        server.stop(None)
