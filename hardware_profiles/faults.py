@@ -47,10 +47,10 @@ class FaultState:
     """Which faults are on, their level and since when (mutable: switched at run time)."""
 
     levels: dict[str, float] = field(default_factory=dict)
-    since: dict[str, float] = field(default_factory=dict)
+    since: dict[str, float | None] = field(default_factory=dict)  # None: from the next reading
     stuck_values: dict[Any, Any] = field(default_factory=dict)
 
-    def set(self, mode: str, level: float | None, now: float) -> None:
+    def set(self, mode: str, level: float | None, now: float | None) -> None:
         if mode not in MODES:
             raise ValueError(f"unknown fault mode {mode!r}; known: {', '.join(MODES)}")
         if level is None:
@@ -70,6 +70,13 @@ class FaultState:
 
     def level(self, mode: str) -> float:
         return self.levels.get(mode, 0.0)
+
+    def minutes(self, mode: str, now: float) -> float:
+        """Minutes the fault has been on at scenario time *now*."""
+        since = self.since.get(mode)
+        if since is None:
+            self.since[mode] = since = now
+        return max(0.0, now - since) / 60.0
 
     def active(self) -> dict[str, float]:
         return dict(self.levels)
@@ -124,6 +131,10 @@ def _shift_time(r: Any, offset: float) -> Any:
         changes.update(start=r.start + offset, end=r.end + offset)
     if isinstance(r, CallDetailRecord):
         changes["start"] = round(r.start + offset, 3)
+    if isinstance(r, LabRun):
+        if r.chromatogram is not None:
+            changes["chromatogram"] = replace(r.chromatogram, t=round(r.chromatogram.t + offset, 3))
+        changes["spectra"] = tuple(replace(m, t=round(m.t + offset, 3)) for m in r.spectra)
     return replace(r, **changes)
 
 
@@ -139,11 +150,9 @@ def apply_reading_faults(readings: tuple[Any, ...], state: FaultState, now: floa
                 state.stuck_values[key] = r
             r = _frozen(r, state.stuck_values[key])
         if state.level("drift"):
-            minutes = (now - state.since["drift"]) / 60.0
-            r = _scale_values(r, 1.0 + state.level("drift") * minutes)
+            r = _scale_values(r, 1.0 + state.level("drift") * state.minutes("drift", now))
         if state.level("clock"):
-            minutes = (now - state.since["clock"]) / 60.0
-            r = _shift_time(r, state.level("clock") * minutes)
+            r = _shift_time(r, state.level("clock") * state.minutes("clock", now))
         out.append(r)
     return tuple(out)
 

@@ -51,6 +51,7 @@ class Emulator:
         self.rng = random.Random(f"{seed}/{device_id}/runtime-faults")
         self._lock = threading.Lock()
         self._burst: list[bytes] = []
+        self._burst_files: list[tuple[str, bytes]] = []
         self.emitted = 0
         self.bursts = 0
         self.now = 0.0  # scenario time of the last emission
@@ -62,7 +63,7 @@ class Emulator:
         self.endpoint.open()
 
     def close(self) -> None:
-        if self._burst:
+        if self._burst or self._burst_files:
             self._flush_burst()
         self.endpoint.close()
 
@@ -73,17 +74,17 @@ class Emulator:
             raise ValueError(f"fault {mode!r} does not apply to a {self.profile.device_class} "
                              f"(supported: {', '.join(supported_faults(self.profile.device_class))})")
         with self._lock:
-            self.faults.set(mode, level, self.now)
+            self.faults.set(mode, level, None)  # timed from the next reading
             if mode == "disconnect" and self.faults.level("disconnect"):
                 self.endpoint.disconnect(self.faults.level("disconnect"), time.monotonic())
                 self.faults.clear("disconnect")
-            if mode == "burst" and not self.faults.level("burst") and self._burst:
+            if mode == "burst" and not self.faults.level("burst") and (self._burst or self._burst_files):
                 self._flush_burst()
 
     def clear_fault(self, mode: str | None = None) -> None:
         with self._lock:
             self.faults.clear(mode)
-            if self._burst and not self.faults.level("burst"):
+            if (self._burst or self._burst_files) and not self.faults.level("burst"):
                 self._flush_burst()
 
     # -- output ----------------------------------------------------------------------------
@@ -103,12 +104,17 @@ class Emulator:
                 if not isinstance(self.endpoint, FolderEndpoint):
                     data = apply_byte_faults(data, self.faults, self.rng)
             self.emitted += 1
+            burst = int(self.faults.level("burst"))
             if isinstance(self.endpoint, FolderEndpoint):
                 run = readings[0]
                 name = run.filename if isinstance(run, LabRun) and run.filename else f"{self.device_id}-{self.emitted:05d}.jdx"
+                if burst > 1:  # the export queue is held back, then written all at once
+                    self._burst_files.append((name, data))
+                    if len(self._burst_files) >= burst:
+                        self._flush_burst()
+                    return
                 self.endpoint.write_file(name, data, time.monotonic(), self.faults.level("half_written"))
                 return
-            burst = int(self.faults.level("burst"))
             if burst > 1:
                 self._burst.append(data)
                 if len(self._burst) >= burst:
@@ -117,10 +123,13 @@ class Emulator:
             self.endpoint.write(data)
 
     def _flush_burst(self) -> None:
-        data, self._burst = b"".join(self._burst), []
         self.bursts += 1
         if isinstance(self.endpoint, FolderEndpoint):
+            files, self._burst_files = self._burst_files, []
+            for name, data in files:
+                self.endpoint.write_file(name, data, time.monotonic(), self.faults.level("half_written"))
             return
+        data, self._burst = b"".join(self._burst), []
         self.endpoint.write(data)
 
 
@@ -148,6 +157,7 @@ class Pump:
         self.error: BaseException | None = None
         self.done = threading.Event()
         self.lag_s = 0.0  # worst lateness behind schedule
+        self.wall0: float | None = None  # monotonic time of scenario time t0
 
     def start(self) -> Pump:
         self.thread = threading.Thread(target=self._run_safe, name="borderlink-emulator-pump", daemon=True)
@@ -183,7 +193,7 @@ class Pump:
     def run(self) -> None:
         if self.start_delay_s > 0:
             self._wait_until(time.monotonic() + self.start_delay_s)
-        wall0 = time.monotonic()
+        wall0 = self.wall0 = time.monotonic()
         for e in self.emissions:
             if self.stop_event.is_set() or (self.until is not None and e.t > self.until):
                 break

@@ -57,7 +57,8 @@ _SUBS: list[tuple[str, str]] = [
 
 
 def name_variants(name: str, rng: random.Random, count: int = 1) -> list[str]:
-    """Plausible other romanisations of *name* (MRZ Latin), distinct from it."""
+    """Plausible other romanisations of *name* (MRZ Latin), distinct from it where the
+    substitution table applies (else *name* itself)."""
     out: list[str] = []
     for _ in range(count * 6):
         variant = name
@@ -70,7 +71,7 @@ def name_variants(name: str, rng: random.Random, count: int = 1) -> list[str]:
             out.append(variant)
         if len(out) >= count:
             break
-    return out or [name[:-1] + ("F" if name.endswith("V") else "V")]
+    return out or [name]
 
 
 def _yymmdd(d: dt.date) -> str:
