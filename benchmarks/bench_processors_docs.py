@@ -87,6 +87,48 @@ def percentile(sorted_values: list[float], q: float) -> float:
     return sorted_values[min(len(sorted_values) - 1, int(q * len(sorted_values)))]
 
 
+def radio_and_telephony(report: Report, n: int) -> None:
+    """Per-reading latency of the patrol-radio and telephony processors (same timer)."""
+    from borderlink.edge.processors.radio import RadioProcessor
+    from borderlink.edge.processors.telephony import TelephonyProcessor
+    from borderlink.hardware_profiles.loader import load_profile
+    from borderlink.hardware_profiles.readings import LinkStatus, NmeaFix, RadioStatus
+
+    radio = RadioProcessor.from_profile(load_profile("patrol-radio"),
+                                        unit_sectors={f"P{u}": "S2" for u in range(20)})
+    border = radio.border
+    rng = random.Random(4)
+    fixes = []
+    for i in range(n):
+        unit = i % 20
+        lon, lat = border.point_at(17000 + unit * 700 + (i // 20) * 1.5 % 600,
+                                   300 - (i // 20) % 400 + rng.gauss(0, 3))
+        fixes.append(NmeaFix(T + 5 * (i // 20), f"P{unit}", lat, lon, True, "GGA", 1, 9, 0.9))
+    sos = [RadioStatus(T + 10 * i, f"P{i % 20}", True, "emergency", lat=39.45, lon=48.25)
+           for i in range(2000)]
+    tel = TelephonyProcessor.from_profile(load_profile("telephony-unit"))
+    lines = [LinkStatus(T + 5 * (i // 4), "BIL-PBX", f"L{i % 4}", "up",
+                        rng.uniform(10, 400), rng.uniform(0, 8)) for i in range(n)]
+    clock = time.perf_counter_ns
+    for name, proc, readings, budget in (("radio fix", radio, fixes, None),
+                                          ("radio emergency", radio, sos, 200_000.0),
+                                          ("telephony link line", tel, lines, None)):
+        times = []
+        gc.disable()
+        for reading in readings:
+            start = clock()
+            proc.feed(reading)
+            times.append((clock() - start) / 1000.0)
+        gc.enable()
+        times.sort()
+        p99 = percentile(times, 0.99)
+        print(f"{name}: p50 {percentile(times, 0.5):,.1f} us, p99 {p99:,.1f} us over "
+              f"{len(times):,} readings" + (f" (deadline {budget / 1000:.0f} ms)" if budget else ""))
+        if budget:
+            report.add(f"{name} p99 vs deadline (us)", p99, "us", "deadline (us)", budget,
+                       bar=1.0, higher_is_better=False)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", help="append the figures to this JSON file")
@@ -197,7 +239,9 @@ def main(argv: list[str] | None = None) -> int:
     report.add("decision p99 vs 2 ms budget (us)", p99, "us", "budget (us)", 2000.0, bar=1.0,
                higher_is_better=False)
     report.print()
-    print(f"\ndecision max {worst:,.0f} us over {len(latencies):,} decisions; "
+    p999 = percentile(latencies, 0.999)
+    print(f"\ndecision p99.9 {p999:,.0f} us, max {worst:,.0f} us over {len(latencies):,} "
+          f"decisions (the max includes scheduler preemption on a shared machine); "
           f"hits in the mix: {mix_hits}/{mix_listed} listed or stolen")
     print(f"watchlist recall on {recall_total:,} transliteration variants: {recall:.2%} "
           f"(bar >= 99 %)")
@@ -210,6 +254,8 @@ def main(argv: list[str] | None = None) -> int:
     report.rows.append({"figure": "false hit rate", "value": false_rate, "unit": "", "ceiling": "bar",
                             "ceiling_value": 0.001, "ratio": false_rate / 0.001, "bar": 1.0,
                             "meets_bar": false_rate <= 0.001})
+    print()
+    radio_and_telephony(report, args.decisions)
     report.write_json(args.json)
     return 0 if p99 <= 2000 and recall >= 0.99 and false_rate <= 0.001 else 1
 
