@@ -15,11 +15,14 @@ from borderlink.edge.processors.names import (
     fold,
     jaro_winkler,
     levenshtein_similarity,
+    name_similarity,
     skeleton,
 )
 from borderlink.edge.processors.watchlist import ProtectedWatchlist, normalise_document_number
 from borderlink.hardware_profiles.mrz import MrzDocument, build_mrz
 from borderlink.hardware_profiles.readings import MrzRead
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from traveller_synth import SYSTEMS, random_person, spell, watchlist_doc
 
 DATA = Path(__file__).resolve().parents[3] / "hardware_profiles" / "data"
@@ -230,3 +233,40 @@ def test_recall_on_the_simulators_name_variants(countries):
             if verdict != "hit":
                 misses.append((p["surname_latin"], surname, p["given_names_latin"], given))
     assert hits / total >= 0.99, misses[:10]
+
+
+def test_list_action_refer_and_combined_matches(countries):
+    clear = {"format": "borderlink.watchlist.v1", "list_id": "L", "version": 4,
+             "persons": [{"id": "R1", "surname": "Bağırov", "given_names": "Anar",
+                          "birth_date": "1977-07-07", "sex": "M", "action": "refer",
+                          "category": "interview"}],
+             "documents": [{"number": "C70707070", "issuing_state": "AZE", "status": "stolen"}]}
+    proc = DocumentProcessor(DocumentConfig(), countries, ProtectedWatchlist.build(clear, KEY))
+    lines = build_mrz(MrzDocument("TD3", "P", "AZE", "BAGIROV", "ANAR", "C12121212", "AZE",
+                                  "770707", "M", "301231"))
+    body = proc.feed(MrzRead(lines, True, True, T))[0].body
+    assert body["verdict"] == "refer" and body["reasons"] == ["watchlist_possible"]
+    assert body["watchlist"]["category"] == "interview"
+    lines = build_mrz(MrzDocument("TD3", "P", "AZE", "BAGHIROV", "ANAR", "C70707070", "AZE",
+                                  "770707", "M", "301231"))
+    body = proc.feed(MrzRead(lines, True, True, T))[0].body
+    assert body["verdict"] == "hit"
+    assert body["reasons"] == ["watchlist_document", "watchlist_possible"]
+    assert body["watchlist"]["kind"] == "document+person"
+
+
+_NAME_TEXT = st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZ <-'ƏÜÖĞÇŞİıəüöğçşАБВГДЕЖЗИЙКЛМНОПРСТУФХЦЧШЩЪЫЬЭЮЯ",
+                     max_size=30)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_NAME_TEXT, _NAME_TEXT)
+def test_name_keys_properties(a, b):
+    folded = fold(a)
+    assert all(c == " " or "A" <= c <= "Z" for c in folded)
+    assert fold(folded) == folded  # idempotent
+    assert skeleton(a) == skeleton(folded) and fine_key(a) == fine_key(folded)
+    assert all(c not in "EIOU" for c in skeleton(a)[1:])
+    sim = name_similarity(fine_key(a), fine_key(b))
+    assert 0.0 <= sim <= 1.0
+    assert name_similarity(fine_key(a), fine_key(a)) == 1.0
