@@ -178,3 +178,24 @@ def test_simulated_day_every_outage_detected_in_window_no_false_outage(seed):
         assert len(downs[link]) == len(outages[link]), (link, len(downs[link]))
         for (start, _, _), d in zip(outages[link], downs[link]):
             assert start <= d.t <= start + window + 5.0 + 1.0, (link, start, d.t)
+
+
+def test_wire_lines_through_the_driver_side():
+    """Byte-exact CDR/LNK lines (CRC trailers) from the hardware-profile encoder, framed and
+    decoded, then processed; a corrupted line is dropped by the framer, not misread."""
+    from borderlink.hardware_profiles.protocols import cdr
+
+    lines = [lnk(T0 + 5 * i, "down" if 2 <= i < 5 else "up") for i in range(8)]
+    call = CallDetailRecord(T0 + 40, "BIL-PBX", 7, T0 + 10, 12.5, "1101", "+994125551234",
+                            "PSTN1", "out", "answered", 4.1)
+    wire = b"".join(cdr.encode_link(s) for s in lines) + cdr.encode_cdr(call)
+    bad = bytearray(cdr.encode_link(lnk(T0 + 1, "down")))
+    bad[12] ^= 0x20
+    framer = cdr.Framer()
+    decoder = cdr.Decoder()
+    readings = [r for f in framer.feed(bytes(bad) + wire) for r in decoder.decode(f)]
+    assert len(readings) == 9
+    out = run(TelephonyProcessor(TelephonyConfig()), readings)
+    assert states(out) == ["up", "down", "up"]
+    assert out[2].body["outage_ms"] == 15_000
+    assert out[-1].record_type == "call.record" and out[-1].body["duration_s"] == 12.5
