@@ -6,7 +6,8 @@ configuration format, and the hub never imports provisioning. Writes into DIR:
 * ``ca.pem`` / ``ca.key`` — a new CA (keep ``ca.key`` offline in production);
 * ``hub.pem`` / ``hub.key`` — the hub's server certificate (``localhost``, ``127.0.0.1``);
 * ``admin.pem`` / ``admin.key`` — a technician certificate for ``borderlink hub enroll …``;
-* ``log.skey`` — the log's C2SP checkpoint signing key, ``log.vkey`` its verifier key;
+* ``log.skey`` — the log's C2SP checkpoint signing key, ``log.vkey`` its verifier key and
+  ``clock.vkey`` the verifier of the timestamped cosignatures (derived from the log key);
 * ``hub.toml`` — SQLite storage in DIR, listening on ``--listen``.
 
 Private keys are written with mode 0600. An existing ``hub.toml`` is never overwritten.
@@ -32,6 +33,7 @@ def init_hub_dir(
     metrics_port: int | None = 9464,
 ) -> Path:
     """Create the files above in *directory*; returns the path of ``hub.toml``."""
+    from borderlink.hub.log import clock_signer
     from borderlink.proto.checkpoint import NoteSigner
     from borderlink.provisioning.ca import CertificateAuthority, write_private
 
@@ -46,6 +48,7 @@ def init_hub_dir(
     signer = NoteSigner.generate(origin)
     write_private(directory / "log.skey", (signer.skey + "\n").encode())
     (directory / "log.vkey").write_text(signer.verifier.vkey + "\n")
+    (directory / "clock.vkey").write_text(clock_signer(signer).verifier.vkey + "\n")
     metrics = f"\n[metrics]\nport = {metrics_port}\n" if metrics_port is not None else ""
     config.write_text(
         f"""# borderlink hub configuration (see borderlink.hub.config for every key)

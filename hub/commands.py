@@ -61,7 +61,10 @@ def _keygen(args: argparse.Namespace) -> int:
     fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="ascii") as fh:
         fh.write(signer.skey + "\n")
-    print(signer.verifier.vkey)
+    from borderlink.hub.log import clock_signer
+
+    print(signer.verifier.vkey)  # pin this to verify checkpoints
+    print(clock_signer(signer).verifier.vkey)  # and this for their signed timestamps
     return EXIT_OK
 
 

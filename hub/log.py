@@ -10,8 +10,8 @@ batched read of O(log n) nodes (:class:`LogReader`) — at 10^8 leaves a proof r
 ~54 rows, whatever the size.
 
 Checkpoints are C2SP signed notes (https://c2sp.org/tlog-checkpoint) signed with the hub's
-Ed25519 note key, whose name is the log origin, plus a timestamped cosignature by the same seed
-(c2sp.org/tlog-cosignature) so the signing time is signed too. Why C2SP rather than COSE
+Ed25519 note key, whose name is the log origin, plus a timestamped cosignature by the hub's
+clock key (:func:`clock_signer`, c2sp.org/tlog-cosignature) so the signing time is signed too. Why C2SP rather than COSE
 Receipts: the witnesses and monitors that exist today (transparency-dev, sigsum, the Go sumdb
 clients) read checkpoints; see ``docs/`` and ``borderlink.proto.checkpoint``.
 """
@@ -152,7 +152,7 @@ class Sequencer:
         self.max_leaves_per_round = max_leaves_per_round
         self.clock_ms = clock_ms
         self.on_checkpoint = on_checkpoint
-        self._cosigner = CosignatureSigner(origin, signer_seed(signer))
+        self._cosigner = clock_signer(signer)
         self._range: CompactRange | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -273,12 +273,17 @@ class Sequencer:
         return last
 
 
-def signer_seed(signer: NoteSigner) -> bytes:
-    """The 32-byte seed of *signer* (from its skey), for the timestamped cosignature."""
+def clock_signer(signer: NoteSigner) -> CosignatureSigner:
+    """The hub's "clock" key, named ``<origin>/clock``: it adds a timestamped cosignature
+    (c2sp.org/tlog-cosignature) to each checkpoint, stating when it was signed. Derived from
+    the log key's seed with a domain-separating hash, so no key is used for two algorithms
+    and no second key file is needed; auditors pin its vkey (``clock_signer(s).verifier``)."""
     import base64
+    import hashlib
 
-    key64 = signer.skey.split("+", 4)[4]
-    return base64.b64decode(key64)[1:]
+    seed = base64.b64decode(signer.skey.split("+", 4)[4])[1:]
+    derived = hashlib.sha256(b"borderlink checkpoint clock key v1\x00" + seed).digest()
+    return CosignatureSigner(f"{signer.name}/clock", derived)
 
 
 __all__ = [
@@ -288,5 +293,5 @@ __all__ = [
     "LogReader",
     "ProofRangeError",
     "Sequencer",
-    "signer_seed",
+    "clock_signer",
 ]

@@ -88,10 +88,11 @@ def test_config_not_toml() -> None:
 def test_keygen_writes_a_private_key_and_prints_the_vkey(tmp_path: Path, capsys) -> None:
     out = tmp_path / "log.skey"
     assert main(["hub", "keygen", "--origin", ORIGIN, "--out", str(out)]) == 0
-    vkey = capsys.readouterr().out.strip()
+    vkey, clock_vkey = capsys.readouterr().out.split()
     assert stat.S_IMODE(out.stat().st_mode) == 0o600
     signer = NoteSigner.from_skey(out.read_text().strip())
     assert NoteVerifier.from_vkey(vkey) == signer.verifier and signer.name == ORIGIN
+    assert clock_vkey.startswith(f"{ORIGIN}/clock+")
     assert main(["hub", "keygen", "--origin", ORIGIN, "--out", str(out)]) == 2  # no overwrite
 
 

@@ -6,7 +6,8 @@ import time
 
 import grpc
 import hubkit
-from borderlink.proto.checkpoint import open_checkpoint
+from borderlink.hub.log import clock_signer
+from borderlink.proto.checkpoint import cosignature_timestamp, open_checkpoint, open_note
 from borderlink.proto.merkle import leaf_hash, verify_consistency, verify_inclusion
 from borderlink.proto.v1 import sync_pb2, transparency_pb2
 from hubkit import Hub, Pki, TestNode, connect, envelope, wait_for
@@ -139,6 +140,11 @@ def test_checkpoint_within_a_second_and_proofs_verify(hub: Hub, pki: Pki) -> Non
     verifier = hub.signer.verifier
     parsed = open_checkpoint(cp1.signed_note, verifier, origin="borderlink.example/AZ/log")
     assert parsed.size == cp1.tree_size == 4 and parsed.root_hash == cp1.root_hash
+    # The signing time is signed too: a timestamped cosignature by the hub's clock key.
+    clock = clock_signer(hub.signer).verifier
+    opened = open_note(cp1.signed_note, [verifier, clock])
+    (stamp,) = [s for s in opened.verified if s.name == clock.name]
+    assert abs(cosignature_timestamp(stamp) - cp1.time_unix_ms // 1000) <= 1
     stream.batch(2, [envelope(r) for r in recs[4:]])
     stream.until("ack")
     cp2 = wait_for(lambda: checkpoint_at(9), timeout=1.0)
