@@ -214,6 +214,7 @@ class HubServer:
     def _on_checkpoint(self, row: CheckpointRow) -> None:
         self.last_checkpoint = row
         self.metrics.checkpoint(row.tree_size, row.time_ms)
+        self.metrics.sequencer.set(1 if self.sequencer.holder else 0)
         self._notify()
 
     def _add_federation(self, server: grpc.Server) -> list[str]:
