@@ -43,6 +43,8 @@ GENESIS_PREV = bytes(HASH_BYTES)
 MAX_RECORD_BYTES = MAX_MESSAGE_BYTES
 #: Maps and arrays nest at most this deep in a payload (the body allows 8 of them).
 MAX_PAYLOAD_DEPTH = 12
+#: Node id, site and record type are at most this many UTF-8 bytes (docs/record.cddl).
+MAX_NAME_BYTES = 64
 
 
 class PayloadLabel(IntEnum):
@@ -198,6 +200,11 @@ def encode_payload(
         raise RecordEncodeError(f"time must be milliseconds since 1970, got {time_ms!r}")
     if not node_id or not site or not record_type or not agency:
         raise RecordEncodeError("node id, site, record type and agency must be non-empty")
+    if not isinstance(clock, int) or isinstance(clock, bool) or not 0 <= clock <= 255:
+        raise RecordEncodeError(f"clock quality must be an integer 0..255, got {clock!r}")
+    for what, name in (("node id", node_id), ("site", site), ("record type", record_type)):
+        if len(name.encode("utf-8")) > MAX_NAME_BYTES:
+            raise RecordEncodeError(f"{what} is over {MAX_NAME_BYTES} UTF-8 bytes: {name!r:.80}")
     try:
         body_bytes = cbor2.dumps(body, canonical=True)
     except (cbor2.CBOREncodeError, TypeError, ValueError) as exc:
