@@ -30,14 +30,13 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests" / "edge" / "processors"))
 
-from field_synth import lab_sample, rpm_traffic  # noqa: E402
-
-from borderlink.edge.processors.ground_sensors import GroundSensorProcessor  # noqa: E402
-from borderlink.edge.processors.lab import LabProcessor  # noqa: E402
-from borderlink.edge.processors.radiation import RadiationConfig, RadiationProcessor  # noqa: E402
-from borderlink.hardware_profiles.loader import DATA_DIR, load_profile  # noqa: E402
-from borderlink.hardware_profiles.simulator import Scenario, generate  # noqa: E402
-from borderlink.hardware_profiles.simulator.model import DeviceSpec, TrafficSpec  # noqa: E402
+from borderlink.edge.processors.ground_sensors import GroundSensorProcessor
+from borderlink.edge.processors.lab import LabProcessor
+from borderlink.edge.processors.radiation import RadiationConfig, RadiationProcessor
+from borderlink.hardware_profiles.loader import DATA_DIR, load_profile
+from borderlink.hardware_profiles.simulator import Scenario, generate
+from borderlink.hardware_profiles.simulator.model import DeviceSpec, TrafficSpec
+from field_synth import lab_sample, rpm_traffic
 
 
 def pct(xs: list[float], q: float) -> float:
@@ -201,7 +200,7 @@ def bench_lab(samples: int, synth_n: int) -> dict[str, Any]:
         proc = LabProcessor.from_profile(load_profile(prof))
         comp = found = neg = fp = pos = tp = 0
         run_lat, search_lat, ceil = [], [], []
-        lib = [(dict(w), e) for e, _n, w, _s in proc.library._weighted]  # noqa: SLF001
+        lib = [(dict(w), e) for e, _n, w, _s in proc.library._weighted]
         for e in generate(scenario(prof, {}, samples / 60.0, 60, "sample", {}), seed=301):
             for run in e.readings:
                 t0 = time.perf_counter()
