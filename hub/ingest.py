@@ -384,20 +384,22 @@ class Ingest:
                     )
                     broken = True
                     continue
-                self.storage.add_equivocation(
-                    node_id=node_id,
-                    seq=outcome.new.seq,
-                    conflicting_record=raw,
-                    detected_at_ms=now,
-                    note=f"hub received a second record for seq {outcome.new.seq}",
+                known = any(
+                    e.seq == outcome.new.seq and e.conflicting_record == raw
+                    for e in self.storage.list_equivocations(node_id)
                 )
-                equivocations += 1
-                log.warning(
-                    "equivocation",
-                    extra={"node_id": node_id, "seq": outcome.new.seq},
-                )
-                if self.on_equivocation is not None:
-                    self.on_equivocation(node_id, outcome.new.seq)
+                if not known:  # a re-sent conflicting record is refused, not stored again
+                    self.storage.add_equivocation(
+                        node_id=node_id,
+                        seq=outcome.new.seq,
+                        conflicting_record=raw,
+                        detected_at_ms=now,
+                        note=f"hub received a second record for seq {outcome.new.seq}",
+                    )
+                    equivocations += 1
+                    log.warning("equivocation", extra={"node_id": node_id, "seq": outcome.new.seq})
+                    if self.on_equivocation is not None:
+                        self.on_equivocation(node_id, outcome.new.seq)
                 rejections.append(
                     Rejection(
                         i,

@@ -100,6 +100,11 @@ def test_equivocation_is_refused_and_kept_as_evidence(hub: Hub, pki: Pki) -> Non
     assert len(evidence) == 1 and evidence[0].conflicting_record == forged_seq2.raw
     assert hub.storage.get_record("bil-dr-04", 2).record == recs[1].raw  # the first one stays
     assert hub.server.metrics.equivocations._value.get() == 1
+    # Sent again: refused again, evidence not duplicated.
+    stream.batch(3, [envelope(forged_seq2)])
+    ack, before = stream.until("ack")
+    assert [m.reject.reason for m in before] == [sync_pb2.REJECT_REASON_EQUIVOCATION]
+    assert len(hub.storage.list_equivocations("bil-dr-04")) == 1
     stream.close()
 
 
