@@ -17,7 +17,9 @@ checkpoint's signature when ``--log-key`` names the hub's log key). A record tha
 printed with ``"verified": false`` and the reason, and the command exits 1.
 
 ``subscribe --cursor-file F`` resumes from the cursor kept in F and rewrites F after every
-record printed, so a restarted subscription continues exactly after the last line printed.
+record printed, so a restarted subscription continues exactly after the last line printed;
+``subscribe --follow`` also reconnects by itself (from the last cursor, backing off up to
+30 s) when the hub restarts, shuts down or fails over to a replica.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import datetime as dt
 import json
 import os
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TextIO
@@ -236,32 +239,53 @@ def _rpc_error(exc: grpc.RpcError, args: argparse.Namespace) -> int:
     return EXIT_FAILED
 
 
+#: Seconds between reconnection attempts of ``subscribe --follow`` (doubling up to the max).
+RECONNECT_FIRST_S = 0.5
+RECONNECT_MAX_S = 30.0
+
+
 def cmd_subscribe(args: argparse.Namespace) -> int:
+    """Stream, verify and print; with --follow, reconnect from the last cursor after the hub
+    goes away (UNAVAILABLE: restart, shutdown, network), so nothing is lost or repeated."""
     cursor_file = Path(args.cursor_file) if args.cursor_file else None
     cursor = read_cursor(cursor_file, args.cursor)
     printer = Printer(sys.stdout, args)
-    request = federation_pb2.SubscribeRequest(
-        filter=record_filter(args),
-        cursor=cursor,
-        follow=args.follow,
-        include_inclusion_proof=args.proofs,
-    )
-    with open_channel(args) as channel:
-        stream = federation_pb2_grpc.FederationStub(channel).Subscribe(request)
-        try:
-            for fr in stream:
-                printer.emit(fr)
-                if cursor_file is not None:
-                    write_cursor(cursor_file, fr.next_cursor)
-                if args.limit and printer.count >= args.limit:
-                    stream.cancel()
-                    break
-        except grpc.RpcError as exc:
-            if exc.code() != grpc.StatusCode.CANCELLED:
-                return _rpc_error(exc, args)
-        except KeyboardInterrupt:
-            stream.cancel()
-    return EXIT_FAILED if printer.failed else EXIT_OK
+    delay = RECONNECT_FIRST_S
+    while True:
+        request = federation_pb2.SubscribeRequest(
+            filter=record_filter(args),
+            cursor=cursor,
+            follow=args.follow,
+            include_inclusion_proof=args.proofs,
+        )
+        with open_channel(args) as channel:
+            stream = federation_pb2_grpc.FederationStub(channel).Subscribe(request)
+            try:
+                for fr in stream:
+                    printer.emit(fr)
+                    cursor = fr.next_cursor
+                    delay = RECONNECT_FIRST_S
+                    if cursor_file is not None:
+                        write_cursor(cursor_file, cursor)
+                    if args.limit and printer.count >= args.limit:
+                        stream.cancel()
+                        break
+            except grpc.RpcError as exc:
+                code = exc.code()
+                if code == grpc.StatusCode.UNAVAILABLE and args.follow:
+                    print(
+                        f"borderlink agency: hub {args.hub} unavailable ({exc.details()}); "
+                        f"reconnecting from cursor {cursor} in {delay:.1f} s",
+                        file=sys.stderr,
+                    )
+                    time.sleep(delay)
+                    delay = min(delay * 2, RECONNECT_MAX_S)
+                    continue
+                if code != grpc.StatusCode.CANCELLED:
+                    return _rpc_error(exc, args)
+            except KeyboardInterrupt:
+                stream.cancel()
+        return EXIT_FAILED if printer.failed else EXIT_OK
 
 
 def _query(args: argparse.Namespace, channel: grpc.Channel, cursor: int, limit: int,

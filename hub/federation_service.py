@@ -43,7 +43,7 @@ from typing import Any
 
 import cbor2
 import grpc
-from borderlink.hub.errors import CursorError, FederationError
+from borderlink.hub.errors import CursorError, FederationError, StorageError
 from borderlink.hub.policy import DENY_ALL, AgencyPolicy, Policy, TypeAccess
 from borderlink.hub.storage import CheckpointRow, RecordFilter, Storage, StoredRecord
 from borderlink.proto import merkle
@@ -447,8 +447,8 @@ class FederationServicer:
                     page = view.page(
                         self._policy(), request.filter, cursor, end, checkpoint=checkpoint
                     )
-                except FederationError as exc:
-                    context.abort(grpc.StatusCode.UNAVAILABLE, str(exc))
+                except (FederationError, StorageError) as exc:
+                    context.abort(grpc.StatusCode.UNAVAILABLE, f"{exc}; resume from {cursor}")
                 yield from page.records
                 cursor = page.next_cursor
                 continue
@@ -456,6 +456,11 @@ class FederationServicer:
                 return
             notifier.wait(generation, self._poll_s)
             snapshot_end = view.log_size()
+        if self._stopping.is_set() and context.is_active():
+            context.abort(
+                grpc.StatusCode.UNAVAILABLE,
+                f"hub shutting down; resume from cursor {cursor} (here or on another replica)",
+            )
 
     def Query(self, request: federation_pb2.QueryRequest, context: grpc.ServicerContext) -> bytes:
         agency = self._agency(context)
@@ -483,7 +488,7 @@ class FederationServicer:
                     checkpoint=checkpoint,
                     limit=limit - len(records),
                 )
-            except FederationError as exc:
+            except (FederationError, StorageError) as exc:
                 context.abort(grpc.StatusCode.UNAVAILABLE, str(exc))
             records.extend(page.records)
             cursor = page.next_cursor

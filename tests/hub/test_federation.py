@@ -254,6 +254,7 @@ def start_hub(
     policy: Policy,
     ca: CertificateAuthority,
     certs: dict[str, IssuedCertificate],
+    port: int = 0,
     **options: Any,
 ) -> tuple[grpc.Server, Hub]:
     servicer = FederationServicer(storage, policy, **options)
@@ -264,7 +265,7 @@ def start_hub(
         root_certificates=ca.cert_pem,
         require_client_auth=True,
     )
-    port = server.add_secure_port("127.0.0.1:0", creds)
+    port = server.add_secure_port(f"127.0.0.1:{port}", creds)
     server.start()
     return server, Hub(port, servicer, ca, certs)
 

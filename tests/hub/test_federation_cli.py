@@ -6,10 +6,15 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import subprocess
+import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from borderlink.hub.agency_cli import parse_output
+from borderlink.hub.policy import Policy
 from borderlink.proto.checkpoint import NoteSigner
 from borderlink.proto.record_types import default_registry
 from borderlink.provisioning.ca import CertificateAuthority, IssuedCertificate
@@ -25,6 +30,7 @@ from test_federation import (  # noqa: F401 - fixtures
     expected_labels,
     hub,
     policy,
+    start_hub,
     to_new,
     world,
 )
@@ -165,3 +171,51 @@ def test_wrong_role_and_unreachable_hub(
     argv[argv.index("--hub") + 1] = "127.0.0.1:1"
     code, _, err = run(argv, capsys)
     assert code == 3 and "UNAVAILABLE" in err
+
+
+def test_follow_reconnects_when_the_hub_restarts(
+    world: World,
+    policy: Policy,
+    ca: CertificateAuthority,
+    certs: dict[str, IssuedCertificate],
+    files: dict[str, Path],
+) -> None:
+    world.add_cases()
+    first, hub_a = start_hub(world.storage, policy, ca, certs, poll_interval_s=0.05)
+    cursor_file = files["dir"] / "scc.cursor"
+    total = len(expected_labels("SCC", rounds=2))
+    argv = agency(hub_a, files, "SCC", "subscribe", "--follow", "--limit", str(total),
+                  "--cursor-file", str(cursor_file))  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "borderlink", *argv],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    second = None
+    try:
+        wait_until(lambda: cursor_file.exists() and int(cursor_file.read_text()) == 12)
+        hub_a.servicer.stop()  # graceful shutdown: the stream ends UNAVAILABLE
+        first.stop(0.5).wait()
+        world.add_cases()  # logged while the hub is away
+        second, _ = start_hub(
+            world.storage, policy, ca, certs, port=hub_a.port, poll_interval_s=0.05
+        )
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        if second is not None:
+            second.stop(None)
+    assert proc.returncode == 0, err
+    assert "reconnecting from cursor 12" in err
+    lines = parse_output(out)
+    assert check_lines(world, lines, "SCC") == expected_labels("SCC", rounds=2)
+    assert int(cursor_file.read_text()) == len(world.labels)
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.02)
