@@ -124,7 +124,6 @@ class DocumentProcessor:
         self._countries = dict(countries)
         self._specimen_codes = frozenset(c for c, k in countries.items() if k == "specimen")
         self.watchlist = watchlist
-        self._today = dt.date(2000, 1, 1)  # the date of the reading being decided
 
     @classmethod
     def from_profile(cls, profile: Any, *, watchlist_key: bytes, line: int | None = None,
@@ -150,7 +149,6 @@ class DocumentProcessor:
     # ------------------------------------------------------------------ the decision
     def decide(self, read: MrzRead) -> Decision:
         today = dt.datetime.fromtimestamp(read.t, _UTC).date()
-        self._today = today
         try:
             mrz = parse_mrz(read.lines, today)
         except MrzFormatError as exc:
@@ -193,7 +191,7 @@ class DocumentProcessor:
             refer.append("uv_flag")
         if not read.ir_ok and cfg.refer_on_ir_fail:
             refer.append("ir_flag")
-        watch_body, matched = self._watchlist(mrz, reasons, refer)
+        watch_body, matched = self._watchlist(mrz, today, reasons, refer)
         reasons.extend(dict.fromkeys(refer))  # keep order, drop duplicates
         if any(r in HIT_REASONS for r in reasons):
             verdict, alert = "hit", AlertLevel.ALARM
@@ -231,7 +229,7 @@ class DocumentProcessor:
         return Decision("document.check", body, read.t, alert, summary, decided_at=read.t,
                         extra={"mrz": mrz, "matches": matched, "reader_id": read.reader_id})
 
-    def _watchlist(self, mrz: Mrz, reasons: list[str],
+    def _watchlist(self, mrz: Mrz, today: dt.date, reasons: list[str],
                    refer: list[str]) -> tuple[dict[str, Any] | None, list[Any]]:
         wl = self.watchlist
         if wl is None:
@@ -249,7 +247,7 @@ class DocumentProcessor:
             body.update(kind="document", status=doc.status, match_list=doc.list_name)
         birth: dt.date | str | None = mrz.birth_date
         if birth is None and mrz.birth_raw[:2].isdigit():
-            birth = _partial_birth(mrz.birth_raw, self._today)
+            birth = _partial_birth(mrz.birth_raw, today)
         floor = cfg.name_match_threshold - cfg.possible_match_margin
         persons = wl.match_person(mrz.surname, mrz.given_names, birth, floor, mrz.sex)
         if persons:
