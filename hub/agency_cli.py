@@ -13,8 +13,10 @@ and prints one JSON object per record on stdout::
 Every record is verified here, not trusted: its COSE signature with the node key sent beside
 it, every disclosure against the signed digests, the body against its type; with
 ``--proofs`` also its inclusion in the log against the signed checkpoint (and the
-checkpoint's signature when ``--log-key`` names the hub's log key). A record that fails is
-printed with ``"verified": false`` and the reason, and the command exits 1.
+checkpoint's signature when ``--log-key`` names the hub's log key). With ``--trusted-keys``
+the node keys are pinned (learnt out of band, e.g. from ``borderlink hub nodes --json``), so
+not even the hub's operator can slip in a record under a substituted key. A record that fails
+is printed with ``"verified": false`` and the reason, and the command exits 1.
 
 ``subscribe --cursor-file F`` resumes from the cursor kept in F and rewrites F after every
 record printed, so a restarted subscription continues exactly after the last line printed;
@@ -30,14 +32,16 @@ import json
 import os
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
 import grpc
 from borderlink.proto import merkle
 from borderlink.proto.checkpoint import open_checkpoint, parse_checkpoint
-from borderlink.proto.errors import BorderlinkError, RecordDecodeError, VerificationError
+from borderlink.proto.errors import BorderlinkError, VerificationError
+from borderlink.proto.keys import key_id
 from borderlink.proto.note import parse_note, parse_vkey
 from borderlink.proto.record import verify_record
 from borderlink.proto.record_types import RecordTypeRegistry, default_registry
@@ -74,15 +78,20 @@ def check_record(
     registry: RecordTypeRegistry,
     log_key: str | None = None,
     origin: str | None = None,
+    trusted: Mapping[str, TrustedKey] | None = None,
 ) -> dict[str, Any]:
     """Verify one received record (and its proof, when present); the JSON line as a dict.
 
+    With *trusted* (node id -> key learnt out of band), the node key the hub sent must be the
+    pinned one: a hub operator cannot then substitute a key and a record signed with it.
     Never raises for a bad record: the result says ``"verified": false`` and why.
     """
     out: dict[str, Any] = {"log_index": fr.log_index, "next_cursor": fr.next_cursor}
     try:
         if not fr.HasField("node_key"):
             raise VerificationError("the hub sent no node key with the record")
+        if trusted is not None:
+            check_pinned(fr.node_key, trusted)
         verified = verify_record(
             fr.record, fr.node_key.public_key, registry=registry, disclosures=fr.disclosures
         )
@@ -107,10 +116,56 @@ def check_record(
         if fr.HasField("inclusion_proof"):
             out["proof"] = check_proof(fr, log_key=log_key, origin=origin)
         out["verified"] = True
-    except (VerificationError, RecordDecodeError) as exc:
+    except (BorderlinkError, ValueError) as exc:  # bad data or a failed check: not verified
         out["verified"] = False
         out["error"] = f"{type(exc).__name__}: {exc}"
     return out
+
+
+@dataclass(frozen=True)
+class TrustedKey:
+    """A node's key as the agency learnt it out of band (either form is enough)."""
+
+    kid: bytes | None = None
+    public_key: bytes | None = None
+
+
+def check_pinned(node_key: common_pb2.NodeKey, trusted: Mapping[str, TrustedKey]) -> None:
+    pinned = trusted.get(node_key.node_id)
+    if pinned is None:
+        raise VerificationError(f"node {node_key.node_id!r} is not in the trusted keys file")
+    if pinned.public_key is not None and pinned.public_key != node_key.public_key:
+        raise VerificationError(f"the hub sent another key for node {node_key.node_id!r}")
+    try:
+        sent_kid = key_id(node_key.public_key)
+    except (BorderlinkError, ValueError) as exc:
+        raise VerificationError(f"the key sent for node {node_key.node_id!r}: {exc}") from exc
+    if pinned.kid is not None and pinned.kid != sent_kid:
+        raise VerificationError(
+            f"the key sent for node {node_key.node_id!r} is not the pinned key id "
+            f"{pinned.kid.hex()[:16]}…"
+        )
+
+
+def load_trusted_keys(path: str) -> dict[str, TrustedKey]:
+    """Read a JSON list of nodes with ``node_id`` and ``kid`` and/or ``public_key`` (hex) — the
+    form ``borderlink hub nodes --json`` prints."""
+    try:
+        rows = json.loads(Path(path).read_text())
+        out = {}
+        for row in rows:
+            kid, public = row.get("kid"), row.get("public_key")
+            if not kid and not public:
+                raise ValueError(f"node {row.get('node_id')!r} has neither kid nor public_key")
+            out[str(row["node_id"])] = TrustedKey(
+                bytes.fromhex(kid) if kid else None, bytes.fromhex(public) if public else None
+            )
+        return out
+    except (OSError, ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise AgencyClientError(
+            f"trusted keys file {path}: {exc}; expected a JSON list of "
+            '{"node_id": ..., "kid": hex and/or "public_key": hex}'
+        ) from exc
 
 
 def check_proof(
@@ -217,9 +272,16 @@ class Printer:
         self.out, self.failed, self.count = out, False, 0
         self.registry = default_registry()
         self.log_key, self.origin = args.log_key, args.origin
+        self.trusted = load_trusted_keys(args.trusted_keys) if args.trusted_keys else None
 
     def emit(self, fr: federation_pb2.FederatedRecord) -> dict[str, Any]:
-        line = check_record(fr, registry=self.registry, log_key=self.log_key, origin=self.origin)
+        line = check_record(
+            fr,
+            registry=self.registry,
+            log_key=self.log_key,
+            origin=self.origin,
+            trusted=self.trusted,
+        )
         self.failed |= not line["verified"]
         self.count += 1
         self.out.write(json.dumps(line, sort_keys=True) + "\n")
@@ -346,6 +408,10 @@ def _connection_options(p: argparse.ArgumentParser) -> None:
                    "checked with it (env BORDERLINK_LOG_KEY)")  # fmt: skip
     p.add_argument("--origin", default=env_default("LOG_ORIGIN"),
                    help="expected log origin line of checkpoints (env BORDERLINK_LOG_ORIGIN)")  # fmt: skip
+    p.add_argument("--trusted-keys", default=env_default("TRUSTED_KEYS"),
+                   help="JSON list of nodes (node_id + kid and/or public_key, as `hub nodes "
+                   "--json` prints) learnt out of band; records must be signed by these keys "
+                   "(env BORDERLINK_TRUSTED_KEYS)")  # fmt: skip
     p.add_argument("--timeout", type=float, default=10.0,
                    help="seconds per unary call (default %(default)s)")  # fmt: skip
 

@@ -219,3 +219,28 @@ def wait_until(predicate: Callable[[], bool], timeout: float = 15.0) -> None:
     while not predicate():
         assert time.monotonic() < deadline, "condition not met in time"
         time.sleep(0.02)
+
+
+def test_pinned_node_keys(
+    world: World, hub: Hub, files: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    world.add_cases()
+    pinned = files["dir"] / "nodes.json"
+    rows = [
+        {"node_id": n, "kid": c.key.kid.hex(), "site": "AZ-BIL"} for n, c in world.chains.items()
+    ]
+    pinned.write_text(json.dumps(rows))
+    code, lines, _ = run(
+        agency(hub, files, "SMS", "subscribe", "--trusted-keys", str(pinned)), capsys
+    )
+    assert code == 0 and check_lines(world, lines, "SMS") == expected_labels("SMS")
+    # The document reader's key "as the hub reports it" is not the one the agency pinned.
+    for row in rows:
+        if row["node_id"] == "bil-dr-01":
+            row["kid"] = "00" * 32
+    pinned.write_text(json.dumps(rows))
+    code, lines, _ = run(
+        agency(hub, files, "SMS", "subscribe", "--trusted-keys", str(pinned)), capsys
+    )
+    assert code == 1 and lines and all(not line["verified"] for line in lines)
+    assert "pinned key id" in lines[0]["error"]
