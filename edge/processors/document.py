@@ -223,7 +223,9 @@ class DocumentProcessor:
             body["age_years"] = age
         if watch_body is not None:
             body["watchlist"] = watch_body
-        if mrz.doc_format == "TD3" and mrz.optional_data:
+        if mrz.doc_format in ("TD1", "TD2", "TD3") and mrz.optional_data:
+            # TD3: the personal number field; TD1/TD2: optional data, where states put the
+            # personal identification number (Azerbaijan's FIN). Sensitive either way.
             body["personal_number"] = mrz.optional_data
         summary = f"{verdict}: {', '.join(reasons)}" if reasons else "clear"
         return Decision("document.check", body, read.t, alert, summary, decided_at=read.t,

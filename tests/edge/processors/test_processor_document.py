@@ -144,6 +144,13 @@ def test_state_specimen_numbers_are_referred(proc):
     assert d.body["surname"] == "DE BRUIJN"
 
 
+def test_td1_optional_data_is_recorded_as_personal_number(proc):
+    lines = build_mrz(doc(doc_format="TD1", doc_code="ID", optional="5ZJ8K2Q"))
+    body = decide(proc, lines).body
+    assert body["personal_number"] == "5ZJ8K2Q" and body["verdict"] == "clear"
+    assert "personal_number" in REGISTRY["document.check"].sensitive
+
+
 def test_refer_flags_follow_the_profile(countries, watchlist):
     quiet = DocumentProcessor(DocumentConfig(refer_on_uv_fail=False, refer_on_ir_fail=False),
                               countries, watchlist)
