@@ -390,10 +390,9 @@ class RadioProcessor:
         window.append((fix.t, x, y, fix.hdop or 0.0))
         while len(window) > cfg.smoothing_window or (window and fix.t - window[0][0] > cfg.gap_reset_s):
             window.popleft()
-        out: list[Decision] = []
-        out.extend(self._geofence(fix, track, x, y))
-        out.extend(self._position(fix, track))
-        return out
+        events = self._geofence(fix, track, x, y)
+        # Position first, events last: a consumer merging one call's bodies keeps the event's.
+        return self._position(fix, track) + events
 
     def _geofence(self, fix: NmeaFix, track: _Track, x: float, y: float) -> list[Decision]:
         cfg = self.config

@@ -9,15 +9,15 @@ record's node says which unit):
 * ``down`` at once when the unit reports the link down, or when no line of the link arrived
   for ``outage_window_s`` (:meth:`TelephonyProcessor.tick`; ``since_ms`` is then the last
   line's time). Alert ``alarm``.
-* ``degraded`` after ``degrade_after`` consecutive lines that the unit reports degraded or
-  whose loss >= ``degraded_loss_pct`` or latency >= ``degraded_latency_ms``. Alert
-  ``warning``.
+* ``degraded`` at once when the unit reports the link degraded, or after ``degrade_after``
+  consecutive lines whose loss >= ``degraded_loss_pct`` or latency >= ``degraded_latency_ms``
+  (one bad sample is no degradation). Alert ``warning``.
 * ``up`` from ``down`` on the first line that is up, from ``degraded`` after
   ``recover_after`` consecutive good lines. Alert ``info``. The record that ends a ``down``
   period (to ``up`` or ``degraded``) carries ``outage_ms``, how long the link was down.
 
-The first line of a link records its initial state. Every change is one ``link.status``
-record. Each CDR becomes one ``call.record`` (numbers are sensitive fields; the recorder
+The first line of a link records its state only when that is not ``up`` (a link found down
+or degraded at start); after that every change is one ``link.status`` record. Each CDR becomes one ``call.record`` (numbers are sensitive fields; the recorder
 conceals them); a VoIP call under ``min_mos`` is flagged in the summary.
 :meth:`TelephonyProcessor.call_summary` keeps running per-exchange call statistics.
 """
@@ -155,8 +155,10 @@ class TelephonyProcessor:
             link = self._links[name] = _Link(state, line.t, line.t,
                                              line.t if state == "down" else None,
                                              link_id=line.link_id)
+            if state == "up":
+                return []  # the normal state: nothing changed, nothing to record
             return [self._record(name, link, line.t, line.loss_pct, line.latency_ms, None,
-                                 "first line", alert=state != "up")]
+                                 "first line")]
         if line.t < link.last_seen:
             return []  # out of order: ignore
         link.last_seen = line.t
@@ -177,9 +179,10 @@ class TelephonyProcessor:
             new = "degraded" if bad else "up"
             return [self._change(name, link, new, line.t, line.t, line.loss_pct, line.latency_ms,
                                  "back")]
-        if link.state == "up" and link.bad_run >= cfg.degrade_after:
+        if link.state == "up" and (line.state == "degraded" or link.bad_run >= cfg.degrade_after):
+            why = "reported degraded" if line.state == "degraded" else "loss/latency over limits"
             return [self._change(name, link, "degraded", line.t, line.t, line.loss_pct,
-                                 line.latency_ms, "loss/latency over limits")]
+                                 line.latency_ms, why)]
         if link.state == "degraded" and link.good_run >= cfg.recover_after:
             return [self._change(name, link, "up", line.t, line.t, line.loss_pct,
                                  line.latency_ms, "recovered")]

@@ -236,8 +236,8 @@ def test_nmea_sentences_through_the_driver_side(border):
     readings = [r for frame in framer.feed(bytes(corrupted) + wire) for r in decoder.decode(frame)]
     assert framer.stats.bad_checksum == 1
     out = run(processor(border), readings)
-    assert [d.record_type for d in out] == ["radio.geofence", "radio.position", "radio.emergency"]
-    assert out[0].body["kind"] == "border_crossed"
+    assert [d.record_type for d in out] == ["radio.position", "radio.geofence", "radio.emergency"]
+    assert out[1].body["kind"] == "border_crossed"
 
 
 def test_from_profile_and_validation(border):
@@ -328,5 +328,6 @@ def test_real_recorded_nmea_log():
     out = run(proc, readings)
     assert proc.track_stats("NZ-BU353") == (16, 0)  # metre-level jitter: nothing rejected
     assert events(out) == ["border_proximity"]
-    assert 28 <= out[0].body["distance_m"] <= 32
+    geofence = [d for d in out if d.record_type == "radio.geofence"]
+    assert 28 <= geofence[0].body["distance_m"] <= 32
     assert [d.record_type for d in out].count("radio.position") == 1  # 24 s, < 1 m moved

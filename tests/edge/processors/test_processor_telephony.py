@@ -36,23 +36,25 @@ def states(decisions):
     return [d.body["state"] for d in decisions if d.record_type == "link.status"]
 
 
-def test_steady_link_records_its_first_state_only():
+def test_steady_link_records_nothing_and_a_link_found_down_is_recorded():
     proc = TelephonyProcessor(TelephonyConfig())
     items = []
     for i in range(100):
         items += [lnk(T0 + 5 * i), T0 + 5 * i + 2.5]
-    out = run(proc, items)
-    assert states(out) == ["up"] and out[0].alert is None
-    assert out[0].body == {"link": "WAN1", "state": "up", "since_ms": int(T0 * 1000),
-                           "loss_pct": 0.0, "latency_ms": 20.0}
+    assert run(proc, items) == []
+    assert proc.link_state("BIL-PBX/WAN1") == "up"
+    out = run(proc, [lnk(T0, "down", None, 100.0, link="E1")])
+    assert states(out) == ["down"] and out[0].alert == AlertLevel.ALARM
+    assert out[0].body == {"link": "E1", "state": "down", "since_ms": int(T0 * 1000),
+                           "loss_pct": 100.0}
 
 
 def test_reported_down_is_immediate_and_recovery_carries_the_outage():
     proc = TelephonyProcessor(TelephonyConfig())
     out = run(proc, [lnk(T0), lnk(T0 + 5, "down", None, None), lnk(T0 + 10, "down", None, None),
                      lnk(T0 + 35)])
-    assert states(out) == ["up", "down", "up"]
-    down, up = out[1], out[2]
+    assert states(out) == ["down", "up"]
+    down, up = out[0], out[1]
     assert down.alert == AlertLevel.ALARM and down.t == T0 + 5
     assert up.alert == AlertLevel.INFO and up.body["outage_ms"] == 30_000
 
@@ -60,7 +62,7 @@ def test_reported_down_is_immediate_and_recovery_carries_the_outage():
 def test_silence_is_an_outage_after_the_window_and_not_before():
     proc = TelephonyProcessor(TelephonyConfig(outage_window_s=15))
     out = run(proc, [lnk(T0), T0 + 10.0, T0 + 15.0])
-    assert states(out) == ["up"]
+    assert states(out) == []
     out = run(proc, [T0 + 15.5, T0 + 16.0, T0 + 30.0])
     assert states(out) == ["down"]
     assert out[0].t == T0 + 15.5 and out[0].body["since_ms"] == int(T0 * 1000)
@@ -73,9 +75,12 @@ def test_degradation_needs_consecutive_bad_lines_and_recovers():
     out = run(proc, [lnk(T0), lnk(T0 + 5, loss=12.0), lnk(T0 + 10), lnk(T0 + 15, latency=450.0),
                      lnk(T0 + 20, loss=8.0), lnk(T0 + 25, "degraded", 80.0, 1.0),
                      lnk(T0 + 30), lnk(T0 + 35)])
-    assert states(out) == ["up", "degraded", "up"]
-    assert out[1].alert == AlertLevel.WARNING and out[1].body["loss_pct"] == 8.0
-    assert "outage_ms" not in out[2].body  # degraded is not an outage
+    assert states(out) == ["degraded", "up"]
+    assert out[0].alert == AlertLevel.WARNING and out[0].body["loss_pct"] == 8.0
+    assert "outage_ms" not in out[1].body  # degraded is not an outage
+    # The unit's own "degraded" is believed at once.
+    out = run(proc, [lnk(T0 + 40, "degraded", 500.0, 9.0)])
+    assert states(out) == ["degraded"] and out[0].t == T0 + 40
 
 
 def test_links_are_independent():
@@ -88,8 +93,7 @@ def test_links_are_independent():
             items.append(lnk(t, link="E1-TRUNK"))
         items.append(t + 1.0)
     out = run(proc, items)
-    assert [(d.body["link"], d.body["state"]) for d in out] == [
-        ("WAN1", "up"), ("E1-TRUNK", "up"), ("E1-TRUNK", "down")]
+    assert [(d.body["link"], d.body["state"]) for d in out] == [("E1-TRUNK", "down")]
     assert proc.link_state("BIL-PBX/WAN1") == "up"
 
 
@@ -196,6 +200,6 @@ def test_wire_lines_through_the_driver_side():
     readings = [r for f in framer.feed(bytes(bad) + wire) for r in decoder.decode(f)]
     assert len(readings) == 9
     out = run(TelephonyProcessor(TelephonyConfig()), readings)
-    assert states(out) == ["up", "down", "up"]
-    assert out[2].body["outage_ms"] == 15_000
+    assert states(out) == ["down", "up"]
+    assert out[1].body["outage_ms"] == 15_000
     assert out[-1].record_type == "call.record" and out[-1].body["duration_s"] == 12.5
