@@ -192,7 +192,7 @@ class DocumentReaderSim(DeviceSim):
             }[doc_kind]
             reasons = more + reasons
             self.seq += 1
-            t_read = ev.t + self.rng.uniform(0.3, 1.2)  # placing the page, OCR
+            t_read = round(ev.t + self.rng.uniform(0.3, 1.2), 3)  # placing the page, OCR
             read = MrzRead(lines=tuple(lines), uv_ok=uv_ok, ir_ok=ir_ok, t=t_read, reader_id=self.reader_id,
                            seq=self.seq)
             detail.update({"doc": doc_kind, "format": doc.doc_format, "issuing_state": doc.issuing_state,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 from ..protocols import sensor
@@ -80,9 +81,12 @@ class GroundSensorSim(DeviceSim):
         for ev in self.events():
             items.extend(self._crossing(ev))
         items.sort(key=lambda x: (x[0], x[1].sensor_id))
+        seqs: dict[str, int] = {}
         for t, frame, truth in items:
             if t >= self.t_end:
                 continue
+            seqs[frame.sensor_id] = seqs.get(frame.sensor_id, 0) + 1  # the node counts in send order
+            frame = replace(frame, seq=seqs[frame.sensor_id])
             data = sensor.encode(frame, self.keys[frame.sensor_id], scales=self.scales)
             yield Emission(t, self.device_id, (frame,), data, truth)
 

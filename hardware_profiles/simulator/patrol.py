@@ -42,7 +42,7 @@ class PatrolRadioSim(DeviceSim):
         excursion: dict[str, Any] | None = None
         battery = rng.randint(70, 100)
         next_status = self.t0 + rng.uniform(1, _STATUS_S)
-        t = self.t0 + rng.uniform(0.5, self.interval)
+        t = round(self.t0 + rng.uniform(0.5, self.interval), 2)
         pending: list[Emission] = []
         while t < self.t_end:
             while k < len(events) and events[k].t <= t:
@@ -84,6 +84,7 @@ class PatrolRadioSim(DeviceSim):
                 o = min(1500.0, max(min(o, 200.0), o + rng.gauss(0, 15)))
             noise_c, noise_o = rng.gauss(0, 3), rng.gauss(0, 3)
             lon, lat = self.geo.to_lonlat(c + noise_c, o + noise_o)
+            lon, lat = round(lon * 6e5) / 6e5, round(lat * 6e5) / 6e5  # NMEA carries 0.0001 minute
             truth = None
             if excursion is not None and excursion.get("ev") is not None and not excursion.get("reported"):
                 ch, off = c + noise_c, o + noise_o
@@ -110,11 +111,11 @@ class PatrolRadioSim(DeviceSim):
                            nmea.encode_rmc(rmc, self.talker) + nmea.encode_gga(gga, self.talker), truth)
             if t >= next_status:
                 battery = max(5, battery - (1 if rng.random() < 0.2 else 0))
-                st = RadioStatus(t=t + 0.2, unit_id=self.unit, emergency=False,
+                st = RadioStatus(t=round(t + 0.2, 2), unit_id=self.unit, emergency=False,
                                  state="low_battery" if battery < 15 else "ok", battery_pct=battery)
                 yield Emission(st.t, self.device_id, (st,), nmea.encode_status(st))
                 next_status += _STATUS_S
-            t += self.interval
+            t = round(t + self.interval, 2)
         for e in sorted(pending, key=lambda e: e.t):
             if e.t < self.t_end:
                 yield e
@@ -122,9 +123,9 @@ class PatrolRadioSim(DeviceSim):
     def _emergency(self, ev: Any, c: float, o: float) -> list[Emission]:
         lon, lat = self.geo.to_lonlat(c, o)
         out = []
-        t0 = ev.t + 0.01
+        t0 = round(ev.t + 0.01, 2)
         for i in range(6):
-            st = RadioStatus(t=t0 + 2.0 * i, unit_id=self.unit, emergency=True, state="emergency",
+            st = RadioStatus(t=round(t0 + 2.0 * i, 2), unit_id=self.unit, emergency=True, state="emergency",
                              lat=round(lat, 6), lon=round(lon, 6))
             truth = None
             if i == 0:

@@ -117,7 +117,7 @@ class RpmSim(DeviceSim):
         dt = self.interval
         fore: dict[int, list[int]] = {}
         for i in range(1, n + 1):
-            t = self.t0 + i * dt
+            t = round(self.t0 + i * dt, 3)
             occ = occs[k] if k < len(occs) else None
             occupied = occ is not None and occ.start <= t < occ.end
             bg = self._bg(t) * (1 - occ.shadow if occupied and occ else 1.0)

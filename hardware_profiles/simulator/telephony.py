@@ -40,7 +40,7 @@ class TelephonySim(DeviceSim):
         items: list[Emission] = []
         reported: set[str] = set()
         for link_i, link in enumerate(self.links):
-            t = self.t0 + 0.5 + link_i * 0.37
+            t = round(self.t0 + 0.5 + link_i * 0.37, 3)
             state_before = "up"
             while t < self.t_end:
                 active = next((w for w in windows if w[2] == link and w[0] <= t < w[1]), None)
@@ -66,7 +66,7 @@ class TelephonySim(DeviceSim):
                                         detail={"until": round(active[1], 3), "duration_s": round(active[1] - active[0], 1)})
                 state_before = state
                 items.append(Emission(t, self.device_id, (s,), cdr.encode_link(s), truth))
-                t += self.interval
+                t = round(t + self.interval, 3)
         for t_start, ev in calls:
             duration = float(ev.params.get("duration_s", min(rng.expovariate(1 / 110.0), 1800.0)))
             trunk = str(ev.params.get("trunk") or rng.choice(("SIP1", "SIP2", "PSTN1", "INT")))
