@@ -149,7 +149,7 @@ def test_search_time_per_spectrum_against_the_whole_library(processor, noisy_run
     for s in spectra:
         processor.library.search_mixture(processor.clean_spectrum(s), ri=1500.0, ri_tolerance=30)
     per = (time.perf_counter() - t0) / len(spectra)
-    assert per < 0.050 / 5  # the bar is 50 ms; keep a wide margin
+    assert per < 0.050  # the bar: 50 ms per spectrum (measured ~0.1 ms; see the benchmark)
 
 
 def test_gc_fid_is_presumptive_by_retention_index() -> None:
