@@ -10,6 +10,7 @@ import argparse
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 from .errors import HardwareProfileError
 
@@ -18,6 +19,16 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 def _env(name: str, default: str | None = None) -> str | None:
     return os.environ.get(f"BORDERLINK_{name}", default)
+
+
+def _usage(parser: argparse.ArgumentParser) -> Any:
+    """A handler for a role given without its action: show what it offers, exit 2."""
+
+    def handler(args: argparse.Namespace) -> int:
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+
+    return handler
 
 
 # --------------------------------------------------------------------------- profiles
@@ -32,7 +43,7 @@ def configure_profiles(parser: argparse.ArgumentParser) -> None:
     p_val.add_argument("files", nargs="*", metavar="FILE",
                        help="profile TOML files or shipped profile names (default: every shipped profile)")
     p_val.set_defaults(func=_profiles_validate)
-    parser.set_defaults(func=lambda args: (parser.print_help(), EXIT_USAGE)[1])
+    parser.set_defaults(func=_usage(parser))
 
 
 def _profiles_list(args: argparse.Namespace) -> int:
@@ -130,7 +141,7 @@ def _emulate(args: argparse.Namespace) -> int:
     print(f"{device_id} {profile.name} {emulator.url()}", flush=True)
     if profile.transport.scheme == "serial":
         print(f"pty: {endpoint.device_path}", flush=True)  # type: ignore[union-attr]
-    truth_fh = open(args.truth, "w", encoding="utf-8") if args.truth else None
+    truth_fh = open(args.truth, "w", encoding="utf-8") if args.truth else None  # noqa: SIM115 - closed below
 
     def on_truth(truth, wall):  # type: ignore[no-untyped-def]
         if truth_fh is not None:
@@ -205,7 +216,7 @@ def configure_simulate(parser: argparse.ArgumentParser) -> None:
     p_truth.set_defaults(func=_simulate_truth)
     p_list = sub.add_parser("list", help="list the shipped scenarios", description="List the shipped scenarios.")
     p_list.set_defaults(func=_simulate_list)
-    parser.set_defaults(func=lambda args: (parser.print_help(), EXIT_USAGE)[1])
+    parser.set_defaults(func=_usage(parser))
 
 
 def _simulate_run(args: argparse.Namespace) -> int:
@@ -228,15 +239,15 @@ def _simulate_truth(args: argparse.Namespace) -> int:
     import json
 
     from .simulator import generate
+    from .simulator.runner import write_truth
 
-    out = sys.stdout if args.out == "-" else open(args.out, "w", encoding="utf-8")
-    try:
-        for e in generate(args.scenario, args.seed):
-            if e.truth is not None:
-                out.write(json.dumps(e.truth.to_json(), sort_keys=True) + "\n")
-    finally:
-        if out is not sys.stdout:
-            out.close()
+    if args.out != "-":
+        count = write_truth(args.scenario, args.seed, Path(args.out))
+        print(f"{count} ground-truth lines written to {args.out}", file=sys.stderr)
+        return EXIT_OK
+    for e in generate(args.scenario, args.seed):
+        if e.truth is not None:
+            sys.stdout.write(json.dumps(e.truth.to_json(), sort_keys=True) + "\n")
     return EXIT_OK
 
 

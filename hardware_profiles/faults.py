@@ -35,7 +35,7 @@ from .readings import (
     SensorFrame,
 )
 
-__all__ = ["FaultState", "MODES", "apply_reading_faults", "apply_byte_faults", "DEFAULT_LEVELS"]
+__all__ = ["DEFAULT_LEVELS", "MODES", "FaultState", "apply_byte_faults", "apply_reading_faults"]
 
 MODES = ("noise", "drop", "disconnect", "stuck", "drift", "clock", "half_written", "burst")
 DEFAULT_LEVELS = {"noise": 0.3, "drop": 0.01, "disconnect": 2.0, "stuck": 1.0, "drift": 0.2,

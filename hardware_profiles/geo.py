@@ -8,6 +8,7 @@ accurate to well under a metre over a sector of tens of kilometres.
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 from dataclasses import dataclass
@@ -73,7 +74,7 @@ class BorderGeometry:
     @property
     def length_m(self) -> float:
         pts = [self._xy(*p) for p in self.line]
-        return sum(math.dist(a, b) for a, b in zip(pts, pts[1:]))
+        return sum(math.dist(a, b) for a, b in itertools.pairwise(pts))
 
     def to_lonlat(self, chainage_m: float, offset_m: float) -> tuple[float, float]:
         """The point at *chainage_m* along the line, *offset_m* to its interior side."""

@@ -8,7 +8,7 @@ from pathlib import Path
 from .errors import ProfileNotFoundError, ProfileValidationError
 from .schema import Profile, profile_from_dict
 
-__all__ = ["PROFILES_DIR", "DATA_DIR", "shipped_profiles", "load_profile", "load_profile_file"]
+__all__ = ["DATA_DIR", "PROFILES_DIR", "load_profile", "load_profile_file", "shipped_profiles"]
 
 #: Folder of the profiles shipped with borderlink, one TOML per device model.
 PROFILES_DIR = Path(__file__).resolve().parent / "profiles"

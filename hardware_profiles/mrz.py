@@ -10,7 +10,7 @@ from __future__ import annotations
 import unicodedata
 from dataclasses import dataclass
 
-__all__ = ["check_digit", "transliterate", "MrzDocument", "build_mrz", "FORMATS"]
+__all__ = ["FORMATS", "MrzDocument", "build_mrz", "check_digit", "transliterate"]
 
 #: Format -> (lines, characters per line).
 FORMATS = {"TD1": (3, 30), "TD2": (2, 36), "TD3": (2, 44), "MRVA": (2, 44), "MRVB": (2, 36)}

@@ -21,19 +21,19 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 __all__ = [
-    "Reading",
-    "MrzRead",
-    "CountSample",
-    "PanelCounts",
-    "OccupancyReport",
-    "SensorFrame",
-    "NmeaFix",
-    "RadioStatus",
     "CallDetailRecord",
-    "LinkStatus",
     "Chromatogram",
-    "MassSpectrum",
+    "CountSample",
     "LabRun",
+    "LinkStatus",
+    "MassSpectrum",
+    "MrzRead",
+    "NmeaFix",
+    "OccupancyReport",
+    "PanelCounts",
+    "RadioStatus",
+    "Reading",
+    "SensorFrame",
 ]
 
 

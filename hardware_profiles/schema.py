@@ -26,15 +26,15 @@ from urllib.parse import urlsplit
 from .errors import ProfileValidationError
 
 __all__ = [
+    "ALERT_RECORD_TYPES",
     "DEVICE_CLASSES",
     "PROTOCOLS",
     "RECORD_TYPES",
-    "ALERT_RECORD_TYPES",
+    "Channel",
+    "Framing",
+    "JournalPolicy",
     "Profile",
     "Transport",
-    "Framing",
-    "Channel",
-    "JournalPolicy",
     "profile_from_dict",
 ]
 
@@ -251,8 +251,6 @@ class _Check:
     def number(self, data: dict[str, Any], key: str, default: Any = ..., *, minimum: float | None = None,
                maximum: float | None = None, positive: bool = False) -> float:
         value = self.get(data, key, (int, float), "a number", default)
-        if value is None:
-            return value
         if positive and not value > 0:
             raise self.fail(key, "a number > 0", value)
         if minimum is not None and value < minimum:

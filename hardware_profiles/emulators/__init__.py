@@ -3,5 +3,12 @@
 from .emulator import Emulator, Pump, supported_faults
 from .endpoints import FolderEndpoint, PtyEndpoint, TcpEndpoint, endpoint_for
 
-__all__ = ["Emulator", "Pump", "supported_faults", "PtyEndpoint", "TcpEndpoint", "FolderEndpoint",
-           "endpoint_for"]
+__all__ = [
+           "Emulator",
+           "FolderEndpoint",
+           "PtyEndpoint",
+           "Pump",
+           "TcpEndpoint",
+           "endpoint_for",
+           "supported_faults",
+]

@@ -12,12 +12,11 @@ import random
 import threading
 import time
 from collections.abc import Callable, Iterable
-from typing import Any
 
 from ..faults import MODES, FaultState, apply_byte_faults, apply_reading_faults
 from ..readings import LabRun
 from ..schema import Profile
-from ..simulator.generate import encode_readings
+from ..simulator.generator import encode_readings
 from ..simulator.model import Emission, GroundTruth
 from .endpoints import FolderEndpoint, PtyEndpoint, TcpEndpoint
 
@@ -172,7 +171,7 @@ class Pump:
     def _run_safe(self) -> None:
         try:
             self.run()
-        except BaseException as exc:  # reported to whoever joins
+        except BaseException as exc:  # noqa: BLE001 - reported to whoever joins the pump
             self.error = exc
         finally:
             self.done.set()

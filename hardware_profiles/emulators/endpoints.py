@@ -19,7 +19,7 @@ from typing import Any
 
 from ..errors import EmulatorClosedError, UnknownTransportError
 
-__all__ = ["EndpointStats", "PtyEndpoint", "TcpEndpoint", "FolderEndpoint", "endpoint_for"]
+__all__ = ["EndpointStats", "FolderEndpoint", "PtyEndpoint", "TcpEndpoint", "endpoint_for"]
 
 
 @dataclass

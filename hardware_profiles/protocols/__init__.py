@@ -21,7 +21,7 @@ from typing import Any
 
 from ._framing import FramerStats, crc16_ccitt
 
-__all__ = ["FramerStats", "crc16_ccitt", "framer_for", "decoder_for", "PROTOCOL_MODULES"]
+__all__ = ["PROTOCOL_MODULES", "FramerStats", "crc16_ccitt", "decoder_for", "framer_for"]
 
 #: Profile protocol name -> module name in this package.
 PROTOCOL_MODULES = {

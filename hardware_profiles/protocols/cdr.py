@@ -19,7 +19,7 @@ from ..errors import FrameDecodeError
 from ..readings import CallDetailRecord, LinkStatus
 from ._framing import FramerStats, crc16_ccitt
 
-__all__ = ["encode_cdr", "encode_link", "Framer", "Decoder"]
+__all__ = ["Decoder", "Framer", "encode_cdr", "encode_link"]
 
 _DIRS = {"in", "out", "internal"}
 _DISPS = {"answered", "no_answer", "busy", "failed"}

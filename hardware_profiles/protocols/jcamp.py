@@ -18,7 +18,7 @@ from typing import Any
 from ..errors import FrameDecodeError, IncompleteFileError
 from ..readings import Chromatogram, LabRun, MassSpectrum
 
-__all__ = ["encode_chromatogram_file", "encode_gcms_file", "parse_file", "Decoder"]
+__all__ = ["Decoder", "encode_chromatogram_file", "encode_gcms_file", "parse_file"]
 
 _PER_LINE = 10
 
@@ -31,7 +31,7 @@ def _header(title: str, data_type: str, t: float, instrument: str, sample_id: st
             extra: list[str]) -> list[str]:
     import datetime as dt
 
-    d = dt.datetime.fromtimestamp(t, dt.timezone.utc)
+    d = dt.datetime.fromtimestamp(t, dt.UTC)
     return [f"##TITLE={title}", "##JCAMP-DX=5.01", f"##DATA TYPE={data_type}",
             "##ORIGIN=Customs laboratory, SCC", "##OWNER=SCC", f"##LONGDATE={d:%Y/%m/%d %H:%M:%S}",
             f"##SPECTROMETER/DATA SYSTEM={instrument}", f"##$INSTRUMENT={instrument}",
@@ -57,7 +57,7 @@ def _chrom_block(c: Chromatogram, block_id: int | None = None) -> list[str]:
               f"##DELTAX={delta:.8g}", "##XFACTOR=1", f"##YFACTOR={yfactor:.6g}",
               f"##NPOINTS={n}", f"##FIRSTY={_num(c.intensities[0])}", "##XYDATA=(X++(Y..Y))"]
     for i in range(0, n, _PER_LINE):
-        ys = " ".join(str(int(round(v / yfactor))) for v in c.intensities[i: i + _PER_LINE])
+        ys = " ".join(str(round(v / yfactor)) for v in c.intensities[i: i + _PER_LINE])
         lines.append(f"{c.times_min[0] + i * delta:.6f} {ys}")
     lines.append("##END=")
     return lines

@@ -25,7 +25,7 @@ _MAX_XML = 1 << 20
 
 
 def _iso(t: float) -> str:
-    d = dt.datetime.fromtimestamp(t, dt.timezone.utc)
+    d = dt.datetime.fromtimestamp(t, dt.UTC)
     return d.strftime("%Y-%m-%dT%H:%M:%S.") + f"{d.microsecond // 1000:03d}Z"
 
 
@@ -113,7 +113,7 @@ def _seconds(text: str | None) -> float:
 
 def _time(text: str | None) -> float:
     try:
-        return dt.datetime.fromisoformat((text or "").strip().replace("Z", "+00:00")).timestamp()
+        return dt.datetime.fromisoformat((text or "").strip()).timestamp()
     except ValueError as exc:
         raise FrameDecodeError(f"N42: bad date-time {text!r}") from exc
 

@@ -20,7 +20,7 @@ from ..errors import FrameDecodeError
 from ..readings import NmeaFix, RadioStatus
 from ._framing import FramerStats
 
-__all__ = ["checksum", "sentence", "encode_gga", "encode_rmc", "encode_status", "Framer", "Decoder"]
+__all__ = ["Decoder", "Framer", "checksum", "encode_gga", "encode_rmc", "encode_status", "sentence"]
 
 MAX_SENTENCE = 82
 _STATES = {"OK": "ok", "EMERG": "emergency", "LOWBAT": "low_battery", "NOFIX": "no_fix"}
@@ -40,7 +40,7 @@ def sentence(body: str) -> bytes:
 
 
 def _utc(t: float) -> dt.datetime:
-    return dt.datetime.fromtimestamp(t, dt.timezone.utc)
+    return dt.datetime.fromtimestamp(t, dt.UTC)
 
 
 def _hms(t: float) -> str:
@@ -171,7 +171,7 @@ def _time(hms: str, dmy: str | None, date_hint: dt.date) -> float:
             date = dt.date(2000 + int(dmy[4:6]), int(dmy[2:4]), int(dmy[0:2]))
         else:
             date = date_hint
-        base = dt.datetime(date.year, date.month, date.day, h, m, tzinfo=dt.timezone.utc)
+        base = dt.datetime(date.year, date.month, date.day, h, m, tzinfo=dt.UTC)
     except (ValueError, IndexError) as exc:
         raise FrameDecodeError(f"NMEA: bad time/date {hms!r} {dmy!r}") from exc
     return base.timestamp() + s
@@ -187,7 +187,7 @@ class Decoder:
 
     def __init__(self, unit_id: str = "", date_hint: dt.date | None = None) -> None:
         self.unit_id = unit_id
-        self.date = date_hint or dt.datetime.now(dt.timezone.utc).date()
+        self.date = date_hint or dt.datetime.now(dt.UTC).date()
 
     @classmethod
     def from_profile(cls, profile: Any, unit_id: str = "", **_: Any) -> Decoder:
@@ -214,7 +214,7 @@ class Decoder:
 
     def _rmc(self, f: list[str]) -> NmeaFix:
         t = _time(f[1], f[9], self.date)
-        self.date = dt.datetime.fromtimestamp(t, dt.timezone.utc).date()
+        self.date = dt.datetime.fromtimestamp(t, dt.UTC).date()
         return NmeaFix(t=t, unit_id=self.unit_id, lat=_coord(f[3], f[4], 2), lon=_coord(f[5], f[6], 3),
                        valid=f[2] == "A", sentence="RMC",
                        speed_kn=float(f[7]) if f[7] else None,
@@ -230,7 +230,7 @@ class Decoder:
 
     def _status(self, f: list[str]) -> RadioStatus:
         t = _time(f[2], f[3], self.date)
-        self.date = dt.datetime.fromtimestamp(t, dt.timezone.utc).date()
+        self.date = dt.datetime.fromtimestamp(t, dt.UTC).date()
         unit = f[1] or self.unit_id
         if f[0] == "PBDLE":
             lat = _coord(f[4], f[5], 2) if f[4] else None

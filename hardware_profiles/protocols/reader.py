@@ -20,7 +20,7 @@ from ..errors import FrameDecodeError
 from ..readings import MrzRead
 from ._framing import FramerStats, crc16_ccitt
 
-__all__ = ["encode", "Framer", "Decoder", "STX", "ETX", "MAGIC"]
+__all__ = ["ETX", "MAGIC", "STX", "Decoder", "Framer", "encode"]
 
 STX, ETX = 0x02, 0x03
 MAGIC = b"RDR1"

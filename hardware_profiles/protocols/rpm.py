@@ -27,8 +27,17 @@ from ..readings import CountSample, OccupancyReport
 from . import n42
 from ._framing import FramerStats, crc16_ccitt
 
-__all__ = ["SYNC", "T_COUNTS", "T_N42", "T_HEARTBEAT", "encode_counts", "encode_report",
-           "encode_heartbeat", "Framer", "Decoder"]
+__all__ = [
+    "SYNC",
+    "T_COUNTS",
+    "T_HEARTBEAT",
+    "T_N42",
+    "Decoder",
+    "Framer",
+    "encode_counts",
+    "encode_heartbeat",
+    "encode_report",
+]
 
 SYNC = b"\xaa\x55"
 VERSION = 1
@@ -53,7 +62,7 @@ def encode_counts(samples: list[CountSample] | tuple[CountSample, ...], seq: int
                   speed_kmh: float | None = None) -> bytes:
     """One counts frame holding one sample per panel (all with the same time and lane)."""
     first = samples[0]
-    speed = 0xFFFF if speed_kmh is None else min(int(round(speed_kmh * 10)), 0xFFFE)
+    speed = 0xFFFF if speed_kmh is None else min(round(speed_kmh * 10), 0xFFFE)
     payload = struct.pack(">Q4sBHB", round(first.t * 1000), _lane(first.lane), int(first.occupied),
                           speed, len(samples))
     for s in samples:
@@ -147,7 +156,7 @@ class Decoder:
             if len(payload) != 16 + 7 * count:
                 raise FrameDecodeError(f"RPM: counts payload of {len(payload)} bytes for {count} panels")
             lane_s = lane.decode("ascii").strip()
-            out = []
+            out: list[CountSample | OccupancyReport] = []
             for i in range(count):
                 panel, lo, hi, neu = struct.unpack_from(">BHHH", payload, 16 + 7 * i)
                 out.append(CountSample(t=t_ms / 1000.0, lane=lane_s, panel=panel, gamma_low=lo,

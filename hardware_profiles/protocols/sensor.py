@@ -33,7 +33,7 @@ from ..errors import FrameAuthenticationError, FrameDecodeError
 from ..readings import SensorFrame
 from ._framing import FramerStats, crc16_ccitt
 
-__all__ = ["MAGIC", "TAG_BYTES", "demo_sensor_key", "encode", "Framer", "Decoder"]
+__all__ = ["MAGIC", "TAG_BYTES", "Decoder", "Framer", "demo_sensor_key", "encode"]
 
 MAGIC = b"\xb5\x4e"
 VERSION = 1
@@ -55,8 +55,8 @@ def encode(frame: SensorFrame, key: bytes, key_version: int = 1,
     scale = (scales or DEFAULT_SCALES).get(frame.kind, 1.0)
     payload: dict[str, Any] = {"n": frame.node_id, "s": frame.sensor_id, "q": frame.seq,
                                "t": round(frame.t * 1000), "e": frame.event, "k": frame.kind,
-                               "v": int(round(frame.value / scale)), "p": int(round(frame.position_m)),
-                               "o": int(round(frame.offset_m))}
+                               "v": round(frame.value / scale), "p": round(frame.position_m),
+                               "o": round(frame.offset_m)}
     if frame.battery_mv is not None:
         payload["b"] = frame.battery_mv
     if frame.detail:
@@ -137,7 +137,7 @@ class Decoder:
         if key_lookup is None:
             if profile.setting("hmac_key_source") != "demo-derived":
                 raise ValueError("this profile needs a key_lookup for its sensor keys")
-            key_lookup = lambda sensor_id, _version: demo_sensor_key(sensor_id)  # noqa: E731
+            key_lookup = lambda sensor_id, _version: demo_sensor_key(sensor_id)
         return cls(key_lookup, scales)
 
     def decode(self, frame: bytes) -> list[SensorFrame]:

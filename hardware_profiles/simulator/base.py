@@ -33,7 +33,7 @@ def poisson(rng: random.Random, lam: float) -> int:
             if p <= limit:
                 return k
             k += 1
-    return max(0, int(round(rng.gauss(lam, math.sqrt(lam)))))
+    return max(0, round(rng.gauss(lam, math.sqrt(lam))))
 
 
 class DeviceSim:

@@ -7,7 +7,7 @@ from ..loader import load_profile
 from .lab import PRESETS
 from .model import DeviceSpec, Scenario, TrafficSpec
 
-__all__ = ["default_scenario", "DEFAULT_TRAFFIC"]
+__all__ = ["DEFAULT_TRAFFIC", "default_scenario"]
 
 #: Per device class: (event kind, events per hour, mix of variants).
 DEFAULT_TRAFFIC: dict[str, list[tuple[str, float, dict[str, float]]]] = {

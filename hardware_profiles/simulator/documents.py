@@ -9,6 +9,7 @@ import random
 import re
 from collections.abc import Iterator
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from ..mrz import MrzDocument, build_mrz
@@ -17,7 +18,7 @@ from ..readings import MrzRead
 from .base import DeviceSim
 from .model import Emission, GroundTruth
 
-__all__ = ["DocumentReaderSim", "name_variants", "DOC_KINDS"]
+__all__ = ["DOC_KINDS", "DocumentReaderSim", "name_variants"]
 
 DOC_KINDS = ("valid", "expired", "bad_check_digit", "altered", "specimen", "fantasy", "watchlist",
              "lost_stolen", "uv_fail", "ir_fail")
@@ -83,8 +84,8 @@ class DocumentReaderSim(DeviceSim):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.watchlist = json.loads(open(self.profile.setting("watchlist_file"), encoding="utf-8").read())
-        self.today = dt.datetime.fromtimestamp(self.t0, dt.timezone.utc).date()
+        self.watchlist = json.loads(Path(self.profile.setting("watchlist_file")).read_text(encoding="utf-8"))
+        self.today = dt.datetime.fromtimestamp(self.t0, dt.UTC).date()
         self.reader_id = str(self.opt.get("reader_id", self.spec.id))[:16].upper().replace("_", "-")
         self.reader_id = re.sub(r"[^A-Z0-9-]", "-", self.reader_id)
         self.line = int(self.opt.get("line", 2 if "second" in self.profile.name else 1))

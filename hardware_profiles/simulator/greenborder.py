@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from ..protocols import sensor
@@ -19,7 +20,7 @@ from ..readings import SensorFrame
 from .base import DeviceSim
 from .model import Emission, GroundTruth
 
-__all__ = ["GroundSensorSim", "WHATS"]
+__all__ = ["WHATS", "GroundSensorSim"]
 
 WHATS = ("person", "group", "vehicle", "animal", "wind")
 _HEARTBEAT_S = 300.0
@@ -30,7 +31,7 @@ class GroundSensorSim(DeviceSim):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        border = json.loads(open(self.profile.setting("border_file"), encoding="utf-8").read())
+        border = json.loads(Path(self.profile.setting("border_file")).read_text(encoding="utf-8"))
         nodes = {n["node_id"]: n for n in border["sensor_nodes"]}
         wanted = self.opt.get("nodes")
         if wanted is None:

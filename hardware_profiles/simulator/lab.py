@@ -8,9 +8,11 @@ jitter; chromatograms get baseline drift, bleed and detector noise.
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from ..protocols import jcamp
@@ -18,7 +20,7 @@ from ..readings import Chromatogram, LabRun, MassSpectrum
 from .base import DeviceSim
 from .model import Emission, GroundTruth
 
-__all__ = ["LabSim", "PRESETS", "ladder", "perturb_spectrum"]
+__all__ = ["PRESETS", "LabSim", "ladder", "perturb_spectrum"]
 
 PRESETS: dict[str, dict[str, float]] = {
     "cocaine": {"cocaine": 1.0},
@@ -58,7 +60,7 @@ def ladder(shift_min: float = 0.0) -> tuple[tuple[float, float], ...]:
 
 
 def _rt_for(ri: float, lad: tuple[tuple[float, float], ...]) -> float:
-    for (t1, r1), (t2, r2) in zip(lad, lad[1:]):
+    for (t1, r1), (t2, r2) in itertools.pairwise(lad):
         if ri <= r2:
             return t1 + (ri - r1) * (t2 - t1) / (r2 - r1)
     (t1, r1), (t2, r2) = lad[-2], lad[-1]
@@ -93,7 +95,7 @@ class LabSim(DeviceSim):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        lib = json.loads(open(self.profile.setting("library_file"), encoding="utf-8").read())
+        lib = json.loads(Path(self.profile.setting("library_file")).read_text(encoding="utf-8"))
         self.library = {e["id"]: e for e in lib["entries"]}
         self.is_ms = self.profile.device_class == "gc_ms"
         self.instrument = str(self.opt.get("instrument", "GCMS-QP2010" if self.is_ms else "GC-2010"))

@@ -33,8 +33,19 @@ from typing import Any
 
 from ..errors import ProfileNotFoundError, ScenarioError
 
-__all__ = ["Emission", "GroundTruth", "DeviceSpec", "EventSpec", "TrafficSpec", "FaultSpec",
-           "Scenario", "load_scenario", "shipped_scenarios", "SCENARIOS_DIR", "FAULT_MODES"]
+__all__ = [
+    "FAULT_MODES",
+    "SCENARIOS_DIR",
+    "DeviceSpec",
+    "Emission",
+    "EventSpec",
+    "FaultSpec",
+    "GroundTruth",
+    "Scenario",
+    "TrafficSpec",
+    "load_scenario",
+    "shipped_scenarios",
+]
 
 SCENARIOS_DIR = Path(__file__).resolve().parent.parent / "scenarios"
 
@@ -184,7 +195,7 @@ def scenario_from_dict(data: Mapping[str, Any], source: str) -> Scenario:
         raise _fail(source, "scenario.name", "a non-empty string", name if name is not None else ...)
     start_text = head.get("start", "2026-11-27T08:00:00Z")
     try:
-        start = dt.datetime.fromisoformat(str(start_text).replace("Z", "+00:00"))
+        start = dt.datetime.fromisoformat(str(start_text))
         if start.tzinfo is None:
             raise ValueError("no time zone")
     except ValueError:

@@ -20,7 +20,7 @@ from ..readings import CountSample, OccupancyReport, PanelCounts
 from .base import DeviceSim, poisson
 from .model import Emission, GroundTruth
 
-__all__ = ["RpmSim", "CARGOS"]
+__all__ = ["CARGOS", "RpmSim"]
 
 CARGOS = ("clean", "norm", "cs137", "co60", "neutron")
 BG_HIGH_FRACTION = 0.32
@@ -160,6 +160,7 @@ class RpmSim(DeviceSim):
                                  vehicle_speed_kmh=round(occ.speed_kmh, 1),
                                  uuid=str(uuid.UUID(int=rng.getrandbits(128), version=4)))
         cargo = occ.cargo
+        expect: dict[str, Any]
         if cargo == "clean":
             record, alert, expect = "radiation.occupancy", None, {"alarm": False}
         elif cargo == "norm":

@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 import serial
-
 from borderlink.hardware_profiles.emulators import Emulator, Pump, endpoint_for
 from borderlink.hardware_profiles.loader import load_profile
 from borderlink.hardware_profiles.simulator import generate
@@ -100,7 +99,7 @@ class Consumer:
                     if not data:
                         self.eof = True
                         break
-            except (TimeoutError, socket.timeout):
+            except TimeoutError:
                 continue
             except (OSError, serial.SerialException):
                 self.eof = True

@@ -7,8 +7,6 @@ import binascii
 import hashlib
 import hmac
 import os
-import re
-import statistics
 import struct
 import time
 import xml.etree.ElementTree as ET
@@ -17,7 +15,6 @@ from typing import Any
 import cbor2
 import pynmea2
 import pytest
-
 from borderlink.hardware_profiles.emulators import supported_faults
 from borderlink.hardware_profiles.errors import FrameDecodeError, IncompleteFileError
 from borderlink.hardware_profiles.loader import load_profile, shipped_profiles
@@ -28,7 +25,6 @@ from borderlink.hardware_profiles.readings import (
     LinkStatus,
     MrzRead,
     NmeaFix,
-    OccupancyReport,
     SensorFrame,
 )
 

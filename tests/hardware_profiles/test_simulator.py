@@ -16,8 +16,6 @@ from typing import Any
 
 import pytest
 import serial
-
-from borderlink.cli import main
 from borderlink.hardware_profiles.errors import ProfileNotFoundError, ScenarioError
 from borderlink.hardware_profiles.loader import DATA_DIR, load_profile
 from borderlink.hardware_profiles.protocols import decoder_for, framer_for
@@ -35,6 +33,8 @@ from borderlink.hardware_profiles.simulator import generate, load_scenario, ship
 from borderlink.hardware_profiles.simulator.documents import DOC_KINDS, name_variants
 from borderlink.hardware_profiles.simulator.lab import NEGATIVE_PRESETS
 from borderlink.hardware_profiles.simulator.model import FAULT_MODES, scenario_from_dict
+
+from borderlink.cli import main
 
 from .test_emulator_contract import mrz_digits_ok
 
@@ -81,7 +81,7 @@ def test_generate_is_deterministic_per_seed_and_ordered() -> None:
     assert [e.data for e in other] != [e.data for e in SMOKE]
     times = [e.t for e in SMOKE]
     assert times == sorted(times)
-    t, device_id, readings, data, truth = SMOKE[0]  # unpacks as a tuple
+    _t, device_id, readings, data, _truth = SMOKE[0]  # unpacks as a tuple
     assert isinstance(device_id, str) and isinstance(data, bytes) and isinstance(readings, tuple)
 
 

@@ -37,7 +37,7 @@ from .patrol import PatrolRadioSim
 from .radiation import RpmSim
 from .telephony import TelephonySim
 
-__all__ = ["generate", "device_sim", "encode_readings", "SIMULATORS"]
+__all__ = ["SIMULATORS", "device_sim", "encode_readings", "generate"]
 
 SIMULATORS: dict[str, type[DeviceSim]] = {
     "document_reader": DocumentReaderSim,

@@ -1,0 +1,1 @@
+"""Shipped scenarios (a package only so that its files install)."""
