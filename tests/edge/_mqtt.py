@@ -41,8 +41,15 @@ class Subscriber:
 
     def next(self, topic: str | None = None, timeout: float = 5.0,
              where: Any = None) -> dict[str, Any]:
+        """The next message on *topic* matching *where*; queue.Empty after *timeout* seconds."""
+        import time
+
+        deadline = time.monotonic() + timeout
         while True:
-            t, payload, _ = self.messages.get(timeout=timeout)
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise queue.Empty(f"no matching message on {topic} within {timeout} s")
+            t, payload, _ = self.messages.get(timeout=left)
             if topic is not None and t != topic:
                 continue
             if not payload:
