@@ -18,6 +18,7 @@ from pathlib import Path
 
 import grpc
 import pytest
+from borderlink.edge.downlink import sign_downlink
 from borderlink.edge.journal import read_stats
 from borderlink.hardware_profiles.emulators import Emulator, PtyEndpoint
 from borderlink.hardware_profiles.loader import load_profile
@@ -33,7 +34,7 @@ from borderlink.proto.checkpoint import NoteSigner
 from borderlink.proto.keys import SigningKey
 from borderlink.proto.record import decode_record, verify_record
 from borderlink.proto.record_types import default_registry
-from borderlink.proto.v1 import GRPC_MESSAGE_OPTIONS, admin_pb2, admin_pb2_grpc
+from borderlink.proto.v1 import GRPC_MESSAGE_OPTIONS, admin_pb2, admin_pb2_grpc, sync_pb2
 from borderlink.provisioning.ca import CertificateAuthority
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -92,6 +93,14 @@ class RealHub:
                 node_id=node_id, public_key=public_key, site=site, agency="SBS",
                 hardware_profile="patrol-radio"), timeout=5)
 
+    def publish_downlink(self, item: object) -> None:
+        creds = grpc.ssl_channel_credentials(self.ca.cert_pem, self.admin_cert.key_pem(),
+                                             self.admin_cert.cert_pem)
+        with grpc.secure_channel(f"127.0.0.1:{self.port}", creds,
+                                 options=GRPC_MESSAGE_OPTIONS) as ch:
+            admin_pb2_grpc.AdminStub(ch).PublishDownlink(
+                admin_pb2.PublishDownlinkRequest(downlink=item), timeout=5)
+
     def head(self, node_id: str) -> int:
         assert self.server is not None
         return self.server.storage.chain_head(node_id).seq
@@ -130,6 +139,7 @@ def test_pty_device_to_broker_and_hub_through_outage_and_kill_9(tmp_path: Path,
     ca = CertificateAuthority.create("e2e CA")
     key = SigningKey.generate()
     key.write_pem(tmp_path / "sign.pem")
+    sms = SigningKey.generate()  # the SMS downlink key the node trusts for watchlists
     node_tls = ca.issue_node(NODE)
     (tmp_path / "ca.pem").write_bytes(ca.cert_pem)
     node_tls.save(tmp_path / "node.pem", tmp_path / "node.key")
@@ -184,6 +194,8 @@ port = 1883
 keepalive_s = 5
 [journal]
 path = "state/journal.db"
+[downlink.keys.watchlist]
+SMS = "{sms.public.hex()}"
 [status]
 interval_s = 0.2
 """)
@@ -221,6 +233,14 @@ interval_s = 0.2
         wait_for(lambda: read_stats(journal)["tip_seq"] > alert["seq"], what="alert.ack")
         wait_for(lambda: read_stats(journal)["last_acked_seq"] == read_stats(journal)["tip_seq"]
                  == hub.head(NODE), what="hub holds everything")
+
+        # A watchlist signed by SMS, published at the hub, reaches the node and is applied.
+        hub.publish_downlink(sync_pb2.Downlink(
+            kind=sync_pb2.DOWNLINK_KIND_WATCHLIST, version=1, target=NODE,
+            signed_payload=sign_downlink(sms, kind="watchlist", version=1, target=NODE,
+                                         issuer="SMS", content={"documents": ["C01234567"]})))
+        wait_for(lambda: (tmp_path / "state/downlink/watchlist.cose").exists(),
+                 what="watchlist applied")
 
         # -- the link to the hub is cut: recording and alerting go on ------------------------
         hub.stop()
@@ -269,6 +289,9 @@ interval_s = 0.2
         types = [r.record_type for r in records]
         assert types.count("radio.emergency") == 3
         assert types.count("node.boot") == 2 and "alert.ack" in types
+        applied = [r.body for r in records if r.record_type == "node.downlink_applied"]
+        assert [(a["kind"], a["version"], a["issuer"]) for a in applied] == [
+            ("watchlist", 1, "SMS")]
         boots = [r for r in records if r.record_type == "node.boot"]
         assert boots[1].body["resumed_seq"] == killed_tip == boots[1].seq - 1
         assert "radio.position" in types
