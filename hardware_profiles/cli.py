@@ -150,7 +150,7 @@ def _emulate(args: argparse.Namespace) -> int:
             truth_fh.write(json.dumps(line, sort_keys=True) + "\n")
             truth_fh.flush()
 
-    stream = (e for e in generate(scenario, args.seed) if e.device_id == device_id)
+    stream = generate(scenario.only(device_id), args.seed)
     until = scenario.start + args.duration if args.duration is not None else None
     pump = Pump({device_id: emulator}, stream, scenario.start, args.speed, on_truth, until).start()
 

@@ -27,7 +27,7 @@ from __future__ import annotations
 import datetime as dt
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -149,6 +149,14 @@ class Scenario:
             if d.id == device_id:
                 return d
         raise KeyError(device_id)
+
+    def only(self, device_id: str) -> Scenario:
+        """This scenario reduced to one device: its emissions are the same as in the whole
+        (every device draws from its own generator), and nothing else is computed."""
+        spec = self.device(device_id)
+        return replace(self, devices=(spec,), events=tuple(e for e in self.events if e.device == device_id),
+                       traffic=tuple(t for t in self.traffic if t.device == device_id),
+                       faults=tuple(f for f in self.faults if f.device == device_id))
 
 
 def shipped_scenarios() -> list[Path]:

@@ -83,6 +83,8 @@ def test_generate_is_deterministic_per_seed_and_ordered() -> None:
     assert times == sorted(times)
     _t, device_id, readings, data, _truth = SMOKE[0]  # unpacks as a tuple
     assert isinstance(device_id, str) and isinstance(data, bytes) and isinstance(readings, tuple)
+    alone = list(generate(load_scenario("smoke").only("BIL-UGS-GW"), 11))
+    assert [e.data for e in alone] == [e.data for e in SMOKE if e.device_id == "BIL-UGS-GW"]
 
 
 def _key(r: Any) -> Any:
