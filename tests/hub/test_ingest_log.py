@@ -19,6 +19,8 @@ from borderlink.proto.merkle import (
 )
 from borderlink.proto.record import RecordChain
 from borderlink.proto.record_types import default_registry
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 ORIGIN = "borderlink.example/AZ/log"
 KEY = SigningKey(bytes(range(32)))
@@ -201,3 +203,48 @@ def test_pool_verifier_decides_like_the_thread(store) -> None:
         result.rejections[0].reason is Reason.BAD_SIGNATURE
         and result.rejections[0].index_in_batch == 40
     )
+
+
+_SAMPLE = _chain().prepare(
+    "document.check",
+    {
+        "line": 1,
+        "doc_format": "TD3",
+        "doc_code": "P",
+        "issuing_state": "AZE",
+        "nationality": "AZE",
+        "verdict": "clear",
+        "reasons": [],
+        "surname": "ALIYEV",
+        "document_number": "C01234567",
+    },
+    time_ms=5,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.data())
+def test_mutated_records_are_refused_never_raise(data) -> None:
+    """Fuzz: any change to a signed record's bytes or its disclosures is refused with a
+    reason; the core never raises and never accepts bytes the node did not sign."""
+    raw = bytearray(_SAMPLE.raw)
+    disclosures = list(_SAMPLE.disclosure_bytes)
+    kind = data.draw(st.sampled_from(["flip", "truncate", "insert", "disclosure"]))
+    if kind == "flip":
+        i = data.draw(st.integers(0, len(raw) - 1))
+        raw[i] ^= data.draw(st.integers(1, 255))
+    elif kind == "truncate":
+        raw = raw[: data.draw(st.integers(0, len(raw) - 1))]
+    elif kind == "insert":
+        i = data.draw(st.integers(0, len(raw)))
+        raw[i:i] = data.draw(st.binary(min_size=1, max_size=8))
+    else:
+        j = data.draw(st.integers(0, len(disclosures) - 1))
+        d = bytearray(disclosures[j])
+        d[data.draw(st.integers(0, len(d) - 1))] ^= 0x01
+        disclosures[j] = bytes(d)
+    out = check_envelope(
+        bytes(raw), disclosures, node=_node(), head=ChainHead(0, bytes(32)), registry=REG, now_ms=0
+    )
+    assert isinstance(out, Refused), out
+    assert out.reason in Reason and out.message
