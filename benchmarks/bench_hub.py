@@ -319,7 +319,10 @@ def main() -> None:
     ap.add_argument("--proofs", type=int, default=2000)
     ap.add_argument("--skip-pg", action="store_true", help="skip the two-process figure")
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1,
-                    help="verify_workers of each hub (default: one per core)")
+                    help="verify_workers of the SQLite hub (default: one per core)")
+    ap.add_argument("--pg-workers", type=int, default=0,
+                    help="verify_workers of each PostgreSQL hub (default 0: one GIL per process, "
+                    "so the 1-vs-2 figure measures process scaling)")
     ap.add_argument("--skip-proofs", action="store_true")
     ap.add_argument("--skip-ingest", action="store_true")
     ap.add_argument("--json")
@@ -352,7 +355,7 @@ def main() -> None:
                     sep = "&" if "?" in PG_URL else "?"
                     url = f"{PG_URL}{sep}schema={schema}"
                     fresh = [Node(pki, f"pg{hubs}-{i}", args.records_per_node) for i in range(STREAMS)]
-                    procs = [start_hub(pki, f"pg{hubs}-{h}", url, args.workers) for h in range(hubs)]
+                    procs = [start_hub(pki, f"pg{hubs}-{h}", url, args.pg_workers) for h in range(hubs)]
                     try:
                         rates[hubs] = ingest_rate(pki, fresh, [p for _, p in procs])
                     finally:
