@@ -32,6 +32,7 @@ from typing import Any
 
 import grpc
 from borderlink.hub.auth import PeerAuth
+from borderlink.hub.errors import StorageUnavailableError
 from borderlink.hub.ingest import Ingest
 from borderlink.hub.metrics import HubMetrics
 from borderlink.hub.storage import DownlinkItem, DownlinkKind, NodeRow, Storage
@@ -302,6 +303,11 @@ class SyncServicer(sync_pb2_grpc.SyncServicer):
             session.out.put(("abort", exc.code, exc.message))
         except grpc.RpcError:
             session.out.put(_END)  # the client went away or the RPC was cancelled
+        except StorageUnavailableError as exc:  # the node should try another hub
+            log.error("storage unavailable", extra={"node_id": session.node_id, "error": str(exc)})
+            session.out.put(
+                ("abort", grpc.StatusCode.UNAVAILABLE, f"hub storage unavailable: {exc}")
+            )
         except Exception as exc:  # a bug or the store failing: tell the node, keep the hub up
             log.exception("sync stream failed", extra={"node_id": session.node_id})
             session.out.put(("abort", grpc.StatusCode.INTERNAL, f"hub error: {type(exc).__name__}"))
