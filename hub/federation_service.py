@@ -35,6 +35,7 @@ checkpoints are published, so every proof verifies against a signed tree head.
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -59,6 +60,8 @@ PAGE_RECORDS = 1000
 POLL_INTERVAL_S = 0.25
 #: Seconds a cached node key stays valid (a revocation shows within this delay).
 NODE_CACHE_S = 5.0
+#: Pages a subscription reads ahead of what gRPC has sent (0: read inline).
+PREFETCH_PAGES = 2
 #: Query examines at most this many pages before answering (``more`` is then true).
 QUERY_MAX_PAGES = 10
 
@@ -363,6 +366,66 @@ class LogNotifier:
             return self._generation
 
 
+class _Prefetch:
+    """Runs a page iterator *depth* pages ahead on its own thread, so reading storage and
+    applying policy overlap with gRPC sending the previous page (the send waits release the
+    GIL). ``depth`` 0 runs it inline. Exceptions reach the consumer; :meth:`close` stops the
+    producer (it notices at its next page)."""
+
+    _END = object()
+
+    def __init__(self, pages: Iterator[Page], depth: int) -> None:
+        self._pages, self._depth = pages, depth
+        self._closed = threading.Event()
+        self._queue: queue.Queue[Any] = queue.Queue(maxsize=max(1, depth))
+        self._thread: threading.Thread | None = None
+        if depth > 0:
+            self._thread = threading.Thread(
+                target=self._run, name="federation-prefetch", daemon=True
+            )
+            self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            for page in self._pages:
+                while not self._closed.is_set():
+                    try:
+                        self._queue.put(page, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if self._closed.is_set():
+                    return
+            item: Any = self._END
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer
+            item = exc
+        while not self._closed.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def __iter__(self) -> Iterator[Page]:
+        if self._thread is None:
+            yield from self._pages
+            return
+        while True:
+            item = self._queue.get()
+            if item is self._END:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+    def close(self) -> None:
+        self._closed.set()
+        if self._thread is None:
+            close = getattr(self._pages, "close", None)
+            if close is not None:
+                close()
+
+
 # --------------------------------------------------------------------------- gRPC shell
 
 
@@ -395,6 +458,7 @@ class FederationServicer:
         notifier: LogNotifier | None = None,
         poll_interval_s: float = POLL_INTERVAL_S,
         page_records: int = PAGE_RECORDS,
+        prefetch_pages: int = PREFETCH_PAGES,
     ) -> None:
         self.storage = storage
         self._policy: PolicySource = policy if callable(policy) else (lambda: policy)
@@ -402,6 +466,7 @@ class FederationServicer:
         self.notifier = notifier or LogNotifier()
         self._poll_s = poll_interval_s
         self._page_records = page_records
+        self._prefetch = prefetch_pages
         self._stopping = threading.Event()
 
     def stop(self) -> None:
@@ -426,41 +491,54 @@ class FederationServicer:
     ) -> Iterator[bytes]:
         agency = self._agency(context)
         view = FederationView(self.storage, agency, page_records=self._page_records)
-        cursor = request.cursor
         try:
-            snapshot_end = view.check_cursor(cursor)
+            snapshot_end = view.check_cursor(request.cursor)
         except CursorError as exc:
             context.abort(grpc.StatusCode.OUT_OF_RANGE, str(exc))
-        want_proof = request.include_inclusion_proof
-        log.info("agency %s subscribes from %d (follow=%s)", agency, cursor, request.follow)
-        notifier = self.notifier
-        while context.is_active() and not self._stopping.is_set():
-            generation = notifier.generation
-            checkpoint = None
-            if want_proof:
-                checkpoint = view.proof_checkpoint()
-                end = min(snapshot_end, checkpoint.tree_size) if checkpoint else cursor
-            else:
-                end = snapshot_end
-            if cursor < end:
-                try:
-                    page = view.page(
-                        self._policy(), request.filter, cursor, end, checkpoint=checkpoint
-                    )
-                except (FederationError, StorageError) as exc:
-                    context.abort(grpc.StatusCode.UNAVAILABLE, f"{exc}; resume from {cursor}")
+        log.info("agency %s subscribes from %d (follow=%s)", agency, request.cursor, request.follow)
+        cursor = request.cursor  # after the last page handed to gRPC
+        pages = _Prefetch(self._pages(view, request, context, snapshot_end), self._prefetch)
+        try:
+            for page in pages:
                 yield from page.records
                 cursor = page.next_cursor
-                continue
-            if not request.follow:
-                return
-            notifier.wait(generation, self._poll_s)
-            snapshot_end = view.log_size()
+        except (FederationError, StorageError) as exc:
+            context.abort(grpc.StatusCode.UNAVAILABLE, f"{exc}; resume from {cursor}")
+        finally:
+            pages.close()
         if self._stopping.is_set() and context.is_active():
             context.abort(
                 grpc.StatusCode.UNAVAILABLE,
                 f"hub shutting down; resume from cursor {cursor} (here or on another replica)",
             )
+
+    def _pages(
+        self,
+        view: FederationView,
+        request: federation_pb2.SubscribeRequest,
+        context: grpc.ServicerContext,
+        snapshot_end: int,
+    ) -> Iterator[Page]:
+        """The pages of one subscription, following the log when asked (no gRPC calls here
+        but ``is_active``: this may run on the prefetch thread)."""
+        cursor, notifier = request.cursor, self.notifier
+        while context.is_active() and not self._stopping.is_set():
+            generation = notifier.generation
+            checkpoint = None
+            if request.include_inclusion_proof:
+                checkpoint = view.proof_checkpoint()
+                end = min(snapshot_end, checkpoint.tree_size) if checkpoint else cursor
+            else:
+                end = snapshot_end
+            if cursor < end:
+                page = view.page(self._policy(), request.filter, cursor, end, checkpoint=checkpoint)
+                cursor = page.next_cursor
+                yield page
+                continue
+            if not request.follow:
+                return
+            notifier.wait(generation, self._poll_s)
+            snapshot_end = view.log_size()
 
     def Query(self, request: federation_pb2.QueryRequest, context: grpc.ServicerContext) -> bytes:
         agency = self._agency(context)
