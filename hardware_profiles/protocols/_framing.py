@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import binascii
 from dataclasses import dataclass
 
 
@@ -26,24 +27,10 @@ class FramerStats:
             self.resyncs += 1
 
 
-def _table() -> list[int]:
-    table = []
-    for byte in range(256):
-        crc = byte << 8
-        for _ in range(8):
-            crc = ((crc << 1) ^ 0x1021) if crc & 0x8000 else (crc << 1)
-        table.append(crc & 0xFFFF)
-    return table
-
-
-_TABLE = _table()
-
-
 def crc16_ccitt(data: bytes, crc: int = 0xFFFF) -> int:
     """CRC-16/CCITT-FALSE: poly 0x1021, init 0xFFFF, no reflection, no final xor.
 
-    Check value: ``crc16_ccitt(b"123456789") == 0x29B1``.
+    Check value: ``crc16_ccitt(b"123456789") == 0x29B1``. (The standard library's
+    ``binascii.crc_hqx`` is exactly this CRC when seeded with 0xFFFF.)
     """
-    for byte in data:
-        crc = ((crc << 8) & 0xFFFF) ^ _TABLE[((crc >> 8) ^ byte) & 0xFF]
-    return crc
+    return binascii.crc_hqx(data, crc)

@@ -84,7 +84,7 @@ class Framer:
             if star < 0 or len(text) != star + 5 or text[star + 1:].upper() != \
                     f"{crc16_ccitt(text[:star]):04X}".encode():
                 self.stats.bad_checksum += 1
-                self.stats.skip(len(text))
+                self.stats.skip(len(line) - start)  # the whole rest of the line, newline included
                 continue
             if len(text) > self.max_frame_bytes:
                 self.stats.oversize += 1
