@@ -14,7 +14,7 @@ from typing import Any
 
 from .errors import HardwareProfileError
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 def _env(name: str, default: str | None = None) -> str | None:
@@ -85,6 +85,32 @@ def _fault_arg(text: str) -> tuple[str, float | None]:
         raise argparse.ArgumentTypeError(f"fault level must be a number: {text!r}") from None
 
 
+def _start_arg(text: str) -> str:
+    if text in ("now", "scenario"):
+        return text
+    import datetime as dt
+
+    try:
+        if dt.datetime.fromisoformat(text).tzinfo is None:
+            raise ValueError("no time zone")
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"--start takes 'now', 'scenario' or an ISO 8601 time with zone, not {text!r}") from None
+    return text
+
+
+def _restart(scenario: Any, start: str) -> Any:
+    """*scenario* moved to begin at *start* ('now', 'scenario' = as written, or ISO 8601)."""
+    import dataclasses
+    import datetime as dt
+    import time
+
+    if start == "scenario":
+        return scenario
+    t = float(int(time.time())) if start == "now" else dt.datetime.fromisoformat(start).timestamp()
+    return dataclasses.replace(scenario, start=t)
+
+
 def configure_emulate(parser: argparse.ArgumentParser) -> None:
     parser.description = (
         "Run the device side of a hardware profile's protocol: on a real pseudo-terminal (serial "
@@ -108,6 +134,9 @@ def configure_emulate(parser: argparse.ArgumentParser) -> None:
                         help="start with this fault on (repeatable)")
     parser.add_argument("--truth", default=None, help="write the ground truth as JSON lines to this file")
     parser.add_argument("--no-stdin", action="store_true", help="do not read fault commands from stdin")
+    parser.add_argument("--start", type=_start_arg, default="now",
+                        help="device clock at the start: 'now' (default), 'scenario' (as the scenario "
+                        "file says) or an ISO 8601 time")
     parser.set_defaults(func=_emulate)
 
 
@@ -133,6 +162,7 @@ def _emulate(args: argparse.Namespace) -> int:
     else:
         scenario = default_scenario(args.profile, rate=args.rate)
         device_id = scenario.devices[0].id
+    scenario = _restart(scenario, args.start)
     endpoint = endpoint_for(profile, port=args.port, link=args.link, folder=args.folder)
     emulator = Emulator(device_id, profile, endpoint, args.seed)
     emulator.open()
@@ -181,7 +211,7 @@ def _emulate(args: argparse.Namespace) -> int:
         while not pump.done.wait(0.2):
             pass
     except KeyboardInterrupt:
-        pump.stop()
+        return EXIT_INTERRUPTED
     finally:
         pump.stop()
         emulator.close()
@@ -205,6 +235,9 @@ def configure_simulate(parser: argparse.ArgumentParser) -> None:
                        help="times real time; 0 = as fast as possible (env BORDERLINK_SPEED)")
     p_run.add_argument("--seed", type=int, default=int(_env("SEED", "0") or 0), help="random seed")
     p_run.add_argument("--out", default=None, help="output folder (default ./sim-SCENARIO-SEED)")
+    p_run.add_argument("--start", type=_start_arg, default="scenario",
+                       help="scenario clock at the start: 'scenario' (as written, default), 'now' (device "
+                       "clocks near the wall clock) or an ISO 8601 time")
     p_run.add_argument("--start-delay", type=float, default=0.0,
                        help="seconds to wait after opening the endpoints, for edges to connect")
     p_run.set_defaults(func=_simulate_run)
@@ -223,7 +256,7 @@ def _simulate_run(args: argparse.Namespace) -> int:
     from .simulator import load_scenario
     from .simulator.runner import run_scenario
 
-    scenario = load_scenario(args.scenario)
+    scenario = _restart(load_scenario(args.scenario), args.start)
     out = Path(args.out or f"sim-{scenario.name}-{args.seed}")
     print(f"scenario {scenario.name}: {len(scenario.devices)} devices, {scenario.duration_s:g} s at "
           f"speed {args.speed:g}; output in {out}", flush=True)
