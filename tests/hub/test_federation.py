@@ -279,7 +279,10 @@ def world(open_store: Callable[[], Storage]) -> World:
 def hub(
     world: World, policy: Policy, ca: CertificateAuthority, certs: dict[str, IssuedCertificate]
 ) -> Iterator[Hub]:
-    server, running = start_hub(world.storage, policy, ca, certs, poll_interval_s=0.05)
+    # Small pages, so every test crosses page boundaries (and read-ahead fills its queue).
+    server, running = start_hub(
+        world.storage, policy, ca, certs, poll_interval_s=0.05, page_records=5
+    )
     try:
         yield running
     finally:
@@ -327,10 +330,13 @@ def test_subscribe_delivers_exactly_the_policy_and_records_verify(
     assert check_received(world, agency, got) == expected_labels(agency)
     indexes = [r.log_index for r in got]
     assert indexes == sorted(indexes)
-    # Each next_cursor points at the next delivered record; the last one past the log.
+    # Each next_cursor is past its record and not past the next one delivered (within a page
+    # exactly at it); resuming from the last one delivers nothing more.
     for this, nxt in itertools.pairwise(got):
-        assert this.next_cursor == nxt.log_index
-    assert got[-1].next_cursor == len(world.labels)
+        assert this.log_index < this.next_cursor <= nxt.log_index
+    assert sum(this.next_cursor == nxt.log_index for this, nxt in itertools.pairwise(got)) > 0
+    assert got[-1].log_index < got[-1].next_cursor <= len(world.labels)
+    assert hub.subscribe(agency, cursor=got[-1].next_cursor) == []
 
 
 @pytest.mark.parametrize("agency", ["SBS", "SCC", "SMS"])
@@ -410,6 +416,11 @@ def test_resume_from_cursor_has_no_loss_and_no_duplicates(
     received += hub.subscribe(agency, cursor=cursor)  # the rest, to the end of the log
     assert check_received(world, agency, received) == expected
     assert len({r.log_index for r in received}) == len(received)
+    # The cancelled streams' read-ahead threads are gone.
+    deadline = time.monotonic() + 5
+    while any(t.name == "federation-prefetch" for t in threading.enumerate()):
+        assert time.monotonic() < deadline, "prefetch threads outlive their streams"
+        time.sleep(0.02)
 
 
 def test_follow_delivers_live_appends_in_order(world: World, hub: Hub) -> None:
