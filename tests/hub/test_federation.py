@@ -21,6 +21,7 @@ import grpc
 import pytest
 from borderlink.hub.federation_service import (
     FederationServicer,
+    FederationView,
     add_federation_servicer,
     encode_federated_record,
     encode_query_response,
@@ -541,3 +542,31 @@ def test_a_new_policy_applies_to_open_streams(
         for channel in running.channels:
             channel.close()
         server.stop(None)
+
+
+def test_view_skips_records_whose_body_cannot_be_read(world: World, policy: Policy) -> None:
+    """Sans-IO core: a stored record that does not parse is withheld where a grant needs its
+    body (SCC's conditional document checks), never an error; unconditional grants pass it."""
+    world.add_cases()
+    head = world.storage.chain_head("bil-dr-01")
+    junk = NewRecord(
+        node_id="bil-dr-01",
+        seq=head.seq + 1,
+        prev_hash=head.hash,
+        record=b"\xd2\x84not a COSE message",
+        record_type="document.check",
+        agency="SBS",
+        site="AZ-BIL",
+        time_ms=world.clock + 1,
+    )
+    (junk_index,) = world.storage.append_records([junk], received_ms=world.clock).log_indexes
+    everything = common_pb2.RecordFilter()
+    end = world.storage.log_state().size
+    scc = FederationView(world.storage, "SCC").page(policy, everything, 0, end)
+    got = [federation_pb2.FederatedRecord.FromString(r) for r in scc.records]
+    assert junk_index not in [r.log_index for r in got]
+    assert check_received(world, "SCC", got) == expected_labels("SCC")
+    assert scc.next_cursor == end
+    sms = FederationView(world.storage, "SMS").page(policy, everything, 0, end)
+    last = federation_pb2.FederatedRecord.FromString(sms.records[-1])
+    assert last.log_index == junk_index and last.record == junk.record

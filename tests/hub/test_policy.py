@@ -7,6 +7,8 @@ from pathlib import Path
 import pytest
 from borderlink.hub.errors import PolicyError, PolicySyntaxError, PolicyValidationError
 from borderlink.hub.policy import Policy, load_policy, parse_policy
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 EXAMPLE = Path(__file__).parents[2] / "hub" / "policies" / "example-policy.toml"
 IDENTITY = {"surname", "given_names", "document_number", "birth_date"}
@@ -185,3 +187,41 @@ def test_bad_policies_name_file_key_and_expectation(
 def test_missing_file_is_a_policy_error(tmp_path: Path) -> None:
     with pytest.raises(PolicySyntaxError, match="cannot read"):
         load_policy(tmp_path / "absent.toml")
+
+
+@given(st.text(max_size=400))
+@settings(max_examples=300, deadline=None)
+def test_any_text_is_a_policy_or_a_policy_error(text: str) -> None:
+    try:
+        parse_policy(text)
+    except PolicyError:
+        pass
+
+
+_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers(-3, 3) | st.text(max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+
+
+@given(body=st.dictionaries(st.sampled_from(["verdict", "reasons", "watchlist", "x"]), _VALUES))
+@settings(max_examples=300, deadline=None)
+def test_conditions_never_fail_on_odd_bodies(body: dict) -> None:
+    """Whatever a body holds, deciding returns fields or None (never raises)."""
+    access = load_policy(EXAMPLE).for_agency("SCC").access("document.check")
+    result = access.decide("AZ-BIL", "SBS", body)
+    referred = (
+        body.get("verdict") in ("refer", "hit")
+        and isinstance(body.get("reasons"), list)
+        and any(r == "customs_referral" for r in body["reasons"])
+    )
+    watch = body.get("watchlist")
+    listed = isinstance(watch, dict) and watch.get("category") in (
+        "smuggling",
+        "customs_debt",
+        "customs_interest",
+    )
+    assert (result is not None) == (referred or listed)
