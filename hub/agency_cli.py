@@ -10,6 +10,9 @@ and prints one JSON object per record on stdout::
      "verified": true, "next_cursor": 42,
      "proof": {"tree_size": 1024, "root": "…hex…", "checkpoint_signature": "verified"}}
 
+``withheld`` lists the sensitive fields of the record's type that were not disclosed; whether
+the record holds them at all cannot be told (the signed digests are padded with decoys).
+
 Every record is verified here, not trusted: its COSE signature with the node key sent beside
 it, every disclosure against the signed digests, the body against its type; with
 ``--proofs`` also its inclusion in the log against the signed checkpoint (and the
