@@ -223,7 +223,9 @@ def _emulate(args: argparse.Namespace) -> int:
 
 
 # --------------------------------------------------------------------------- simulate
-def configure_simulate(parser: argparse.ArgumentParser) -> None:
+def configure_simulate(parser: argparse.ArgumentParser) -> Any:
+    """Add ``run``, ``truth`` and ``list``; returns the sub-command group, so that a package
+    this one may not import (``edge.scoring.configure_score``) can add ``score`` to it."""
     sub = parser.add_subparsers(dest="simulate_action", metavar="ACTION")
     p_run = sub.add_parser(
         "run", help="run a scenario on every device's emulator, writing the ground truth",
@@ -250,6 +252,7 @@ def configure_simulate(parser: argparse.ArgumentParser) -> None:
     p_list = sub.add_parser("list", help="list the shipped scenarios", description="List the shipped scenarios.")
     p_list.set_defaults(func=_simulate_list)
     parser.set_defaults(func=_usage(parser))
+    return sub
 
 
 def _simulate_run(args: argparse.Namespace) -> int:
