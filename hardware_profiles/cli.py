@@ -207,9 +207,12 @@ def _emulate(args: argparse.Namespace) -> int:
 
     if not args.no_stdin:
         threading.Thread(target=commands, daemon=True).start()
+    url = emulator.url()
     try:
         while not pump.done.wait(0.2):
-            pass
+            if emulator.url() != url:  # a pty comes back under a new name after a disconnect
+                url = emulator.url()
+                print(f"{device_id} {profile.name} {url}", flush=True)
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
     finally:
