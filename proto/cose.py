@@ -280,9 +280,12 @@ def verify_sign1(message: Sign1Message, public_key: bytes, *, external_aad: byte
         )
     crit = message.protected.get(HeaderLabel.CRIT)
     if crit is not None:
-        # RFC 9052 §3.1: a recipient must reject a message with critical labels it does not know.
+        # RFC 9052 §3.1: crit is a non-empty array; a recipient must reject a message with
+        # critical labels it does not know.
+        if not isinstance(crit, (list, tuple)) or not crit:
+            raise AlgorithmError(f"crit must be a non-empty array of header labels, got {crit!r}")
         known = {int(label) for label in HeaderLabel}
-        unknown = [c for c in (crit if isinstance(crit, (list, tuple)) else [crit]) if c not in known]
+        unknown = [c for c in crit if c not in known]
         if unknown:
             raise AlgorithmError(f"critical header labels {unknown} are not understood")
     try:

@@ -164,6 +164,10 @@ ROWS: list[Row] = [
     ("crit names an unknown text label",
      lambda: resign(protected=cbor2.dumps({1: -19, 2: ["x-policy"], 4: KID, "x-policy": 1})),
      AlgorithmError),
+    ("crit an empty array", lambda: resign(protected=cbor2.dumps({1: -19, 2: [], 4: KID})),
+     AlgorithmError),
+    ("crit not an array", lambda: resign(protected=cbor2.dumps({1: -19, 2: 3, 3: 0, 4: KID})),
+     AlgorithmError),
     ("label both protected and unprotected",
      lambda: resign(unprotected={4: KID}), Sign1DecodeError),
     ("duplicate key in the protected header",
@@ -382,6 +386,33 @@ def test_disclosure_failures(name: str, disclosures: Callable[[], list], expecte
     with pytest.raises(BorderlinkError) as caught:
         verify_record(GOOD.raw, NODE_KEY.public, registry=REGISTRY, disclosures=disclosures())
     assert type(caught.value) is expected, f"{name}: got {type(caught.value).__name__}"
+
+
+def _with_extra_digest(disclosure) -> bytes:
+    """The good record re-signed with one more signed digest (a node's own mistake)."""
+    return resign(payload=encode_payload(
+        node_id=FIELDS[2], seq=FIELDS[3], prev_hash=FIELDS[4], time_ms=FIELDS[5],
+        clock=FIELDS[6], record_type=FIELDS[7], agency=FIELDS[8], site=FIELDS[9],
+        body=FIELDS[10], digests=sorted([disclosure.digest, *FIELDS[11]]),
+    ))
+
+
+@pytest.mark.parametrize(
+    ("disclosure", "expected"),
+    [
+        (make_disclosure("surname", 5), PayloadError),  # sensitive field of the wrong kind
+        (make_disclosure("favourite_colour", "red"), PayloadError),  # not a field of the type
+    ],
+    ids=["wrong-kind", "unknown-field"],
+)
+def test_signed_disclosure_must_fit_the_type(disclosure, expected: type) -> None:
+    raw = _with_extra_digest(disclosure)
+    verify_record(raw, NODE_KEY.public, registry=REGISTRY)  # fine while withheld
+    with pytest.raises(BorderlinkError) as caught:
+        verify_record(raw, NODE_KEY.public, registry=REGISTRY, disclosures=[disclosure.raw])
+    assert type(caught.value) is expected
+    # Without a registry (type unknown to the verifier) it is only a signed value.
+    assert verify_record(raw, NODE_KEY.public, disclosures=[disclosure.raw]).disclosed
 
 
 def test_disclosure_of_a_field_also_in_the_clear_is_refused() -> None:
