@@ -91,7 +91,7 @@ def test_record_with_disclosures_matches(validator) -> None:
 
 
 @pytest.mark.parametrize("type_name", REGISTRY.names())
-@settings(max_examples=5, deadline=None, phases=[Phase.explicit, Phase.reuse, Phase.generate],
+@settings(max_examples=8, deadline=None, phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink],
           suppress_health_check=[HealthCheck.too_slow,
                                                                HealthCheck.function_scoped_fixture])
 @given(data=st.data())

@@ -52,7 +52,7 @@ REGISTRY = default_registry()
 TYPE_NAMES = REGISTRY.names()
 
 _ROUND_TRIP = settings(
-    max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
 
 

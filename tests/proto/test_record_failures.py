@@ -435,7 +435,7 @@ def test_disclosure_of_a_field_also_in_the_clear_is_refused() -> None:
 
 # -- fuzz: nothing but borderlink errors comes out -----------------------------------------
 
-_FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+_FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def _only_borderlink_errors(call: Callable[[], Any]) -> Any:
@@ -514,6 +514,62 @@ def test_fuzz_mutated_disclosures(mutations: list, index: int) -> None:
     if verified is not None:
         assert verified.body == {**DOCUMENT_BODY, "reasons": verified.body["reasons"],
                                  "checks": verified.body["checks"]}
+
+
+def _head(major: int, value: int) -> bytes:
+    if value < 24:
+        return bytes([major << 5 | value])
+    width = 1 if value < 0x100 else 2 if value < 0x10000 else 4 if value < 2**32 else 8
+    return bytes([major << 5 | {1: 24, 2: 25, 4: 26, 8: 27}[width]]) + value.to_bytes(width, "big")
+
+
+_cbor_leaf = st.one_of(
+    st.integers(0, 2**64 - 1).map(lambda v: _head(0, v)),
+    st.integers(0, 2**64 - 1).map(lambda v: _head(1, v)),
+    st.binary(max_size=40).map(lambda b: _head(2, len(b)) + b),
+    st.text(max_size=20).map(lambda t: _head(3, len(t.encode())) + t.encode()),
+    st.sampled_from([b"\xf4", b"\xf5", b"\xf6", b"\xf7", b"\xf8\x20", b"\xf9\x7e\x00",
+                     b"\xfa\x7f\x80\x00\x00", b"\xfb\x3f\xf8\x00\x00\x00\x00\x00\x00"]),
+)
+#: Arbitrary well-formed CBOR items as bytes, including tags the decoder gives meaning to
+#: (dates, bignums, decimal fractions, regexps, MIME, sets, IP addresses, self-describe).
+cbor_items = st.recursive(
+    _cbor_leaf,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4).map(lambda xs: _head(4, len(xs)) + b"".join(xs)),
+        st.lists(st.tuples(inner, inner), max_size=3).map(
+            lambda kv: _head(5, len(kv)) + b"".join(k + v for k, v in kv)),
+        st.tuples(st.sampled_from([0, 1, 2, 3, 4, 5, 18, 21, 24, 25, 28, 29, 30, 32, 35, 36,
+                                   37, 52, 54, 256, 258, 260, 261, 55799, 2**32]), inner).map(
+            lambda t: _head(6, t[0]) + t[1]),
+    ),
+    max_leaves=12,
+)
+
+
+@_FUZZ
+@given(item=cbor_items, where=st.sampled_from(["payload", "body", "label", "protected"]))
+def test_fuzz_signed_payloads_of_arbitrary_cbor(item: bytes, where: str) -> None:
+    """Signed (so past the signature check) payloads holding any CBOR item: only borderlink
+    errors, or a record whose bytes are exactly what was signed."""
+    protected = PROTECTED
+    payload = {
+        "payload": item,
+        "body": PAYLOAD.replace(b"\x0a" + cbor2.dumps(FIELDS[10], canonical=True),
+                                b"\x0a" + item),
+        "label": b"\xac" + PAYLOAD[1:] + b"\x0c" + item,
+        "protected": PAYLOAD,
+    }[where]
+    if where == "protected":
+        protected = b"\xa3\x01\x32\x04\x58\x20" + KID + b"\x18\x63" + item
+    raw = resign(payload=payload, protected=protected)
+    verified = _only_borderlink_errors(
+        lambda: verify_record(raw, NODE_KEY.public, registry=REGISTRY))
+    if verified is not None:
+        assert verified.record.message.payload == payload
+        assert cbor2.dumps(cbor2.loads(payload), canonical=True) == payload
+    _only_borderlink_errors(lambda: decode_record(raw))
+    _only_borderlink_errors(lambda: decode_disclosure(b"\x83\x50" + bytes(16) + b"\x61a" + item))
 
 
 def test_fuzzers_reject_non_bytes_input_cleanly() -> None:
