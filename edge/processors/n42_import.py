@@ -1,0 +1,280 @@
+"""Read spectra from ANSI N42.42 files of real instruments (2006 and 2011/2012 schemas).
+
+:func:`borderlink.hardware_profiles.protocols.n42.parse_report` reads the portal-monitor
+occupancy subset our RPM family writes (2011 namespace, ``GrossCounts`` per ``PanelN-…``
+detector). Files of real instruments mostly carry *spectra* instead: handheld identifiers and
+laboratory detectors (one ``Spectrum``), spectroscopic portals (one spectrum per detector and
+sample, ``Occupied`` flags), written in the 2006 schema (namespace ``…/ANSIN4242/2005/…`` or
+none at all) or the 2011 one (``EnergyCalibration`` referenced by id, ``CountedZeroes``
+compression). This module reads those into :class:`N42Spectrum` and sums them into the energy
+windows of :class:`~borderlink.hardware_profiles.readings.OccupancyReport`, so the radiation
+processor's N42 path can decide on them.
+
+Pure functions, no I/O: callers read the bytes. Refuses DTDs and entities (XML bombs) and
+documents over ``max_bytes``; every refusal is an :class:`N42ImportError` naming the cause.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import xml.etree.ElementTree as ET
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from borderlink.hardware_profiles.readings import OccupancyReport, PanelCounts
+
+from ..errors import EdgeError
+
+__all__ = ["GAMMA_HIGH_KEV", "GAMMA_LOW_KEV", "N42ImportError", "N42Spectrum", "occupancy_report",
+           "read_spectra", "window_counts"]
+
+NS_2006 = "http://physics.nist.gov/Divisions/Div846/Gp4/ANSIN4242/2005/ANSIN4242"
+NS_2011 = "http://physics.nist.gov/N42/2011/N42"
+GAMMA_LOW_KEV = (30.0, 400.0)  # the RPM profile's low window (see hardware_profiles n42 encoder)
+GAMMA_HIGH_KEV = (400.0, 3000.0)
+_DUR = re.compile(r"^\s*P(?:T)?(?:(\d+(?:\.\d+)?)H)?(?:(\d+(?:\.\d+)?)M)?(?:(\d+(?:\.\d+)?)S)?\s*$")
+
+
+class N42ImportError(EdgeError, ValueError):
+    """An N42 document that cannot be read as spectra (names the element and the cause)."""
+
+
+@dataclass(frozen=True)
+class N42Spectrum:
+    """One spectrum of one detector in one measurement (sample)."""
+
+    detector: str
+    counts: tuple[int, ...]
+    live_time_s: float
+    real_time_s: float
+    calibration: tuple[float, ...]  # polynomial E(ch) = sum c_k ch^k, keV (ch = channel index)
+    measurement_class: str = ""  # Foreground / Background / … (2011) or SourceType (2006)
+    occupied: bool | None = None
+    start: float | None = None  # POSIX seconds
+    sample: int = 0  # order of the measurement / DetectorData block in the document
+
+    def energy(self, channel: float) -> float:
+        """Energy (keV) at a (fractional) channel position."""
+        return sum(c * channel ** k for k, c in enumerate(self.calibration))
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts)
+
+
+def _seconds(text: str | None, where: str) -> float:
+    m = _DUR.match(text or "")
+    if not m or not any(m.groups()):
+        raise N42ImportError(f"N42 {where}: bad ISO 8601 duration {text!r}")
+    h, mi, s = (float(g) if g else 0.0 for g in m.groups())
+    return h * 3600 + mi * 60 + s
+
+
+def _time(text: str | None) -> float | None:
+    if not text:
+        return None
+    try:
+        return dt.datetime.fromisoformat(text.strip().replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+
+
+def _numbers(text: str | None, where: str) -> list[float]:
+    try:
+        return [float(x) for x in (text or "").replace(",", " ").split()]
+    except ValueError as exc:
+        raise N42ImportError(f"N42 {where}: non-numeric value ({exc})") from exc
+
+
+def _channels(text: str | None, compression: str, where: str) -> tuple[int, ...]:
+    values = _numbers(text, where)
+    if compression.lower() == "countedzeroes":
+        out: list[int] = []
+        i = 0
+        while i < len(values):
+            v = values[i]
+            if v == 0.0:
+                if i + 1 >= len(values):
+                    raise N42ImportError(f"N42 {where}: CountedZeroes ends after a 0 without a run length")
+                run = values[i + 1]
+                if run < 0 or run != int(run) or run > 1 << 20:
+                    raise N42ImportError(f"N42 {where}: bad CountedZeroes run length {run!r}")
+                out.extend([0] * int(run))
+                i += 2
+            else:
+                out.append(round(v))
+                i += 1
+        values_i = out
+    elif compression in ("", "None", "none"):
+        values_i = [round(v) for v in values]
+    else:
+        raise N42ImportError(f"N42 {where}: unsupported compression {compression!r}")
+    if not values_i:
+        raise N42ImportError(f"N42 {where}: empty ChannelData")
+    if any(v < 0 for v in values_i):
+        raise N42ImportError(f"N42 {where}: negative channel count")
+    return tuple(values_i)
+
+
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
+
+
+def _child(el: ET.Element, name: str) -> ET.Element | None:
+    for c in el:
+        if _local(c.tag) == name:
+            return c
+    return None
+
+
+def _text(el: ET.Element, name: str) -> str | None:
+    c = _child(el, name)
+    return c.text if c is not None else None
+
+
+def _iter(el: ET.Element, name: str) -> list[ET.Element]:
+    return [c for c in el.iter() if _local(c.tag) == name]
+
+
+def _parse(data: bytes, max_bytes: int) -> ET.Element:
+    if len(data) > max_bytes:
+        raise N42ImportError(f"N42: document of {len(data)} bytes exceeds the {max_bytes}-byte limit")
+    if b"<!DOCTYPE" in data or b"<!ENTITY" in data:
+        raise N42ImportError("N42: document declares a DTD or entities (refused)")
+    try:
+        return ET.fromstring(data)
+    except ET.ParseError as exc:
+        raise N42ImportError(f"N42: not well-formed XML: {exc}") from exc
+
+
+def _read_2006(root: ET.Element) -> list[N42Spectrum]:
+    out: list[N42Spectrum] = []
+    sample = 0
+    # spectroscopic portals: Measurement/DetectorData (one per sample) with Occupied flags;
+    # handhelds and laboratory files: Measurement/Spectrum
+    for meas in _iter(root, "Measurement"):
+        blocks = [d for d in meas if _local(d.tag) == "DetectorData"] or [meas]
+        for block in blocks:
+            occ_text = _text(block, "Occupied")
+            occupied = None if occ_text is None else occ_text.strip() in ("1", "true")
+            start = _time(_text(block, "StartTime"))
+            for spec in _iter(block, "Spectrum"):
+                where = f"Spectrum {spec.get('Detector') or spec.get('ID') or len(out)}"
+                cd = _child(spec, "ChannelData")
+                if cd is None:
+                    raise N42ImportError(f"N42 {where}: no ChannelData")
+                coeffs: list[float] = []
+                for cal in _iter(spec, "Calibration"):
+                    if (cal.get("Type") or "Energy").lower() == "energy":
+                        eq = _child(cal, "Equation")
+                        if eq is not None and (eq.get("Model") or "Polynomial") != "Polynomial":
+                            raise N42ImportError(f"N42 {where}: energy model {eq.get('Model')!r} unsupported")
+                        c = next(iter(_iter(cal, "Coefficients")), None)
+                        coeffs = _numbers(c.text if c is not None else None, where)
+                        break
+                if not coeffs:
+                    raise N42ImportError(f"N42 {where}: no energy calibration")
+                real = _seconds(_text(spec, "RealTime"), where) if _text(spec, "RealTime") else 0.0
+                live_text = _text(spec, "LiveTime")
+                if live_text is None:
+                    raise N42ImportError(f"N42 {where}: no LiveTime")
+                out.append(N42Spectrum(
+                    detector=spec.get("Detector") or "", sample=sample,
+                    counts=_channels(cd.text, cd.get("Compression") or "", where),
+                    live_time_s=_seconds(live_text, where), real_time_s=real,
+                    calibration=tuple(coeffs), measurement_class=(_text(spec, "SourceType") or "").strip(),
+                    occupied=occupied, start=start))
+            sample += 1
+    return out
+
+
+def _read_2011(root: ET.Element) -> list[N42Spectrum]:
+    cals: dict[str, tuple[float, ...]] = {}
+    for cal in _iter(root, "EnergyCalibration"):
+        coeffs = _numbers(_text(cal, "CoefficientValues"), f"EnergyCalibration {cal.get('id')!r}")
+        if coeffs:
+            cals[cal.get("id") or ""] = tuple(coeffs)
+    out: list[N42Spectrum] = []
+    for sample, meas in enumerate(m for m in root if _local(m.tag) == "RadMeasurement"):
+        cls = (_text(meas, "MeasurementClassCode") or "").strip()
+        start = _time(_text(meas, "StartDateTime"))
+        real = _seconds(_text(meas, "RealTimeDuration"), f"RadMeasurement {meas.get('id')!r}") \
+            if _text(meas, "RealTimeDuration") else 0.0
+        occ_text = _text(meas, "OccupancyIndicator")
+        occupied = None if occ_text is None else occ_text.strip() in ("1", "true")
+        for spec in (s for s in meas if _local(s.tag) == "Spectrum"):
+            where = f"Spectrum {spec.get('id')!r}"
+            ref = spec.get("energyCalibrationReference") or ""
+            if ref not in cals:
+                raise N42ImportError(f"N42 {where}: energy calibration {ref!r} not found "
+                                     "(only polynomial CoefficientValues are supported)")
+            cd = _child(spec, "ChannelData")
+            if cd is None:
+                raise N42ImportError(f"N42 {where}: no ChannelData")
+            live_text = _text(spec, "LiveTimeDuration")
+            if live_text is None:
+                raise N42ImportError(f"N42 {where}: no LiveTimeDuration")
+            out.append(N42Spectrum(
+                detector=spec.get("radDetectorInformationReference") or "", sample=sample,
+                counts=_channels(cd.text, cd.get("compressionCode") or "", where),
+                live_time_s=_seconds(live_text, where), real_time_s=real, calibration=cals[ref],
+                measurement_class=cls, occupied=occupied, start=start))
+    return out
+
+
+def read_spectra(data: bytes, *, max_bytes: int = 8 << 20) -> list[N42Spectrum]:
+    """Every gamma spectrum in an N42.42 document (2006 with or without namespace, or 2011)."""
+    root = _parse(data, max_bytes)
+    tag = root.tag
+    if tag in (f"{{{NS_2006}}}N42InstrumentData", "N42InstrumentData"):
+        spectra = _read_2006(root)
+    elif tag == f"{{{NS_2011}}}RadInstrumentData":
+        spectra = _read_2011(root)
+    else:
+        raise N42ImportError(f"N42: root element {tag!r} is neither N42InstrumentData (2006) "
+                             "nor RadInstrumentData (2011)")
+    if not spectra:
+        raise N42ImportError("N42: document holds no Spectrum with ChannelData")
+    return spectra
+
+
+def window_counts(spectrum: N42Spectrum, window_kev: tuple[float, float]) -> int:
+    """Counts of the channels whose centre energy lies in ``[lo, hi)`` keV."""
+    lo, hi = window_kev
+    return sum(n for i, n in enumerate(spectrum.counts) if n and lo <= spectrum.energy(i + 0.5) < hi)
+
+
+def _panel(panel: int, spectra: Sequence[N42Spectrum], scale: float = 1.0) -> PanelCounts:
+    low = sum(window_counts(s, GAMMA_LOW_KEV) for s in spectra)
+    high = sum(window_counts(s, GAMMA_HIGH_KEV) for s in spectra)
+    return PanelCounts(panel=panel, gamma_low=round(low * scale), gamma_high=round(high * scale),
+                       neutron=0)
+
+
+def occupancy_report(foreground: Sequence[N42Spectrum], background: Sequence[N42Spectrum], *,
+                     lane: str, start: float = 0.0, occupancy_id: int = 0) -> OccupancyReport:
+    """An occupancy report from spectra: one panel per detector, counts in the RPM windows.
+
+    Each foreground detector is paired with the background spectrum of the same detector name
+    (or, when there is one background spectrum only, with that one). Live times are taken from
+    the spectra (the foreground's must agree within 1 %). Neutron counts are 0: gamma spectra
+    carry none.
+    """
+    if not foreground or not background:
+        raise N42ImportError("N42: an occupancy needs foreground and background spectra")
+    live = foreground[0].live_time_s
+    if live <= 0 or any(abs(s.live_time_s - live) > 0.01 * live for s in foreground):
+        raise N42ImportError("N42: foreground spectra of one occupancy must share one live time")
+    by_name = {s.detector: s for s in background}
+    fg, bg = [], []
+    b_live = background[0].live_time_s
+    for i, s in enumerate(foreground):
+        b = by_name.get(s.detector) or (background[0] if len(background) == 1 else None)
+        if b is None:
+            raise N42ImportError(f"N42: no background spectrum for detector {s.detector!r}")
+        fg.append(_panel(i + 1, [s]))
+        bg.append(_panel(i + 1, [b], scale=b_live / b.live_time_s))
+    return OccupancyReport(t=start + live, lane=lane, occupancy_id=occupancy_id, start=start,
+                           end=start + live, live_time_s=live, foreground=tuple(fg),
+                           background=tuple(bg), background_live_time_s=b_live)
