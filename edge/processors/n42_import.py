@@ -75,9 +75,12 @@ def _time(text: str | None) -> float | None:
     if not text:
         return None
     try:
-        return dt.datetime.fromisoformat(text.strip().replace("Z", "+00:00")).timestamp()
+        when = dt.datetime.fromisoformat(text.strip())
     except ValueError:
         return None
+    if when.tzinfo is None:  # N42 times without an offset are taken as UTC
+        when = when.replace(tzinfo=dt.UTC)
+    return when.timestamp()
 
 
 def _numbers(text: str | None, where: str) -> list[float]:

@@ -21,7 +21,11 @@ from borderlink.edge.processors.n42_import import (
     read_spectra,
     window_counts,
 )
-from borderlink.edge.processors.radiation import OccupancyResult, RadiationConfig, RadiationProcessor
+from borderlink.edge.processors.radiation import (
+    OccupancyResult,
+    RadiationConfig,
+    RadiationProcessor,
+)
 from borderlink.hardware_profiles.errors import FrameDecodeError
 from borderlink.hardware_profiles.protocols.n42 import parse_report
 
@@ -97,16 +101,19 @@ def test_real_portal_excerpt_decodes_counted_zeroes_into_full_spectra() -> None:
     assert sum(s.total for s in spectra) == 454
 
 
+_CAL = b"<Calibration><Equation><Coefficients>0 3</Coefficients></Equation></Calibration>"
+_BAD_RUN = (b"<N42InstrumentData><Measurement><Spectrum><LiveTime>PT1S</LiveTime>" + _CAL
+            + b"<ChannelData Compression='CountedZeroes'>5 0</ChannelData></Spectrum></Measurement>"
+            + b"</N42InstrumentData>")
+_BAD_DURATION = (b"<N42InstrumentData><Measurement><Spectrum><LiveTime>1 s</LiveTime>" + _CAL
+                 + b"<ChannelData>1 2</ChannelData></Spectrum></Measurement></N42InstrumentData>")
+
+
 @pytest.mark.parametrize("bad,match", [
     (b"<RadInstrumentData/>", "neither"),
     (b"<?xml version='1.0'?><!DOCTYPE x [<!ENTITY a 'b'>]><N42InstrumentData/>", "DTD"),
-    (b"<N42InstrumentData><Measurement><Spectrum><LiveTime>PT1S</LiveTime>"
-     b"<Calibration><Equation><Coefficients>0 3</Coefficients></Equation></Calibration>"
-     b"<ChannelData Compression='CountedZeroes'>5 0</ChannelData></Spectrum></Measurement>"
-     b"</N42InstrumentData>", "CountedZeroes"),
-    (b"<N42InstrumentData><Measurement><Spectrum><LiveTime>1 s</LiveTime>"
-     b"<Calibration><Equation><Coefficients>0 3</Coefficients></Equation></Calibration>"
-     b"<ChannelData>1 2</ChannelData></Spectrum></Measurement></N42InstrumentData>", "duration"),
+    (_BAD_RUN, "CountedZeroes"),
+    (_BAD_DURATION, "duration"),
     (b"<N42InstrumentData><Measurement/></N42InstrumentData>", "no Spectrum"),
     (b"<N42InstrumentData", "well-formed"),
 ])
