@@ -18,6 +18,7 @@ from borderlink.proto.checkpoint import open_checkpoint
 from borderlink.proto.record import verify_record
 from borderlink.proto.record_types import default_registry
 from borderlink.proto.v1 import admin_pb2, federation_pb2, federation_pb2_grpc
+from borderlink.provisioning.ca import crl_to_pem
 from hubkit import (
     DOC_BODY,
     ORIGIN,
@@ -110,3 +111,28 @@ def test_live_subscription_through_the_hub_with_proofs(full_hub: Hub) -> None:
         merkle.verify_inclusion(
             merkle.leaf_hash(fr.record), fr.log_index, cp.size, list(proof.hashes), cp.root_hash
         )
+
+
+def test_revoked_agency_certificate_reads_nothing(tmp_path: Path) -> None:
+    pki = Pki.make(tmp_path / "pki")
+    scc, sms = pki.ca.issue_agency("SCC"), pki.ca.issue_agency("SMS")
+    crl = tmp_path / "crl.pem"
+    crl.write_bytes(crl_to_pem(pki.ca.revoke(scc.certificate)))
+    hub = start_hub(pki, f"sqlite://{tmp_path / 'hub.db'}", crl_path=crl)
+    try:
+        hub.admin().LoadPolicy(
+            admin_pb2.LoadPolicyRequest(policy_toml=EXAMPLE.read_bytes()), timeout=5
+        )
+        revoked = federation_pb2_grpc.FederationStub(hub.channel(scc))
+        with pytest.raises(grpc.RpcError) as err:
+            list(revoked.Subscribe(federation_pb2.SubscribeRequest(), timeout=5))
+        assert err.value.code() == grpc.StatusCode.UNAUTHENTICATED
+        assert "revoked" in err.value.details()
+        with pytest.raises(grpc.RpcError) as err:
+            revoked.Query(federation_pb2.QueryRequest(), timeout=5)
+        assert err.value.code() == grpc.StatusCode.UNAUTHENTICATED
+        # Another agency of the same CA is served.
+        valid = federation_pb2_grpc.FederationStub(hub.channel(sms))
+        assert valid.Query(federation_pb2.QueryRequest(), timeout=5).more is False
+    finally:
+        hub.server.stop(0.5)
