@@ -72,6 +72,8 @@ def _run(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     try:
         agent = EdgeAgent.from_config(config)
+    except ConfigError:
+        raise
     except ValueError as exc:  # a bad device URL and the like
         raise ConfigError(f"{config.source}: {exc}") from exc
     stop = threading.Event()

@@ -36,7 +36,7 @@ from .metrics import EdgeMetrics
 from .processors.base import Decision, Processor
 from .recorder import Recorded, Recorder
 
-__all__ = ["DeviceHealth", "DeviceRunner", "FAULT_KINDS"]
+__all__ = ["FAULT_KINDS", "DeviceHealth", "DeviceRunner"]
 
 log = logging.getLogger(__name__)
 

@@ -33,14 +33,13 @@ from pathlib import Path
 from typing import Any
 
 import cbor2
-
 from borderlink.proto.cose import decode_sign1, sign1, verify_sign1
 from borderlink.proto.errors import BorderlinkError
 from borderlink.proto.keys import SigningKey, key_id
 
 from .errors import DownlinkError, DownlinkRollbackError, DownlinkVerificationError
 
-__all__ = ["KINDS", "DownlinkItem", "DownlinkVerifier", "DownlinkStore", "sign_downlink"]
+__all__ = ["KINDS", "DownlinkItem", "DownlinkStore", "DownlinkVerifier", "sign_downlink"]
 
 #: DownlinkKind enum value (sync.proto) <-> name.
 KINDS = {1: "watchlist", 2: "config", 3: "firmware"}

@@ -31,6 +31,9 @@ the profile's :class:`~borderlink.hardware_profiles.schema.JournalPolicy` to new
 kept) — thinning happens before signing, so the chain never has a hole. The recorder writes a
 ``node.storage_pressure`` record when pressure begins.
 
+Acknowledgements (the ``acked`` flag) are committed without their own fsync: losing one
+costs only a re-acknowledgement by the hub's ``Resume`` on the next connect.
+
 Append-only: a trigger refuses any change to a stored record's bytes; the only update is the
 ``acked`` flag.
 """
@@ -43,11 +46,11 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
 import cbor2
-
 from borderlink.proto.record import GENESIS_PREV, decode_record, record_hash
 
 from .errors import JournalCorruptError, JournalError
@@ -201,7 +204,7 @@ class Journal:
         if not tail:
             return
         tail.reverse()
-        for (s1, raw1), (s2, raw2) in zip(tail, tail[1:]):
+        for (s1, raw1), (s2, raw2) in pairwise(tail):
             if s2 != s1 + 1:
                 raise JournalCorruptError(f"{self.path}: records {s1 + 1}..{s2 - 1} are missing")
             if decode_record(raw2).prev_hash != record_hash(raw1):
@@ -294,6 +297,10 @@ class Journal:
         if upto_seq <= self._last_acked:
             return 0
         with self._wlock:
+            # Not fsynced on its own (synchronous=NORMAL for this transaction): an ack lost
+            # in a power cut only means the hub's Resume re-acknowledges those records; the
+            # next append's fsync makes it durable anyway (WAL frames are synced in order).
+            self._w.execute("PRAGMA synchronous=NORMAL")
             try:
                 self._w.execute("BEGIN IMMEDIATE")
                 cur = self._w.execute(
@@ -306,6 +313,8 @@ class Journal:
                 if self._w.in_transaction:
                     self._w.execute("ROLLBACK")
                 raise JournalError(f"{self.path}: ack failed: {exc}") from exc
+            finally:
+                self._w.execute("PRAGMA synchronous=FULL")
             self._last_acked = upto_seq
             if self._used > self.max_bytes * LOW_WATER:
                 self._make_room()

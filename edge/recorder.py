@@ -165,4 +165,4 @@ class Recorder:
 
 
 def _ms(t: float) -> int:
-    return int(round(t * 1000))
+    return round(t * 1000)

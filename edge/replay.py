@@ -24,7 +24,7 @@ from .processor_registry import ProcessorRegistry, default_processor_registry
 from .processors.base import Processor
 from .recorder import Recorded, Recorder
 
-__all__ = ["replay", "record_json"]
+__all__ = ["record_json", "replay"]
 
 
 def _jsonable(value: Any) -> Any:

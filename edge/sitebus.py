@@ -157,7 +157,7 @@ class SiteBus:
 
     def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
         try:
-            self._handle_ack(msg.payload)
+            self._handle_ack(bytes(msg.payload))
         except Exception:  # a bad console message never kills the network thread
             log.exception("console acknowledgement failed")
             self.bad_acks += 1

@@ -35,10 +35,15 @@ from dataclasses import dataclass
 from typing import Any
 
 import grpc
-
 from borderlink.proto.record import ClockQuality, record_hash
-from borderlink.proto.v1 import MAX_BATCH_BYTES, MAX_BATCH_RECORDS, MAX_MESSAGE_BYTES
-from borderlink.proto.v1 import common_pb2, sync_pb2, sync_pb2_grpc
+from borderlink.proto.v1 import (
+    MAX_BATCH_BYTES,
+    MAX_BATCH_RECORDS,
+    MAX_MESSAGE_BYTES,
+    common_pb2,
+    sync_pb2,
+    sync_pb2_grpc,
+)
 
 from .downlink import KIND_NUMBERS, KINDS, DownlinkStore, DownlinkVerifier
 from .errors import DownlinkError, UplinkError
@@ -46,7 +51,7 @@ from .journal import Journal
 from .metrics import EdgeMetrics
 from .recorder import Recorder
 
-__all__ = ["UplinkConfig", "Uplink", "TlsMaterial", "backoff_delay"]
+__all__ = ["TlsMaterial", "Uplink", "UplinkConfig", "backoff_delay"]
 
 log = logging.getLogger(__name__)
 
@@ -278,7 +283,7 @@ class Uplink:
     def _on_resume(self, session: _Session, resume: sync_pb2.Resume, sent: float,
                    received: float, address: str) -> None:
         self.connects += 1
-        skew = int(round((sent + received) / 2 * 1000)) - resume.hub_time_unix_ms
+        skew = round((sent + received) / 2 * 1000) - resume.hub_time_unix_ms
         self._check_clock(skew, address)
         next_seq = max(1, resume.next_seq)
         tip = self.journal.tip[0]

@@ -20,7 +20,7 @@ from __future__ import annotations
 from typing import Protocol
 from urllib.parse import urlsplit
 
-__all__ = ["Transport", "DriverStats", "open_url", "SCHEMES"]
+__all__ = ["SCHEMES", "DriverStats", "Transport", "open_url"]
 
 #: URL scheme -> module in this package.
 SCHEMES = {"serial": "serialport", "tcp": "tcp", "file": "folder"}

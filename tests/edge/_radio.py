@@ -26,7 +26,7 @@ class MinimalRadioProcessor:
         if isinstance(reading, NmeaFix) and reading.valid:
             return [Decision("radio.position", {
                 "unit": reading.unit_id or "P1", "lat": reading.lat, "lon": reading.lon,
-                "fix_ms": int(round(reading.t * 1000))}, reading.t)]
+                "fix_ms": round(reading.t * 1000)}, reading.t)]
         if isinstance(reading, RadioStatus) and reading.emergency:
             body: dict[str, Any] = {"unit": reading.unit_id, "message": "emergency button"}
             if reading.lat is not None and reading.lon is not None:

@@ -20,11 +20,15 @@ from dataclasses import dataclass, field
 
 import grpc
 from borderlink.proto.errors import BorderlinkError
-from borderlink.proto.record import GENESIS_PREV, Record, record_hash, verify_record
+from borderlink.proto.record import GENESIS_PREV, Record, verify_record
 from borderlink.proto.record_types import default_registry
 from borderlink.proto.v1 import MAX_MESSAGE_BYTES, sync_pb2, sync_pb2_grpc
-from borderlink.provisioning.ca import CertificateAuthority, IssuedCertificate, cert_from_pem, \
-    identity_of
+from borderlink.provisioning.ca import (
+    CertificateAuthority,
+    IssuedCertificate,
+    cert_from_pem,
+    identity_of,
+)
 
 
 @dataclass

@@ -7,9 +7,8 @@ from pathlib import Path
 
 import pytest
 from borderlink.edge.config import load_config
-from borderlink.edge.errors import ConfigError
+from borderlink.edge.errors import ConfigError, ProcessorUnavailableError
 from borderlink.edge.processor_registry import default_processor_registry
-from borderlink.edge.errors import ProcessorUnavailableError
 from borderlink.hardware_profiles.loader import load_profile
 
 GOOD = """

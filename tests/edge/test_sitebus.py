@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import queue
 import time
 from collections.abc import Iterator
 
@@ -66,7 +67,7 @@ def test_alert_is_published_once_durable_and_routine_records_are_not(
         assert journal.read_from(2, max_records=1)[0].raw == raw
         bus.publish_status({"link": "up", "tip": 2})
         assert sub.next(t.status)["tip"] == 2
-        with pytest.raises(Exception):
+        with pytest.raises(queue.Empty):
             sub.next(t.alert, timeout=0.3)  # the position made no alert
     finally:
         bus.stop()
@@ -99,7 +100,7 @@ def test_console_ack_becomes_an_alert_ack_record_once(site: str, recorder: Recor
         assert (body["alert_seq"], body["console"], body["action"]) == (item.seq, "bcp-cc-1",
                                                                         "dispatched")
         assert "operator" not in body  # personal data: signed as a digest, disclosed apart
-        stored = [r for r in journal.iter_all() if r.record_type == "alert.ack"][0]
+        stored = next(r for r in journal.iter_all() if r.record_type == "alert.ack")
         assert len(stored.disclosures) == 1
         assert bus.bad_acks == 1
     finally:
