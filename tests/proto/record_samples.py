@@ -11,11 +11,10 @@ from collections.abc import Mapping
 from typing import Any
 
 import cbor2
-from hypothesis import strategies as st
-
 from borderlink.proto.keys import SigningKey
 from borderlink.proto.record import GENESIS_PREV, ClockQuality, SignedRecord, make_record
 from borderlink.proto.record_types import Agency, Field, RecordType, RecordTypeRegistry
+from hypothesis import strategies as st
 
 #: Deterministic test keys (seeds are public test values, not secrets).
 NODE_KEY = SigningKey(bytes(range(32)))
@@ -114,7 +113,7 @@ def minimal_body(record_type: RecordType) -> dict[str, Any]:
     body: dict[str, Any] = {}
     for name, spec in record_type.fields.items():
         if spec.required and not spec.sensitive:
-            body[name] = sorted(spec.choices)[0] if spec.choices else plain[spec.kind]
+            body[name] = min(spec.choices) if spec.choices else plain[spec.kind]
     return body
 
 

@@ -16,18 +16,16 @@ from typing import Any
 
 import cbor2
 import pytest
-from cddl_verifier import Validator
-from cddl_verifier.cbor import decode as independent_decode
-from hypothesis import HealthCheck, Phase, given, settings
-from hypothesis import strategies as st
-
 from borderlink.proto.cddl import rule_name
 from borderlink.proto.cose import decode_sign1, protected_header, sig_structure
 from borderlink.proto.envelope import encode_envelope
 from borderlink.proto.errors import RecordEncodeError
 from borderlink.proto.record import PayloadError, make_record, verify_record
 from borderlink.proto.record_types import default_registry
-
+from cddl_verifier import Validator
+from cddl_verifier.cbor import decode as independent_decode
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
 from record_samples import DOCUMENT_BODY, NODE_KEY, bodies, minimal_body, sign, tagged
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
@@ -193,8 +191,9 @@ def test_body_rule_refuses_what_validation_refuses(validator, type_name: str,
 def test_code_and_schema_agree_on_limits(validator, change: dict, label_value: dict) -> None:
     """What the CDDL refuses, make_record refuses and verify_record refuses too."""
     assert rejects(validator, _resigned(**label_value), "borderlink-record")
-    args = dict(node_id="n", seq=1, prev_hash=bytes(32), time_ms=0, record_type="node.tamper",
-                body={"kind": "lid"}, registry=REGISTRY, site="s")
+    args = {"node_id": "n", "seq": 1, "prev_hash": bytes(32), "time_ms": 0,
+            "record_type": "node.tamper", "body": {"kind": "lid"}, "registry": REGISTRY,
+            "site": "s"}
     args.update(change)
     with pytest.raises(RecordEncodeError):
         make_record(NODE_KEY, **args)

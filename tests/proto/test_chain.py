@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import cbor2
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
 from borderlink.proto.chain import ChainDefect, ChainVerifier, verify_chain
 from borderlink.proto.record import (
     GENESIS_PREV,
@@ -16,7 +15,8 @@ from borderlink.proto.record import (
     record_hash,
 )
 from borderlink.proto.record_types import default_registry
-
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from record_samples import NODE_KEY, OTHER_KEY, sign
 
 REGISTRY = default_registry()
@@ -45,7 +45,7 @@ def test_intact_chain() -> None:
     assert report.ok, report.findings
     assert (report.first_seq, report.last_seq, report.records) == (1, 8, 8)
     assert CHAIN[0].prev_hash == GENESIS_PREV
-    assert all(b.prev_hash == record_hash(a.raw) for a, b in zip(CHAIN, CHAIN[1:]))
+    assert all(b.prev_hash == record_hash(a.raw) for a, b in pairwise(CHAIN))
 
 
 def test_gap_is_reported_with_the_missing_range() -> None:

@@ -30,7 +30,6 @@ from typing import Any
 
 import cbor2
 import pytest
-
 from borderlink.proto.cose import (
     Algorithm,
     SignatureError,
@@ -42,7 +41,6 @@ from borderlink.proto.cose import (
 from borderlink.proto.keys import SigningKey, cose_key
 from borderlink.proto.record import decode_record, encode_payload, verify_record
 from borderlink.proto.record_types import default_registry
-
 from record_samples import NODE_KEY, OTHER_KEY, RFC8032_PUBLIC, RFC8032_SEED, minimal_body, sign
 
 REPO = Path(__file__).resolve().parents[2]
@@ -70,7 +68,8 @@ def _make_venv() -> float:
          *REQUIREMENTS],
     ]
     for step in steps:
-        done = subprocess.run(step, capture_output=True, text=True, timeout=600)
+        done = subprocess.run(step, capture_output=True, text=True, timeout=600,
+                              check=False)
         if done.returncode != 0:
             pytest.fail(
                 "cannot build the pycose interoperability environment "
@@ -96,7 +95,7 @@ def pycose_env() -> Path:
 def pycose(python: Path, requests: list[dict[str, Any]], *, teach: bool = True) -> list[dict]:
     args = [str(python), str(HELPER)] + (["--teach-ed25519"] if teach else [])
     done = subprocess.run(args, input=json.dumps(requests), capture_output=True, text=True,
-                          timeout=120)
+                          timeout=120, check=False)
     assert done.returncode == 0, f"interop helper failed:\n{done.stderr[-3000:]}"
     answers = json.loads(done.stdout)
     assert len(answers) == len(requests)

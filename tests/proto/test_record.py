@@ -11,11 +11,6 @@ import hashlib
 
 import cbor2
 import pytest
-from cddl_verifier.cbor import decode as independent_decode
-from cddl_verifier.cbor import encode as independent_encode
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-
 from borderlink.proto.cose import decode_sign1
 from borderlink.proto.errors import RecordEncodeError
 from borderlink.proto.keys import key_id
@@ -31,7 +26,10 @@ from borderlink.proto.record import (
     verify_record,
 )
 from borderlink.proto.record_types import Agency, BodyError, default_registry
-
+from cddl_verifier.cbor import decode as independent_decode
+from cddl_verifier.cbor import encode as independent_encode
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from record_samples import (
     DOCUMENT_BODY,
     NODE_KEY,
@@ -192,8 +190,9 @@ def test_agency_override_and_default() -> None:
     ids=lambda v: repr(v)[:40],
 )
 def test_make_record_refuses_bad_input(change: dict, error: type[Exception]) -> None:
-    args = dict(node_id="n", seq=1, prev_hash=GENESIS_PREV, time_ms=0,
-                record_type="node.tamper", body={"kind": "lid"}, registry=REGISTRY, site="s")
+    args = {"node_id": "n", "seq": 1, "prev_hash": GENESIS_PREV, "time_ms": 0,
+            "record_type": "node.tamper", "body": {"kind": "lid"}, "registry": REGISTRY,
+            "site": "s"}
     args.update(change)
     with pytest.raises(error):
         make_record(NODE_KEY, **args)

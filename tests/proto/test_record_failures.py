@@ -13,14 +13,11 @@ from typing import Any
 
 import cbor2
 import pytest
-from hypothesis import HealthCheck, example, given, settings
-from hypothesis import strategies as st
-
 from borderlink.proto.cose import (
     AlgorithmError,
     KeyIdMismatchError,
-    SignatureError,
     Sign1DecodeError,
+    SignatureError,
     decode_sign1,
     sig_structure,
 )
@@ -42,7 +39,8 @@ from borderlink.proto.record import (
     verify_record,
 )
 from borderlink.proto.record_types import default_registry
-
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 from record_samples import DOCUMENT_BODY, NODE_KEY, OTHER_KEY, sign, tagged
 
 REGISTRY = default_registry()
