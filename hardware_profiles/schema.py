@@ -78,10 +78,11 @@ PROTOCOLS: dict[str, frozenset[str]] = {
     "nmea0183": frozenset({"serial", "tcp"}),
     "cdr-lines": frozenset({"tcp"}),
     "jcamp-dx": frozenset({"file"}),
+    "andi-ms": frozenset({"file"}),
 }
 
-#: Device classes, the protocol each speaks, and the processing keys each must define.
-DEVICE_CLASSES: dict[str, tuple[str, tuple[str, ...]]] = {
+#: Device classes, the protocol(s) each may speak, and the processing keys each must define.
+DEVICE_CLASSES: dict[str, tuple[str | tuple[str, ...], tuple[str, ...]]] = {
     "document_reader": (
         "mrz-reader-frame",
         ("countries_file", "watchlist_file", "refer_on_uv_fail", "refer_on_ir_fail",
@@ -110,7 +111,7 @@ DEVICE_CLASSES: dict[str, tuple[str, tuple[str, ...]]] = {
         ("library_file", "ri_tolerance", "min_peak_snr", "baseline_window_min"),
     ),
     "gc_ms": (
-        "jcamp-dx",
+        ("jcamp-dx", "andi-ms"),
         ("library_file", "min_match_factor", "min_reverse_match", "ri_tolerance",
          "min_peak_snr"),
     ),
@@ -356,9 +357,11 @@ def _transport(check: _Check, data: dict[str, Any]) -> Transport:
 def _framing(check: _Check, data: dict[str, Any], device_class: str, transport: Transport) -> Framing:
     table = check.table(data, "framing")
     protocol = check.string(data, "framing.protocol", choices=frozenset(PROTOCOLS))
-    expected = DEVICE_CLASSES[device_class][0]
-    if protocol != expected:
-        raise check.fail("framing.protocol", f"{expected!r} for class {device_class!r}", protocol)
+    allowed = DEVICE_CLASSES[device_class][0]
+    allowed = (allowed,) if isinstance(allowed, str) else allowed
+    if protocol not in allowed:
+        raise check.fail("framing.protocol", f"{' or '.join(map(repr, allowed))} for class {device_class!r}",
+                         protocol)
     if transport.scheme not in PROTOCOLS[protocol]:
         raise check.fail("transport.url", f"a {' or '.join(sorted(PROTOCOLS[protocol]))} URL "
                          f"for protocol {protocol!r}", transport.url_template)

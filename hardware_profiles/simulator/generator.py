@@ -15,7 +15,7 @@ from typing import Any
 
 from ..faults import FaultState, apply_byte_faults, apply_reading_faults
 from ..loader import load_profile
-from ..protocols import cdr, jcamp, nmea, reader, rpm, sensor
+from ..protocols import andi, cdr, jcamp, nmea, reader, rpm, sensor
 from ..readings import (
     CallDetailRecord,
     CountSample,
@@ -85,6 +85,8 @@ def encode_readings(profile: Profile, readings: tuple[Any, ...]) -> bytes:
     if isinstance(first, LinkStatus):
         return cdr.encode_link(first)
     if isinstance(first, LabRun):
+        if profile.framing.protocol == "andi-ms":
+            return andi.encode_andi_ms(first)
         if profile.device_class == "gc_ms":
             return jcamp.encode_gcms_file(first)
         assert first.chromatogram is not None

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from ..protocols import jcamp
+from ..protocols import andi, jcamp
 from ..readings import Chromatogram, LabRun, MassSpectrum
 from .base import DeviceSim
 from .model import Emission, GroundTruth
@@ -171,10 +171,14 @@ class LabSim(DeviceSim):
                 spectra.append(MassSpectrum(t=t_done, instrument=self.instrument, sample_id=sample_id,
                                             case_id=case_id, retention_time_min=round(rt, 4), mz=mz,
                                             intensities=inten))
-        filename = f"{sample_id}.jdx"
+        andi_ms = self.profile.framing.protocol == "andi-ms"
+        filename = f"{sample_id}{self.profile.framing.param('suffix', '.cdf' if andi_ms else '.jdx')}"
         run = LabRun(t=t_done, instrument=self.instrument, sample_id=sample_id, case_id=case_id,
                      chromatogram=chrom, spectra=tuple(spectra), filename=filename)
-        data = jcamp.encode_gcms_file(run) if self.is_ms else jcamp.encode_chromatogram_file(chrom)
+        if andi_ms:
+            data = andi.encode_andi_ms(run)
+        else:
+            data = jcamp.encode_gcms_file(run) if self.is_ms else jcamp.encode_chromatogram_file(chrom)
         present = sorted(c for c, f in mixture.items() if f >= 0.05)
         controlled = sorted(c for c in present if self.library[c]["controlled"])
         truth = GroundTruth(t=t_done, device_id=self.device_id, event_id=ev.event_id, kind="sample",

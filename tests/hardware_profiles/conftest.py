@@ -110,7 +110,14 @@ class Consumer:
 
     def files(self) -> dict[str, bytes]:
         folder = Path(self.run.emulator.endpoint.folder)
-        return {p.name: p.read_bytes() for p in sorted(folder.glob("*.jdx"))}
+        suffix = self.run.profile.framing.param("suffix", ".jdx")
+        return {p.name: p.read_bytes() for p in sorted(folder.glob(f"*{suffix}"))}
+
+    def parse(self, name: str, data: bytes) -> Any:
+        """The run in an export file, by the profile's own format (JCAMP-DX or ANDI-MS)."""
+        from borderlink.hardware_profiles.protocols import decoder_for
+
+        return decoder_for(self.run.profile).decode(data, name)[0]
 
 
 @pytest.fixture

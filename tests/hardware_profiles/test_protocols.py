@@ -16,12 +16,14 @@ from borderlink.hardware_profiles.errors import (
 from borderlink.hardware_profiles.loader import load_profile
 from borderlink.hardware_profiles.mrz import MrzDocument, build_mrz, check_digit, transliterate
 from borderlink.hardware_profiles.protocols import (
+    andi,
     cdr,
     crc16_ccitt,
     decoder_for,
     framer_for,
     jcamp,
     n42,
+    netcdf3,
     nmea,
     reader,
     rpm,
@@ -359,3 +361,61 @@ def test_jcamp_parser_never_crashes(blob: bytes) -> None:
         jcamp.parse_file(b"##TITLE=x\r\n" + blob)
     except FrameDecodeError:
         pass
+
+
+# --------------------------------------------------------------------------- netCDF-3 / ANDI-MS
+def gen_cdf1_tiny() -> bytes:
+    """A one-dimension, one-attribute, one-variable CDF-1 file, byte by byte from the spec."""
+    def name(text: bytes) -> bytes:
+        return struct.pack(">i", len(text)) + text + b"\0" * ((4 - len(text) % 4) % 4)
+
+    head = b"CDF\x01" + struct.pack(">i", 0)
+    head += struct.pack(">ii", 0x0A, 1) + name(b"n") + struct.pack(">i", 3)  # dim_list
+    head += struct.pack(">ii", 0x0C, 1) + name(b"title") + struct.pack(">ii", 2, 2) + b"hi\0\0"  # gatt_list
+    var = name(b"v") + struct.pack(">ii", 1, 0) + struct.pack(">ii", 0, 0) + struct.pack(">ii", 4, 12)
+    begin = len(head) + 8 + len(var) + 4
+    head += struct.pack(">ii", 0x0B, 1) + var + struct.pack(">i", begin)
+    return head + struct.pack(">3i", 7, -1, 65536)
+
+
+def test_netcdf3_writer_is_byte_exact_and_reads_back() -> None:
+    ds = netcdf3.Dataset(dims={"n": 3}, attrs={"title": "hi"},
+                         variables={"v": netcdf3.Variable(("n",), netcdf3.NC_INT, [7, -1, 65536])})
+    data = netcdf3.encode(ds)
+    assert data == gen_cdf1_tiny()
+    back = netcdf3.decode(data)
+    assert back.dims == {"n": 3} and back.attrs == {"title": "hi"} and back.variables["v"].values == [7, -1, 65536]
+    with pytest.raises(IncompleteFileError):
+        netcdf3.decode(data[:-4])
+    with pytest.raises(FrameDecodeError, match="magic"):
+        netcdf3.decode(b"HDF\x01" + data[4:])
+
+
+def test_andi_ms_round_trip_and_half_written() -> None:
+    spectra = (MassSpectrum(T0, "QP2010", "S-2", "C-1", 6.0, (82.0, 182.0, 303.0), (999.0, 880.0, 260.0)),)
+    run = LabRun(T0, "QP2010", "S-2", "C-1", _chrom("TIC"), spectra, "S-2.cdf")
+    data = andi.encode_andi_ms(run)
+    back = andi.parse_file(data, "S-2.cdf")
+    assert back.sample_id == "S-2" and back.case_id == "C-1" and back.t == T0
+    assert back.chromatogram is not None and back.chromatogram.times_min == run.chromatogram.times_min  # type: ignore[union-attr]
+    assert back.chromatogram.ri_calibration == ((5.0, 1500.0), (7.0, 1700.0))
+    [ms] = back.spectra
+    assert ms.mz == (82.0, 182.0, 303.0) and ms.intensities == (999.0, 880.0, 260.0)
+    assert ms.retention_time_min == pytest.approx(6.0, abs=1 / 120)  # the nearest scan
+    ds = netcdf3.decode(data)
+    assert ds.attrs["dataset_completeness"] == "C1+C2" and ds.attrs["test_ionization_mode"] == "Electron Impact"
+    assert sum(ds.variables["point_count"].values) == 3
+    for cut in (10, len(data) // 2, len(data) - 1):
+        with pytest.raises(IncompleteFileError):
+            andi.parse_file(data[:cut])
+
+
+@settings(max_examples=80, deadline=None)
+@given(blob=st.binary(max_size=400), cut=st.integers(min_value=0, max_value=400))
+def test_netcdf_reader_never_crashes(blob: bytes, cut: int) -> None:
+    base = gen_cdf1_tiny()
+    for data in (blob, b"CDF\x01" + blob, base[:cut] + blob):
+        try:
+            netcdf3.decode(data)
+        except FrameDecodeError:
+            pass
