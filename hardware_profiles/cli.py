@@ -243,6 +243,8 @@ def configure_simulate(parser: argparse.ArgumentParser) -> Any:
     p_run.add_argument("--start", type=_start_arg, default="scenario",
                        help="scenario clock at the start: 'scenario' (as written, default), 'now' (device "
                        "clocks near the wall clock) or an ISO 8601 time")
+    p_run.add_argument("--duration", type=float, default=None,
+                       help="stop after this many scenario seconds (default: the whole scenario)")
     p_run.add_argument("--start-delay", type=float, default=0.0,
                        help="seconds to wait after opening the endpoints, for edges to connect")
     p_run.set_defaults(func=_simulate_run)
@@ -267,7 +269,7 @@ def _simulate_run(args: argparse.Namespace) -> int:
     print(f"scenario {scenario.name}: {len(scenario.devices)} devices, {scenario.duration_s:g} s at "
           f"speed {args.speed:g}; output in {out}", flush=True)
     result = run_scenario(scenario, args.seed, args.speed, out, lambda line: print(line, flush=True),
-                          start_delay_s=args.start_delay)
+                          start_delay_s=args.start_delay, until_s=args.duration)
     counts = ", ".join(f"{k} {v}" for k, v in sorted(result.truth_counts.items()))
     print(f"done in {result.finished - result.started:.1f} s (worst lag {result.pump.lag_s:.3f} s); "
           f"ground truth: {counts}", flush=True)

@@ -105,9 +105,11 @@ def start_run(scenario: Scenario | str | Path, seed: int, speed: float, out_dir:
 
 
 def run_scenario(scenario: Scenario | str | Path, seed: int, speed: float, out_dir: Path,
-                 on_line: Callable[[str], None] | None = None, start_delay_s: float = 0.0) -> RunResult:
-    """Run a whole scenario to its end (blocking); returns the counts and writes summary.json."""
-    result = start_run(scenario, seed, speed, out_dir, on_line, start_delay_s=start_delay_s)
+                 on_line: Callable[[str], None] | None = None, start_delay_s: float = 0.0,
+                 until_s: float | None = None) -> RunResult:
+    """Run a scenario to its end or *until_s* scenario seconds (blocking); returns the counts
+    and writes ``summary.json``."""
+    result = start_run(scenario, seed, speed, out_dir, on_line, until_s=until_s, start_delay_s=start_delay_s)
     try:
         while not result.pump.done.wait(0.2):
             pass

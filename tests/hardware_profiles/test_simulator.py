@@ -179,6 +179,9 @@ def test_document_truth_agrees_with_the_mrz() -> None:
             assert name_line.startswith(e.truth.detail["presented_surname"] + "<<")
         assert e.truth.expect["verdict"] == {"watchlist": "hit", "lost_stolen": "hit", "valid": "clear"}.get(kind, "refer")
     assert set(seen) == set(DOC_KINDS)
+    # a PBX numbers its CDRs in the order it writes them (at the end of each call)
+    seqs = [e.readings[0].seq for e in truths if e.readings and type(e.readings[0]).__name__ == "CallDetailRecord"]
+    assert len(seqs) > 100 and seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
 
 
 def test_name_variants_are_transliterations() -> None:
