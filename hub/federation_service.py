@@ -85,7 +85,20 @@ _SMALL_VARINTS = tuple(_varint_slow(i) for i in range(1 << 14))
 
 
 def _varint(value: int) -> bytes:
-    return _SMALL_VARINTS[value] if value < 16384 else _varint_slow(value)
+    if value < 16384:
+        return _SMALL_VARINTS[value]
+    if value < 0x200000:  # three bytes: log indexes up to 2 million
+        return bytes(((value & 0x7F) | 0x80, ((value >> 7) & 0x7F) | 0x80, value >> 14))
+    if value < 0x10000000:  # four bytes: up to 268 million
+        return bytes(
+            (
+                (value & 0x7F) | 0x80,
+                ((value >> 7) & 0x7F) | 0x80,
+                ((value >> 14) & 0x7F) | 0x80,
+                value >> 21,
+            )
+        )
+    return _varint_slow(value)
 
 
 def _field(tag: bytes, data: bytes) -> bytes:
@@ -104,16 +117,16 @@ def encode_federated_record(
     """``FederatedRecord`` wire bytes (fields 1..6); *node_key_field* is already framed
     (``0x22 len NodeKey``) and *proof* is an encoded ``InclusionProof`` or empty."""
     varint = _varint
-    parts = [b"\x08" + varint(log_index)] if log_index else []
-    parts.append(b"\x12" + varint(len(record)) + record)
+    parts = [b"\x08", varint(log_index)] if log_index else []
+    parts += (b"\x12", varint(len(record)), record)
     for d in disclosures:
-        parts.append(b"\x1a" + varint(len(d)) + d)
+        parts += (b"\x1a", varint(len(d)), d)
     if node_key_field:
         parts.append(node_key_field)
     if proof:
-        parts.append(b"\x2a" + _varint(len(proof)) + proof)
+        parts += (b"\x2a", varint(len(proof)), proof)
     if next_cursor:
-        parts.append(b"\x30" + _varint(next_cursor))
+        parts += (b"\x30", varint(next_cursor))
     return b"".join(parts)
 
 

@@ -495,7 +495,13 @@ def test_hand_encoding_is_the_protobuf_encoding() -> None:
     node_key = common_pb2.NodeKey(node_id="n", public_key=b"k" * 32, kid=b"i" * 8)
     proof = common_pb2.InclusionProof(log_index=300, tree_size=1000, hashes=[b"h" * 32])
     node_field = b"\x22" + bytes([len(node_key.SerializeToString())]) + node_key.SerializeToString()
-    for index, nxt in ((0, 1), (300, 70000), (2**40, 2**40 + 1)):
+    for index, nxt in (
+        (0, 1),
+        (300, 70000),
+        (2**21 - 1, 2**21),
+        (2**28 - 1, 2**28),
+        (2**40, 2**64 - 1),
+    ):
         raw = encode_federated_record(
             index, b"R" * 200, [b"d1", b"d" * 300], node_field, proof.SerializeToString(), nxt
         )
