@@ -203,7 +203,8 @@ def encode_payload(
     if not isinstance(clock, int) or isinstance(clock, bool) or not 0 <= clock <= 255:
         raise RecordEncodeError(f"clock quality must be an integer 0..255, got {clock!r}")
     for what, name in (("node id", node_id), ("site", site), ("record type", record_type)):
-        if len(name.encode("utf-8")) > MAX_NAME_BYTES:
+        # _text (cached) is the 2-byte text head + UTF-8 for 24..255 bytes: exact and cheap.
+        if len(_text(name)) > MAX_NAME_BYTES + 2:
             raise RecordEncodeError(f"{what} is over {MAX_NAME_BYTES} UTF-8 bytes: {name!r:.80}")
     try:
         body_bytes = cbor2.dumps(body, canonical=True)
@@ -398,10 +399,10 @@ def verify_record(
             spec.validate(body, concealed=spec.sensitive - set(disclosed))
         except BodyError as exc:
             raise PayloadError(f"signed body does not match its type: {exc}") from exc
-    clear = set(disclosed) & set(record.body)
-    if clear:
+    if disclosed and disclosed.keys() & record.body.keys():
         # One field both in the clear and disclosed would read differently to different holders.
-        raise DisclosureMismatchError(f"fields {sorted(clear)} are both in the body and disclosed")
+        clear = sorted(disclosed.keys() & record.body.keys())
+        raise DisclosureMismatchError(f"fields {clear} are both in the body and disclosed")
     return VerifiedRecord(record, disclosed, spec is not None)
 
 
