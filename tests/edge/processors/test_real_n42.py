@@ -209,3 +209,47 @@ def test_cs137_photopeak_window_shows_the_man_made_line_an_analyst_would_see() -
 
     cs, th = net_share(_one(RASE["cs137"])), net_share(_one(RASE["th232"]))
     assert cs > 0.15 and th < 0.03
+
+
+# ------------------------------------------------------------------ 2011 schema (format only)
+_N42_2011 = b"""<?xml version="1.0" encoding="utf-8"?>
+<RadInstrumentData xmlns="http://physics.nist.gov/N42/2011/N42" n42DocUUID="x">
+  <RadDetectorInformation id="det"><RadDetectorCategoryCode>Gamma</RadDetectorCategoryCode>
+  </RadDetectorInformation>
+  <EnergyCalibration id="EnergyCal0"><CoefficientValues>-0.32 0.4888 0</CoefficientValues>
+  </EnergyCalibration>
+  <RadMeasurement id="Sample1">
+    <MeasurementClassCode>Foreground</MeasurementClassCode>
+    <StartDateTime>2013-12-26T21:15:00Z</StartDateTime>
+    <RealTimeDuration>PT1824.65S</RealTimeDuration>
+    <Spectrum energyCalibrationReference="EnergyCal0" radDetectorInformationReference="det" id="s">
+      <LiveTimeDuration>PT1800.000000S</LiveTimeDuration>
+      <ChannelData compressionCode="CountedZeroes">0 36 2 2 16 0 3 5</ChannelData>
+    </Spectrum>
+  </RadMeasurement>
+</RadInstrumentData>
+"""
+
+
+def test_2011_schema_spectrum_with_referenced_calibration_and_counted_zeroes() -> None:
+    """The layout InterSpec/SpecUtils write for a real HPGe file (structure of SpecUtils'
+    unit_tests/test_data/spectra/Mn56_DetX_Shielded.n42), with a short spectrum."""
+    (s,) = read_spectra(_N42_2011)
+    assert s.counts == (0,) * 36 + (2, 2, 16, 0, 0, 0, 5)
+    assert s.live_time_s == 1800.0 and s.real_time_s == pytest.approx(1824.65)
+    assert s.measurement_class == "Foreground" and s.detector == "det"
+    assert s.start == pytest.approx(1388092500.0)
+    assert s.energy(100) == pytest.approx(48.56)
+    with pytest.raises(N42ImportError, match="energy calibration 'EnergyCal1' not found"):
+        read_spectra(_N42_2011.replace(b'Reference="EnergyCal0"', b'Reference="EnergyCal1"'))
+
+
+def test_importer_refuses_our_own_gross_count_reports_clearly() -> None:
+    """The RPM occupancy report carries no spectrum: the importer says so instead of guessing."""
+    from borderlink.hardware_profiles.protocols.n42 import encode_report
+    from borderlink.hardware_profiles.readings import OccupancyReport, PanelCounts
+    pc = (PanelCounts(panel=1, gamma_low=100, gamma_high=50, neutron=1),)
+    rep = OccupancyReport(t=10.0, lane="L1", occupancy_id=1, start=5.0, end=10.0, live_time_s=5.0,
+                          foreground=pc, background=pc, background_live_time_s=5.0)
+    with pytest.raises(N42ImportError, match="no Spectrum"):
+        read_spectra(encode_report(rep))
