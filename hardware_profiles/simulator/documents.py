@@ -236,8 +236,11 @@ class DocumentReaderSim(DeviceSim):
         good = list(build_mrz(doc))
         bad = list(build_mrz(altered))
         if doc.doc_format in ("MRVA", "MRVB"):
-            # No composite: keep the original check digit of the changed field.
-            return self._break_check_digit(altered, bad)[0], which
+            # No composite: the changed field keeps its original check digit.
+            pos = {"number": 9, "birth_date": 19, "expiry_date": 27}[which]
+            digit = good[1][pos] if good[1][pos] != bad[1][pos] else str((int(bad[1][pos]) + 1) % 10)
+            bad[1] = bad[1][:pos] + digit + bad[1][pos + 1:]
+            return bad, which
         # Restore the original composite digit: the changed field's digit is right, the composite is not.
         li = 1
         bad[li] = bad[li][:-1] + good[li][-1]
