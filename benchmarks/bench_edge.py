@@ -22,7 +22,8 @@ Figures (issue 4):
   the hub), beside the raw single-core Ed25519 sign rate of PyNaCl; bar >= 0.50.
 * catch-up of a backlog: records/s the hub acknowledges, beside the hub's ingest rate of the
   same records sent by a bare gRPC client in the same run; bar >= 0.60.
-* resident memory over a soak at 100 frames/s with the uplink on (start, max, end).
+* resident memory over a soak at 100 frames/s with the uplink on (start, max, end), in this
+  process and of a real ``borderlink edge run`` process.
 """
 
 from __future__ import annotations
@@ -287,6 +288,89 @@ def raw_ingest_rate(hub: HubChild, cert: Any, node_id: str,
     return n / elapsed
 
 
+def proc_rss_mb(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def agent_soak(tmp: Path, ca: CertificateAuthority, hub: HubChild, seconds: float) -> str:
+    """RSS of a real `borderlink edge run` process (real RadioProcessor, broker, uplink on)."""
+    import tty
+
+    d = tmp / "soak"
+    d.mkdir()
+    node = "bench-soak-01"
+    key = SigningKey.generate()
+    key.write_pem(d / "sign.pem")
+    (d / "ca.pem").write_bytes(ca.cert_pem)
+    ca.issue_node(node).save(d / "node.pem", d / "node.key")
+    hub.enroll(node, key.public)
+    master, slave = os.openpty()
+    tty.setraw(slave)
+    path = os.ttyname(slave)
+    os.close(slave)
+    (d / "node.toml").write_text(f"""
+[node]
+id = "{node}"
+site = "{SITE}"
+signing_key = "sign.pem"
+[tls]
+ca = "ca.pem"
+cert = "node.pem"
+key = "node.key"
+[device]
+profile = "patrol-radio"
+url = "serial://{path}?baud=115200"
+unit_id = "P1"
+[hub]
+addresses = ["{hub.address}"]
+[journal]
+path = "journal.db"
+[status]
+interval_s = 1.0
+""")
+    proc = subprocess.Popen([sys.executable, "-m", "borderlink", "edge", "run", "--config",
+                             str(d / "node.toml")], stderr=(d / "agent.log").open("wb"))
+    samples: list[float] = []
+    try:
+        time.sleep(3.0)
+        t_start = time.monotonic()
+        k = 0
+        next_sample = t_start
+        while time.monotonic() - t_start < seconds:
+            now = time.monotonic()
+            if now >= next_sample:
+                samples.append(proc_rss_mb(proc.pid))
+                next_sample += 5.0
+            delay = t_start + k / 100 - now
+            if delay > 0:
+                time.sleep(delay)
+            data = emergency_bytes(k) if k % 1000 == 999 else \
+                nmea.encode_rmc(NmeaFix(t=T0 + k * 0.5, unit_id="P1",
+                                        lat=39.40 + (k % 2000) * 2e-6, lon=48.50, valid=True,
+                                        sentence="RMC", speed_kn=1.0, course_deg=0.0))
+            os.write(master, data)
+            k += 1
+        samples.append(proc_rss_mb(proc.pid))
+        from borderlink.edge.journal import read_stats
+
+        st = read_stats(d / "journal.db")
+    finally:
+        proc.send_signal(subprocess.signal.SIGTERM)  # type: ignore[attr-defined]
+        proc.wait(30)
+        os.close(master)
+    first_half = samples[: max(1, len(samples) // 2)]
+    second_half = samples[len(samples) // 2:]
+    return (f"agent process RSS over {seconds:.0f} s at 100 frames/s (real radio processor, "
+            f"broker, uplink on; {k} frames, {st['tip_seq']} records, {st['last_acked_seq']} "
+            f"acked): start {samples[0]:.1f} MB, max {max(samples):.1f} MB, end "
+            f"{samples[-1]:.1f} MB, mean 1st half {sum(first_half) / len(first_half):.1f} MB, "
+            f"2nd half {sum(second_half) / len(second_half):.1f} MB (bar: <= 80 MB, flat)")
+
+
 # --------------------------------------------------------------------------- main
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -294,6 +378,8 @@ def main() -> int:
     ap.add_argument("--seconds", type=float, default=10.0, help="length of the 100 frames/s run")
     ap.add_argument("--max-frames", type=int, default=20000, help="frames of the max-rate runs")
     ap.add_argument("--soak-s", type=float, default=60.0, help="RSS soak length (s)")
+    ap.add_argument("--agent-soak-s", type=float, default=120.0,
+                    help="length of the agent-process RSS soak (s); 600 for the issue's figure")
     ap.add_argument("--backlog", type=int, default=20000, help="records of the catch-up run")
     ap.add_argument("--_hub", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -474,7 +560,7 @@ def main() -> int:
                      f"(bar: <= 80 MB, flat; process also holds the benchmark's own data)")
         up.stop()
         rig.stop()
-
+        extra.append(agent_soak(tmp, ca, hub, args.agent_soak_s))
     finally:
         hub.stop()
 
