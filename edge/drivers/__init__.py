@@ -26,10 +26,6 @@ __all__ = ["SCHEMES", "DriverStats", "Transport", "open_url"]
 SCHEMES = {"serial": "serialport", "tcp": "tcp", "file": "folder"}
 
 
-class DriverStats(Protocol):
-    partial_files: int
-
-
 class Transport(Protocol):
     url: str
     stream: bool

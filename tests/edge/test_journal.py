@@ -110,10 +110,10 @@ def test_only_acked_records_are_evicted_oldest_first(tmp_path: Path,
         assert j.under_pressure
         j.mark_acked(30)
         seqs = [r.seq for r in j.iter_all()]
-        assert seqs[-1] >= 40 and all(s > 30 or s >= seqs[0] for s in seqs)
-        assert seqs == list(range(seqs[0], seqs[-1] + 1))  # evicted a prefix, oldest first
-        assert seqs[0] > 1
-        assert all(s > 30 for s in seqs) or j.stats().used_bytes <= 4000
+        tip = j.tip[0]
+        assert seqs == list(range(seqs[0], tip + 1))  # evicted a prefix, oldest first
+        assert 1 < seqs[0] <= 31  # some acked records went, no unacked one did
+        assert j.stats().used_bytes <= 4000 * 0.9
         assert not j.under_pressure
         assert read_stats(j.path)["last_acked_seq"] == 30
         j.mark_acked(10**9)  # everything acked: the tip is still never evicted
