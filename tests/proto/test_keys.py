@@ -129,6 +129,38 @@ def test_seed_length_is_checked() -> None:
         SigningKey(b"\x00" * 31)
 
 
+#: RFC 9679 §6 (the RFC's only example, an EC2 P-256 key): the deterministic encoding of its
+#: required members {1: 2, -1: 1, -2: x, -3: y} and the resulting SHA-256 thumbprint.
+RFC9679_X = bytes.fromhex("65eda5a12577c2bae829437fe338701a10aaa375e1bb5b5de108de439c08551d")
+RFC9679_Y = bytes.fromhex("1e52ed75701163f7f9e40ddf9f341b3dc9ba860af7e0ca7ca7e9eecd0084d19c")
+RFC9679_ENCODED = bytes.fromhex(
+    "A40102200121582065EDA5A12577C2BAE829437FE338701A10AAA375E1BB5B5DE"
+    "108DE439C08551D2258201E52ED75701163F7F9E40DDF9F341B3DC9BA860AF7E0"
+    "CA7CA7E9EECD0084D19C"
+)
+RFC9679_THUMBPRINT = bytes.fromhex(
+    "496bd8afadf307e5b08c64b0421bf9dc01528a344a43bda88fadd1669da253ec")
+
+
+def rfc9679_thumbprint(required_members: dict[int, object]) -> bytes:
+    """RFC 9679 §3-§4 done independently of borderlink: SHA-256 over the deterministic CBOR
+    of the key type's required members (RFC 8949 §4.2.1, by a second encoder as well)."""
+    encoded = cbor2.dumps(required_members, canonical=True)
+    assert encoded == independent_encode(required_members, canonical=True)
+    return hashlib.sha256(encoded).digest()
+
+
+def test_reference_thumbprint_reproduces_the_rfc9679_example() -> None:
+    members = {1: 2, -1: 1, -2: RFC9679_X, -3: RFC9679_Y}
+    assert cbor2.dumps(members, canonical=True) == RFC9679_ENCODED
+    assert rfc9679_thumbprint(members) == RFC9679_THUMBPRINT
+
+
+def test_key_id_is_the_reference_thumbprint_of_the_okp_members() -> None:
+    """RFC 9679 §4 lists kty, crv and x as the required members of an OKP key."""
+    assert key_id(RFC8032_PUBLIC) == rfc9679_thumbprint({1: 1, -1: 6, -2: RFC8032_PUBLIC})
+
+
 def _thumbprint_cbor2(public: bytes) -> bytes:
     """RFC 9679 §3: SHA-256 over the deterministic CBOR of the required OKP members."""
     return hashlib.sha256(cbor2.dumps({1: 1, -1: 6, -2: public}, canonical=True)).digest()
