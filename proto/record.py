@@ -341,6 +341,20 @@ def _record_from(raw: bytes, message: Sign1Message) -> Record:
 _LABELS = frozenset(int(label) for label in PayloadLabel)
 
 
+def _deterministic(value: Any) -> bytes:
+    """RFC 8949 §4.2.1 encoding of a decoded value: map keys in bytewise order of their
+    encodings. cbor2's ``canonical`` sorts length-first (RFC 7049), which differs for maps
+    mixing key types — possible only inside extension labels, so only that path uses this."""
+    if isinstance(value, Mapping):
+        items = sorted((_deterministic(k), _deterministic(v)) for k, v in value.items())
+        return _head(5, len(items)) + b"".join(k + v for k, v in items)
+    if isinstance(value, (list, tuple)):
+        return _head(4, len(value)) + b"".join(_deterministic(v) for v in value)
+    if isinstance(value, cbor2.CBORTag):
+        return _head(6, value.tag) + _deterministic(value.value)
+    return cbor2.dumps(value, canonical=True)
+
+
 def _check_deterministic(
     payload: bytes, fields: Mapping[int, Any], extensions: Mapping[int, Any]
 ) -> None:
@@ -351,7 +365,7 @@ def _check_deterministic(
     """
     try:
         if extensions:
-            expected = cbor2.dumps(dict(fields), canonical=True)
+            expected = _deterministic(fields)
         else:
             expected = encode_payload(
                 node_id=fields[2], seq=fields[3], prev_hash=fields[4], time_ms=fields[5],
