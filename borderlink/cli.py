@@ -23,6 +23,7 @@ from borderlink.proto.errors import BorderlinkError
 def build_parser() -> argparse.ArgumentParser:
     from borderlink import demo
     from borderlink.edge import cli as edge_cli
+    from borderlink.edge import scoring as edge_scoring
     from borderlink.firmware_tools import cli as firmware_cli
     from borderlink.hardware_profiles import cli as profiles_cli
     from borderlink.hub import cli as hub_cli
@@ -58,7 +59,11 @@ def build_parser() -> argparse.ArgumentParser:
     edge_cli.configure_edge(role("edge", "run an edge agent beside a device"))
     profiles_cli.configure_emulate(role("emulate", "run a device emulator from a hardware profile"))
     profiles_cli.configure_profiles(role("profiles", "list and validate hardware profiles"))
-    profiles_cli.configure_simulate(role("simulate", "run and score border-crossing scenarios"))
+    simulate_actions = profiles_cli.configure_simulate(
+        role("simulate", "run and score border-crossing scenarios")
+    )
+    # ``score`` runs the edge processors, which hardware_profiles may not import.
+    edge_scoring.configure_score(simulate_actions)
     provisioning_cli.configure_provision(role("provision", "CA, enrollment and node bundles"))
     firmware_cli.configure_firmware(role("firmware", "build, sign, verify and install firmware"))
     proto_cli.configure_audit(role("audit", "verify signed records and logs offline"))

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import io
+
 import cbor2
 
 from .errors import RecordDecodeError
@@ -30,9 +32,15 @@ def encode_envelope(record: bytes, disclosures: Sequence[bytes] = ()) -> bytes:
 def decode_record_file(data: bytes) -> RecordEnvelope:
     """A record file: a bare COSE_Sign1 (tagged or not), or an envelope array."""
     try:
-        item = cbor2.loads(data, allow_indefinite=False, max_depth=16)
+        decoder = cbor2.CBORDecoder(
+            io.BytesIO(data), allow_indefinite=False, allow_duplicate_keys=False, max_depth=16
+        )
+        item = decoder.decode()
+        trailing = len(data) - decoder.fp.tell()
     except (cbor2.CBORDecodeError, ValueError) as exc:
         raise RecordDecodeError(f"not well-formed CBOR: {exc}") from exc
+    if trailing:
+        raise RecordDecodeError(f"{trailing} bytes follow the CBOR item")
     if (
         isinstance(item, (list, tuple))
         and len(item) == 2
