@@ -316,6 +316,7 @@ def cmd_subscribe(args: argparse.Namespace) -> int:
     cursor = read_cursor(cursor_file, args.cursor)
     printer = Printer(sys.stdout, args)
     delay = RECONNECT_FIRST_S
+    batched = True  # SubscribeBatches; Subscribe when the hub does not know it
     while True:
         request = federation_pb2.SubscribeRequest(
             filter=record_filter(args),
@@ -324,19 +325,35 @@ def cmd_subscribe(args: argparse.Namespace) -> int:
             include_inclusion_proof=args.proofs,
         )
         with open_channel(args) as channel:
-            stream = federation_pb2_grpc.FederationStub(channel).Subscribe(request)
+            stub = federation_pb2_grpc.FederationStub(channel)
+            stream = (stub.SubscribeBatches if batched else stub.Subscribe)(request)
             try:
-                for fr in stream:
-                    printer.emit(fr)
-                    cursor = fr.next_cursor
-                    delay = RECONNECT_FIRST_S
-                    if cursor_file is not None:
-                        write_cursor(cursor_file, cursor)
+                for fr_or_batch in stream:
+                    if batched:
+                        records = fr_or_batch.records
+                    else:
+                        records = (fr_or_batch,)
+                    for fr in records:
+                        printer.emit(fr)
+                        cursor = fr.next_cursor
+                        delay = RECONNECT_FIRST_S
+                        if cursor_file is not None:
+                            write_cursor(cursor_file, cursor)
+                        if args.limit and printer.count >= args.limit:
+                            break
                     if args.limit and printer.count >= args.limit:
                         stream.cancel()
                         break
+                    if batched and fr_or_batch.next_cursor > cursor:
+                        # Records the agency does not see were passed over: move on past them.
+                        cursor = fr_or_batch.next_cursor
+                        if cursor_file is not None:
+                            write_cursor(cursor_file, cursor)
             except grpc.RpcError as exc:
                 code = exc.code()
+                if code == grpc.StatusCode.UNIMPLEMENTED and batched:
+                    batched = False  # a hub without SubscribeBatches: one record per message
+                    continue
                 if code == grpc.StatusCode.UNAVAILABLE and args.follow:
                     print(
                         f"borderlink agency: hub {args.hub} unavailable ({exc.details()}); "

@@ -9,7 +9,8 @@ Two layers, as everywhere in borderlink:
   thread, no gRPC object; tests drive it directly.
 * :class:`FederationServicer` is the gRPC shell: it reads the agency from the peer
   certificate (URI SAN ``borderlink://agency/<SBS|SCC|SMS>``), runs ``Subscribe`` (a paging
-  loop that follows the log live) and ``Query``, and maps errors to status codes. Register
+  loop that follows the log live; ``SubscribeBatches`` the same, one page per message) and
+  ``Query``, and maps errors to status codes. Register
   it with :func:`add_federation_servicer` (not the generated ``add_FederationServicer_to_server``):
   the responses are pre-encoded bytes, so the handlers pass them through unserialised.
 
@@ -137,6 +138,17 @@ def encode_query_response(records: Sequence[bytes], next_cursor: int, more: bool
         parts.append(b"\x10" + _varint(next_cursor))
     if more:
         parts.append(b"\x18\x01")
+    return b"".join(parts)
+
+
+def encode_federated_batch(records: Sequence[bytes], next_cursor: int) -> bytes:
+    """``FederatedBatch`` wire bytes from encoded ``FederatedRecord`` messages."""
+    varint = _varint
+    parts: list[bytes] = []
+    for r in records:
+        parts += (b"\x0a", varint(len(r)), r)
+    if next_cursor:
+        parts += (b"\x10", varint(next_cursor))
     return b"".join(parts)
 
 
@@ -502,18 +514,45 @@ class FederationServicer:
     def Subscribe(
         self, request: federation_pb2.SubscribeRequest, context: grpc.ServicerContext
     ) -> Iterator[bytes]:
+        """One ``FederatedRecord`` per stream message."""
+        return self._subscribe(request, context, batched=False)
+
+    def SubscribeBatches(
+        self, request: federation_pb2.SubscribeRequest, context: grpc.ServicerContext
+    ) -> Iterator[bytes]:
+        """One ``FederatedBatch`` (a storage page) per stream message. A page whose records
+        the agency may not see yields an empty batch that only moves the cursor on."""
+        return self._subscribe(request, context, batched=True)
+
+    def _subscribe(
+        self,
+        request: federation_pb2.SubscribeRequest,
+        context: grpc.ServicerContext,
+        *,
+        batched: bool,
+    ) -> Iterator[bytes]:
         agency = self._agency(context)
         view = FederationView(self.storage, agency, page_records=self._page_records)
         try:
             snapshot_end = view.check_cursor(request.cursor)
         except CursorError as exc:
             context.abort(grpc.StatusCode.OUT_OF_RANGE, str(exc))
-        log.info("agency %s subscribes from %d (follow=%s)", agency, request.cursor, request.follow)
+        log.info(
+            "agency %s subscribes from %d (follow=%s, batched=%s)",
+            agency,
+            request.cursor,
+            request.follow,
+            batched,
+        )
         cursor = request.cursor  # after the last page handed to gRPC
         pages = _Prefetch(self._pages(view, request, context, snapshot_end), self._prefetch)
         try:
             for page in pages:
-                yield from page.records
+                if batched:
+                    if page.next_cursor > cursor or page.records:
+                        yield encode_federated_batch(page.records, page.next_cursor)
+                else:
+                    yield from page.records
                 cursor = page.next_cursor
         except (FederationError, StorageError) as exc:
             context.abort(grpc.StatusCode.UNAVAILABLE, f"{exc}; resume from {cursor}")
@@ -597,6 +636,11 @@ def federation_handler(servicer: FederationServicer) -> grpc.GenericRpcHandler:
             request_deserializer=federation_pb2.SubscribeRequest.FromString,
             response_serializer=_identity_bytes,
         ),
+        "SubscribeBatches": grpc.unary_stream_rpc_method_handler(
+            servicer.SubscribeBatches,
+            request_deserializer=federation_pb2.SubscribeRequest.FromString,
+            response_serializer=_identity_bytes,
+        ),
         "Query": grpc.unary_unary_rpc_method_handler(
             servicer.Query,
             request_deserializer=federation_pb2.QueryRequest.FromString,
@@ -621,6 +665,7 @@ __all__ = [
     "Page",
     "add_federation_servicer",
     "agency_filter",
+    "encode_federated_batch",
     "encode_federated_record",
     "encode_query_response",
     "federation_handler",

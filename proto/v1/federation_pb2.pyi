@@ -35,6 +35,14 @@ class FederatedRecord(_message.Message):
     next_cursor: int
     def __init__(self, log_index: _Optional[int] = ..., record: _Optional[bytes] = ..., disclosures: _Optional[_Iterable[bytes]] = ..., node_key: _Optional[_Union[_common_pb2.NodeKey, _Mapping]] = ..., inclusion_proof: _Optional[_Union[_common_pb2.InclusionProof, _Mapping]] = ..., next_cursor: _Optional[int] = ...) -> None: ...
 
+class FederatedBatch(_message.Message):
+    __slots__ = ("records", "next_cursor")
+    RECORDS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_CURSOR_FIELD_NUMBER: _ClassVar[int]
+    records: _containers.RepeatedCompositeFieldContainer[FederatedRecord]
+    next_cursor: int
+    def __init__(self, records: _Optional[_Iterable[_Union[FederatedRecord, _Mapping]]] = ..., next_cursor: _Optional[int] = ...) -> None: ...
+
 class QueryRequest(_message.Message):
     __slots__ = ("filter", "cursor", "limit", "include_inclusion_proof")
     FILTER_FIELD_NUMBER: _ClassVar[int]

@@ -42,6 +42,11 @@ class FederationStub:
                 request_serializer=borderlink_dot_proto_dot_v1_dot_federation__pb2.SubscribeRequest.SerializeToString,
                 response_deserializer=borderlink_dot_proto_dot_v1_dot_federation__pb2.FederatedRecord.FromString,
                 _registered_method=True)
+        self.SubscribeBatches = channel.unary_stream(
+                '/borderlink.v1.Federation/SubscribeBatches',
+                request_serializer=borderlink_dot_proto_dot_v1_dot_federation__pb2.SubscribeRequest.SerializeToString,
+                response_deserializer=borderlink_dot_proto_dot_v1_dot_federation__pb2.FederatedBatch.FromString,
+                _registered_method=True)
         self.Query = channel.unary_unary(
                 '/borderlink.v1.Federation/Query',
                 request_serializer=borderlink_dot_proto_dot_v1_dot_federation__pb2.QueryRequest.SerializeToString,
@@ -64,6 +69,16 @@ class FederationServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SubscribeBatches(self, request, context):
+        """As Subscribe, records grouped into batches (one storage page each): far
+        fewer gRPC messages. A batch may be empty when the agency sees none of a
+        page's records: it then only moves the cursor on. Resume from the last
+        FederatedBatch.next_cursor (or any record's next_cursor inside a batch).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def Query(self, request, context):
         """Bounded look-up: at most min(limit, 1000) records from cursor.
         """
@@ -78,6 +93,11 @@ def add_FederationServicer_to_server(servicer, server):
                     servicer.Subscribe,
                     request_deserializer=borderlink_dot_proto_dot_v1_dot_federation__pb2.SubscribeRequest.FromString,
                     response_serializer=borderlink_dot_proto_dot_v1_dot_federation__pb2.FederatedRecord.SerializeToString,
+            ),
+            'SubscribeBatches': grpc.unary_stream_rpc_method_handler(
+                    servicer.SubscribeBatches,
+                    request_deserializer=borderlink_dot_proto_dot_v1_dot_federation__pb2.SubscribeRequest.FromString,
+                    response_serializer=borderlink_dot_proto_dot_v1_dot_federation__pb2.FederatedBatch.SerializeToString,
             ),
             'Query': grpc.unary_unary_rpc_method_handler(
                     servicer.Query,
@@ -115,6 +135,33 @@ class Federation:
             '/borderlink.v1.Federation/Subscribe',
             borderlink_dot_proto_dot_v1_dot_federation__pb2.SubscribeRequest.SerializeToString,
             borderlink_dot_proto_dot_v1_dot_federation__pb2.FederatedRecord.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SubscribeBatches(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/borderlink.v1.Federation/SubscribeBatches',
+            borderlink_dot_proto_dot_v1_dot_federation__pb2.SubscribeRequest.SerializeToString,
+            borderlink_dot_proto_dot_v1_dot_federation__pb2.FederatedBatch.FromString,
             options,
             channel_credentials,
             insecure,

@@ -170,6 +170,7 @@ def test_service_method_names() -> None:
     assert methods(sync_pb2_grpc.SyncStub) == {"/borderlink.v1.Sync/Stream"}
     assert methods(federation_pb2_grpc.FederationStub) == {
         "/borderlink.v1.Federation/Subscribe",
+        "/borderlink.v1.Federation/SubscribeBatches",
         "/borderlink.v1.Federation/Query",
     }
     assert methods(transparency_pb2_grpc.TransparencyStub) == {
