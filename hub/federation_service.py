@@ -47,7 +47,7 @@ import cbor2
 import grpc
 from borderlink.hub.errors import CursorError, FederationError, StorageError
 from borderlink.hub.policy import DENY_ALL, AgencyPolicy, Policy, TypeAccess
-from borderlink.hub.storage import CheckpointRow, RecordFilter, Storage, StoredRecord
+from borderlink.hub.storage import CheckpointRow, RecordFilter, Storage
 from borderlink.proto import merkle
 from borderlink.proto.identity import Identity, IdentityError, Role, identity_of_pem
 from borderlink.proto.v1 import MAX_QUERY_LIMIT, common_pb2, federation_pb2
@@ -264,50 +264,52 @@ class FederationView:
         record_filter = agency_filter(access, requested)
         if record_filter is None:
             return Page((), end)
-        scan = self.storage.scan_records(
+        rows, next_index = self.storage.scan_rows(
             cursor,
             limit=min(limit or self._page_records, self._page_records),
             record_filter=record_filter,
             end_index=end,
-            with_disclosures=False,
         )
-        decided: list[tuple[StoredRecord, frozenset[str]]] = []
+        # (log_index, node_id, record, fields disclosed) of the records the agency sees.
+        decided: list[tuple[int, str, bytes, frozenset[str]]] = []
         types = access.types
-        for rec in scan.records:
-            rule: TypeAccess | None = types.get(rec.record_type)
+        for log_index, node_id, record, record_type, agency, site in rows:
+            rule: TypeAccess | None = types.get(record_type)
             if rule is None:
                 continue
             fields = rule.unconditional
             if fields is None:
-                body = _body_of(rec.record) if rule.needs_body else None
-                fields = rule.decide(rec.site, rec.agency, body)
+                body = _body_of(record) if rule.needs_body else None
+                fields = rule.decide(site, agency, body)
                 if fields is None:
                     continue
-            decided.append((rec, fields))
-        # Disclosures only of the records that get some (read apart: most pages need few).
-        wanted = [r.log_index for r, fields in decided if fields]
-        stored = self.storage.get_disclosures(wanted) if wanted else {}
-        proofs = self._proofs([r.log_index for r, _ in decided], checkpoint) if checkpoint else {}
+            decided.append((log_index, node_id, record, fields))
+        # Disclosures only of the records that get some.
+        wanted = [d[0] for d in decided if d[3]]
+        stored = self.storage.disclosure_rows(wanted) if wanted else {}
+        proofs = self._proofs([d[0] for d in decided], checkpoint) if checkpoint else {}
         out: list[bytes] = []
+        append = out.append
+        node_field = self._node_field
+        encode = encode_federated_record
         last = len(decided) - 1
-        for i, (rec, fields) in enumerate(decided):
-            disclosures = (
-                [d.disclosure for d in stored.get(rec.log_index, ()) if d.field_name in fields]
-                if fields
-                else ()
-            )
-            next_cursor = decided[i + 1][0].log_index if i < last else scan.next_index
-            out.append(
-                encode_federated_record(
-                    rec.log_index,
-                    rec.record,
+        for i, (log_index, node_id, record, fields) in enumerate(decided):
+            if fields:
+                got = stored.get(log_index)
+                disclosures = [d for name, d in got if name in fields] if got else ()
+            else:
+                disclosures = ()
+            append(
+                encode(
+                    log_index,
+                    record,
                     disclosures,
-                    self._node_field(rec.node_id),
-                    proofs.get(rec.log_index, b""),
-                    next_cursor,
+                    node_field(node_id),
+                    proofs.get(log_index, b"") if proofs else b"",
+                    decided[i + 1][0] if i < last else next_index,
                 )
             )
-        return Page(tuple(out), scan.next_index)
+        return Page(tuple(out), next_index)
 
     # -- node keys and proofs -------------------------------------------------------------
 

@@ -143,6 +143,7 @@ _NODE_COLS = (
     "node_id, public_key, kid, site, agency, profile, certificate_der, enrolled_at_ms, "
     "revoked_at_ms, revoke_reason, last_seq, last_hash, reported_seq, clock_skew_ms, last_seen_ms"
 )
+_LEAN_COLS = "log_index, node_id, record, record_type, agency, site"
 _RECORD_COLS = (
     "log_index, node_id, seq, record, record_hash, record_type, agency, site, time_ms, "
     "received_ms, unknown_type"
@@ -502,6 +503,107 @@ class SqlStorage:
                     out[r[0]].append(StoredDisclosure(r[1], bytes(r[2]), r[3], bytes(r[4])))
         return {k: tuple(v) for k, v in out.items()}
 
+    def disclosure_rows(self, log_indexes: Sequence[int]) -> dict[int, list[tuple[str, bytes]]]:
+        """``(field_name, disclosure)`` by log index, in position order: the lean read of the
+        federation (no per-disclosure objects). *log_indexes* ascending. A dense set is read
+        as one primary-key range; a sparse one by an ``IN`` list."""
+        out: dict[int, list[tuple[str, bytes]]] = {}
+        if not log_indexes:
+            return out
+        first, last = log_indexes[0], log_indexes[-1]
+        with self._read() as tx:
+            if 2 * len(log_indexes) >= last - first + 1:
+                wanted = set(log_indexes)
+                rows = tx.execute(
+                    "SELECT log_index, field_name, disclosure FROM disclosures "
+                    "WHERE log_index >= ? AND log_index <= ? ORDER BY log_index, position",
+                    (first, last),
+                ).fetchall()
+            else:
+                wanted = None
+                rows = []
+                for chunk in _chunks(list(log_indexes), self._max_params):
+                    rows += tx.execute(
+                        "SELECT log_index, field_name, disclosure FROM disclosures "
+                        f"WHERE log_index IN ({_marks(len(chunk))}) ORDER BY log_index, position",
+                        chunk,
+                    ).fetchall()
+        for index, name, disclosure in rows:
+            if wanted is not None and index not in wanted:
+                continue
+            got = out.get(index)
+            if got is None:
+                out[index] = [(name, bytes(disclosure))]
+            else:
+                got.append((name, bytes(disclosure)))
+        return out
+
+    def scan_rows(
+        self,
+        start_index: int,
+        *,
+        limit: int,
+        record_filter: RecordFilter = ANY_RECORD,
+        end_index: int | None = None,
+    ) -> tuple[list[tuple[int, str, bytes, str, str, str]], int]:
+        """As :meth:`scan_records`, as plain ``(log_index, node_id, record, record_type,
+        agency, site)`` tuples (the lean read of the federation) and the next index."""
+        if limit < 1:
+            raise StorageError(f"scan limit {limit} < 1")
+        with self._read() as tx:
+            rows, next_index = self._scan(
+                tx, _LEAN_COLS, max(0, start_index), limit, record_filter, end_index
+            )
+        return [(r[0], r[1], bytes(r[2]), r[3], r[4], r[5]) for r in rows], next_index
+
+    def _scan(
+        self,
+        tx: Tx,
+        cols: str,
+        start_index: int,
+        limit: int,
+        f: RecordFilter,
+        end_index: int | None,
+    ) -> tuple[list[Any], int]:
+        size = tx.execute("SELECT size FROM log_state WHERE id = 1").fetchone()[0]
+        end = size if end_index is None else min(end_index, size)
+        if start_index >= end:
+            return [], start_index
+        if f.types:
+            # Bound the scan where one of the types reaches *limit* matches (a walk of at
+            # most *limit* entries of the (record_type, log_index) index per type), so one
+            # page never reads or sorts the rest of the log.
+            for record_type in f.types:
+                row = tx.execute(
+                    "SELECT log_index FROM records WHERE record_type = ? AND log_index >= ? "
+                    "AND log_index < ? ORDER BY record_type, log_index LIMIT 1 OFFSET ?",
+                    (record_type, start_index, end, limit - 1),
+                ).fetchone()
+                if row is not None:
+                    end = min(end, row[0] + 1)
+        where, params = ["log_index >= ?", "log_index < ?"], [start_index, end]
+        for column, values in (
+            ("record_type", f.types),
+            ("site", f.sites),
+            ("agency", f.agencies),
+            ("node_id", f.node_ids),
+        ):
+            if values:
+                where.append(f"{column} IN ({_marks(len(values))})")
+                params += list(values)
+        if f.since_ms is not None:
+            where.append("time_ms >= ?")
+            params.append(f.since_ms)
+        if f.until_ms is not None:
+            where.append("time_ms < ?")
+            params.append(f.until_ms)
+        rows = tx.execute(
+            f"SELECT {cols} FROM records WHERE {' AND '.join(where)} "
+            "ORDER BY log_index LIMIT ?",
+            (*params, limit),
+        ).fetchall()
+        return rows, (rows[-1][0] + 1 if len(rows) == limit else end)
+
     def scan_records(
         self,
         start_index: int,
@@ -515,33 +617,11 @@ class SqlStorage:
             raise StorageError(f"scan limit {limit} < 1")
         start_index = max(0, start_index)
         with self._read() as tx:
-            size = tx.execute("SELECT size FROM log_state WHERE id = 1").fetchone()[0]
-            end = size if end_index is None else min(end_index, size)
-            if start_index >= end:
-                return ScanPage((), start_index)
-            where, params = ["log_index >= ?", "log_index < ?"], [start_index, end]
-            f = record_filter
-            for column, values in (
-                ("record_type", f.types),
-                ("site", f.sites),
-                ("agency", f.agencies),
-                ("node_id", f.node_ids),
-            ):
-                if values:
-                    where.append(f"{column} IN ({_marks(len(values))})")
-                    params += list(values)
-            if f.since_ms is not None:
-                where.append("time_ms >= ?")
-                params.append(f.since_ms)
-            if f.until_ms is not None:
-                where.append("time_ms < ?")
-                params.append(f.until_ms)
-            rows = tx.execute(
-                f"SELECT {_RECORD_COLS} FROM records WHERE {' AND '.join(where)} "
-                "ORDER BY log_index LIMIT ?",
-                (*params, limit),
-            ).fetchall()
-        next_index = rows[-1][0] + 1 if len(rows) == limit else end
+            rows, next_index = self._scan(
+                tx, _RECORD_COLS, start_index, limit, record_filter, end_index
+            )
+        if not rows and next_index == start_index:
+            return ScanPage((), start_index)
         discl = self.get_disclosures(r[0] for r in rows) if with_disclosures and rows else {}
         return ScanPage(tuple(_record(r, discl.get(r[0], ())) for r in rows), next_index)
 

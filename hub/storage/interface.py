@@ -109,6 +109,21 @@ class Storage(Protocol):
         """Matching records with ``start_index <= log_index < end`` in log order, at most
         *limit*; ``end`` is *end_index* or the log size at the time of the scan."""
 
+    def scan_rows(
+        self,
+        start_index: int,
+        *,
+        limit: int,
+        record_filter: RecordFilter = ANY_RECORD,
+        end_index: int | None = None,
+    ) -> tuple[list[tuple[int, str, bytes, str, str, str]], int]:
+        """As :meth:`scan_records` (same rows, same next index), as plain ``(log_index,
+        node_id, record, record_type, agency, site)`` tuples: the federation's lean read."""
+
+    def disclosure_rows(self, log_indexes: Sequence[int]) -> dict[int, list[tuple[str, bytes]]]:
+        """``(field_name, disclosure)`` pairs by log index (ascending *log_indexes*), in
+        position order; records without any are absent."""
+
     def log_state(self) -> LogState: ...
 
     def find_leaf(self, leaf_hash: bytes) -> int | None:

@@ -322,6 +322,31 @@ def test_scan_filters_and_resumes_without_loss_or_duplicates(
         assert pages < 100
     assert seen == expected
     assert page.next_index == total
+    # The lean read gives the same rows and cursors as plain tuples.
+    lean, cursor = [], 0
+    while cursor < total:
+        rows, nxt = store.scan_rows(cursor, limit=4, record_filter=flt)
+        assert nxt > cursor and len(rows) <= 4
+        lean += [(i, rec) for i, _node, rec, *_ in rows]
+        for i, node_id, rec, rtype, agency, site in rows:
+            src = records[i]
+            assert (node_id, rtype, agency, site) == (
+                src.node_id, src.record_type, src.agency, src.site
+            )
+        cursor = nxt
+    assert lean == expected
+
+
+@pytest.mark.parametrize("indexes", [[0, 1, 2, 3, 5, 6], [0, 9, 18], [], [4]])
+def test_disclosure_rows_dense_and_sparse(store: Storage, indexes: list[int]) -> None:
+    records = _fill(store)
+    got = store.disclosure_rows(indexes)
+    expected = {
+        i: [(d.field_name, d.disclosure) for d in records[i].disclosures]
+        for i in indexes
+        if records[i].disclosures
+    }
+    assert got == expected
 
 
 def test_scan_bounds_and_disclosures(store: Storage) -> None:
