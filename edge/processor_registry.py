@@ -80,7 +80,9 @@ def _from_profile(class_name: str) -> Factory:
 
 
 def _radiation(module: Any, profile: Any, options: Mapping[str, Any]) -> Processor:
-    return module.RadiationProcessor(module.RadiationConfig.from_profile(profile))  # type: ignore[no-any-return]
+    overrides = {"lane": str(options["lane"])} if "lane" in options else {}
+    config = module.RadiationConfig.from_profile(profile, **overrides)
+    return module.RadiationProcessor(config)  # type: ignore[no-any-return]
 
 
 def _radio(module: Any, profile: Any, options: Mapping[str, Any]) -> Processor:
@@ -114,5 +116,5 @@ def default_processor_registry() -> ProcessorRegistry:
         ProcessorEntry("telephony", "telephony", _from_profile("TelephonyProcessor")),
         ProcessorEntry("gc_fid", "lab", _from_profile("LabProcessor")),
         ProcessorEntry("gc_ms", "lab", _from_profile("LabProcessor")),
-        ProcessorEntry("ground_sensor", "ground_sensor", _from_profile("GroundSensorProcessor")),
+        ProcessorEntry("ground_sensor", "ground_sensors", _from_profile("GroundSensorProcessor")),
     ])
