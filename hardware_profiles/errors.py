@@ -31,6 +31,10 @@ class FrameAuthenticationError(FrameDecodeError):
     """A sensor frame whose HMAC tag does not verify with the sensor's key (or no key known)."""
 
 
+class UndatedSentenceError(FrameDecodeError):
+    """An NMEA sentence with a time but no date (GGA) before any dated sentence or date hint."""
+
+
 class IncompleteFileError(FrameDecodeError):
     """An export file that is still being written (no end marker yet): try again later."""
 

@@ -86,7 +86,8 @@ DEVICE_CLASSES: dict[str, tuple[str | tuple[str, ...], tuple[str, ...]]] = {
     "document_reader": (
         "mrz-reader-frame",
         ("countries_file", "watchlist_file", "refer_on_uv_fail", "refer_on_ir_fail",
-         "min_age_years", "name_match_threshold", "decision_budget_ms"),
+         "min_age_years", "name_match_threshold", "decision_budget_ms", "control_line",
+         "possible_match_margin", "min_component_score", "expiry_grace_days"),
     ),
     "radiation_portal_monitor": (
         "rpm-count-frame",
@@ -100,11 +101,14 @@ DEVICE_CLASSES: dict[str, tuple[str | tuple[str, ...], tuple[str, ...]]] = {
     ),
     "patrol_radio": (
         "nmea0183",
-        ("border_file", "geofence_margin_m", "emergency_deadline_ms", "smoothing_window"),
+        ("border_file", "geofence_margin_m", "emergency_deadline_ms", "smoothing_window",
+         "max_speed_kn", "max_hdop", "jitter_m", "hysteresis_m", "gap_reset_s", "reanchor_after",
+         "position_min_interval_s", "position_min_distance_m", "emergency_repeat_s"),
     ),
     "telephony": (
         "cdr-lines",
-        ("outage_window_s", "degraded_loss_pct", "degraded_latency_ms"),
+        ("outage_window_s", "degraded_loss_pct", "degraded_latency_ms", "min_mos",
+         "degrade_after", "recover_after"),
     ),
     "gc_fid": (
         "jcamp-dx",

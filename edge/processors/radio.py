@@ -246,6 +246,7 @@ class RadioConfig:
             jitter_m=float(settings.get("jitter_m", 25.0)),
             hysteresis_m=float(settings.get("hysteresis_m", 10.0)),
             gap_reset_s=float(settings.get("gap_reset_s", 120.0)),
+            reanchor_after=int(settings.get("reanchor_after", 3)),
             position_min_interval_s=float(settings.get("position_min_interval_s", 30.0)),
             position_min_distance_m=float(settings.get("position_min_distance_m", 100.0)),
             emergency_repeat_s=float(settings.get("emergency_repeat_s", 5.0)),

@@ -16,7 +16,7 @@ import datetime as dt
 import math
 from typing import Any
 
-from ..errors import FrameDecodeError
+from ..errors import FrameDecodeError, UndatedSentenceError
 from ..readings import NmeaFix, RadioStatus
 from ._framing import FramerStats
 
@@ -164,14 +164,20 @@ def _coord(value: str, hemi: str, degrees: int) -> float:
     return -out if hemi in ("S", "W") else out
 
 
-def _time(hms: str, dmy: str | None, date_hint: dt.date) -> float:
+def _time(hms: str, dmy: str | None, date_hint: dt.date | None) -> float:
     try:
         h, m, s = int(hms[0:2]), int(hms[2:4]), float(hms[4:])
         if dmy:
             date = dt.date(2000 + int(dmy[4:6]), int(dmy[2:4]), int(dmy[0:2]))
-        else:
+        elif date_hint is not None:
             date = date_hint
+        else:
+            raise UndatedSentenceError(
+                f"NMEA: time {hms!r} without a date: no RMC or status sentence yet and no "
+                "date hint (the decoder never guesses the date from the wall clock)")
         base = dt.datetime(date.year, date.month, date.day, h, m, tzinfo=dt.UTC)
+    except UndatedSentenceError:
+        raise
     except (ValueError, IndexError) as exc:
         raise FrameDecodeError(f"NMEA: bad time/date {hms!r} {dmy!r}") from exc
     return base.timestamp() + s
@@ -181,17 +187,19 @@ class Decoder:
     """Sentences of one radio -> :class:`NmeaFix` / :class:`RadioStatus`.
 
     NMEA positions carry no identity: *unit_id* names the radio. GGA has no date: the date
-    of the last RMC or status sentence is used (else *date_hint*). Sentences of other types
-    (GSV, GSA …) decode to nothing.
+    of the last RMC or status sentence is used, else the caller's *date_hint*; with neither,
+    the GGA raises :class:`UndatedSentenceError` (a :class:`FrameDecodeError`) — the decoder
+    never reads the wall clock. Sentences of other types (GSV, GSA …) decode to nothing.
     """
 
     def __init__(self, unit_id: str = "", date_hint: dt.date | None = None) -> None:
         self.unit_id = unit_id
-        self.date = date_hint or dt.datetime.now(dt.UTC).date()
+        self.date: dt.date | None = date_hint
 
     @classmethod
-    def from_profile(cls, profile: Any, unit_id: str = "", **_: Any) -> Decoder:
-        return cls(unit_id=unit_id)
+    def from_profile(cls, profile: Any, unit_id: str = "", date_hint: dt.date | None = None,
+                     **_: Any) -> Decoder:
+        return cls(unit_id=unit_id, date_hint=date_hint)
 
     def decode(self, frame: bytes) -> list[NmeaFix | RadioStatus]:
         text = frame.decode("ascii", "replace").strip()

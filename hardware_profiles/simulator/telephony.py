@@ -19,6 +19,9 @@ _LINKS = ("WAN-HUB", "SIP-TRUNK", "RADIO-GW")
 
 
 class TelephonySim(DeviceSim):
+    """Truths: ``outage`` / ``degraded`` on the first line that shows the link so, and
+    ``link_up`` (``link.status`` ``up``, alert info) on the line that shows it back."""
+
     event_kinds = ("outage", "degraded", "call")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -26,6 +29,8 @@ class TelephonySim(DeviceSim):
         self.exchange = str(self.opt.get("exchange", self.spec.id))
         self.links = tuple(self.opt.get("links", _LINKS))
         self.interval = float(self.profile.framing.param("link_interval_s", 5.0))
+        # a degraded link counts as up again after this many good lines (a down link at once)
+        self.recover_after = int(self.profile.setting("recover_after"))
         self.seq = 0
 
     def emissions(self) -> Iterator[Emission]:
@@ -48,9 +53,10 @@ class TelephonySim(DeviceSim):
                     rng: random.Random) -> Iterator[Emission]:
         """The unit's LNK lines for one link, every ``link_interval_s`` (lazily: a day is long)."""
         mine = [w for w in windows if w[2] == link]
-        reported: set[str] = set()
         t = round(self.t0 + 0.5 + link_i * 0.37, 3)
-        state_before = "up"
+        known = "up"  # the link's state as its lines have shown it so far
+        good_run = 0
+        last: tuple[float, Any] | None = None  # the window the link was last out in
         while t < self.t_end:
             active = next((w for w in mine if w[0] <= t < w[1]), None)
             state = active[3] if active else "up"
@@ -65,15 +71,26 @@ class TelephonySim(DeviceSim):
                                round(max(0.0, rng.gauss(0.1, 0.1)), 2), round(rng.uniform(1, 6), 1),
                                round(rng.uniform(800, 2000), 1), round(rng.uniform(300, 900), 1))
             truth = None
-            if active and state != state_before and active[4].event_id not in reported:
-                reported.add(active[4].event_id)
+            good_run = good_run + 1 if state == "up" else 0
+            if active and state != known:
+                known = state
+                last = (active[0], active[4])
                 ev = active[4]
                 truth = GroundTruth(t=t, device_id=self.device_id, event_id=ev.event_id, kind=ev.kind,
                                     record_type="link.status", alert="alarm" if state == "down" else "warning",
                                     expect={"link": link, "state": state}, start=active[0],
                                     detail={"until": round(active[1], 3),
                                             "duration_s": round(active[1] - active[0], 1)})
-            state_before = state
+            elif state == "up" and known != "up" and (known == "down" or good_run >= self.recover_after):
+                # the link is back: at its first good line after an outage, after
+                # recover_after good lines after a degradation (one good sample proves little)
+                assert last is not None
+                ev = last[1]
+                truth = GroundTruth(t=t, device_id=self.device_id, event_id=f"{ev.event_id}/up",
+                                    kind="link_up", record_type="link.status", alert="info",
+                                    expect={"link": link, "state": "up"}, start=t,
+                                    detail={"after": known, "out_since": round(last[0], 3)})
+                known = "up"
             yield Emission(t, self.device_id, (s,), cdr.encode_link(s), truth)
             t = round(t + self.interval, 3)
 

@@ -50,3 +50,88 @@ def test_cli_prints_the_table_and_writes_json(tmp_path, capsys) -> None:
     assert code in (0, 1)  # 1 when another class misses a figure; the table says which
     with pytest.raises(SystemExit):
         parser.parse_args(["score", "--help"])
+
+
+# ------------------------------------------------------------------ honesty of the table
+def test_smoke_has_complete_truth_every_scored_unit_is_a_true_positive(smoke) -> None:
+    """Proximity warnings, sector returns and links coming back are truths of their own:
+    nothing a processor decides is left without one, and nothing is excused."""
+    for cls, c in smoke.classes.items():
+        assert c.precision == 1.0 and not c.false_positives, (cls, c.false_positives)
+        assert c.recall == 1.0, (cls, c.misses)
+    radio = smoke.classes["patrol_radio"].by_category()
+    assert {"border_proximity", "border_crossed", "sector_exit", "emergency"} <= set(radio)
+    assert smoke.classes["telephony"].by_category()["link_up"]["truths"] >= 2
+    assert all(f.ok for f in smoke.figures), [f.to_json() for f in smoke.figures if not f.ok]
+    assert smoke.unscored == {"radio.position": smoke.unscored["radio.position"]}
+    assert smoke.agent_truths >= 1 and not smoke.errors
+
+
+def _decision(record_type, body, t, alert=None):
+    from borderlink.edge.processors.base import AlertLevel, Decision
+
+    return Decision(record_type, body, t, AlertLevel(alert) if alert else None, "", decided_at=t)
+
+
+def _truth(t, record_type, expect, kind="x", start=None, device="D1"):
+    from borderlink.hardware_profiles.simulator.model import GroundTruth
+
+    return GroundTruth(t=t, device_id=device, event_id=f"{device}#{t}", kind=kind,
+                       record_type=record_type, alert=None, expect=expect,
+                       start=t if start is None else start)
+
+
+def test_every_decision_of_a_call_is_its_own_unit_and_counts_against_precision() -> None:
+    from borderlink.edge.scoring import _score, _units
+
+    unscored: dict[str, int] = {}
+    scored = frozenset({"link.status"})
+    # one tick calls two links down: two units, not one merged body
+    units = _units("D1", [_decision("link.status", {"link": "A", "state": "down"}, 10.0, "alarm"),
+                          _decision("link.status", {"link": "B", "state": "down"}, 10.0, "alarm"),
+                          _decision("radio.position", {}, 10.0)], 0.002, scored, unscored)
+    assert [u.body["link"] for u in units] == ["A", "B"] and unscored == {"radio.position": 1}
+    truths = [_truth(10.0, "link.status", {"link": "B", "state": "down"}, kind="outage")]
+    report = _score("t", 0, truths, {"D1": units}, {"D1": "telephony"}, [], 180.0)
+    c = report.classes["telephony"]
+    # the truth takes the unit that agrees (B), not merely the first; A is a false positive
+    assert c.correct == 1 and c.outcomes == 2 and c.precision == 0.5
+    assert c.false_positives[0]["body"]["link"] == "A"
+    assert c.latencies_ms == [pytest.approx(2.0)]  # decided on the deciding line + compute
+    false_outages = [f for f in report.figures if f.name == "false outages"]
+    assert false_outages[0].value == 1.0 and not false_outages[0].ok and not report.ok
+
+
+def test_an_alarm_joins_its_occupancy_and_latency_counts_the_wait() -> None:
+    from borderlink.edge.scoring import _score, _units
+
+    units = _units("R", [_decision("radiation.occupancy", {"alarm": True}, 20.05),
+                         _decision("radiation.alarm", {"kind": "gamma", "nuisance": False},
+                                   20.05, "alarm")], 0.001, frozenset({"radiation.occupancy"}),
+                   {})
+    assert len(units) == 1 and units[0].body["kind"] == "gamma" and units[0].alert
+    truth = _truth(20.0, "radiation.alarm", {"alarm": True, "kind": "gamma", "nuisance": False},
+                   kind="vehicle", start=12.0, device="R")
+    report = _score("t", 0, [truth], {"R": units}, {"R": "radiation_portal_monitor"}, [], 180.0)
+    c = report.classes["radiation_portal_monitor"]
+    assert c.correct == 1 and c.latencies_ms == [pytest.approx(51.0)]
+
+
+def test_agreement_compares_what_the_truth_expects_and_names_what_it_skips() -> None:
+    from borderlink.edge.scoring import agrees
+
+    # a key the body lacks is a disagreement, not skipped
+    assert not agrees({"sector": "S2", "kind": "sector_exit"}, {"kind": "sector_exit"},
+                      "patrol_radio")
+    assert agrees({"kind": "neutron"}, {"kind": "gamma+neutron"}, "radiation_portal_monitor")
+    # reasons: each coarse reason of the simulator shown by a processor reason
+    body = {"verdict": "refer", "reasons": ["check_digit:document_number", "uv_flag"],
+            "doc_format": "TD3"}
+    assert agrees({"verdict": "refer", "reasons": ["check_digit", "uv"], "doc_format": "TD3"},
+                  body, "document_reader")
+    assert not agrees({"verdict": "refer", "reasons": ["expired"]}, body, "document_reader")
+    assert not agrees({"doc_format": "TD1"}, body, "document_reader")
+    # an estimate is not compared (its error is reported), a lab case id is
+    assert agrees({"class": "person", "speed_mps": 1.3}, {"class": "person", "speed_mps": 1.7},
+                  "ground_sensor")
+    assert not agrees({"case_id": "C-1"}, {"case_id": "C-2", "findings": []}, "gc_ms")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import struct
 import xml.etree.ElementTree as ET
@@ -12,6 +13,7 @@ from borderlink.hardware_profiles.errors import (
     FrameAuthenticationError,
     FrameDecodeError,
     IncompleteFileError,
+    UndatedSentenceError,
 )
 from borderlink.hardware_profiles.loader import load_profile
 from borderlink.hardware_profiles.mrz import MrzDocument, build_mrz, check_digit, transliterate
@@ -154,11 +156,27 @@ def test_nmea_known_sentence_vector() -> None:
     line = b"$GPGGA,123519,4807.038,N,01131.000,E,1,08,0.9,545.4,M,46.9,M,,*47\r\n"
     framer = nmea.Framer()
     [frame] = framer.feed(line)
-    [fix] = nmea.Decoder("X").decode(frame)
+    [fix] = nmea.Decoder("X", date_hint=dt.date(1994, 3, 23)).decode(frame)
     assert fix.lat == pytest.approx(48 + 7.038 / 60) and fix.lon == pytest.approx(11 + 31 / 60)
     assert fix.altitude_m == 545.4 and fix.sats == 8
+    assert fix.t == dt.datetime(1994, 3, 23, 12, 35, 19, tzinfo=dt.UTC).timestamp()
     assert framer.feed(line.replace(b"*47", b"*48")) == []
     assert framer.stats.bad_checksum == 1
+
+
+def test_nmea_gga_without_any_date_is_refused_not_dated_by_the_wall_clock() -> None:
+    gga = NmeaFix(T0 + 0.25, "P7", 39.383117, 48.358, True, "GGA", 1, 9, 0.9, 12.0)
+    rmc = NmeaFix(T0 + 5.0, "P7", 39.383117, 48.358, True, "RMC", speed_kn=3.2, course_deg=1.0)
+    [gga_frame] = nmea.Framer().feed(nmea.encode_gga(gga))
+    [rmc_frame] = nmea.Framer().feed(nmea.encode_rmc(rmc))
+    decoder = nmea.Decoder("P7")
+    with pytest.raises(UndatedSentenceError, match="without a date"):
+        decoder.decode(gga_frame)
+    assert decoder.decode(rmc_frame)[0].t == pytest.approx(rmc.t)
+    assert decoder.decode(gga_frame)[0].t == pytest.approx(gga.t)  # dated by the RMC now
+    hinted = nmea.Decoder.from_profile(None, unit_id="P7",
+                                       date_hint=dt.datetime.fromtimestamp(T0, dt.UTC).date())
+    assert hinted.decode(gga_frame)[0].t == pytest.approx(gga.t)
 
 
 # --------------------------------------------------------------------------- RPM + N42

@@ -361,3 +361,72 @@ def test_emulate_command_serves_a_pty_and_switches_faults_at_run_time(tmp_path: 
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+# --------------------------------------------------------------------------- patrols
+def _patrol_scenario(events: list[dict[str, Any]], duration_s: float = 1500, **options: Any):
+    device = {"id": "R1", "profile": "patrol-radio", "unit": "P-TEST", "sector": "S2",
+              "start_chainage_m": 30000, "start_offset_m": 500, "mode": "vehicle",
+              "speed_mps": 8, **options}
+    return scenario_from_dict({"scenario": {"name": "patrol", "duration_s": duration_s},
+                               "devices": [device],
+                               "events": [{"device": "R1", **e} for e in events]}, "patrol.toml")
+
+
+def _radio_geo(lat: float, lon: float):
+    from borderlink.hardware_profiles.geo import BorderGeometry
+
+    geo = BorderGeometry.load(DATA_DIR / "bilasuvar_border.json")
+    return geo.to_chainage(lon, lat)
+
+
+def test_patrol_leaves_its_sector_comes_back_and_leaves_again() -> None:
+    scenario = _patrol_scenario([{"at_s": 10, "kind": "sector_exit"},
+                                 {"at_s": 700, "kind": "sector_exit"}], duration_s=1800)
+    emissions = list(generate(scenario, 3))
+    truths = [e.truth for e in emissions if e.truth is not None]
+    assert [t.kind for t in truths] == ["sector_exit", "sector_return", "sector_exit",
+                                        "sector_return"]
+    assert truths[0].event_id == "R1#000000" and truths[2].event_id == "R1#000001"
+    assert all(t.record_type == "radio.geofence" and t.expect["sector"] == "S2" for t in truths)
+    # positions say the same: outside the sector's 16-32 km stretch between exit and return
+    fixes = [(e.t, r) for e in emissions for r in e.readings if isinstance(r, NmeaFix)]
+    for out, back in ((truths[0], truths[1]), (truths[2], truths[3])):
+        between = [_radio_geo(r.lat, r.lon)[0] for t, r in fixes if out.t <= t < back.t]
+        assert between and all(not 16000 <= c <= 32000 for c in between)
+        after = [_radio_geo(r.lat, r.lon)[0] for t, r in fixes if back.t <= t < back.t + 60]
+        assert after and all(16010 <= c <= 31990 for c in after)
+
+
+def test_border_crossing_is_preceded_by_proximity_and_followed_by_no_new_one() -> None:
+    scenario = _patrol_scenario([{"at_s": 10, "kind": "border_crossed"}], duration_s=900,
+                                mode="foot", speed_mps=1.3, start_offset_m=300)
+    truths = [e.truth for e in generate(scenario, 5) if e.truth is not None]
+    assert [t.kind for t in truths] == ["border_proximity", "border_crossed"]
+    proximity, crossed = truths
+    assert 0 <= proximity.detail["offset_m"] <= 50 and crossed.detail["offset_m"] < 0
+    assert crossed.event_id == "R1#000000" and proximity.event_id != crossed.event_id
+
+
+def test_a_second_emergency_waits_until_the_first_stopped_repeating() -> None:
+    scenario = _patrol_scenario([{"at_s": 100, "kind": "emergency"},
+                                 {"at_s": 103, "kind": "emergency"}], duration_s=300)
+    statuses = [(e.t, e.truth) for e in generate(scenario, 1)
+                for r in e.readings if isinstance(r, RadioStatus) and r.emergency]
+    starts = [t for t, truth in statuses if truth is not None]
+    assert len(starts) == 2
+    first_burst = [t for t, _ in statuses if starts[0] <= t < starts[1]]
+    rearm = load_profile("patrol-radio").setting("emergency_repeat_s")
+    assert starts[1] - max(first_burst) > rearm
+
+
+def test_smoke_patrols_start_well_inside_their_sectors() -> None:
+    from borderlink.hardware_profiles.geo import BorderGeometry
+
+    geo = BorderGeometry.load(DATA_DIR / "bilasuvar_border.json")
+    for spec in load_scenario("smoke").devices:
+        if spec.profile != "patrol-radio":
+            continue
+        c0, c1 = geo.sector(spec.options["sector"]).chainage_m
+        c = float(spec.options["start_chainage_m"])
+        assert c0 + 500 <= c <= c1 - 500, spec.id

@@ -331,3 +331,34 @@ def test_real_recorded_nmea_log():
     geofence = [d for d in out if d.record_type == "radio.geofence"]
     assert 28 <= geofence[0].body["distance_m"] <= 32
     assert [d.record_type for d in out].count("radio.position") == 1  # 24 s, < 1 m moved
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_simulated_patrol_geofence_events_equal_the_ground_truth(seed):
+    """Exits, returns, a crossing with its proximity warning and two emergencies: the
+    processor's geofence and emergency records are exactly the simulator's truths, each on
+    the fix (or message) that decides it."""
+    from borderlink.hardware_profiles.simulator import generate
+    from borderlink.hardware_profiles.simulator.model import scenario_from_dict
+
+    device = {"id": "R1", "profile": "patrol-radio", "unit": "P-SIM", "sector": "S2",
+              "start_chainage_m": 30000, "start_offset_m": 500, "mode": "vehicle",
+              "speed_mps": 8}
+    events_ = [{"at_s": 10, "kind": "sector_exit"}, {"at_s": 600, "kind": "border_crossed"},
+               {"at_s": 1000, "kind": "sector_exit"}, {"at_s": 1200, "kind": "emergency"},
+               {"at_s": 1203, "kind": "emergency"}]
+    scenario = scenario_from_dict({"scenario": {"name": "p", "duration_s": 2400},
+                                   "devices": [device],
+                                   "events": [{"device": "R1", **e} for e in events_]}, "p.toml")
+    proc = RadioProcessor.from_profile(load_profile("patrol-radio"), unit_sectors={"P-SIM": "S2"})
+    truths, got = [], []
+    for emission in generate(scenario, seed):
+        for reading in emission.readings:
+            got += [(d.t, d.body.get("kind", "emergency")) for d in proc.feed(reading)
+                    if d.record_type in ("radio.geofence", "radio.emergency")]
+        if emission.truth is not None:
+            truths.append((emission.truth.t, emission.truth.kind))
+    kinds = [k for _, k in truths]
+    assert kinds.count("sector_return") == 2 and kinds.count("emergency") == 2
+    assert "border_proximity" in kinds and "border_crossed" in kinds
+    assert got == truths
