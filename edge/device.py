@@ -84,6 +84,10 @@ class DeviceRunner:
         self.health = DeviceHealth()
         self._reported = dict.fromkeys(FAULT_KINDS, 0)
         self._framer_seen = {"garbage": 0, "checksum": 0, "other": 0}
+        # The device's clock as last seen: (device time of a reading, monotonic time we saw it).
+        # Processors judge time by the device's clock, never by ours (DESIGN: no rewriting of
+        # device time); ticks carry the device clock extrapolated from the last reading.
+        self._device_clock: tuple[float, float] | None = None
         self._framer: Any = None
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -210,7 +214,7 @@ class DeviceRunner:
                 now = time.monotonic()
                 if now >= next_tick:
                     next_tick = now + self.tick_s
-                    decisions = self.processor.tick(time.time())
+                    decisions = self.processor.tick(self.device_now())
                     if decisions:
                         self._record(now, decisions)
                 if now >= next_faults or stopping:
@@ -233,9 +237,22 @@ class DeviceRunner:
                 self.health.last_error = str(exc)
                 continue
             for reading in readings:
+                t = getattr(reading, "t", None)
+                if isinstance(t, (int, float)):
+                    self._device_clock = (float(t), time.monotonic())
                 decisions.extend(self.processor.feed(reading))
         if decisions:
             self._record(batch[0][0], decisions)
+
+    def device_now(self) -> float:
+        """The device's clock now: the last reading's time plus what has elapsed since.
+
+        Before the first reading there is no device clock; the node's own clock stands in.
+        """
+        if self._device_clock is None:
+            return time.time()
+        device_t, seen_at = self._device_clock
+        return device_t + (time.monotonic() - seen_at)
 
     def _record(self, received_at: float, decisions: list[Decision]) -> None:
         done = self.recorder.record_many(decisions)
