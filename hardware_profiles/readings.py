@@ -24,6 +24,7 @@ __all__ = [
     "CallDetailRecord",
     "Chromatogram",
     "CountSample",
+    "GammaSpectrum",
     "LabRun",
     "LinkStatus",
     "MassSpectrum",
@@ -98,6 +99,23 @@ class PanelCounts:
 
 
 @dataclass(frozen=True)
+class GammaSpectrum:
+    """One detector's gamma spectrum over a measurement (spectroscopic monitors, N42 files).
+
+    ``calibration`` is the polynomial energy calibration ``E(ch) = sum c_k ch**k`` in keV,
+    ``ch`` a (fractional) channel position: channel ``i`` spans ``[i, i + 1)``.
+    """
+
+    panel: int
+    counts: tuple[int, ...]
+    calibration: tuple[float, ...]
+    live_time_s: float
+
+    def energy(self, channel: float) -> float:
+        return sum(c * channel ** k for k, c in enumerate(self.calibration))
+
+
+@dataclass(frozen=True)
 class OccupancyReport:
     """The ANSI N42.42 report the monitor emits once per occupancy (vehicle passage).
 
@@ -105,7 +123,9 @@ class OccupancyReport:
     ``background`` the counts of the background measurement the monitor attached
     (``background_live_time_s``), so rates are counts / live time. ``t`` is the end of the
     occupancy. ``instrument_alarm`` is what the monitor itself concluded, if it reported one;
-    the edge makes its own decision.
+    the edge makes its own decision. Spectroscopic monitors also send each panel's spectrum
+    (``foreground_spectra`` over the occupancy, ``background_spectra`` over the background
+    measurement); count-only monitors (PVT panels) send none.
     """
 
     t: float
@@ -120,6 +140,8 @@ class OccupancyReport:
     vehicle_speed_kmh: float | None = None
     instrument_alarm: str | None = None
     uuid: str = ""
+    foreground_spectra: tuple[GammaSpectrum, ...] = ()
+    background_spectra: tuple[GammaSpectrum, ...] = ()
 
 
 # --------------------------------------------------------------------------- green border

@@ -92,7 +92,7 @@ DEVICE_CLASSES: dict[str, tuple[str | tuple[str, ...], tuple[str, ...]]] = {
     "radiation_portal_monitor": (
         "rpm-count-frame",
         ("gamma_false_alarm_rate", "neutron_false_alarm_rate", "background_window_s",
-         "energy_window_boundary_kev", "norm_ratio_band", "decision_deadline_ms"),
+         "energy_window_boundary_kev", "detector_type", "decision_deadline_ms"),
     ),
     "ground_sensor": (
         "sensor-cbor-hmac",
@@ -418,6 +418,8 @@ def _processing(check: _Check, data: dict[str, Any], device_class: str,
     for key in required:
         if key not in table:
             raise check.fail(f"processing.{key}", f"a value (required for class {device_class!r})")
+    if device_class == "radiation_portal_monitor":
+        _detector(check, table)
     out: dict[str, Any] = {}
     for key, value in table.items():
         dotted = f"processing.{key}"
@@ -448,6 +450,22 @@ def _processing(check: _Check, data: dict[str, Any], device_class: str,
             value = tuple(sorted(value.items()))
         out[key] = value
     return tuple(sorted(out.items()))
+
+
+#: Radiation detector types and what each needs: the two-window NORM band of plastic panels,
+#: the energy resolution of spectroscopic ones (whose spectra are judged on photopeaks).
+DETECTOR_TYPES: dict[str, str] = {"pvt": "pvt_norm_ratio_band", "nai": "resolution_662_pct",
+                                  "hpge": "resolution_662_pct"}
+
+
+def _detector(check: _Check, table: dict[str, Any]) -> None:
+    dtype = table.get("detector_type")
+    if dtype not in DETECTOR_TYPES:
+        raise check.fail("processing.detector_type", f"one of {sorted(DETECTOR_TYPES)}", dtype)
+    needed = DETECTOR_TYPES[dtype]
+    if needed not in table:
+        raise check.fail(f"processing.{needed}",
+                         f"a value (required for detector_type {dtype!r})")
 
 
 def _records(check: _Check, data: dict[str, Any]) -> tuple[tuple[str, ...], JournalPolicy]:

@@ -22,7 +22,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from borderlink.hardware_profiles.readings import OccupancyReport, PanelCounts
+from borderlink.hardware_profiles.readings import GammaSpectrum, OccupancyReport, PanelCounts
 
 from ..errors import EdgeError
 
@@ -262,7 +262,8 @@ def occupancy_report(foreground: Sequence[N42Spectrum], background: Sequence[N42
     Each foreground detector is paired with the background spectrum of the same detector name
     (or, when there is one background spectrum only, with that one). Live times are taken from
     the spectra (the foreground's must agree within 1 %). Neutron counts are 0: gamma spectra
-    carry none.
+    carry none. The spectra themselves ride along (``foreground_spectra`` /
+    ``background_spectra``) for a spectroscopic processor's photopeak test.
     """
     if not foreground or not background:
         raise N42ImportError("N42: an occupancy needs foreground and background spectra")
@@ -271,6 +272,7 @@ def occupancy_report(foreground: Sequence[N42Spectrum], background: Sequence[N42
         raise N42ImportError("N42: foreground spectra of one occupancy must share one live time")
     by_name = {s.detector: s for s in background}
     fg, bg = [], []
+    fg_spectra, bg_spectra = [], []
     b_live = background[0].live_time_s
     for i, s in enumerate(foreground):
         b = by_name.get(s.detector) or (background[0] if len(background) == 1 else None)
@@ -278,6 +280,10 @@ def occupancy_report(foreground: Sequence[N42Spectrum], background: Sequence[N42
             raise N42ImportError(f"N42: no background spectrum for detector {s.detector!r}")
         fg.append(_panel(i + 1, [s]))
         bg.append(_panel(i + 1, [b], scale=b_live / b.live_time_s))
+        fg_spectra.append(GammaSpectrum(i + 1, s.counts, s.calibration, s.live_time_s))
+        bg_spectra.append(GammaSpectrum(i + 1, b.counts, b.calibration, b.live_time_s))
     return OccupancyReport(t=start + live, lane=lane, occupancy_id=occupancy_id, start=start,
                            end=start + live, live_time_s=live, foreground=tuple(fg),
-                           background=tuple(bg), background_live_time_s=b_live)
+                           background=tuple(bg), background_live_time_s=b_live,
+                           foreground_spectra=tuple(fg_spectra),
+                           background_spectra=tuple(bg_spectra))

@@ -29,13 +29,24 @@ Neutron alarm
     The panels' neutron sum, over sliding ``neutron_slice_s`` windows and the whole occupancy,
     against the predictive negative binomial of a background known from a few hundred counts.
 
-Energy-window ratio (NORM)
+Energy-window ratio (NORM), count-only monitors
     ``ratio = net high-window counts / net gross counts`` over the samples of the windows that
-    are significant (>= 3 sigma on the sum). Naturally occurring radioactive material (K-40 in
-    fertiliser and bananas, Ra-226/Th-232 chains in ceramics and tiles) has a hard spectrum
-    whose ratio lies in ``norm_ratio_band``; Cs-137 (662 keV, Compton edge 477 keV) lies below
-    it, Co-60 above it. A gamma-only alarm whose ratio is consistent with the band (within
-    ``ratio_z`` standard errors) is a nuisance alarm; a neutron alarm never is.
+    are significant (>= 3 sigma on the sum). The band depends on the detector
+    (``detector_type``; the profile's ``<type>_norm_ratio_band``). On plastic scintillator
+    (``pvt``) panels, which see Compton continua only, naturally occurring radioactive
+    material (K-40 in fertiliser and bananas, Ra-226/Th-232 chains in ceramics and tiles) has
+    a hard spectrum whose ratio lies in the band (0.30-0.52); Cs-137 (662 keV, Compton edge
+    477 keV) lies below it, Co-60 above it. A gamma-only alarm whose ratio is consistent with
+    the band (within ``ratio_z`` standard errors) is a nuisance alarm; a neutron alarm never
+    is. On NaI (``nai``) the photopeaks of Cs-137 and Co-60 fall in the high window as NORM's
+    do (real RASE NaI spectra: Cs-137 0.32, Co-60 0.51, Th-232 0.32, Ra-226 0.25), so no band
+    separates them: a NaI profile defines none and two windows alone never call a nuisance.
+
+Photopeaks (NORM), spectroscopic monitors
+    A report that carries the panels' spectra from a ``nai`` or ``hpge`` monitor is judged on
+    photopeak windows instead (:mod:`.photopeaks`: Cs-137 662, Co-60 1173 + 1332 keV against
+    K-40 1461, Tl-208 2614/583, Bi-214 609/1764 … keV, windows from ``resolution_662_pct``): a
+    gamma-only alarm is a nuisance when NORM lines are seen and no man-made line is.
 """
 
 from __future__ import annotations
@@ -49,9 +60,14 @@ from typing import Any
 from borderlink.hardware_profiles.readings import CountSample, OccupancyReport
 
 from .base import AlertLevel, Decision
+from .photopeaks import PhotopeakVerdict, analyse
 from .poisson import negbin_threshold, per_test_rate, poisson_threshold
 
-__all__ = ["OccupancyResult", "RadiationConfig", "RadiationProcessor"]
+__all__ = ["DETECTOR_TYPES", "OccupancyResult", "RadiationConfig", "RadiationProcessor"]
+
+#: Detector types; the spectroscopic ones are judged on photopeaks when spectra come.
+DETECTOR_TYPES = frozenset({"pvt", "nai", "hpge"})
+_SPECTROSCOPIC = frozenset({"nai", "hpge"})
 
 
 @dataclass(frozen=True)
@@ -69,7 +85,13 @@ class RadiationConfig:
     background_gamma_cps_per_panel: float = 1800.0  # nominal, until background is learnt
     background_neutron_cps_per_panel: float = 2.0
     background_high_fraction: float = 0.38  # nominal high-window share of the background
-    norm_ratio_band: tuple[float, float] = (0.30, 0.52)
+    detector_type: str = "pvt"  # pvt (plastic), nai, hpge: what a window or a line means
+    # the two-window NORM band of this detector type (None: two windows never call NORM)
+    norm_ratio_band: tuple[float, float] | None = (0.30, 0.52)
+    resolution_662_pct: float = 7.0  # FWHM at 662 keV (spectroscopic detectors)
+    photopeak_min_sigma: float = 5.0  # a line is seen at this many standard errors ...
+    man_made_min_share: float = 0.02  # ... holding this share of the excess (man-made) ...
+    norm_min_share: float = 0.005  # ... or this share (NORM lines)
     ratio_z: float = 0.0  # standard errors of the ratio allowed outside the band for NORM
     vehicle_shadowing: float = 0.12  # nominal; the largest correction applied is twice this
     gamma_windows_s: tuple[float, ...] = (0.5, 1.0, 2.0)  # sliding window lengths
@@ -87,17 +109,26 @@ class RadiationConfig:
             raise ValueError(f"panels must be >= 1, got {self.panels!r}")
         if self.sample_interval_s <= 0:
             raise ValueError("sample_interval_s must be positive")
-        low, high = self.norm_ratio_band
-        if not 0.0 <= low < high <= 1.0:
-            raise ValueError(f"norm_ratio_band must be [low, high] in 0..1, got {self.norm_ratio_band!r}")
+        if self.detector_type not in DETECTOR_TYPES:
+            raise ValueError(f"detector_type must be one of {sorted(DETECTOR_TYPES)}, "
+                             f"got {self.detector_type!r}")
+        if self.norm_ratio_band is not None:
+            low, high = self.norm_ratio_band
+            if not 0.0 <= low < high <= 1.0:
+                raise ValueError(f"norm_ratio_band must be [low, high] in 0..1, got {self.norm_ratio_band!r}")
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any], **overrides: Any) -> RadiationConfig:
-        """Build from a profile's processing settings (unknown keys are ignored)."""
+        """Build from a profile's processing settings (unknown keys are ignored).
+
+        The NORM band is the profile's ``<detector_type>_norm_ratio_band`` (a configuration
+        built in code may give ``norm_ratio_band``); a detector type without one has none.
+        """
         names = set(cls.__dataclass_fields__)
         values = {k: v for k, v in settings.items() if k in names}
-        if "norm_ratio_band" in values:
-            values["norm_ratio_band"] = tuple(float(v) for v in values["norm_ratio_band"])
+        dtype = str(overrides.get("detector_type", values.get("detector_type", "pvt")))
+        band = settings.get(f"{dtype}_norm_ratio_band", values.get("norm_ratio_band"))
+        values["norm_ratio_band"] = tuple(float(v) for v in band) if band else None
         values.update(overrides)
         return cls(**values)
 
@@ -158,6 +189,8 @@ class OccupancyResult:
     nuisance: bool
     threshold_cps: float
     tests: int
+    norm_test: str = "ratio"  # ratio (two windows), photopeaks, none (no band, no spectra)
+    photopeaks: PhotopeakVerdict | None = None
 
 
 class RadiationProcessor:
@@ -351,9 +384,7 @@ class RadiationProcessor:
         nuisance = False
         if gamma_alarm:
             ratio, ratio_sigma = self._energy_ratio(rows, sum_sig, w_ratio, bg)
-            low, high = c.norm_ratio_band
-            if ratio is not None and ratio_sigma is not None and not neutron_alarm:
-                nuisance = low - c.ratio_z * ratio_sigma <= ratio <= high + c.ratio_z * ratio_sigma
+            nuisance = not neutron_alarm and self._in_band(ratio, ratio_sigma)
         if neutron_alarm and not gamma_alarm:
             best_threshold_cps = k_w / (wn * dt)
         return OccupancyResult(
@@ -373,7 +404,15 @@ class RadiationProcessor:
             nuisance=nuisance,
             threshold_cps=best_threshold_cps,
             tests=tests,
+            norm_test="ratio" if c.norm_ratio_band is not None else "none",
         )
+
+    def _in_band(self, ratio: float | None, ratio_sigma: float | None) -> bool:
+        c = self.config
+        if ratio is None or ratio_sigma is None or c.norm_ratio_band is None:
+            return False
+        low, high = c.norm_ratio_band
+        return low - c.ratio_z * ratio_sigma <= ratio <= high + c.ratio_z * ratio_sigma
 
     def _shadowed(self, ticks: list[int], mu_tick: float) -> float:
         """Expected per-sample background under this vehicle (never above the empty lane).
@@ -483,6 +522,8 @@ class RadiationProcessor:
             if r.energy_ratio is not None:
                 abody["energy_ratio"] = round(r.energy_ratio, 4)
             what = "NORM nuisance" if r.nuisance else f"{kind} ALARM"
+            if r.photopeaks is not None and (r.photopeaks.man_made or r.photopeaks.norm):
+                what += f" ({', '.join(r.photopeaks.man_made + r.photopeaks.norm)})"
             out.append(Decision("radiation.alarm", abody, t=now, alert=level, decided_at=now,
                                 summary=f"lane {c.lane} occupancy {r.occupancy_seq}: {what}",
                                 extra=extra))
@@ -533,9 +574,19 @@ class RadiationProcessor:
             if net > 0:
                 ratio = (high - exp_high) / net
                 ratio_sigma = math.sqrt((1 - ratio) ** 2 * high + ratio ** 2 * low) / net
-                lo, hi = c.norm_ratio_band
-                nuisance = (not neutron_alarm
-                            and lo - c.ratio_z * ratio_sigma <= ratio <= hi + c.ratio_z * ratio_sigma)
+        norm_test = "ratio" if c.norm_ratio_band is not None else "none"
+        peaks = None
+        if c.detector_type in _SPECTROSCOPIC and rep.foreground_spectra:
+            peaks = analyse(rep.foreground_spectra, rep.background_spectra,
+                            resolution_662_pct=c.resolution_662_pct,
+                            min_sigma=c.photopeak_min_sigma,
+                            man_made_min_share=c.man_made_min_share,
+                            norm_min_share=c.norm_min_share)
+        if peaks is not None:
+            norm_test = "photopeaks"
+            nuisance = gamma_alarm and not neutron_alarm and peaks.nuisance
+        elif gamma_alarm:
+            nuisance = not neutron_alarm and self._in_band(ratio, ratio_sigma)
         if neutron_alarm and not gamma_alarm:
             thr_cps = k_n / t_f
         self._seq += 1
@@ -546,5 +597,6 @@ class RadiationProcessor:
             neutron_background_cps=nb / t_b, max_sigma=max_sigma, gamma_alarm=gamma_alarm,
             neutron_alarm=neutron_alarm, neutron_sigma=n_sig, energy_ratio=ratio,
             ratio_sigma=ratio_sigma, nuisance=nuisance, threshold_cps=thr_cps, tests=len(chans),
+            norm_test=norm_test, photopeaks=peaks,
         )
         return self._decisions(result, rep.t, n42=None)

@@ -230,7 +230,7 @@ def test_negative_presets_hold_nothing_controlled() -> None:
 
 
 def test_radiation_sources_show_in_the_energy_windows() -> None:
-    band = load_profile("rpm-lane").setting("norm_ratio_band")
+    band = load_profile("rpm-lane").setting("pvt_norm_ratio_band")
     seen = set()
     for e in SMOKE:
         if e.truth is None or e.truth.kind != "vehicle":
