@@ -11,6 +11,9 @@ LAYOUT = ["proto", "edge", "hub", "provisioning", "firmware_tools", "hardware_pr
 
 package_dir = {"borderlink": "borderlink"}
 packages = ["borderlink"]
+for sub in find_packages("borderlink"):
+    packages.append(f"borderlink.{sub}")
+    package_dir[f"borderlink.{sub}"] = f"borderlink/{sub.replace('.', '/')}"
 for folder in LAYOUT:
     package_dir[f"borderlink.{folder}"] = folder
     packages.append(f"borderlink.{folder}")
