@@ -284,31 +284,35 @@ class FederationView:
                 if fields is None:
                     continue
             decided.append((log_index, node_id, record, fields))
-        # Disclosures only of the records that get some.
+        # Disclosures only of the records that get some, merged in by log index.
         wanted = [d[0] for d in decided if d[3]]
-        stored = self.storage.disclosure_rows(wanted) if wanted else {}
+        drows = self.storage.disclosure_rows(wanted) if wanted else []
         proofs = self._proofs([d[0] for d in decided], checkpoint) if checkpoint else {}
         out: list[bytes] = []
         append = out.append
         node_field = self._node_field
-        encode = encode_federated_record
+        varint = _varint
         last = len(decided) - 1
+        j, n_d = 0, len(drows)
         for i, (log_index, node_id, record, fields) in enumerate(decided):
+            parts = [b"\x08", varint(log_index), b"\x12"] if log_index else [b"\x12"]
+            parts += (varint(len(record)), record)
             if fields:
-                got = stored.get(log_index)
-                disclosures = [d for name, d in got if name in fields] if got else ()
-            else:
-                disclosures = ()
-            append(
-                encode(
-                    log_index,
-                    record,
-                    disclosures,
-                    node_field(node_id),
-                    proofs.get(log_index, b"") if proofs else b"",
-                    decided[i + 1][0] if i < last else next_index,
-                )
-            )
+                while j < n_d and drows[j][0] < log_index:
+                    j += 1
+                while j < n_d and drows[j][0] == log_index:
+                    _, name, d = drows[j]
+                    j += 1
+                    if name in fields:
+                        parts += (b"\x1a", varint(len(d)), d)
+            parts.append(node_field(node_id))
+            if proofs:
+                proof = proofs.get(log_index)
+                if proof:
+                    parts += (b"\x2a", varint(len(proof)), proof)
+            next_cursor = decided[i + 1][0] if i < last else next_index
+            parts += (b"\x30", varint(next_cursor))
+            append(b"".join(parts))
         return Page(tuple(out), next_index)
 
     # -- node keys and proofs -------------------------------------------------------------

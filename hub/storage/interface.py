@@ -120,9 +120,10 @@ class Storage(Protocol):
         """As :meth:`scan_records` (same rows, same next index), as plain ``(log_index,
         node_id, record, record_type, agency, site)`` tuples: the federation's lean read."""
 
-    def disclosure_rows(self, log_indexes: Sequence[int]) -> dict[int, list[tuple[str, bytes]]]:
-        """``(field_name, disclosure)`` pairs by log index (ascending *log_indexes*), in
-        position order; records without any are absent."""
+    def disclosure_rows(self, log_indexes: Sequence[int]) -> list[tuple[int, str, bytes]]:
+        """``(log_index, field_name, disclosure)`` of the records at *log_indexes*
+        (ascending), in (log index, position) order; may include rows of other indexes
+        between the first and the last (merge by index)."""
 
     def log_state(self) -> LogState: ...
 

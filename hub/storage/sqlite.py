@@ -58,6 +58,7 @@ class SqliteStorage(SqlStorage):
     """The hub storage in one SQLite file. Build it with :meth:`open`."""
 
     _integrity_errors = (sqlite3.IntegrityError,)
+    _no_index = "+"
 
     def __init__(self, config: SqliteConfig, writer: sqlite3.Connection) -> None:
         self.config = config

@@ -340,12 +340,14 @@ def test_scan_filters_and_resumes_without_loss_or_duplicates(
 @pytest.mark.parametrize("indexes", [[0, 1, 2, 3, 5, 6], [0, 9, 18], [], [4]])
 def test_disclosure_rows_dense_and_sparse(store: Storage, indexes: list[int]) -> None:
     records = _fill(store)
-    got = store.disclosure_rows(indexes)
-    expected = {
-        i: [(d.field_name, d.disclosure) for d in records[i].disclosures]
-        for i in indexes
-        if records[i].disclosures
-    }
+    rows = store.disclosure_rows(indexes)
+    assert [r[0] for r in rows] == sorted(r[0] for r in rows)
+    if indexes:  # rows of other indexes only between the first and the last asked for
+        assert all(indexes[0] <= r[0] <= indexes[-1] for r in rows)
+    got = [(i, name, bytes(d)) for i, name, d in rows if i in indexes]
+    expected = [
+        (i, d.field_name, d.disclosure) for i in indexes for d in records[i].disclosures
+    ]
     assert got == expected
 
 
