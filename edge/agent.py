@@ -17,6 +17,7 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -32,9 +33,9 @@ from borderlink import __version__
 
 from .config import EdgeConfig
 from .device import DeviceRunner
-from .downlink import DownlinkStore, DownlinkVerifier
+from .downlink import KIND_NUMBERS, DownlinkItem, DownlinkStore, DownlinkVerifier
 from .drivers import open_url
-from .errors import ConfigError
+from .errors import ConfigError, DownlinkError, ProcessorUnavailableError
 from .journal import Journal, ThinningPolicy
 from .metrics import EdgeMetrics
 from .processor_registry import ProcessorRegistry, default_processor_registry
@@ -86,6 +87,36 @@ def build_device_runner(profile: Profile, url: str, *, processor: Processor,
                         queue_frames=queue_frames, reconnect_s=reconnect_s)
 
 
+def _downlink_hook(registry: ProcessorRegistry, profile: Profile, processor: Processor,
+                   options: dict[str, Any]) -> Callable[[DownlinkItem], Callable[[], None] | None]:
+    def hook(item: DownlinkItem) -> Callable[[], None] | None:
+        try:
+            return registry.prepare_downlink(profile, processor, item.kind, item.content, options)
+        except ProcessorUnavailableError:
+            return None
+
+    return hook
+
+
+def _restore_downlinks(uplink: Uplink, hook: Callable[[DownlinkItem], Any]) -> None:
+    """Items applied before a restart are verified again and handed to the processor."""
+    if uplink.store is None or uplink.verifier is None:
+        return
+    for kind in KIND_NUMBERS:
+        signed = uplink.store.load(kind)
+        if signed is None:
+            continue
+        try:
+            item = uplink.verifier.verify_held(kind, signed)
+            swap = hook(item)
+        except DownlinkError as exc:
+            log.error("held %s item not used: %s", kind, exc)
+            continue
+        if swap is not None:
+            swap()
+            log.info("held %s v%d from %s restored", kind, item.version, item.issuer)
+
+
 class EdgeAgent:
     """One running node. Build with :meth:`from_config`; :meth:`start`, :meth:`run`, :meth:`stop`."""
 
@@ -108,10 +139,11 @@ class EdgeAgent:
                     processors: ProcessorRegistry | None = None) -> EdgeAgent:
         profile = load_profile(config.device.profile)
         key = SigningKey.from_pem(_read(config.node.signing_key, "record signing key"))
+        registry = processors or default_processor_registry()
+        options = dict(config.processor)
+        options.setdefault("node_seed", key.seed)
         if processor is None:
-            options = dict(config.processor)
-            options.setdefault("node_seed", key.seed)
-            processor = (processors or default_processor_registry()).build(profile, options)
+            processor = registry.build(profile, options)
         metrics = EdgeMetrics()
         journal = Journal.open(config.journal.path, max_bytes=config.journal.max_bytes,
                                policy=ThinningPolicy.from_profile(profile.journal))
@@ -143,6 +175,8 @@ class EdgeAgent:
                     store=DownlinkStore(config.downlink.dir, journal), metrics=metrics)
                 recorder.add_listener(uplink.notify)
                 recorder.clock_quality = uplink.clock_quality
+                uplink.on_downlink = _downlink_hook(registry, profile, processor, options)
+                _restore_downlinks(uplink, _downlink_hook(registry, profile, processor, options))
             url = config.device.url or profile.transport.url()
             device = build_device_runner(
                 profile, url, processor=processor, recorder=recorder, metrics=metrics,

@@ -129,6 +129,16 @@ class DownlinkVerifier:
         return DownlinkItem(kind, version, target, issuer, payload.get("content"), signed)
 
 
+    def verify_held(self, kind: str, signed: bytes) -> DownlinkItem:
+        """Re-verify an item applied earlier (read back from the store at start-up)."""
+        try:
+            payload = cbor2.loads(decode_sign1(signed, max_bytes=MAX_DOWNLINK_BYTES).payload)
+            version, target = int(payload["version"]), str(payload["target"])
+        except (BorderlinkError, cbor2.CBORDecodeError, ValueError, KeyError, TypeError) as exc:
+            raise DownlinkVerificationError(f"held {kind} item is unreadable: {exc}") from exc
+        return self.verify(kind, version, signed, target, version - 1)
+
+
 class DownlinkStore:
     """Applied items on disk and their versions in the journal's meta table."""
 

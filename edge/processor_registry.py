@@ -24,6 +24,8 @@ from .processors.base import Processor
 __all__ = ["ProcessorEntry", "ProcessorRegistry", "default_processor_registry"]
 
 Factory = Callable[[Any, Any, Mapping[str, Any]], Processor]  # (module, profile, options)
+#: (module, processor, kind, content, options) -> a function that swaps the new data in.
+DownlinkHook = Callable[[Any, Processor, str, Any, Mapping[str, Any]], Callable[[], None]]
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,9 @@ class ProcessorEntry:
     device_class: str
     module: str  # under borderlink.edge.processors
     factory: Factory
+    #: Prepares a verified downlink item (e.g. a watchlist) for the processor; raises if the
+    #: content does not fit; the returned function swaps it in once the item is applied.
+    downlink: DownlinkHook | None = None
 
 
 class ProcessorRegistry:
@@ -72,6 +77,16 @@ class ProcessorRegistry:
             ) from exc
 
 
+    def prepare_downlink(self, profile: Any, processor: Processor, kind: str, content: Any,
+                         options: Mapping[str, Any] | None = None) -> Callable[[], None] | None:
+        """What to swap into *processor* for a verified downlink item (None: nothing to do)."""
+        e = self.entry(profile.device_class)
+        if e.downlink is None:
+            return None
+        module = importlib.import_module(f"borderlink.edge.processors.{e.module}")
+        return e.downlink(module, processor, kind, content, dict(options or {}))
+
+
 def _from_profile(class_name: str) -> Factory:
     def build(module: Any, profile: Any, options: Mapping[str, Any]) -> Processor:
         return getattr(module, class_name).from_profile(profile)  # type: ignore[no-any-return]
@@ -96,21 +111,42 @@ def _document(module: Any, profile: Any, options: Mapping[str, Any]) -> Processo
     From ``[processor] watchlist_key_file`` (32+ bytes), else derived from the node's
     signing-key seed (``options["node_seed"]``, given by the agent) with a fixed label.
     """
-    key_file = options.get("watchlist_key_file")
-    if key_file:
-        key = Path(key_file).read_bytes().strip()
-    else:
-        seed = options.get("node_seed", b"")
-        key = hashlib.sha256(b"borderlink watchlist key v1\x00" + bytes(seed)).digest()
     line = options.get("line")
     return module.DocumentProcessor.from_profile(  # type: ignore[no-any-return]
-        profile, watchlist_key=key, line=int(line) if line is not None else None)
+        profile, watchlist_key=_watchlist_key(options),
+        line=int(line) if line is not None else None)
+
+
+def _watchlist_key(options: Mapping[str, Any]) -> bytes:
+    key_file = options.get("watchlist_key_file")
+    if key_file:
+        return Path(key_file).read_bytes().strip()
+    seed = options.get("node_seed", b"")
+    return hashlib.sha256(b"borderlink watchlist key v1\x00" + bytes(seed)).digest()
+
+
+def _document_downlink(module: Any, processor: Processor, kind: str, content: Any,
+                       options: Mapping[str, Any]) -> Callable[[], None]:
+    """A signed watchlist (``borderlink.watchlist.v1``) replaces the reader's watchlist."""
+    if kind != "watchlist":
+        return lambda: None
+    from .errors import DownlinkError
+
+    try:
+        index = module.ProtectedWatchlist.build(content, _watchlist_key(options))
+    except Exception as exc:  # the processor's own error types: content that does not fit
+        raise DownlinkError(f"watchlist content is not usable: {exc}") from exc
+
+    def swap() -> None:
+        processor.watchlist = index  # type: ignore[attr-defined]  # one reference: atomic
+
+    return swap
 
 
 def default_processor_registry() -> ProcessorRegistry:
     """The device classes of the hardware profiles and their processors (issue 6)."""
     return ProcessorRegistry([
-        ProcessorEntry("document_reader", "document", _document),
+        ProcessorEntry("document_reader", "document", _document, _document_downlink),
         ProcessorEntry("radiation_portal_monitor", "radiation", _radiation),
         ProcessorEntry("patrol_radio", "radio", _radio),
         ProcessorEntry("telephony", "telephony", _from_profile("TelephonyProcessor")),

@@ -30,7 +30,7 @@ import queue
 import random
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,7 +45,7 @@ from borderlink.proto.v1 import (
     sync_pb2_grpc,
 )
 
-from .downlink import KIND_NUMBERS, KINDS, DownlinkStore, DownlinkVerifier
+from .downlink import KIND_NUMBERS, KINDS, DownlinkItem, DownlinkStore, DownlinkVerifier
 from .errors import DownlinkError, UplinkError
 from .journal import Journal
 from .metrics import EdgeMetrics
@@ -133,6 +133,9 @@ class Uplink:
         self.connects = 0
         self.records_sent = 0
         self.rejects = 0
+        #: Called with each verified item before it is applied; returns what to run once it
+        #: is applied (or None); raising DownlinkError refuses the item.
+        self.on_downlink: Callable[[DownlinkItem], Callable[[], None] | None] | None = None
         self.downlinks_applied = 0
         self.downlinks_refused = 0
         self._skew_recorded: int | None = None
@@ -364,7 +367,10 @@ class Uplink:
             try:
                 verified = self.verifier.verify(kind, item.version, item.signed_payload,
                                                 item.target, self.store.held_version(kind))
+                swap = self.on_downlink(verified) if self.on_downlink is not None else None
                 self.store.apply(verified)
+                if swap is not None:
+                    swap()
                 applied, message = True, "applied"
                 self.downlinks_applied += 1
                 if self.recorder is not None:
