@@ -243,10 +243,12 @@ class ScoreReport:
     errors: list[str] = field(default_factory=list)
     unscored: dict[str, int] = field(default_factory=dict)  # record type -> decisions
     agent_truths: int = 0  # node.* truths: the agent's, not a processor's
+    watchlist_persons: int = 0  # persons in the document readers' protected watchlist
     figures: list[Figure] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {"scenario": self.scenario, "seed": self.seed, "errors": self.errors,
+                "watchlist_persons": self.watchlist_persons,
                 "unscored": dict(sorted(self.unscored.items())),
                 "agent_truths": self.agent_truths,
                 "figures": [f.to_json() for f in self.figures],
@@ -318,9 +320,50 @@ def _units(device: str, decisions: list[Any], compute_s: float, scored: frozense
     return units
 
 
+_SYLLABLE_ONSETS = ("B", "D", "F", "K", "L", "M", "N", "P", "R", "S", "T", "V", "Z", "BR", "TR",
+                    "ST", "KR", "PL", "DR", "W")
+_SYLLABLE_VOWELS = ("A", "E", "I", "O", "U", "AI", "OU")
+_SYLLABLE_CODAS = ("", "", "N", "R", "L", "S", "K", "M", "ND", "RT")
+
+
+def padded_watchlist(path: str, persons: int, key: bytes, seed: int = 0) -> Any:
+    """The protected index of the watchlist file at *path* padded to *persons* listed persons.
+
+    The padding (deterministic for *seed*) is syllable-made names with birth dates 1940-2008:
+    names none of the simulator's travellers carry, so a padded entry can only be a false hit,
+    never a true one the ground truth does not know; it gives the index the size and block
+    structure of a national list (issue 6 times decisions with 1,000,000 entries).
+    """
+    import datetime as dt
+    import random
+
+    from .processors.watchlist import ProtectedWatchlist
+
+    with open(path, encoding="utf-8") as fh:
+        clear = json.load(fh)
+    rng = random.Random(f"watchlist-padding/{seed}")
+    listed = list(clear.get("persons", ()))
+    base = dt.date(1940, 1, 1).toordinal()
+
+    def name(syllables: int) -> str:
+        return "".join(rng.choice(_SYLLABLE_ONSETS) + rng.choice(_SYLLABLE_VOWELS)
+                       + rng.choice(_SYLLABLE_CODAS) for _ in range(syllables))
+
+    for i in range(max(0, persons - len(listed))):
+        birth = dt.date.fromordinal(base + rng.randrange(25_000))
+        listed.append({"id": f"PAD-{i:07d}", "surname": name(rng.randint(2, 4)),
+                       "given_names": name(rng.randint(1, 3)), "birth_date": birth.isoformat(),
+                       "sex": rng.choice("MF"), "category": "padding"})
+    return ProtectedWatchlist.build({**clear, "persons": listed}, key)
+
+
 def score_scenario(scenario: Any, seed: int = 0, *, tick_s: float = 0.5,
-                   max_delay_s: float = 180.0) -> ScoreReport:
-    """Run *scenario* (name, path or Scenario) through every device's processor and score it."""
+                   max_delay_s: float = 180.0, watchlist_persons: int = 0) -> ScoreReport:
+    """Run *scenario* (name, path or Scenario) through every device's processor and score it.
+
+    *watchlist_persons* > 0: document readers check a protected watchlist padded to that
+    many persons (:func:`padded_watchlist`) instead of the profile's file alone.
+    """
     from borderlink.hardware_profiles.loader import load_profile
     from borderlink.hardware_profiles.simulator import generate, load_scenario
 
@@ -332,9 +375,22 @@ def score_scenario(scenario: Any, seed: int = 0, *, tick_s: float = 0.5,
     procs: dict[str, Any] = {}
     classes: dict[str, str] = {}
     errors: list[str] = []
+    watchlists: dict[str, Any] = {}
     for spec in scenario.devices:
         profile = load_profile(spec.profile)
         classes[spec.id] = profile.device_class
+        if profile.device_class == "document_reader" and watchlist_persons > 0:
+            from .processors.document import DocumentProcessor
+
+            key = hashlib.sha256(b"borderlink score watchlist key").digest()
+            path = str(profile.setting("watchlist_file"))
+            if path not in watchlists:
+                watchlists[path] = padded_watchlist(path, watchlist_persons, key, seed)
+            line = spec.options.get("line")
+            procs[spec.id] = DocumentProcessor.from_profile(
+                profile, watchlist_key=key, line=int(line) if line is not None else None,
+                watchlist=watchlists[path])
+            continue
         if profile.device_class == "radiation_portal_monitor" and "lane" in spec.options:
             # the registry's factory does not pass the device's lane yet (see the report)
             from .processors.radiation import RadiationConfig, RadiationProcessor
@@ -390,6 +446,12 @@ def score_scenario(scenario: Any, seed: int = 0, *, tick_s: float = 0.5,
         next_tick += tick_s
     report = _score(scenario.name, seed, truths, units, classes, errors, max_delay_s)
     report.unscored = unscored
+    sizes = {id(w): w for w in watchlists.values()}
+    for d, proc in procs.items():
+        wl = getattr(proc, "watchlist", None)
+        if classes[d] == "document_reader" and wl is not None:
+            sizes[id(wl)] = wl
+    report.watchlist_persons = max((w.person_count for w in sizes.values()), default=0)
     return report
 
 
@@ -548,7 +610,10 @@ def _figures(scores: Mapping[str, ClassScore], units: Mapping[str, list[Unit]],
 def format_table(report: ScoreReport) -> str:
     head = (f"{'device class':<26}{'truths':>7}{'recall':>8}{'precision':>10}{'FP':>5}"
             f"{'false alerts':>13}{'p50 ms':>9}{'p99 ms':>9}  verdict")
-    lines = [f"scenario {report.scenario} (seed {report.seed})", head, "-" * len(head)]
+    title = f"scenario {report.scenario} (seed {report.seed})"
+    if report.watchlist_persons:
+        title += f"; document readers on a {report.watchlist_persons:,}-person protected watchlist"
+    lines = [title, head, "-" * len(head)]
     for c in sorted(report.classes.values(), key=lambda c: c.device_class):
         fa = f"{c.false_alerts}/{c.suppressed_events}" if c.suppressed_events else "-"
         fails = c.failures()
@@ -583,6 +648,9 @@ def configure_score(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("--scenario", default="smoke", help="scenario name or TOML file")
     parser.add_argument("--seed", type=int, default=0, help="simulator seed (default 0)")
     parser.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
+    parser.add_argument("--watchlist-persons", type=int, default=0, metavar="N",
+                        help="document readers check a protected watchlist padded to N persons "
+                        "(issue 6 times decisions with 1000000); default: the profile's list")
     parser.set_defaults(func=_score_cmd)
     return parser
 
@@ -591,7 +659,8 @@ def _score_cmd(args: argparse.Namespace) -> int:
     from borderlink.proto.errors import BorderlinkError
 
     try:
-        report = score_scenario(args.scenario, args.seed)
+        report = score_scenario(args.scenario, args.seed,
+                                watchlist_persons=args.watchlist_persons)
     except BorderlinkError as exc:
         print(f"borderlink simulate score: {exc}", file=sys.stderr)
         return 1

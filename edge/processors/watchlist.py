@@ -25,7 +25,7 @@ How it is protected
 What remains exposed
 --------------------
 * Without ``K`` (a stolen index file, a memory image without the key): the number of
-  document tags and of person blocks, and bucket sizes. Nothing else.
+  document tags, of persons and of person blocks, and bucket sizes. Nothing else.
 * With ``K`` as well (the whole device, key included): a dictionary attack. Surname
   skeletons of a population are few (thousands) and years ~100, so an attacker enumerates
   skeleton x year pairs offline and opens every person bucket, learning the fine name keys
@@ -125,7 +125,8 @@ class ProtectedWatchlist:
     """
 
     def __init__(self, *, key: bytes, list_id: str, issuer: str, version: int,
-                 documents: Mapping[int, bytes], persons: Mapping[int, bytes]) -> None:
+                 documents: Mapping[int, bytes], persons: Mapping[int, bytes],
+                 person_count: int = 0) -> None:
         if len(key) < 16:
             raise WatchlistError("the device watchlist key must be at least 16 bytes")
         self._key = key
@@ -134,6 +135,7 @@ class ProtectedWatchlist:
         self.version = version
         self._documents = dict(documents)
         self._persons = dict(persons)
+        self.person_count = person_count  # listed persons (their blocks are what is stored)
 
     # ------------------------------------------------------------------ building
     @classmethod
@@ -146,6 +148,7 @@ class ProtectedWatchlist:
         documents: dict[int, bytes] = {}
         doc_payloads: dict[str, list[str]] = {}
         blocks: dict[tuple[str, str], list[str]] = {}
+        person_count = 0
         for data in lists:
             if data.get("format") != WATCHLIST_FORMAT:
                 raise WatchlistError(
@@ -163,6 +166,7 @@ class ProtectedWatchlist:
                     str(doc.get("issuing_state", "")), str(doc.get("document_type", "")))))
             for i, person in enumerate(data.get("persons", ())):
                 entry, block_keys = _person_entry(person, default_list, i)
+                person_count += 1
                 for block in block_keys:
                     blocks.setdefault(block, []).append(entry)
         version = max(int(d.get("version", 0)) for d in lists)
@@ -179,7 +183,8 @@ class ProtectedWatchlist:
         first = lists[0]
         list_id = "+".join(str(d.get("list_id", "")) for d in lists)
         return cls(key=key, list_id=list_id, issuer=str(first.get("issuer", "")),
-                   version=version, documents=documents, persons=persons)
+                   version=version, documents=documents, persons=persons,
+                   person_count=person_count)
 
     def dumps(self) -> bytes:
         """The protected index as CBOR (no clear names, numbers or dates in it)."""
@@ -187,6 +192,7 @@ class ProtectedWatchlist:
             "format": PROTECTED_FORMAT, "list_id": self.list_id, "issuer": self.issuer,
             "version": self.version, "key_check": _tag(self._key, b"key-check"),
             "documents": self._documents, "persons": self._persons,
+            "person_count": self.person_count,
         }, canonical=True)
 
     @classmethod
@@ -202,7 +208,7 @@ class ProtectedWatchlist:
             raise WatchlistError("the protected watchlist was built under another device key")
         return cls(key=key, list_id=data["list_id"], issuer=data["issuer"],
                    version=data["version"], documents=data["documents"],
-                   persons=data["persons"])
+                   persons=data["persons"], person_count=int(data.get("person_count", 0)))
 
     # ------------------------------------------------------------------ look-ups
     @property

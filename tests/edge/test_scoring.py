@@ -135,3 +135,24 @@ def test_agreement_compares_what_the_truth_expects_and_names_what_it_skips() -> 
     assert agrees({"class": "person", "speed_mps": 1.3}, {"class": "person", "speed_mps": 1.7},
                   "ground_sensor")
     assert not agrees({"case_id": "C-1"}, {"case_id": "C-2", "findings": []}, "gc_ms")
+
+
+def test_document_readers_can_be_scored_on_a_padded_protected_watchlist() -> None:
+    from borderlink.edge.scoring import padded_watchlist
+    from borderlink.hardware_profiles.loader import load_profile
+
+    path = load_profile("docreader-first-line").setting("watchlist_file")
+    key = b"k" * 32
+    wl = padded_watchlist(path, 3000, key)
+    assert wl.person_count == 3000 and wl.block_count > 2000
+    listed = json.loads(open(path, encoding="utf-8").read())["persons"][0]
+    import datetime as dt
+
+    birth = dt.date.fromisoformat(listed["birth_date"])
+    hits = wl.match_person(listed["surname_latin"], listed["given_names_latin"], birth, 0.8)
+    assert hits and hits[0].ref == listed["id"]  # the shipped persons are all still there
+    report = score_scenario("smoke", seed=0, watchlist_persons=3000)
+    assert report.watchlist_persons == 3000
+    dr = report.classes["document_reader"]
+    assert dr.recall == 1.0 and dr.precision == 1.0
+    assert "3,000-person protected watchlist" in format_table(report)
