@@ -145,7 +145,9 @@ def test_document_readers_can_be_scored_on_a_padded_protected_watchlist() -> Non
     key = b"k" * 32
     wl = padded_watchlist(path, 3000, key)
     assert wl.person_count == 3000 and wl.block_count > 2000
-    listed = json.loads(open(path, encoding="utf-8").read())["persons"][0]
+    from pathlib import Path
+
+    listed = json.loads(Path(path).read_text(encoding="utf-8"))["persons"][0]
     import datetime as dt
 
     birth = dt.date.fromisoformat(listed["birth_date"])
