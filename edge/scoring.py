@@ -74,6 +74,7 @@ __all__ = [
     "agrees",
     "configure_score",
     "format_table",
+    "score_decisions",
     "score_scenario",
 ]
 
@@ -452,6 +453,27 @@ def score_scenario(scenario: Any, seed: int = 0, *, tick_s: float = 0.5,
         if classes[d] == "document_reader" and wl is not None:
             sizes[id(wl)] = wl
     report.watchlist_persons = max((w.person_count for w in sizes.values()), default=0)
+    return report
+
+
+def score_decisions(name: str, seed: int, truths: Iterable[Any],
+                    outcomes: Mapping[str, Iterable[list[Any]]], classes: Mapping[str, str],
+                    max_delay_s: float = 180.0) -> ScoreReport:
+    """Score decisions made elsewhere (records a hub holds, say) against *truths*.
+
+    *outcomes* maps a device id to groups of decisions, each group what one processor call
+    made (for records: those of one node at one time); *classes* maps device ids to device
+    classes. Matching, units and figures as in :func:`score_scenario`; compute times are not
+    known here, so latencies are the waits alone.
+    """
+    unscored: dict[str, int] = {}
+    units: dict[str, list[Unit]] = {}
+    for device, groups in outcomes.items():
+        scored = SCORED.get(classes[device], frozenset())
+        units[device] = [u for group in groups
+                         for u in _units(device, list(group), 0.0, scored, unscored)]
+    report = _score(name, seed, truths, units, classes, [], max_delay_s)
+    report.unscored = unscored
     return report
 
 

@@ -158,3 +158,18 @@ def test_document_readers_can_be_scored_on_a_padded_protected_watchlist() -> Non
     dr = report.classes["document_reader"]
     assert dr.recall == 1.0 and dr.precision == 1.0
     assert "3,000-person protected watchlist" in format_table(report)
+
+
+def test_decisions_made_elsewhere_are_scored_the_same_way() -> None:
+    from borderlink.edge.scoring import score_decisions
+
+    truths = [_truth(10.0, "link.status", {"link": "B", "state": "down"}, kind="outage"),
+              _truth(30.0, "link.status", {"link": "B", "state": "up"}, kind="link_up")]
+    groups = [[_decision("link.status", {"link": "B", "state": "down"}, 10.0, "alarm")],
+              [_decision("link.status", {"link": "B", "state": "up"}, 30.0, "info"),
+               _decision("call.record", {"result": "answered"}, 30.0)]]
+    report = score_decisions("x", 0, truths, {"D1": groups}, {"D1": "telephony"})
+    c = report.classes["telephony"]
+    assert c.correct == 2 and c.outcomes == 3 and c.precision == pytest.approx(2 / 3)
+    assert c.by_category() == {"link_up": {"truths": 1, "correct": 1},
+                               "outage": {"truths": 1, "correct": 1}}
