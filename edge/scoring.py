@@ -12,8 +12,9 @@ Units. Every decision of a *scored* record type (:data:`SCORED`) is one unit; a
 occupancy). Its compute time is that of the ``feed``/``tick`` call that made it. Decisions of
 other types are not scored and are counted in the report (``unscored``): ``radio.position``
 (thinned telemetry, no event) and whatever a processor adds; ``node.*`` truths (faults) are
-the agent's business and counted apart (``agent_truths``), as are truths of devices whose
-processor failed to build (``errors``).
+the agent's business and counted apart (``agent_truths``); truths of a device whose
+processor failed to build are counted in ``errors`` (which fail the run), as are exceptions a
+processor raised.
 
 Matching, per device, truths in time order: a truth that expects a record takes, among the
 unused units of its record type (``radiation.alarm`` -> ``radiation.occupancy``) whose time
@@ -499,12 +500,16 @@ def _score(name: str, seed: int, truths: Iterable[Any], units: dict[str, list[Un
             scores.setdefault(cls, ClassScore(cls))
     agent = 0
     kept = []
+    orphans: dict[str, int] = {}
     for tr in truths:
         if (tr.record_type or "").startswith("node."):
             agent += 1
         elif tr.device_id in units:
             kept.append(tr)
-        # truths of a device without a processor: its build error is in ``errors``
+        else:  # a device without a processor (its build error is in ``errors`` too)
+            orphans[tr.device_id] = orphans.get(tr.device_id, 0) + 1
+    errors = errors + [f"{device}: {n} truths not scored (no processor)"
+                       for device, n in sorted(orphans.items())]
     for tr in sorted(kept, key=lambda t: (t.record_type is None, t.t)):
         cls = classes[tr.device_id]
         sc = scores[cls]

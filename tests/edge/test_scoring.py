@@ -173,3 +173,11 @@ def test_decisions_made_elsewhere_are_scored_the_same_way() -> None:
     assert c.correct == 2 and c.outcomes == 3 and c.precision == pytest.approx(2 / 3)
     assert c.by_category() == {"link_up": {"truths": 1, "correct": 1},
                                "outage": {"truths": 1, "correct": 1}}
+
+
+def test_truths_of_a_device_without_a_processor_are_reported_not_dropped() -> None:
+    from borderlink.edge.scoring import _score
+
+    truths = [_truth(1.0, "link.status", {"state": "down"}, device="GONE")]
+    report = _score("x", 0, truths, {}, {"GONE": "telephony"}, [], 180.0)
+    assert report.errors == ["GONE: 1 truths not scored (no processor)"] and not report.ok
