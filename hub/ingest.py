@@ -27,6 +27,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from borderlink.hub.errors import ChainConflictError, UnknownNodeError
 from borderlink.hub.storage import (
@@ -241,6 +242,24 @@ def _verify_chunk(public_key: bytes, envelopes: Envelopes) -> list[NewRecord | R
     return verify_batch(public_key, envelopes, _worker_registry)
 
 
+class PendingVerification:
+    """Verification of one batch under way on a :class:`PoolVerifier` (see ``submit``)."""
+
+    def __init__(self, public_key: bytes, futures: list[Any]) -> None:
+        self.public_key = public_key
+        self._futures = futures
+
+    def result(self) -> list[NewRecord | Refused]:
+        out: list[NewRecord | Refused] = []
+        for f in self._futures:
+            out.extend(f.result())
+        return out
+
+    def cancel(self) -> None:
+        for f in self._futures:
+            f.cancel()
+
+
 class PoolVerifier:
     """Verifies batches on worker processes (the default registry in each), so signature
     checks and CBOR decoding use every core, not one GIL. Started with ``spawn``: forking a
@@ -261,14 +280,17 @@ class PoolVerifier:
         list(self._pool.map(_verify_chunk, [b""] * workers, [[]] * workers))
 
     def __call__(self, public_key: bytes, envelopes: Envelopes) -> list[NewRecord | Refused]:
+        return self.submit(public_key, envelopes).result()
+
+    def submit(self, public_key: bytes, envelopes: Envelopes) -> PendingVerification:
+        """Start verifying *envelopes* on the workers; the answer comes from ``.result()``.
+        Lets a stream verify its next batches while the current one is being stored."""
         chunks = [
             [(raw, list(d)) for raw, d in envelopes[i : i + self.chunk]]
             for i in range(0, len(envelopes), self.chunk)
         ]
-        out: list[NewRecord | Refused] = []
-        for part in self._pool.map(_verify_chunk, [public_key] * len(chunks), chunks):
-            out.extend(part)
-        return out
+        futures = [self._pool.submit(_verify_chunk, public_key, c) for c in chunks]
+        return PendingVerification(public_key, futures)
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
@@ -317,19 +339,41 @@ class Ingest:
         self.clock_ms = clock_ms
         self.on_equivocation = on_equivocation
 
-    def ingest(
+    def prefetch(
         self, node_id: str, envelopes: Sequence[tuple[bytes, Sequence[bytes]]]
+    ) -> PendingVerification | None:
+        """Start verifying a batch ahead of :meth:`ingest` (with the node's key as enrolled
+        now), when the verifier can work in the background; else None."""
+        submit = getattr(self.verifier, "submit", None)
+        if submit is None:
+            return None
+        node = self.storage.get_node(node_id)
+        if node is None:
+            return None
+        return submit(node.public_key, envelopes)  # type: ignore[no-any-return]
+
+    def ingest(
+        self,
+        node_id: str,
+        envelopes: Sequence[tuple[bytes, Sequence[bytes]]],
+        *,
+        pending: PendingVerification | None = None,
     ) -> BatchResult:
-        """Check and store one batch of *node_id*; retried once if a replica raced it."""
+        """Check and store one batch of *node_id*; retried once if a replica raced it.
+        *pending* is its verification started by :meth:`prefetch` (used only when it was
+        made with the key the node has when the batch is decided)."""
         try:
-            return self._ingest_once(node_id, envelopes)
+            return self._ingest_once(node_id, envelopes, pending)
         except ChainConflictError:
             # Another hub process appended for this node meanwhile: re-read and decide again
             # (what it stored is now a stored seq, acknowledged or equivocation).
-            return self._ingest_once(node_id, envelopes)
+            return self._ingest_once(node_id, envelopes, pending)
 
     def _ingest_once(
-        self, node_id: str, envelopes: Sequence[tuple[bytes, Sequence[bytes]]]
+        self,
+        node_id: str,
+        envelopes: Sequence[tuple[bytes, Sequence[bytes]]],
+        pending: PendingVerification | None = None,
     ) -> BatchResult:
         node = self.storage.get_node(node_id)
         if node is None:
@@ -350,7 +394,10 @@ class Ingest:
         duplicates = equivocations = 0
         skew: int | None = None
         broken = False
-        verified = self.verifier(node.public_key, envelopes)
+        if pending is not None and pending.public_key == node.public_key:
+            verified = pending.result()
+        else:  # not started, or the node was re-enrolled with another key meanwhile
+            verified = self.verifier(node.public_key, envelopes)
         for i, ((raw, _), checked) in enumerate(zip(envelopes, verified, strict=True)):
             if broken:
                 rejections.append(
@@ -449,6 +496,8 @@ __all__ = [
     "BatchResult",
     "Ingest",
     "Outcome",
+    "PendingVerification",
+    "PoolVerifier",
     "Reason",
     "Refused",
     "Rejection",

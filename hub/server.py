@@ -198,6 +198,7 @@ class HubServer:
             "checkpoint_interval_s": config.log.checkpoint_interval_s,
             "grace_s": config.grace_s,
             "max_workers": config.max_workers,
+            "verify_workers": config.verify_workers,
             "metrics_port": config.metrics.port if config.metrics else None,
             "metrics_address": config.metrics.address if config.metrics else "127.0.0.1",
             "reuse_port": config.reuse_port,

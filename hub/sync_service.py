@@ -33,7 +33,7 @@ from typing import Any
 import grpc
 from borderlink.hub.auth import PeerAuth
 from borderlink.hub.errors import StorageUnavailableError
-from borderlink.hub.ingest import Ingest
+from borderlink.hub.ingest import Ingest, PendingVerification
 from borderlink.hub.metrics import HubMetrics
 from borderlink.hub.storage import DownlinkItem, DownlinkKind, NodeRow, Storage
 from borderlink.proto.identity import Role
@@ -143,6 +143,87 @@ class _Session:
             self.held[item.kind] = item.version
         self.out.put(("msg", sync_pb2.HubMessage(downlink=downlink_pb(item))))
         return True
+
+
+class _Pipeline:
+    """A stream's batches verified ahead (on the verifier's worker processes) while the
+    batch before them is decided and stored, in order, by one thread per stream.
+
+    The reader thread starts each batch's verification as it arrives and queues it; the
+    queue holds at most ``max_in_flight_batches`` batches, so a node that runs ahead is held
+    back by HTTP/2 flow control as before. Nothing is stored or acknowledged out of order:
+    the processing thread decides and appends each batch only after the previous one (and
+    re-verifies if the node's key changed meanwhile)."""
+
+    _STOP = None
+
+    def __init__(self, servicer: SyncServicer, session: _Session) -> None:
+        self.servicer, self.session = servicer, session
+        self.queue: queue.Queue[Any] = queue.Queue(
+            maxsize=max(1, servicer.limits.max_in_flight_batches)
+        )
+        self.failed = threading.Event()
+        self.thread = threading.Thread(
+            target=self._run, name=f"sync-store-{session.node_id}", daemon=True
+        )
+        self.thread.start()
+
+    def put(self, batch: sync_pb2.RecordBatch, envelopes: list[tuple[bytes, list[bytes]]]) -> None:
+        if self.failed.is_set():
+            raise _Abort(grpc.StatusCode.ABORTED, "stream ended by an earlier error")
+        pending = self.servicer.ingest.prefetch(self.session.node_id, envelopes)
+        while True:
+            try:
+                self.queue.put((batch, envelopes, pending), timeout=0.5)
+                return
+            except queue.Full:
+                if self.failed.is_set() or self.session.closed.is_set():
+                    if pending is not None:
+                        pending.cancel()
+                    raise _Abort(grpc.StatusCode.ABORTED, "stream ended") from None
+
+    def finish(self) -> bool:
+        """Process what is queued, stop the thread; False if it ended the stream itself."""
+        while self.thread.is_alive():
+            try:
+                self.queue.put(self._STOP, timeout=0.5)
+                break
+            except queue.Full:
+                continue
+        self.thread.join()
+        return not self.failed.is_set()
+
+    def _run(self) -> None:
+        session, servicer = self.session, self.servicer
+        try:
+            while True:
+                item = self.queue.get()
+                if item is self._STOP:
+                    return
+                batch, envelopes, pending = item
+                with session.busy:
+                    if session.closed.is_set():
+                        return
+                    servicer._batch(session, batch, envelopes, pending)
+        except StorageUnavailableError as exc:
+            self.failed.set()
+            log.error("storage unavailable", extra={"node_id": session.node_id, "error": str(exc)})
+            session.out.put(
+                ("abort", grpc.StatusCode.UNAVAILABLE, f"hub storage unavailable: {exc}")
+            )
+        except Exception as exc:  # a bug or the store failing: tell the node, keep the hub up
+            self.failed.set()
+            log.exception("sync stream failed", extra={"node_id": session.node_id})
+            session.out.put(("abort", grpc.StatusCode.INTERNAL, f"hub error: {type(exc).__name__}"))
+        finally:
+            if self.failed.is_set() or session.closed.is_set():
+                while True:  # unblock a reader waiting to queue, drop what is left
+                    try:
+                        left = self.queue.get_nowait()
+                    except queue.Empty:
+                        break
+                    if left is not self._STOP and left[2] is not None:
+                        left[2].cancel()
 
 
 class SyncServicer(sync_pb2_grpc.SyncServicer):
@@ -273,6 +354,7 @@ class SyncServicer(sync_pb2_grpc.SyncServicer):
     # -- reader thread --------------------------------------------------------------------
 
     def _read(self, session: _Session, messages: Iterator[sync_pb2.EdgeMessage]) -> None:
+        pipeline: _Pipeline | None = None
         try:
             hello_seen = False
             for msg in messages:
@@ -288,6 +370,12 @@ class SyncServicer(sync_pb2_grpc.SyncServicer):
                     self._hello(session, msg.hello)
                     hello_seen = True
                 elif which == "batch":
+                    if pipeline is None and getattr(self.ingest.verifier, "submit", None):
+                        pipeline = _Pipeline(self, session)
+                    if pipeline is not None:
+                        envelopes = self._check_batch(msg.batch)
+                        pipeline.put(msg.batch, envelopes)
+                        continue
                     with session.busy:
                         if session.closed.is_set():
                             return
@@ -298,8 +386,12 @@ class SyncServicer(sync_pb2_grpc.SyncServicer):
                     raise _Abort(grpc.StatusCode.FAILED_PRECONDITION, "Hello sent twice")
                 else:
                     raise _Abort(grpc.StatusCode.INVALID_ARGUMENT, "empty EdgeMessage")
+            if pipeline is not None and not pipeline.finish():
+                return  # the pipeline already ended the stream (its error is queued)
             session.out.put(_END)
         except _Abort as exc:
+            if pipeline is not None and not pipeline.finish():
+                return
             session.out.put(("abort", exc.code, exc.message))
         except grpc.RpcError:
             session.out.put(_END)  # the client went away or the RPC was cancelled
@@ -311,6 +403,9 @@ class SyncServicer(sync_pb2_grpc.SyncServicer):
         except Exception as exc:  # a bug or the store failing: tell the node, keep the hub up
             log.exception("sync stream failed", extra={"node_id": session.node_id})
             session.out.put(("abort", grpc.StatusCode.INTERNAL, f"hub error: {type(exc).__name__}"))
+        finally:
+            if pipeline is not None:
+                pipeline.finish()
 
     def _hello(self, session: _Session, hello: sync_pb2.Hello) -> None:
         if hello.node_id != session.node_id:
@@ -380,7 +475,10 @@ class SyncServicer(sync_pb2_grpc.SyncServicer):
         for item in sorted(items, key=lambda i: (i.kind.value, i.version)):
             session.offer(item)
 
-    def _batch(self, session: _Session, batch: sync_pb2.RecordBatch) -> None:
+    def _check_batch(
+        self, batch: sync_pb2.RecordBatch
+    ) -> list[tuple[bytes, list[bytes]]]:
+        """The batch's envelopes after its size limits (``_Abort`` when over one)."""
         n = len(batch.envelopes)
         if n > self.limits.max_batch_records:
             raise _Abort(
@@ -395,10 +493,19 @@ class SyncServicer(sync_pb2_grpc.SyncServicer):
                 f"batch {batch.batch_id} is {size} bytes, over the limit of "
                 f"{self.limits.max_batch_bytes}",
             )
+        return [(e.record, list(e.disclosures)) for e in batch.envelopes]
+
+    def _batch(
+        self,
+        session: _Session,
+        batch: sync_pb2.RecordBatch,
+        envelopes: list[tuple[bytes, list[bytes]]] | None = None,
+        pending: PendingVerification | None = None,
+    ) -> None:
+        if envelopes is None:
+            envelopes = self._check_batch(batch)
         started = time.perf_counter()
-        result = self.ingest.ingest(
-            session.node_id, [(e.record, list(e.disclosures)) for e in batch.envelopes]
-        )
+        result = self.ingest.ingest(session.node_id, envelopes, pending=pending)
         m = self.metrics
         m.batch_seconds.observe(time.perf_counter() - started)
         m.stored.inc(result.stored)

@@ -149,3 +149,17 @@ def test_admin_commands_against_a_running_hub(hub: Hub, pki: Pki, capsys) -> Non
     # Nobody listening: exit 3.
     dead = ["--hub", "127.0.0.1:1", *conn[2:], "--timeout", "1"]
     assert main(["hub", "nodes", *dead]) == 3
+
+
+def test_verify_workers_reach_the_server(pki: Pki, tmp_path: Path) -> None:
+    from borderlink.hub.server import HubServer
+
+    (tmp_path / "data").mkdir()
+    body = GOOD.replace('listen = "127.0.0.1:7443"', 'listen = "127.0.0.1:0"\nverify_workers = 2')
+    cfg = load_config(_write(tmp_path, body))
+    assert cfg.verify_workers == 2
+    server = HubServer.from_config(cfg)
+    try:
+        assert server.verify_workers == 2
+    finally:
+        server.storage.close()
