@@ -147,6 +147,9 @@ def verify_envelope(
         return Refused(Reason.MALFORMED, str(exc))
     except VerificationError as exc:
         return Refused(Reason.BAD_SIGNATURE, str(exc), _seq_of(raw))
+    except Exception as exc:  # a decoder bug on hostile bytes: refuse, never accept or crash
+        log.warning("record check raised %s; refused as malformed", type(exc).__name__)
+        return Refused(Reason.MALFORMED, f"record could not be checked ({type(exc).__name__})")
     record = verified.record
     return NewRecord(
         node_id=record.node_id,
@@ -242,18 +245,66 @@ def _verify_chunk(public_key: bytes, envelopes: Envelopes) -> list[NewRecord | R
     return verify_batch(public_key, envelopes, _worker_registry)
 
 
+#: What a worker sends back for an accepted record: the columns as plain values, without
+#: the record's bytes (the stream has them): a fraction of the pickling of a NewRecord.
+_Lean = tuple[Any, ...]
+
+
+def _verify_chunk_lean(public_key: bytes, envelopes: Envelopes) -> list[_Lean | Refused]:
+    assert _worker_registry is not None
+    out: list[_Lean | Refused] = []
+    for raw, d in envelopes:
+        v = verify_envelope(raw, d, public_key, _worker_registry)
+        if isinstance(v, Refused):
+            out.append(v)
+            continue
+        out.append(
+            (
+                v.node_id,
+                v.seq,
+                v.prev_hash,
+                v.record_type,
+                v.agency,
+                v.site,
+                v.time_ms,
+                tuple((x.digest, x.field_name, x.disclosure) for x in v.disclosures),
+                v.unknown_type,
+            )
+        )
+    return out
+
+
+def _from_lean(raw: bytes, lean: _Lean | Refused) -> NewRecord | Refused:
+    if isinstance(lean, Refused):
+        return lean
+    node_id, seq, prev, rtype, agency, site, time_ms, discl, unknown = lean
+    return NewRecord(
+        node_id,
+        seq,
+        prev,
+        raw,
+        rtype,
+        agency,
+        site,
+        time_ms,
+        tuple(NewDisclosure(*x) for x in discl),
+        unknown,
+    )
+
+
 class PendingVerification:
     """Verification of one batch under way on a :class:`PoolVerifier` (see ``submit``)."""
 
-    def __init__(self, public_key: bytes, futures: list[Any]) -> None:
+    def __init__(self, public_key: bytes, futures: list[Any], raws: list[bytes]) -> None:
         self.public_key = public_key
         self._futures = futures
+        self._raws = raws
 
     def result(self) -> list[NewRecord | Refused]:
-        out: list[NewRecord | Refused] = []
+        lean: list[_Lean | Refused] = []
         for f in self._futures:
-            out.extend(f.result())
-        return out
+            lean.extend(f.result())
+        return [_from_lean(raw, v) for raw, v in zip(self._raws, lean, strict=True)]
 
     def cancel(self) -> None:
         for f in self._futures:
@@ -289,8 +340,8 @@ class PoolVerifier:
             [(raw, list(d)) for raw, d in envelopes[i : i + self.chunk]]
             for i in range(0, len(envelopes), self.chunk)
         ]
-        futures = [self._pool.submit(_verify_chunk, public_key, c) for c in chunks]
-        return PendingVerification(public_key, futures)
+        futures = [self._pool.submit(_verify_chunk_lean, public_key, c) for c in chunks]
+        return PendingVerification(public_key, futures, [raw for raw, _ in envelopes])
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
