@@ -436,9 +436,10 @@ def _processing(check: _Check, data: dict[str, Any], device_class: str,
                                                         and not isinstance(value, bool)
                                                         and 0 <= value <= (100 if key.endswith("_pct") else 1)):
             raise check.fail(dotted, "a number in 0..1 (rate) or 0..100 (percent)", value)
-        elif key.endswith(("_s", "_ms", "_m", "_kev", "_years")) and not (
-                isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0):
-            raise check.fail(dotted, "a non-negative number", value)
+        elif key.endswith(("_s", "_ms", "_m", "_kev", "_years")) and not all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0
+                for v in (value if isinstance(value, list) and value else [value])):
+            raise check.fail(dotted, "a non-negative number (or a list of them)", value)
         elif key.endswith("_band"):
             if not (isinstance(value, list) and len(value) == 2
                     and all(isinstance(v, (int, float)) for v in value) and value[0] < value[1]):

@@ -90,6 +90,7 @@ FAILURES = [
     ("processing.pvt_norm_ratio_band", [0.6, 0.2], "processing.pvt_norm_ratio_band", "low < high"),
     ("processing.pvt_norm_ratio_band", _DELETE, "processing.pvt_norm_ratio_band", "detector_type 'pvt'"),
     ("processing.detector_type", "geiger", "processing.detector_type", "one of"),
+    ("processing.gamma_windows_s", [0.5, -1.0], "processing.gamma_windows_s", "non-negative"),
     ("processing.detector_type", "nai", "processing.resolution_662_pct", "detector_type 'nai'"),
     ("records.produces", ["radiation.alarm", "coffee.break"], "records.produces[1]", "record type"),
     ("journal.thin", ["radiation.alarm"], "journal.thin[0]", "never thinned"),

@@ -62,3 +62,40 @@ def test_a_profile_without_a_key_a_processor_reads_is_refused(tmp_path, name: st
     bad.write_text("\n".join(lines).replace('"../data/', f'"{PROFILES_DIR.parent}/data/'), "utf-8")
     with pytest.raises(ProfileValidationError, match=f"processing.{key}"):
         load_profile(bad)
+
+
+# Configurations built from every field the profile holds (``from_settings`` takes the known
+# keys): each field must be in the profile, except those the framing gives, or that do not
+# apply to the profile's device (named here).
+_NOT_FROM_PROCESSING = {"lane", "panels", "sample_interval_s", "layouts", "norm_ratio_band"}
+_NOT_APPLICABLE = {
+    "rpm-lane": {"resolution_662_pct", "photopeak_min_sigma", "man_made_min_share",
+                 "norm_min_share"},  # photopeaks: spectroscopic (NaI, HPGe) monitors only
+    "gc-fid-gc2010": {"min_match_factor", "min_reverse_match", "mass_range",
+                      "rt_match_tolerance_min", "min_ion_pct", "background_ions", "mz_power",
+                      "intensity_power"},  # mass spectra: GC-MS only
+    "gcms-qp2010": {"ri_ambiguity_ratio", "min_area_pct", "fid_reports_controlled"},
+    "gcms-qp2010-andi": {"ri_ambiguity_ratio", "min_area_pct", "fid_reports_controlled"},
+}
+
+
+@pytest.mark.parametrize("name", ["rpm-lane", "ground-sensor-node", "ground-sensor-gateway",
+                                  "gc-fid-gc2010", "gcms-qp2010", "gcms-qp2010-andi"])
+def test_every_config_field_is_in_the_profile(name: str) -> None:
+    import dataclasses
+
+    from borderlink.edge.processors.ground_sensors import GroundSensorConfig
+    from borderlink.edge.processors.lab import LabConfig
+    from borderlink.edge.processors.radiation import RadiationConfig
+
+    profile = load_profile(name)
+    config = {"radiation_portal_monitor": RadiationConfig, "ground_sensor": GroundSensorConfig,
+              "gc_fid": LabConfig, "gc_ms": LabConfig}[profile.device_class]
+    fields = {f.name for f in dataclasses.fields(config)}
+    missing = fields - set(profile.settings) - _NOT_FROM_PROCESSING - _NOT_APPLICABLE.get(name, set())
+    assert not missing, f"{name}: in code only: {sorted(missing)}"
+    built = config.from_settings(profile.settings)
+    for key in fields & set(profile.settings):
+        want = profile.settings[key]
+        got = getattr(built, key)
+        assert got == (tuple(want) if isinstance(want, (list, tuple)) else want), key
