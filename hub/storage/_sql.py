@@ -173,6 +173,9 @@ class Tx(Protocol):
 
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None: ...
 
+    def insert_rows(self, table: str, columns: str, rows: Sequence[Sequence[Any]]) -> None:
+        """Insert *rows* (values in *columns* order): the bulk path of an append."""
+
 
 def _marks(n: int) -> str:
     return ", ".join("?" * n)
@@ -418,8 +421,9 @@ class SqlStorage:
                         )
                     heads[rec.node_id] = ChainHead(rec.seq, rec_hash)
                 indexes = tuple(range(start, new_size))
-                tx.executemany(
-                    f"INSERT INTO records ({_RECORD_COLS}) VALUES ({_marks(11)})",
+                tx.insert_rows(
+                    "records",
+                    _RECORD_COLS,
                     [
                         (
                             i,
@@ -437,8 +441,9 @@ class SqlStorage:
                         for i, r, h in zip(indexes, records, hashes, strict=True)
                     ],
                 )
-                tx.executemany(
-                    "INSERT INTO leaves (log_index, leaf_hash) VALUES (?, ?)",
+                tx.insert_rows(
+                    "leaves",
+                    "log_index, leaf_hash",
                     [(i, r.leaf_hash) for i, r in zip(indexes, records, strict=True)],
                 )
                 disclosures = [
@@ -447,9 +452,9 @@ class SqlStorage:
                     for pos, d in enumerate(r.disclosures)
                 ]
                 if disclosures:
-                    tx.executemany(
-                        "INSERT INTO disclosures (log_index, position, digest, field_name, disclosure) "
-                        "VALUES (?, ?, ?, ?, ?)",
+                    tx.insert_rows(
+                        "disclosures",
+                        "log_index, position, digest, field_name, disclosure",
                         disclosures,
                     )
                 touched = {r.node_id: heads[r.node_id] for r in records}

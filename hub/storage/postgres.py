@@ -48,6 +48,13 @@ class _PgTx:
         with self.conn.cursor() as cur:
             cur.executemany(_translate(statement), list(rows))  # type: ignore[arg-type]
 
+    def insert_rows(self, table: str, columns: str, rows: Sequence[Sequence[Any]]) -> None:
+        # COPY: one round trip and no per-row statement, so an append holds the log_state
+        # row lock (which serialises appenders of every hub process) for less time.
+        with self.conn.cursor() as cur, cur.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+
 
 def split_schema(url: str) -> tuple[str, str]:
     """Split our ``schema=`` query parameter off a PostgreSQL URL: (libpq URL, schema)."""

@@ -53,6 +53,10 @@ class _SqliteTx:
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         self.conn.executemany(sql, rows)
 
+    def insert_rows(self, table: str, columns: str, rows: Sequence[Sequence[Any]]) -> None:
+        marks = ", ".join("?" * (columns.count(",") + 1))
+        self.conn.executemany(f"INSERT INTO {table} ({columns}) VALUES ({marks})", rows)
+
 
 class SqliteStorage(SqlStorage):
     """The hub storage in one SQLite file. Build it with :meth:`open`."""
