@@ -244,3 +244,49 @@ def test_pinned_node_keys(
     )
     assert code == 1 and lines and all(not line["verified"] for line in lines)
     assert "pinned key id" in lines[0]["error"]
+
+
+def test_subscribe_falls_back_to_one_record_per_message(
+    world: World,
+    policy: Policy,
+    ca: CertificateAuthority,
+    certs: dict[str, IssuedCertificate],
+    files: dict[str, Path],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Against a hub that predates SubscribeBatches (UNIMPLEMENTED), the same lines arrive."""
+    from concurrent import futures
+
+    import grpc
+    from borderlink.hub.federation_service import SERVICE, FederationServicer
+    from borderlink.proto.v1 import federation_pb2
+
+    world.add_cases(rounds=2)
+    servicer = FederationServicer(world.storage, policy, page_records=5)
+    old_hub = grpc.method_handlers_generic_handler(
+        SERVICE,
+        {
+            "Subscribe": grpc.unary_stream_rpc_method_handler(
+                servicer.Subscribe,
+                request_deserializer=federation_pb2.SubscribeRequest.FromString,
+                response_serializer=lambda b: b,
+            )
+        },
+    )
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
+    server.add_generic_rpc_handlers((old_hub,))
+    creds = grpc.ssl_server_credentials(
+        [(certs["hub"].key_pem(), certs["hub"].cert_pem)],
+        root_certificates=ca.cert_pem,
+        require_client_auth=True,
+    )
+    port = server.add_secure_port("127.0.0.1:0", creds)
+    server.start()
+    try:
+        old = Hub(port, servicer, ca, certs)
+        code, lines, err = run(agency(old, files, "SCC", "subscribe"), capsys)
+    finally:
+        servicer.stop()
+        server.stop(None)
+    assert code == 0, err
+    assert check_lines(world, lines, "SCC") == expected_labels("SCC", rounds=2)
