@@ -475,9 +475,7 @@ class SyncServicer(sync_pb2_grpc.SyncServicer):
         for item in sorted(items, key=lambda i: (i.kind.value, i.version)):
             session.offer(item)
 
-    def _check_batch(
-        self, batch: sync_pb2.RecordBatch
-    ) -> list[tuple[bytes, list[bytes]]]:
+    def _check_batch(self, batch: sync_pb2.RecordBatch) -> list[tuple[bytes, list[bytes]]]:
         """The batch's envelopes after its size limits (``_Abort`` when over one)."""
         n = len(batch.envelopes)
         if n > self.limits.max_batch_records:

@@ -598,8 +598,7 @@ class SqlStorage:
             where.append("time_ms < ?")
             params.append(f.until_ms)
         rows = tx.execute(
-            f"SELECT {cols} FROM records WHERE {' AND '.join(where)} "
-            "ORDER BY log_index LIMIT ?",
+            f"SELECT {cols} FROM records WHERE {' AND '.join(where)} ORDER BY log_index LIMIT ?",
             (*params, limit),
         ).fetchall()
         return rows, (rows[-1][0] + 1 if len(rows) == limit else end)

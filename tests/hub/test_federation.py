@@ -582,9 +582,7 @@ def test_view_skips_records_whose_body_cannot_be_read(world: World, policy: Poli
 # --------------------------------------------------------------------------- SubscribeBatches
 
 
-def subscribe_batches(
-    hub: Hub, who: str, **request: Any
-) -> list[federation_pb2.FederatedBatch]:
+def subscribe_batches(hub: Hub, who: str, **request: Any) -> list[federation_pb2.FederatedBatch]:
     filt = request.pop("filter", None)
     req = federation_pb2.SubscribeRequest(filter=filt, **request)
     return list(hub.stub(who).SubscribeBatches(req, timeout=20))
@@ -698,6 +696,7 @@ def test_batch_hand_encoding_is_the_protobuf_encoding() -> None:
         raw = encode_federated_batch([r.SerializeToString() for r in records], nxt)
         expected = federation_pb2.FederatedBatch(records=records, next_cursor=nxt)
         assert raw == expected.SerializeToString()
-    assert encode_federated_batch([], 7) == federation_pb2.FederatedBatch(
-        next_cursor=7
-    ).SerializeToString()
+    assert (
+        encode_federated_batch([], 7)
+        == federation_pb2.FederatedBatch(next_cursor=7).SerializeToString()
+    )

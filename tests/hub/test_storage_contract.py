@@ -331,7 +331,10 @@ def test_scan_filters_and_resumes_without_loss_or_duplicates(
         for i, node_id, rec, rtype, agency, site in rows:
             src = records[i]
             assert (node_id, rtype, agency, site) == (
-                src.node_id, src.record_type, src.agency, src.site
+                src.node_id,
+                src.record_type,
+                src.agency,
+                src.site,
             )
         cursor = nxt
     assert lean == expected
@@ -345,9 +348,7 @@ def test_disclosure_rows_dense_and_sparse(store: Storage, indexes: list[int]) ->
     if indexes:  # rows of other indexes only between the first and the last asked for
         assert all(indexes[0] <= r[0] <= indexes[-1] for r in rows)
     got = [(i, name, bytes(d)) for i, name, d in rows if i in indexes]
-    expected = [
-        (i, d.field_name, d.disclosure) for i in indexes for d in records[i].disclosures
-    ]
+    expected = [(i, d.field_name, d.disclosure) for i in indexes for d in records[i].disclosures]
     assert got == expected
 
 

@@ -88,9 +88,7 @@ def test_a_forged_signature_in_a_later_batch_stops_the_chain(pool_hub: Hub, pool
     stream.close()
 
 
-def test_an_oversized_batch_after_good_ones_acks_them_first(
-    pool_hub: Hub, pool_pki: Pki
-) -> None:
+def test_an_oversized_batch_after_good_ones_acks_them_first(pool_hub: Hub, pool_pki: Pki) -> None:
     node = TestNode.make(pool_pki, "bil-dr-13")
     node.enroll(pool_hub)
     stream, _ = connect(pool_hub, node)
