@@ -25,12 +25,12 @@ from typing import Any
 #: Device classes the report knows by name (others are shown as given).
 DEVICE_CLASSES: Mapping[str, str] = {
     "document_reader": "Document readers",
-    "radiation_portal": "Radiation portals",
+    "radiation_portal_monitor": "Radiation portals",
     "ground_sensor": "Ground sensors",
-    "radio": "Patrol radios",
+    "patrol_radio": "Patrol radios",
     "telephony": "Telephony / IP",
-    "lab_gc_fid": "Lab GC-FID",
-    "lab_gcms": "Lab GC-MS",
+    "gc_fid": "Lab GC-FID",
+    "gc_ms": "Lab GC-MS",
 }
 
 #: Alert levels, least to most urgent (the values of ``AlertEvent.level``).
@@ -57,8 +57,8 @@ class NodeResult:
 
     node_id: the node's enrolled id, e.g. ``"DOC-L1-01"``.
     device_class: one of :data:`DEVICE_CLASSES`' keys (``"document_reader"``,
-        ``"radiation_portal"``, ``"ground_sensor"``, ``"radio"``, ``"telephony"``,
-        ``"lab_gc_fid"``, ``"lab_gcms"``) or another short name.
+        ``"radiation_portal_monitor"``, ``"ground_sensor"``, ``"patrol_radio"``, ``"telephony"``,
+        ``"gc_fid"``, ``"gc_ms"``) or another short name.
     profile: the hardware profile it ran, e.g. ``"docreader-first-line"``.
     records: records the node signed and journalled during the run.
     alerts: alerts it raised (of any level).

@@ -55,28 +55,28 @@ NODES = [
     ("DOC-L1-01", "document_reader", "docreader-first-line"),
     ("DOC-L1-02", "document_reader", "docreader-first-line"),
     ("DOC-L2-01", "document_reader", "docreader-second-line"),
-    ("RPM-LANE-1", "radiation_portal", "rpm-lane"),
-    ("RPM-LANE-2", "radiation_portal", "rpm-lane"),
+    ("RPM-LANE-1", "radiation_portal_monitor", "rpm-lane"),
+    ("RPM-LANE-2", "radiation_portal_monitor", "rpm-lane"),
     ("UGS-S2-GW", "ground_sensor", "ground-sensor-gateway"),
     ("UGS-S3-GW", "ground_sensor", "ground-sensor-gateway"),
-    ("RADIO-GW", "radio", "patrol-radio"),
+    ("RADIO-GW", "patrol_radio", "patrol-radio"),
     ("TEL-BCP", "telephony", "telephony-unit"),
-    ("LAB-GCFID", "lab_gc_fid", "gc-fid-gc2010"),
-    ("LAB-GCMS", "lab_gcms", "gcms-qp2010"),
+    ("LAB-GCFID", "gc_fid", "gc-fid-gc2010"),
+    ("LAB-GCMS", "gc_ms", "gcms-qp2010"),
 ]
 CUT_NODES = {"DOC-L1-02", "RPM-LANE-2", "UGS-S3-GW"}
 ALERT_KINDS = {
     "document_reader": [("document.check", "warning", "referred to second line: expiry"),
                         ("document.check", "alarm", "watchlist hit (lost/stolen document)")],
-    "radiation_portal": [("radiation.alarm", "warning", "gamma alarm 5.2 sigma, NORM nuisance"),
+    "radiation_portal_monitor": [("radiation.alarm", "warning", "gamma alarm 5.2 sigma, NORM nuisance"),
                          ("radiation.alarm", "alarm", "gamma+neutron alarm 9.8 sigma")],
     "ground_sensor": [("intrusion.alert", "alarm", "person crossing inbound, 1.3 m/s"),
                       ("intrusion.alert", "info", "animal suppressed")],
-    "radio": [("radio.geofence", "warning", "patrol within 200 m of the border"),
+    "patrol_radio": [("radio.geofence", "warning", "patrol within 200 m of the border"),
               ("radio.emergency", "alarm", "emergency button")],
     "telephony": [("link.status", "warning", "IP link degraded, 12 % loss")],
-    "lab_gc_fid": [("lab.analysis", "info", "chromatogram: 4 peaks")],
-    "lab_gcms": [("lab.analysis", "alarm", "controlled substance identified")],
+    "gc_fid": [("lab.analysis", "info", "chromatogram: 4 peaks")],
+    "gc_ms": [("lab.analysis", "alarm", "controlled substance identified")],
 }
 
 
@@ -166,9 +166,9 @@ def sample_results(seed: int = 7, **changes: Any) -> DemoResults:
         duration_s=3_600.0, nodes=nodes, alerts=alerts, geo=geo, lab=lab, agencies=agencies,
         audit=AuditResult(total, total, len(nodes), len(nodes), total, True, 64, []),
         scores=[ScoreRow("document_reader", 1.0, 1.0, 3.1, 9.8, 1_203),
-                ScoreRow("radiation_portal", 1.0, 0.667, 12.0, 41.0, 312),
+                ScoreRow("radiation_portal_monitor", 1.0, 0.667, 12.0, 41.0, 312),
                 ScoreRow("ground_sensor", 0.929, 0.929, 180.0, 420.0, 14),
-                ScoreRow("lab_gcms", 1.0, None, 850.0, 1_900.0, 3)],
+                ScoreRow("gc_ms", 1.0, None, 850.0, 1_900.0, 3)],
         figures=KeyFigures(travellers_checked=1_203, control_lines=2, travellers_cleared=1_180,
                            travellers_referred=19, watchlist_hits=4, vehicles_screened=312,
                            radiation_alarms=3, radiation_nuisances=2, emergencies=1,
@@ -463,7 +463,7 @@ def test_a_long_busy_run_stays_small_and_keeps_its_peaks() -> None:
     backlog = [(T0 + k * 2.0, rng.choice((0, 0, 1))) for k in range(int(day / 2))]
     backlog[20_000] = (backlog[20_000][0], 4_321)  # one spike among 43,200 samples
     backlog.append((T0 + day, 0))
-    nodes = [NodeResult("RPM-LANE-1", "radiation_portal", "rpm-lane", 90_000, 6_000, 90_000,
+    nodes = [NodeResult("RPM-LANE-1", "radiation_portal_monitor", "rpm-lane", 90_000, 6_000, 90_000,
                         backlog, (T0 + 39_000, T0 + 41_000))]
     alerts = [AlertEvent(T0 + rng.uniform(0, day), "RPM-LANE-1", "radiation.alarm",
                          rng.choice(("info", "warning", "alarm")), "gamma") for _ in range(6_000)]

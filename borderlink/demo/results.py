@@ -171,6 +171,7 @@ def key_figures(records: list[Record], lines: int) -> KeyFigures:
     verdicts = Counter(str(r.body.get("verdict")) for r in docs)
     alarms = [r for r in records if r.record_type == "radiation.alarm"]
     links = [r for r in records if r.record_type == "link.status" and r.body.get("state") == "down"]
+    lab = [r for r in records if r.record_type == "lab.analysis"]
     return KeyFigures(
         travellers_checked=len(docs), control_lines=lines,
         travellers_cleared=verdicts.get("clear", 0), travellers_referred=verdicts.get("refer", 0),
@@ -178,4 +179,6 @@ def key_figures(records: list[Record], lines: int) -> KeyFigures:
         radiation_alarms=len(alarms),
         radiation_nuisances=sum(1 for r in alarms if r.body.get("nuisance")),
         emergencies=by_type["radio.emergency"], link_outages=len(links),
-        calls=by_type["call.record"], records_signed=len(records))
+        calls=by_type["call.record"], lab_samples=len(lab),
+        lab_identifications=sum(1 for r in lab if r.body.get("controlled_found")),
+        records_signed=len(records))
