@@ -193,9 +193,12 @@ def test_metrics_endpoint(pki: Pki, tmp_path: Path) -> None:
         h.server.stop(0.2)
 
 
-def test_graceful_shutdown_finishes_and_publishes_a_checkpoint(pki: Pki, tmp_path: Path) -> None:
+@pytest.mark.parametrize("workers", [0, 1], ids=["in-thread", "pool"])
+def test_graceful_shutdown_finishes_and_publishes_a_checkpoint(
+    pki: Pki, tmp_path: Path, workers: int
+) -> None:
     url = f"sqlite://{tmp_path / 'g.db'}"
-    h = start_hub(pki, url, checkpoint_interval_s=1.0)
+    h = start_hub(pki, url, checkpoint_interval_s=1.0, verify_workers=workers)
     node = TestNode.make(pki, "bil-dr-23")
     node.enroll(h)
     stream, _ = connect(h, node)
