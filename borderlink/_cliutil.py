@@ -24,11 +24,12 @@ def env_default(name: str, default: Any = None) -> Any:
     return os.environ.get(f"BORDERLINK_{name}", default)
 
 
-def not_yet_built(what: str, issue: int) -> Any:
+def not_yet_built(what: str, issue: int | None = None) -> Any:
     """A handler for a subcommand whose work a later issue builds: says so and exits 2."""
+    later = f"issue #{issue} builds it" if issue is not None else "no issue has been filed for it yet"
 
     def handler(args: argparse.Namespace) -> int:
-        print(f"borderlink {what}: not built yet (issue #{issue} builds it)", file=sys.stderr)
+        print(f"borderlink {what}: not built yet ({later})", file=sys.stderr)
         return EXIT_USAGE
 
     return handler

@@ -8,5 +8,5 @@ from borderlink._cliutil import not_yet_built
 
 
 def configure_firmware(parser: argparse.ArgumentParser) -> None:
-    # No open issue builds firmware images yet; DESIGN.md places them in firmware_tools/.
-    parser.set_defaults(func=not_yet_built("firmware", 0))
+    # No issue builds firmware images yet; DESIGN.md places them in firmware_tools/.
+    parser.set_defaults(func=not_yet_built("firmware"))

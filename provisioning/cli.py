@@ -8,4 +8,6 @@ from borderlink._cliutil import not_yet_built
 
 
 def configure_provision(parser: argparse.ArgumentParser) -> None:
-    parser.set_defaults(func=not_yet_built("provision", 3))
+    # The CA itself is built (provisioning/ca.py, used by the hub, the tests and the demo);
+    # the technician's workflow around it (enrollment tokens, node bundles) is not yet an issue.
+    parser.set_defaults(func=not_yet_built("provision"))
