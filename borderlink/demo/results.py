@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import json
+import logging
 import statistics
 import subprocess
 from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
+from borderlink.edge import scoring
 from borderlink.edge.processors.base import AlertLevel, Decision
 from borderlink.edge.processors.spectra import MsLibrary
-from borderlink.edge import scoring
 from borderlink.hardware_profiles.protocols import jcamp
 from borderlink.hardware_profiles.simulator.model import GroundTruth
 from borderlink.proto.record import Record
@@ -25,6 +26,7 @@ from borderlink.report_model import (
     ScoreRow,
 )
 
+log = logging.getLogger(__name__)
 DATA = Path(__file__).resolve().parents[2] / "hardware_profiles" / "data"
 ALERT_TYPES = {"radiation.alarm", "intrusion.alert", "radio.emergency", "radio.geofence"}
 
@@ -137,7 +139,8 @@ def lab_results(site: Any, records: list[Record]) -> list[LabResult]:
         if path.is_file() and path.suffix.lower() in (".jdx", ".dx", ".jcamp"):
             try:
                 run = jcamp.parse_file(path.read_bytes(), path.name)
-            except Exception:  # noqa: BLE001 - a half-written or foreign file: not for the report
+            except Exception as exc:  # noqa: BLE001 - a half-written or foreign file
+                log.info("lab export %s left out of the report: %s", path.name, exc)
                 continue
             runs[run.sample_id] = run
     results = []

@@ -8,8 +8,9 @@ import socket
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TextIO
 
 import grpc
 
@@ -112,7 +113,8 @@ def run_demo(options: DemoOptions) -> int:
         for node in site.nodes:
             site.stop(f"edge-{node.node_id}")
         final_status = {node.node_id: site.read_status(node) for node in site.nodes}
-        assert watcher is not None
+        if watcher is None:
+            raise DemoError("the log monitor never started")
         watcher.stop()
         print("pulling as each agency, auditing the log …", file=out)
         agencies = {}
@@ -124,7 +126,7 @@ def run_demo(options: DemoOptions) -> int:
             inclusion += collect.inclusion_checked(lines)
             failures.extend(problems)
         audit, records = audit_log(site.hub_dir / "hub.db", watcher)
-        audit = _with_inclusion(audit, inclusion)
+        audit = replace(audit, inclusion_checked=inclusion)
         alerts = console.snapshot() if console else []
         alert_keys = {(a.node, a.seq) for a in alerts}
         scores, score_failures = collect.score(site, records, alert_keys)
@@ -156,26 +158,28 @@ def _agency_channel(site: Site, agency: str) -> grpc.Channel:
     return grpc.secure_channel(site.hub_address, credentials)
 
 
-def _live(site: Site, console: SiteConsole | None, options: DemoOptions, out) -> None:
+def _live(site: Site, console: SiteConsole | None, options: DemoOptions, out: TextIO) -> None:
+    """Show progress until the devices finish; cut some nodes' uplinks from 35 % to 60 %."""
     total = (options.duration_s or site.scenario_duration_s) / options.speed + START_DELAY_S
     progress = Progress(out)
     cut_at, restore_at = total * 0.35, total * 0.6
-    cut_nodes = sorted(site.nodes, key=lambda n: n.node_id)[: options.cut_nodes]
+    chosen = sorted(site.nodes, key=lambda n: n.node_id)[: options.cut_nodes]
+    relays = [node.relay for node in chosen if node.relay is not None]
+    state = "up"  # up -> cut -> restored
     begin = time.monotonic()
     simulator = site.processes["simulator"]
     note = ""
     while True:
         elapsed = time.monotonic() - begin
-        if cut_nodes and elapsed >= cut_at and all(n.relay.is_up for n in cut_nodes):
-            if not any(n.relay.cut_windows for n in cut_nodes):
-                for node in cut_nodes:
-                    node.relay.cut()
-                note = "uplink cut: " + ", ".join(n.node_id for n in cut_nodes)
-                out.write(f"\n{note}\n")
-        if cut_nodes and elapsed >= restore_at and not all(n.relay.is_up for n in cut_nodes):
-            for node in cut_nodes:
-                node.relay.restore()
-            note = "uplink restored"
+        if relays and state == "up" and elapsed >= cut_at:
+            for relay in relays:
+                relay.cut()
+            state, note = "cut", "uplink cut: " + ", ".join(r.name for r in relays)
+            out.write(f"\n{note}\n")
+        if state == "cut" and elapsed >= restore_at:
+            for relay in relays:
+                relay.restore()
+            state, note = "restored", "uplink restored"
             out.write(f"\n{note}: the nodes catch up\n")
         dead = site.check_alive()
         if dead:
@@ -186,13 +190,13 @@ def _live(site: Site, console: SiteConsole | None, options: DemoOptions, out) ->
         if elapsed > total + 120:
             raise DemoError("the device emulators did not finish the scenario in time")
         time.sleep(0.5)
-    for node in cut_nodes:
-        node.relay.restore()
+    for relay in relays:
+        relay.restore()
     site.backlog = progress.backlog
     out.write("\n")
 
 
-def _drain(site: Site, out) -> bool:
+def _drain(site: Site, out: TextIO) -> bool:
     deadline = time.monotonic() + DRAIN_TIMEOUT_S
     while time.monotonic() < deadline:
         pending = {}
@@ -209,12 +213,6 @@ def _drain(site: Site, out) -> bool:
         time.sleep(0.5)
     print(f"not synced after {DRAIN_TIMEOUT_S:g} s: {pending}", file=out)
     return False
-
-
-def _with_inclusion(audit, inclusion: int):
-    from dataclasses import replace
-
-    return replace(audit, inclusion_checked=inclusion)
 
 
 def _results(site: Site, options: DemoOptions, started: float, records, alerts, agencies, audit,

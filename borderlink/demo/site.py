@@ -22,6 +22,7 @@ from pathlib import Path
 from borderlink.hardware_profiles.loader import load_profile
 from borderlink.hardware_profiles.simulator import load_scenario
 from borderlink.hub_init import init_hub_dir
+from borderlink.proto.errors import BorderlinkError
 from borderlink.proto.keys import SigningKey
 from borderlink.provisioning.ca import CertificateAuthority
 
@@ -41,7 +42,7 @@ OWNER = {
 POLICY = Path(__file__).resolve().parents[2] / "hub" / "policies" / "example-policy.toml"
 
 
-class DemoError(RuntimeError):
+class DemoError(BorderlinkError):
     """The demo could not bring a part up; the message says which and where its log is."""
 
 
