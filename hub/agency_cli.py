@@ -21,7 +21,8 @@ the node keys are pinned (learnt out of band, e.g. from ``borderlink hub nodes -
 not even the hub's operator can slip in a record under a substituted key. A record that fails
 is printed with ``"verified": false`` and the reason, and the command exits 1.
 
-``subscribe --cursor-file F`` resumes from the cursor kept in F and rewrites F after every
+``subscribe`` reads ``Federation.SubscribeBatches`` (a page of records per message) and
+falls back to ``Subscribe`` when the hub does not offer it. ``subscribe --cursor-file F`` resumes from the cursor kept in F and rewrites F after every
 record printed, so a restarted subscription continues exactly after the last line printed;
 ``subscribe --follow`` also reconnects by itself (from the last cursor, backing off up to
 30 s) when the hub restarts, shuts down or fails over to a replica.
