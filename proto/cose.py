@@ -274,7 +274,8 @@ def verify_sign1(message: Sign1Message, public_key: bytes, *, external_aad: byte
         if HeaderLabel.ALG in message.unprotected:
             raise AlgorithmError("the algorithm must be in the protected header, not unprotected")
         raise AlgorithmError("the protected header names no algorithm (label 1)")
-    if alg not in ACCEPTED_ALGORITHMS:
+    # An unhashable value (an array, a map) is as wrong as an unknown id; never a TypeError.
+    if type(alg) is not int or alg not in ACCEPTED_ALGORITHMS:
         raise AlgorithmError(
             f"algorithm {alg!r} is not accepted; expected Ed25519 (-19) or EdDSA (-8)"
         )
@@ -285,7 +286,7 @@ def verify_sign1(message: Sign1Message, public_key: bytes, *, external_aad: byte
         if not isinstance(crit, (list, tuple)) or not crit:
             raise AlgorithmError(f"crit must be a non-empty array of header labels, got {crit!r}")
         known = {int(label) for label in HeaderLabel}
-        unknown = [c for c in crit if c not in known]
+        unknown = [c for c in crit if type(c) is not int or c not in known]
         if unknown:
             raise AlgorithmError(f"critical header labels {unknown} are not understood")
     try:

@@ -594,3 +594,17 @@ def test_fuzzers_reject_non_bytes_input_cleanly() -> None:
             verify_record(bad, NODE_KEY.public)  # type: ignore[arg-type]
     with pytest.raises(KeyFileError):
         public_key_from_cose_key(b"\xa1\x01\x01")
+
+
+@pytest.mark.parametrize("alg", [[-19], {"a": 1}, True, "EdDSA", 1.5])
+def test_algorithm_of_the_wrong_type_is_refused_not_a_crash(alg: object) -> None:
+    """An alg header that is an array, a map, a bool, text or a float: AlgorithmError."""
+    import cbor2
+
+    from borderlink.proto.cose import AlgorithmError, decode_sign1, sign1, verify_sign1
+    from borderlink.proto.keys import SigningKey
+
+    key = SigningKey.generate()
+    message = sign1(b"payload", key, protected_bytes=cbor2.dumps({1: alg, 4: key.kid}))
+    with pytest.raises(AlgorithmError):
+        verify_sign1(decode_sign1(message), key.public)
