@@ -67,7 +67,9 @@ def run_demo(options: DemoOptions) -> int:
     work = options.keep or Path(tempfile.mkdtemp(prefix="borderlink-demo-"))
     work.mkdir(parents=True, exist_ok=True)
     broker = options.broker if _broker_answers(options.broker) else None
-    if options.broker is not None and broker is None:
+    if options.broker is None:
+        print("no site broker (--broker none): running without site alerts", file=out)
+    elif broker is None:
         print(f"site broker {options.broker[0]}:{options.broker[1]} does not answer: running "
               "without site alerts", file=out)
     site = Site(work, options.scenario, options.seed, options.speed, broker)
