@@ -15,6 +15,7 @@ from typing import TextIO
 import grpc
 
 from borderlink._cliutil import EXIT_FAILED, EXIT_OK, EXIT_UNAVAILABLE
+from borderlink.hub_init import DEFAULT_ORIGIN
 from borderlink.report import render_html, render_summary
 from borderlink.report_model import AlertEvent, DemoResults, NodeResult
 
@@ -95,9 +96,8 @@ def run_demo(options: DemoOptions) -> int:
         print(f"{len(site.nodes)} emulators and edge agents running; "
               f"devices start in {START_DELAY_S:g} s", file=out)
         channel = _agency_channel(site, "SBS")
-        origin = "borderlink.example/AZ/log"
         watcher = CheckpointWatcher(channel, (site.hub_dir / "log.vkey").read_text().strip(),
-                                    origin)
+                                    DEFAULT_ORIGIN)
         watcher.run(5.0)
         _live(site, console, options, out)
     except DemoError as exc:
