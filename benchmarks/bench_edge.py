@@ -37,6 +37,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -115,7 +116,7 @@ def pct(values: list[float], p: float) -> float:
     if not values:
         return float("nan")
     s = sorted(values)
-    return s[min(len(s) - 1, int(round(p / 100 * (len(s) - 1))))]
+    return s[min(len(s) - 1, round(p / 100 * (len(s) - 1)))]
 
 
 class Rig:
@@ -243,14 +244,13 @@ class HubChild:
 
 
 def raw_ingest_rate(hub: HubChild, cert: Any, node_id: str,
-                    batches: list[sync_pb2.RecordBatch]) -> float:
-    """Records/s the hub acknowledges from a bare client sending ready-made batches, 8 in flight."""
-    out: queue.Queue[Any] = queue.Queue()
-    acked = threading.Event()
-    last = batches[-1].envelopes[-1]
-    from borderlink.proto.record import decode_record
+                    batches: Iterable[sync_pb2.RecordBatch], last_seq: int) -> float:
+    """Records/s the hub acknowledges from a bare client sending ready-made batches, 8 in flight.
 
-    last_seq = decode_record(last.record).seq
+    *batches* may be a generator (built page by page from a journal): memory stays bounded.
+    """
+    out: queue.Queue[Any] = queue.Queue(maxsize=16)
+    acked = threading.Event()
 
     def requests() -> Any:
         yield sync_pb2.EdgeMessage(hello=sync_pb2.Hello(node_id=node_id,
@@ -277,14 +277,15 @@ def raw_ingest_rate(hub: HubChild, cert: Any, node_id: str,
         reader = threading.Thread(target=read, daemon=True)
         reader.start()
         start = time.perf_counter()
+        n = 0
         for b in batches:
             window.acquire()
+            n += len(b.envelopes)
             out.put(sync_pb2.EdgeMessage(batch=b))
-        acked.wait(300)
+        acked.wait(3600)
         elapsed = time.perf_counter() - start
         out.put(None)
         call.cancel()
-    n = sum(len(b.envelopes) for b in batches)
     return n / elapsed
 
 
@@ -372,27 +373,81 @@ interval_s = 1.0
 
 
 # --------------------------------------------------------------------------- main
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--json", help="append the figures to this JSON file")
-    ap.add_argument("--seconds", type=float, default=10.0, help="length of the 100 frames/s run")
-    ap.add_argument("--max-frames", type=int, default=20000, help="frames of the max-rate runs")
-    ap.add_argument("--soak-s", type=float, default=60.0, help="RSS soak length (s)")
-    ap.add_argument("--agent-soak-s", type=float, default=120.0,
-                    help="length of the agent-process RSS soak (s); 600 for the issue's figure")
-    ap.add_argument("--backlog", type=int, default=20000, help="records of the catch-up run")
-    ap.add_argument("--_hub", help=argparse.SUPPRESS)
-    args = ap.parse_args()
-    if args._hub:
-        serve_hub(args._hub)
-        return 0
+def journal_batches(journal: Journal, limit: int) -> Iterator[sync_pb2.RecordBatch]:
+    """The journal's first *limit* records as sync batches of 256, one page at a time."""
+    seq, batch_id = 1, 0
+    while seq <= limit:
+        page = journal.read_from(seq, max_records=min(256, limit - seq + 1))
+        if not page:
+            return
+        batch_id += 1
+        yield sync_pb2.RecordBatch(batch_id=batch_id, envelopes=[
+            common_pb2.Envelope(record=r.raw, disclosures=list(r.disclosures)) for r in page])
+        seq = page[-1].seq + 1
 
-    report = Report("edge agent")
-    extra: list[str] = []
-    tmp = Path(tempfile.mkdtemp(prefix="bench-edge-"))
-    key = SigningKey.generate()
-    rss_samples: list[tuple[float, float]] = [(0.0, rss_mb())]
 
+def catch_up(tmp: Path, ca: CertificateAuthority, n: int, bare_sample: int, report: Report,
+             extra: list[str]) -> None:
+    """Catch-up of an *n*-record backlog vs the hub's ingest rate of the very same records.
+
+    Each runs against a fresh hub child (same setup), the bare client first, on the first
+    *bare_sample* records (0: all). Memory stays bounded: records go into the journal in
+    chunks of 500, the bare client's batches are built page by page, the uplink streams pages.
+    """
+    node2 = "bench-radio-02"
+    key2 = SigningKey.generate()
+    journal = Journal.open(tmp / "backlog.db", max_bytes=1 << 36)
+    rec = Recorder.for_journal(key2, journal, node_id=node2, site=SITE,
+                               registry=default_registry())
+    t = time.perf_counter()
+    for start in range(0, n, 500):
+        rec.record_many([Decision("radio.position", {"unit": "P2", "lat": 39.4, "lon": 48.5,
+                                                     "fix_ms": i}, T0 + i)
+                         for i in range(start, min(n, start + 500))])
+    gen_rate = n / (time.perf_counter() - t)
+    cert2 = ca.issue_node(node2)
+    sample = n if bare_sample <= 0 else min(n, bare_sample)
+    hub_b = HubChild(tmp, ca, "hub-bare")
+    try:
+        hub_b.enroll(node2, key2.public)
+        raw_ingest = raw_ingest_rate(hub_b, cert2, node2, journal_batches(journal, sample),
+                                     sample)
+    finally:
+        hub_b.stop()
+    hub_c = HubChild(tmp, ca, "hub-catchup")
+    rss_peak = 0.0
+    try:
+        hub_c.enroll(node2, key2.public)
+        up2 = Uplink(UplinkConfig((hub_c.address,), linger_ms=0), TlsMaterial(
+            ca.cert_pem, cert2.cert_pem, cert2.key_pem()), journal, node_id=node2)
+        rss_before = rss_peak = rss_mb()
+        t = time.perf_counter()
+        up2.start()
+        deadline = time.monotonic() + max(600.0, n / 1000)
+        while journal.last_acked_seq < n and time.monotonic() < deadline:
+            rss_peak = max(rss_peak, rss_mb())
+            time.sleep(0.05)
+        catchup = journal.last_acked_seq / (time.perf_counter() - t)
+        rss_after = rss_mb()
+        rss_peak = max(rss_peak, rss_after)
+        up2.stop()
+    finally:
+        hub_c.stop()
+    journal.close()
+    report.add(f"catch-up records/s ({n:,} backlog)", catchup, "/s",
+               "hub ingest, bare client", raw_ingest, bar=0.6)
+    what = "the same records" if sample == n else f"the first {sample:,} of the same records"
+    extra.append(f"catch-up of {n:,} records: {catchup:,.0f}/s vs hub ingest of {what} from a "
+                 f"bare client {raw_ingest:,.0f}/s (fresh hub each) = "
+                 f"{catchup / raw_ingest:.0%}; backlog generated at {gen_rate:,.0f}/s")
+    extra.append(f"catch-up RSS: start {rss_before:.1f} MB, peak {rss_peak:.1f} MB, end "
+                 f"{rss_after:.1f} MB (bounded: pages of one batch)")
+
+
+def agent_figures(args: argparse.Namespace, tmp: Path, key: SigningKey,
+                  ca: CertificateAuthority, report: Report, extra: list[str],
+                  rss_samples: list[tuple[float, float]]) -> None:
+    """Every figure but the catch-up: ceilings, recorder, frame->durable, soaks, sustained."""
     # -- ceilings ----------------------------------------------------------------------
     _, secret = nacl.bindings.crypto_sign_seed_keypair(os.urandom(32))
     msg = os.urandom(260)  # about a position record's Sig_structure
@@ -520,7 +575,6 @@ def main() -> int:
         extra.append(f"frame->alert: NOT MEASURED ({exc})")
 
     # -- sustained with the uplink on (hub in a child process) --------------------------------------
-    ca = CertificateAuthority.create("bench CA")
     hub = HubChild(tmp, ca, "hub1")
     try:
         hub.enroll(NODE, key.public)
@@ -564,54 +618,39 @@ def main() -> int:
     finally:
         hub.stop()
 
-    # -- catch-up of a backlog vs the hub's ingest rate of the very same records: each against a
-    #    fresh hub child (same setup), the bare client first
-    node2 = "bench-radio-02"
-    key2 = SigningKey.generate()
-    journal = Journal.open(tmp / "backlog.db", max_bytes=1 << 34)
-    rec = Recorder.for_journal(key2, journal, node_id=node2, site=SITE,
-                               registry=default_registry())
-    for start in range(0, args.backlog, 500):
-        rec.record_many([Decision("radio.position", {"unit": "P2", "lat": 39.4, "lon": 48.5,
-                                                     "fix_ms": i}, T0 + i)
-                         for i in range(start, min(args.backlog, start + 500))])
-    cert2 = ca.issue_node(node2)
-    batches = []
-    seq = 1
-    while True:
-        page = journal.read_from(seq, max_records=256)
-        if not page:
-            break
-        batches.append(sync_pb2.RecordBatch(batch_id=len(batches) + 1, envelopes=[
-            common_pb2.Envelope(record=r.raw, disclosures=list(r.disclosures)) for r in page]))
-        seq = page[-1].seq + 1
-    hub_b = HubChild(tmp, ca, "hub-bare")
-    try:
-        hub_b.enroll(node2, key2.public)
-        raw_ingest = raw_ingest_rate(hub_b, cert2, node2, batches)
-    finally:
-        hub_b.stop()
-    del batches
-    hub_c = HubChild(tmp, ca, "hub-catchup")
-    try:
-        hub_c.enroll(node2, key2.public)
-        up2 = Uplink(UplinkConfig((hub_c.address,), linger_ms=0), TlsMaterial(
-            ca.cert_pem, cert2.cert_pem, cert2.key_pem()), journal, node_id=node2)
-        rss_before = rss_mb()
-        t = time.perf_counter()
-        up2.start()
-        wait(lambda: journal.last_acked_seq >= args.backlog, 600)
-        catchup = journal.last_acked_seq / (time.perf_counter() - t)
-        rss_after = rss_mb()
-        up2.stop()
-    finally:
-        hub_c.stop()
-    journal.close()
-    report.add("catch-up records/s (backlog)", catchup, "/s", "hub ingest, bare client",
-               raw_ingest, bar=0.6)
-    extra.append(f"catch-up of {args.backlog} records: {catchup:,.0f}/s vs hub ingest of the "
-                 f"same records from a bare client {raw_ingest:,.0f}/s (fresh hub each); RSS "
-                 f"{rss_before:.1f} -> {rss_after:.1f} MB (bounded: pages of one batch)")
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--json", help="append the figures to this JSON file")
+    ap.add_argument("--seconds", type=float, default=10.0, help="length of the 100 frames/s run")
+    ap.add_argument("--max-frames", type=int, default=20000, help="frames of the max-rate runs")
+    ap.add_argument("--soak-s", type=float, default=60.0, help="RSS soak length (s)")
+    ap.add_argument("--agent-soak-s", type=float, default=120.0,
+                    help="length of the agent-process RSS soak (s); 600 for the issue's figure")
+    ap.add_argument("--catchup-records", "--backlog", dest="backlog", type=int, default=20000,
+                    metavar="N", help="records of the catch-up run (1000000 for the issue's "
+                    "figure; memory stays bounded)")
+    ap.add_argument("--bare-sample", type=int, default=0, metavar="N",
+                    help="measure the hub's bare-client ingest on the first N records only "
+                         "(0: all of them)")
+    ap.add_argument("--catchup-only", action="store_true",
+                    help="run only the catch-up figure (with its ceiling)")
+    ap.add_argument("--_hub", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args._hub:
+        serve_hub(args._hub)
+        return 0
+
+    report = Report("edge agent")
+    extra: list[str] = []
+    tmp = Path(tempfile.mkdtemp(prefix="bench-edge-"))
+    key = SigningKey.generate()
+    rss_samples: list[tuple[float, float]] = [(0.0, rss_mb())]
+
+    ca = CertificateAuthority.create("bench CA")
+    if not args.catchup_only:
+        agent_figures(args, tmp, key, ca, report, extra, rss_samples)
+    catch_up(tmp, ca, args.backlog, args.bare_sample, report, extra)
 
     report.print()
     print()
