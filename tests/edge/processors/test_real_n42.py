@@ -1,8 +1,9 @@
 """Radiation: real ANSI N42.42 files of real instruments (tests/data/real/n42, see its README).
 
 Apart from the simulator: these spectra were measured by others (LLNL RASE base spectra of a
-generic NaI device; an ORTEC spectroscopic portal from InterSpec's examples). Findings that the
-processor gets wrong on them are kept as strict xfails with the reason, not tuned away.
+generic NaI device; an ORTEC spectroscopic portal from InterSpec's examples). They first showed
+that the two-window NORM band of PVT panels misjudges NaI spectra; the processor now judges NaI
+on photopeak windows, and these tests hold it to what an expert expects.
 """
 
 from __future__ import annotations
