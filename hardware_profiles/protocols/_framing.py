@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import binascii
+import struct
 from dataclasses import dataclass
 
 
@@ -34,3 +35,61 @@ def crc16_ccitt(data: bytes, crc: int = 0xFFFF) -> int:
     ``binascii.crc_hqx`` is exactly this CRC when seeded with 0xFFFF.)
     """
     return binascii.crc_hqx(data, crc)
+
+
+class MarkedFramer:
+    """The framing both binary proprietary formats share: a sync marker, a header that gives
+    the length, and a CRC-16/CCITT over everything after the marker in the frame's last two
+    bytes. Resynchronises byte by byte on garbage, a bad header or a bad CRC, and counts it.
+
+    A subclass sets :attr:`marker` and :attr:`header` and says, in :meth:`frame_length`,
+    how long the frame starting at the buffer's head is, or that its header is impossible.
+    """
+
+    marker: bytes = b""
+    header: struct.Struct = struct.Struct("")
+
+    def __init__(self, max_frame_bytes: int) -> None:
+        self.max_frame_bytes = max_frame_bytes
+        self.stats = FramerStats()
+        self._buf = bytearray()
+
+    def frame_length(self, buf: bytearray) -> int | None:
+        """Total length of the frame whose header starts *buf*; ``None``: not a frame here."""
+        raise NotImplementedError
+
+    def feed(self, data: bytes) -> list[bytes]:
+        self._buf += data
+        buf = self._buf
+        marker = self.marker
+        out: list[bytes] = []
+        while True:
+            start = buf.find(marker)
+            if start < 0:
+                keep = 1 if buf.endswith(marker[:1]) else 0
+                self.stats.skip(len(buf) - keep)
+                del buf[: len(buf) - keep]
+                break
+            if start:
+                self.stats.skip(start)
+                del buf[:start]
+            if len(buf) < self.header.size:
+                break
+            total = self.frame_length(buf)
+            if total is None:
+                self.stats.skip(1)
+                del buf[:1]
+                continue
+            if len(buf) < total:
+                break
+            frame = bytes(buf[:total])
+            (crc,) = struct.unpack_from(">H", frame, total - 2)
+            if crc != crc16_ccitt(frame[len(marker): total - 2]):
+                self.stats.bad_checksum += 1
+                self.stats.skip(1)
+                del buf[:1]
+                continue
+            del buf[:total]
+            self.stats.frames += 1
+            out.append(frame)
+        return out

@@ -25,7 +25,7 @@ from typing import Any
 from ..errors import FrameDecodeError
 from ..readings import CountSample, OccupancyReport
 from . import n42
-from ._framing import FramerStats, crc16_ccitt
+from ._framing import MarkedFramer, crc16_ccitt
 
 __all__ = [
     "SYNC",
@@ -79,52 +79,25 @@ def encode_heartbeat(t: float, lane: str, status: int = 0, seq: int = 0) -> byte
     return _frame(T_HEARTBEAT, seq, struct.pack(">Q4sB", round(t * 1000), _lane(lane), status))
 
 
-class Framer:
+class Framer(MarkedFramer):
     """Delimits RPM frames: sync, header, payload, CRC; resynchronises on garbage."""
 
-    def __init__(self, max_frame_bytes: int = 65536) -> None:
-        self.max_frame_bytes = max_frame_bytes
-        self.stats = FramerStats()
-        self._buf = bytearray()
+    marker = SYNC
+    header = _HEADER
 
-    def feed(self, data: bytes) -> list[bytes]:
-        self._buf += data
-        buf = self._buf
-        out: list[bytes] = []
-        while True:
-            start = buf.find(SYNC)
-            if start < 0:
-                keep = 1 if buf.endswith(SYNC[:1]) else 0
-                self.stats.skip(len(buf) - keep)
-                del buf[: len(buf) - keep]
-                break
-            if start:
-                self.stats.skip(start)
-                del buf[:start]
-            if len(buf) < _HEADER.size:
-                break
-            _, version, kind, length, _ = _HEADER.unpack_from(buf)
-            total = _HEADER.size + length + 2
-            if version != VERSION or kind not in (T_COUNTS, T_N42, T_HEARTBEAT) or \
-                    length > MAX_PAYLOAD or total > self.max_frame_bytes:
-                if total > self.max_frame_bytes and version == VERSION:
-                    self.stats.oversize += 1
-                self.stats.skip(1)
-                del buf[:1]
-                continue
-            if len(buf) < total:
-                break
-            frame = bytes(buf[:total])
-            (crc,) = struct.unpack_from(">H", frame, total - 2)
-            if crc != crc16_ccitt(frame[2: total - 2]):
-                self.stats.bad_checksum += 1
-                self.stats.skip(1)
-                del buf[:1]
-                continue
-            del buf[:total]
-            self.stats.frames += 1
-            out.append(frame)
-        return out
+    def __init__(self, max_frame_bytes: int = 65536) -> None:
+        super().__init__(max_frame_bytes)
+
+    def frame_length(self, buf: bytearray) -> int | None:
+        _, version, kind, length, _ = _HEADER.unpack_from(buf)
+        total = _HEADER.size + length + 2
+        if version != VERSION or kind not in (T_COUNTS, T_N42, T_HEARTBEAT) or \
+                length > MAX_PAYLOAD or total > self.max_frame_bytes:
+            if total > self.max_frame_bytes and version == VERSION:
+                self.stats.oversize += 1
+            return None
+        return total
+
 
 
 class Decoder:

@@ -31,7 +31,7 @@ import cbor2
 
 from ..errors import FrameAuthenticationError, FrameDecodeError
 from ..readings import SensorFrame
-from ._framing import FramerStats, crc16_ccitt
+from ._framing import MarkedFramer, crc16_ccitt
 
 __all__ = ["MAGIC", "TAG_BYTES", "Decoder", "Framer", "demo_sensor_key", "encode"]
 
@@ -69,51 +69,24 @@ def encode(frame: SensorFrame, key: bytes, key_version: int = 1,
     return MAGIC + signed + tag + struct.pack(">H", crc16_ccitt(signed + tag))
 
 
-class Framer:
+class Framer(MarkedFramer):
     """Delimits sensor frames by magic, length and CRC; the tag is the decoder's business."""
 
-    def __init__(self, max_frame_bytes: int = 512) -> None:
-        self.max_frame_bytes = max_frame_bytes
-        self.stats = FramerStats()
-        self._buf = bytearray()
+    marker = MAGIC
+    header = _HEAD
 
-    def feed(self, data: bytes) -> list[bytes]:
-        self._buf += data
-        buf = self._buf
-        out: list[bytes] = []
-        while True:
-            start = buf.find(MAGIC)
-            if start < 0:
-                keep = 1 if buf.endswith(MAGIC[:1]) else 0
-                self.stats.skip(len(buf) - keep)
-                del buf[: len(buf) - keep]
-                break
-            if start:
-                self.stats.skip(start)
-                del buf[:start]
-            if len(buf) < _HEAD.size:
-                break
-            _, version, _, length = _HEAD.unpack_from(buf)
-            total = _HEAD.size + length + TAG_BYTES + 2
-            if version != VERSION or not 0 < length <= MAX_PAYLOAD or total > self.max_frame_bytes:
-                if version == VERSION and length > MAX_PAYLOAD:
-                    self.stats.oversize += 1
-                self.stats.skip(1)
-                del buf[:1]
-                continue
-            if len(buf) < total:
-                break
-            frame = bytes(buf[:total])
-            (crc,) = struct.unpack_from(">H", frame, total - 2)
-            if crc != crc16_ccitt(frame[2: total - 2]):
-                self.stats.bad_checksum += 1
-                self.stats.skip(1)
-                del buf[:1]
-                continue
-            del buf[:total]
-            self.stats.frames += 1
-            out.append(frame)
-        return out
+    def __init__(self, max_frame_bytes: int = 512) -> None:
+        super().__init__(max_frame_bytes)
+
+    def frame_length(self, buf: bytearray) -> int | None:
+        _, version, _, length = _HEAD.unpack_from(buf)
+        total = _HEAD.size + length + TAG_BYTES + 2
+        if version != VERSION or not 0 < length <= MAX_PAYLOAD or total > self.max_frame_bytes:
+            if version == VERSION and length > MAX_PAYLOAD:
+                self.stats.oversize += 1
+            return None
+        return total
+
 
 
 class Decoder:
