@@ -48,11 +48,7 @@ class LinkRelay:
         """Drop every open connection and refuse new ones until :meth:`restore`."""
         self._up.clear()
         self.cut_windows.append((time.time(), None))
-        with self._lock:
-            doomed = list(self._sockets)
-            self._sockets.clear()
-        for sock in doomed:
-            _close(sock)
+        self._drop_connections()
 
     def restore(self) -> None:
         if not self._up.is_set() and self.cut_windows:
@@ -62,9 +58,16 @@ class LinkRelay:
 
     def close(self) -> None:
         self._closing.set()
-        self.cut()
-        self.cut_windows = [w for w in self.cut_windows if w[1] is not None]
+        self._up.clear()
+        self._drop_connections()
         _close(self._listener)
+
+    def _drop_connections(self) -> None:
+        with self._lock:
+            doomed = list(self._sockets)
+            self._sockets.clear()
+        for sock in doomed:
+            _close(sock)
 
     def _accept(self) -> None:
         while not self._closing.is_set():

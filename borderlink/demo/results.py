@@ -70,14 +70,8 @@ def score(site: Any, records: list[Record], alert_keys: set[tuple[str, int]]) ->
     truth_file = site.sim_dir / "truth.jsonl"
     if not truth_file.exists():
         return [], ["the simulator wrote no ground truth"]
-    truths = []
-    for line in truth_file.read_text().splitlines():
-        item = json.loads(line)
-        truths.append(GroundTruth(t=item["t"], device_id=item["device_id"],
-                                  event_id=item["event_id"], kind=item["kind"],
-                                  record_type=item["record_type"], alert=item["alert"],
-                                  expect=item.get("expect", {}), start=item.get("start", 0.0),
-                                  detail=item.get("detail", {})))
+    truths = [GroundTruth.from_json(json.loads(line))
+              for line in truth_file.read_text().splitlines() if line.strip()]
     device_of = {node.node_id: node.device_id for node in site.nodes}
     classes = {node.device_id: node.device_class for node in site.nodes}
     grouped: dict[tuple[str, int], list[Record]] = defaultdict(list)

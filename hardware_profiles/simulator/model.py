@@ -80,6 +80,15 @@ class GroundTruth:
                 "event_id": self.event_id, "kind": self.kind, "record_type": self.record_type,
                 "alert": self.alert, "expect": dict(self.expect), "detail": dict(self.detail)}
 
+    @classmethod
+    def from_json(cls, item: Mapping[str, Any]) -> GroundTruth:
+        """One line of ``truth.jsonl`` (as :meth:`to_json` wrote it) back into a truth."""
+        return cls(t=float(item["t"]), device_id=str(item["device_id"]),
+                   event_id=str(item["event_id"]), kind=str(item["kind"]),
+                   record_type=item["record_type"], alert=item["alert"],
+                   expect=dict(item.get("expect", {})), start=float(item.get("start", 0.0)),
+                   detail=dict(item.get("detail", {})))
+
 
 @dataclass(frozen=True)
 class Emission:

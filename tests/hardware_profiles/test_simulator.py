@@ -430,3 +430,17 @@ def test_smoke_patrols_start_well_inside_their_sectors() -> None:
         c0, c1 = geo.sector(spec.options["sector"]).chainage_m
         c = float(spec.options["start_chainage_m"])
         assert c0 + 500 <= c <= c1 - 500, spec.id
+
+
+def test_ground_truth_reads_back_what_it_wrote() -> None:
+    """truth.jsonl lines turn back into the same GroundTruth (the demo scores with them)."""
+    from borderlink.hardware_profiles.simulator.model import GroundTruth
+
+    truths = [e.truth for e in SMOKE if e.truth is not None]
+    assert truths
+    for truth in truths:
+        line = json.loads(json.dumps(truth.to_json()))
+        back = GroundTruth.from_json(line)
+        assert back.to_json() == truth.to_json()
+        assert (back.device_id, back.event_id, back.record_type) == \
+            (truth.device_id, truth.event_id, truth.record_type)
