@@ -38,3 +38,13 @@ def test_unknown_role_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> No
     with pytest.raises(SystemExit) as exited:
         main(["no-such-role"])
     assert exited.value.code == 2
+
+
+@pytest.mark.parametrize("option", [["--broker", "no-port"], ["--broker", "host:99999"],
+                                    ["--speed", "0"], ["--duration", "-5"], ["--speed", "fast"]])
+def test_demo_refuses_bad_options_as_usage_errors(option: list[str],
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["demo", *option])
+    assert exited.value.code == 2
+    assert option[0] in capsys.readouterr().err
