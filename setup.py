@@ -5,7 +5,7 @@ read ``borderlink.proto``, ``borderlink.edge`` …, so no generic top-level name
 ``proto`` can collide with another distribution's.
 """
 
-from setuptools import find_packages, setup
+from setuptools import Extension, find_packages, setup
 
 LAYOUT = ["proto", "edge", "hub", "provisioning", "firmware_tools", "hardware_profiles"]
 
@@ -21,4 +21,12 @@ for folder in LAYOUT:
         packages.append(f"borderlink.{folder}.{sub}")
         package_dir[f"borderlink.{folder}.{sub}"] = f"{folder}/{sub.replace('.', '/')}"
 
-setup(package_dir=package_dir, packages=packages)
+# The record hot path in C (proto/_native.c). Optional: without a C compiler borderlink
+# installs and runs on the pure-Python reference, only slower; tests/proto/test_native.py
+# fails loudly where the accelerator should have been built.
+native = Extension(
+    "borderlink.proto._native", ["proto/_native.c"], optional=True,
+    extra_compile_args=["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+)
+
+setup(package_dir=package_dir, packages=packages, ext_modules=[native])

@@ -15,9 +15,16 @@ from functools import lru_cache
 from typing import Any, NamedTuple
 
 import cbor2
+import nacl.bindings
+import nacl.exceptions
 
 from .errors import RecordDecodeError, VerificationError
-from .keys import SigningKey, verify_ed25519
+from .keys import SIGNATURE_BYTES, SigningKey, key_id, verify_ed25519
+
+try:
+    from . import _native
+except ImportError:  # built without a C compiler: the pure-Python reference alone, slower
+    _native = None  # type: ignore[assignment]
 
 #: CBOR tag of COSE_Sign1 (RFC 9052 §2).
 COSE_SIGN1_TAG = 18
@@ -99,6 +106,8 @@ _SIG1_PREFIX = b"\x84\x6aSignature1"
 
 def sig_structure(protected_bytes: bytes, payload: bytes, external_aad: bytes = b"") -> bytes:
     """The exact bytes signed for a COSE_Sign1 (RFC 9052 §4.4)."""
+    if _native is not None and not external_aad:
+        return _native.sig_structure(protected_bytes, payload)
     return b"".join(
         (
             _SIG1_PREFIX,
@@ -122,6 +131,8 @@ def encode_sign1(
     protected_bytes: bytes, payload: bytes, signature: bytes, *, tagged: bool = True
 ) -> bytes:
     """Assemble ``18([protected, {}, payload, signature])`` from its parts."""
+    if _native is not None and tagged:
+        return _native.sign1(protected_bytes, payload, signature)
     body = b"".join(
         (
             b"\x84",
@@ -267,8 +278,9 @@ def decode_sign1(data: bytes, *, max_bytes: int = MAX_MESSAGE_BYTES) -> Sign1Mes
     return Sign1Message(protected_bytes, protected, unprotected, payload, signature, tagged)
 
 
-def verify_sign1(message: Sign1Message, public_key: bytes, *, external_aad: bytes = b"") -> None:
-    """Check *message*'s signature under an Ed25519 *public_key*; raise if it does not hold."""
+def check_algorithm(message: Sign1Message) -> None:
+    """Refuse a message whose protected header names no accepted algorithm, or critical
+    labels this verifier does not understand (RFC 9052 §3.1)."""
     alg = message.protected.get(HeaderLabel.ALG)
     if alg is None:
         if HeaderLabel.ALG in message.unprotected:
@@ -289,6 +301,11 @@ def verify_sign1(message: Sign1Message, public_key: bytes, *, external_aad: byte
         unknown = [c for c in crit if type(c) is not int or c not in known]
         if unknown:
             raise AlgorithmError(f"critical header labels {unknown} are not understood")
+
+
+def verify_sign1(message: Sign1Message, public_key: bytes, *, external_aad: bytes = b"") -> None:
+    """Check *message*'s signature under an Ed25519 *public_key*; raise if it does not hold."""
+    check_algorithm(message)
     try:
         verify_ed25519(
             public_key, sig_structure(message.protected_bytes, message.payload, external_aad),
@@ -296,3 +313,43 @@ def verify_sign1(message: Sign1Message, public_key: bytes, *, external_aad: byte
         )
     except VerificationError as exc:
         raise SignatureError(f"signature does not verify: {exc}") from exc
+
+
+def check_key_id(message: Sign1Message, public_key: bytes) -> None:
+    """Refuse a message that names another signer (kid) than *public_key*."""
+    if message.kid is not None and message.kid != key_id(public_key):
+        raise KeyIdMismatchError(
+            f"record is signed by key id {message.kid.hex()[:16]}…, not by the key given "
+            f"({key_id(public_key).hex()[:16]}…)"
+        )
+
+
+def open_sign1(data: bytes, public_key: bytes, *, max_bytes: int = MAX_MESSAGE_BYTES) -> Sign1Message:
+    """:func:`decode_sign1`, :func:`check_key_id` and :func:`verify_sign1` in that order.
+
+    Messages of the shape borderlink writes are split, and their Sig_structure built, in C
+    (``_native.split_sign1``); the checks and the errors are the same either way.
+    """
+    parts = (
+        _native.split_sign1(data)
+        if _native is not None and type(data) is bytes and len(data) <= max_bytes
+        else None
+    )
+    if parts is None:
+        message = decode_sign1(data, max_bytes=max_bytes)
+        check_key_id(message, public_key)
+        verify_sign1(message, public_key)
+        return message
+    protected_bytes, payload, signature, signed_message = parts
+    message = Sign1Message(
+        protected_bytes, _decode_protected(protected_bytes), {}, payload, signature, True
+    )
+    check_key_id(message, public_key)
+    check_algorithm(message)
+    if len(signature) != SIGNATURE_BYTES:
+        verify_sign1(message, public_key)  # raises, naming the length
+    try:
+        nacl.bindings.crypto_sign_open(signed_message, public_key)
+    except (nacl.exceptions.BadSignatureError, nacl.exceptions.ValueError) as exc:
+        raise SignatureError("signature does not verify: Ed25519 signature does not verify") from exc
+    return message

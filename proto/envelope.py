@@ -7,10 +7,9 @@ either converts to the other without touching a signature.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Sequence
 from dataclasses import dataclass
-
-import io
 
 import cbor2
 

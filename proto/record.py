@@ -11,29 +11,42 @@ a type the registry knows, validates the body.
 from __future__ import annotations
 
 import hashlib
-import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
 from functools import lru_cache
+from hashlib import sha256
+from types import MappingProxyType
 from typing import Any, NamedTuple
 
 import cbor2
 
 from .cose import (
     MAX_MESSAGE_BYTES,
-    KeyIdMismatchError,
     Sign1Message,
+    _decode_protected,
     decode_sign1,
     encode_sign1,
+    open_sign1,
     protected_header,
     sig_structure,
-    verify_sign1,
 )
-from .disclosure import Disclosure, DisclosureMismatchError, conceal, reveal
+from .disclosure import (
+    Disclosure,
+    DisclosureMismatchError,
+    conceal,
+    decoys,
+    random_bytes,
+    reveal,
+)
 from .errors import RecordDecodeError, RecordEncodeError
-from .keys import SigningKey, key_id
-from .record_types import Agency, BodyError, RecordTypeRegistry
+from .keys import SigningKey
+from .record_types import Agency, BodyError, RecordType, RecordTypeRegistry
+
+try:
+    from . import _native
+except ImportError:  # built without a C compiler: the pure-Python reference alone, slower
+    _native = None  # type: ignore[assignment]
 
 SCHEMA_VERSION = 1
 HASH_BYTES = 32
@@ -118,9 +131,11 @@ class Record(NamedTuple):
         return self.message.kid
 
 
-@dataclass(frozen=True, slots=True)
-class SignedRecord:
-    """A new record: its bytes and the disclosures of its sensitive fields."""
+class SignedRecord(NamedTuple):
+    """A new record: its bytes and the disclosures of its sensitive fields.
+
+    A named tuple, as :class:`Record`: one is built per record on the edge's hot path.
+    """
 
     record: Record
     disclosures: tuple[Disclosure, ...]
@@ -188,6 +203,38 @@ def encode_payload(
 ) -> bytes:
     """The deterministic CBOR payload (RFC 8949 §4.2.1) of a record.
 
+    The C accelerator writes it when it can; otherwise (and for every error) the reference,
+    :func:`encode_payload_reference`, does.
+    """
+    if _native is not None:
+        try:
+            return _native.payload(
+                node_id, seq, prev_hash, time_ms, clock, record_type, agency, site,
+                _native.encode(body), digests,
+            )
+        except _native.Unsupported:
+            pass
+    return encode_payload_reference(
+        node_id=node_id, seq=seq, prev_hash=prev_hash, time_ms=time_ms, clock=clock,
+        record_type=record_type, agency=agency, site=site, body=body, digests=digests,
+    )
+
+
+def encode_payload_reference(
+    *,
+    node_id: str,
+    seq: int,
+    prev_hash: bytes,
+    time_ms: int,
+    clock: int,
+    record_type: str,
+    agency: str,
+    site: str,
+    body: Mapping[str, Any],
+    digests: Sequence[bytes],
+) -> bytes:
+    """:func:`encode_payload` in pure Python: the authority the C accelerator is tested against.
+
     The header is assembled from pre-encoded pieces (labels 1..11 are one byte each, so
     their order is fixed); the body goes through cbor2's canonical encoder, whose
     length-first key order equals bytewise order for maps with text keys only.
@@ -202,6 +249,8 @@ def encode_payload(
         raise RecordEncodeError("node id, site, record type and agency must be non-empty")
     if not isinstance(clock, int) or isinstance(clock, bool) or not 0 <= clock <= 255:
         raise RecordEncodeError(f"clock quality must be an integer 0..255, got {clock!r}")
+    if any(type(d) is not bytes or len(d) != HASH_BYTES for d in digests):
+        raise RecordEncodeError(f"disclosure digests must be {HASH_BYTES}-byte strings")
     for what, name in (("node id", node_id), ("site", site), ("record type", record_type)):
         # _text (cached) is the 2-byte text head + UTF-8 for 24..255 bytes: exact and cheap.
         if len(_text(name)) > MAX_NAME_BYTES + 2:
@@ -250,33 +299,97 @@ def make_record(
     site: str,
     agency: str | None = None,
     clock: int = ClockQuality.UNSYNCHRONISED,
-    salt_source: Callable[[int], bytes] = os.urandom,
+    salt_source: Callable[[int], bytes] = random_bytes,
 ) -> SignedRecord:
     """Validate *body* against its type, conceal its sensitive fields, sign the record."""
-    spec = registry[record_type]
-    spec.validate(body)
-    owner = Agency(agency) if agency is not None else spec.agency
-    if spec.sensitive:
-        signed_body, digests, disclosures = conceal(
-            body, spec.sensitive, spec.digest_slots, salt_source=salt_source
-        )
-    else:
-        signed_body, digests, disclosures = dict(body), [], []
-    payload = encode_payload(
-        node_id=node_id, seq=seq, prev_hash=prev_hash, time_ms=time_ms, clock=clock,
-        record_type=record_type, agency=owner, site=site, body=signed_body, digests=digests,
+    return _make(
+        key, registry[record_type], node_id, seq, prev_hash, time_ms, record_type, body, site,
+        agency, clock, salt_source,
     )
-    protected = protected_header(key.kid)
-    signature = key.sign(sig_structure(protected, payload))
+
+
+# Named tuples built with tuple.__new__ skip their generated Python-level __new__: three of
+# them per record on the edge's hot path.
+_tuple_new = tuple.__new__
+# Empty header and extension maps, shared as Record's own default is.
+_EMPTY: Mapping[Any, Any] = MappingProxyType({})
+
+
+@lru_cache(maxsize=256)
+def _protected_for(kid: bytes) -> tuple[bytes, Mapping[int, Any]]:
+    """The protected header a key signs with, as bytes and as the map they decode to."""
+    protected = protected_header(kid)
+    return protected, _decode_protected(protected)
+
+
+# The agencies as plain str (an enum's .value is a slow descriptor; the C encoder takes str).
+_AGENCY_NAMES = {agency: agency.value for agency in Agency}
+
+
+def _make(
+    key: SigningKey,
+    spec: RecordType,
+    node_id: str,
+    seq: int,
+    prev_hash: bytes,
+    time_ms: int,
+    record_type: str,
+    body: Mapping[str, Any],
+    site: str,
+    agency: str | None,
+    clock: int,
+    salt_source: Callable[[int], bytes],
+) -> SignedRecord:
+    """:func:`make_record` with positional arguments (:class:`RecordChain` calls it per record)."""
+    owner = _AGENCY_NAMES[spec.agency if agency is None else Agency(agency)]
+    if type(clock) is not int and isinstance(clock, int) and not isinstance(clock, bool):
+        clock = int(clock)  # ClockQuality: a plain int, which the C encoder takes as it is
+    protected, header = _protected_for(key.kid)
+    payload = None
+    if _native is not None and type(body) is dict:
+        # The hot path: one C call validates the body, writes the payload and lays out the
+        # Sig_structure. A body with no sensitive field present needs no disclosures, only
+        # its type's decoy digests; one with some is split by conceal() first.
+        if spec.sensitive.isdisjoint(body):
+            signed_body: Mapping[str, Any] = dict(body)  # the record never changes with the caller's dict
+            disclosures: Sequence[Disclosure] = ()
+            digests: Sequence[bytes] = decoys(spec.digest_slots, salt_source) if spec.sensitive else ()
+        else:
+            spec.validate(body)
+            signed_body, digests, disclosures = conceal(
+                body, spec.sensitive, spec.digest_slots, salt_source=salt_source
+            )
+        try:
+            payload, to_sign = _native.record_input(
+                spec._native_schema, signed_body, digests, node_id, seq, prev_hash, time_ms,
+                clock, record_type, owner, site, protected,
+            )
+        except _native.Unsupported:
+            payload = None  # bad or unusual input: the reference below decides
+    if payload is None:
+        spec.validate(body)
+        if spec.sensitive:
+            signed_body, digests, disclosures = conceal(
+                body, spec.sensitive, spec.digest_slots, salt_source=salt_source
+            )
+        else:
+            signed_body, digests, disclosures = dict(body), (), ()
+        payload = encode_payload(
+            node_id=node_id, seq=seq, prev_hash=prev_hash, time_ms=time_ms, clock=clock,
+            record_type=record_type, agency=owner, site=site, body=signed_body,
+            digests=digests,
+        )
+        to_sign = sig_structure(protected, payload)
+    signature = key.sign(to_sign)
     raw = encode_sign1(protected, payload, signature)
     if len(raw) > MAX_RECORD_BYTES:
         raise RecordEncodeError(f"record is {len(raw)} bytes, over the {MAX_RECORD_BYTES} limit")
-    message = Sign1Message(protected, {1: -19, 4: key.kid}, {}, payload, signature, True)
-    record = Record(
-        raw, message, SCHEMA_VERSION, node_id, seq, prev_hash, time_ms, int(clock),
-        record_type, str(owner), site, signed_body, tuple(digests),
-    )
-    return SignedRecord(record, tuple(disclosures))
+    message = _tuple_new(Sign1Message, (protected, header, _EMPTY, payload, signature, True))
+    record = _tuple_new(Record, (
+        raw, message, SCHEMA_VERSION, node_id, seq, prev_hash, time_ms, clock,
+        record_type, owner, site, signed_body, tuple(digests), _EMPTY,
+    ))
+    return _tuple_new(SignedRecord, (record, tuple(disclosures)))
 
 
 def decode_record(raw: bytes) -> Record:
@@ -286,6 +399,22 @@ def decode_record(raw: bytes) -> Record:
 
 
 def _record_from(raw: bytes, message: Sign1Message) -> Record:
+    if _native is not None:
+        try:
+            node, seq, prev, time_ms, clock, rtype, agency, site, body, sd = (
+                _native.decode_payload(message.payload)
+            )
+        except _native.Unsupported:
+            pass  # unusual or bad: the reference decides, and names what is wrong
+        else:
+            return Record(
+                raw, message, SCHEMA_VERSION, node, seq, prev, time_ms, clock, rtype, agency,
+                site, body, sd,
+            )
+    return _record_from_reference(raw, message)
+
+
+def _record_from_reference(raw: bytes, message: Sign1Message) -> Record:
     payload = message.payload
     try:
         fields = cbor2.loads(
@@ -367,7 +496,7 @@ def _check_deterministic(
         if extensions:
             expected = _deterministic(fields)
         else:
-            expected = encode_payload(
+            expected = encode_payload_reference(
                 node_id=fields[2], seq=fields[3], prev_hash=fields[4], time_ms=fields[5],
                 clock=fields[6], record_type=fields[7], agency=fields[8], site=fields[9],
                 body=fields[10], digests=fields[11],
@@ -393,22 +522,18 @@ def verify_record(
     Raises a :class:`~borderlink.proto.errors.RecordDecodeError` for malformed bytes and a
     :class:`~borderlink.proto.errors.VerificationError` when a check fails.
     """
-    message = decode_sign1(raw, max_bytes=MAX_RECORD_BYTES)
-    if message.kid is not None and message.kid != key_id(public_key):
-        raise KeyIdMismatchError(
-            f"record is signed by key id {message.kid.hex()[:16]}…, not by the key given "
-            f"({key_id(public_key).hex()[:16]}…)"
-        )
-    verify_sign1(message, public_key)
+    message = open_sign1(raw, public_key, max_bytes=MAX_RECORD_BYTES)
     record = _record_from(raw, message)
     disclosed = reveal(record.digests, disclosures) if disclosures else {}
     spec = registry.get(record.record_type) if registry is not None else None
     if spec is not None:
-        overlap = set(record.body) & spec.sensitive
-        if overlap:
+        if not spec.sensitive.isdisjoint(record.body):
+            overlap = set(record.body) & spec.sensitive
             raise PayloadError(f"sensitive fields {sorted(overlap)} are in the clear in the body")
-        body = dict(record.body)
-        body.update({name: d.value for name, d in disclosed.items()})
+        body = record.body
+        if disclosed:
+            body = dict(body)
+            body.update({name: d.value for name, d in disclosed.items()})
         try:
             spec.validate(body, concealed=spec.sensitive - set(disclosed))
         except BodyError as exc:
@@ -456,10 +581,10 @@ class RecordChain:
         agency: str | None = None,
         clock: int | None = None,
     ) -> SignedRecord:
-        return make_record(
-            self.key, node_id=self.node_id, seq=self.next_seq, prev_hash=self.prev_hash,
-            time_ms=time_ms, record_type=record_type, body=body, registry=self.registry,
-            site=self.site, agency=agency, clock=self.clock if clock is None else clock,
+        return _make(
+            self.key, self.registry[record_type], self.node_id, self.next_seq, self.prev_hash,
+            time_ms, record_type, body, self.site, agency,
+            self.clock if clock is None else clock, random_bytes,
         )
 
     def commit(self, signed: SignedRecord) -> None:
@@ -469,4 +594,4 @@ class RecordChain:
                 f"record {record.seq} does not extend the chain at {self.next_seq}"
             )
         self.next_seq = record.seq + 1
-        self.prev_hash = record.hash
+        self.prev_hash = sha256(record.raw).digest()  # record.hash, without two calls per record

@@ -21,6 +21,11 @@ from typing import Any
 
 from .errors import RecordEncodeError
 
+try:
+    from . import _native
+except ImportError:  # built without a C compiler: the pure-Python rules alone, slower
+    _native = None  # type: ignore[assignment]
+
 MAX_BODY_DEPTH = 8
 
 # ASCII digits, whole string (as the CDDL .regexp, which is implicitly anchored).
@@ -54,6 +59,10 @@ _KINDS: dict[str, Any] = {
     "any": lambda v: True,
 }
 _CONTAINER_KINDS = frozenset({"list", "map", "any"})
+# The kind codes of proto/_native.c (enum Kind), in its order.
+_KIND_CODES = {kind: code for code, kind in enumerate(
+    ("text", "uint", "int", "number", "bool", "bytes", "date", "list", "map", "any")
+)}
 _SCALARS = (str, int, float, bool, bytes, type(None))
 
 
@@ -96,6 +105,10 @@ class RecordType:
 
     _required: tuple[str, ...] = field(init=False, repr=False)
     _required_count: int = field(init=False, repr=False)
+    #: The fields compiled for the C validator: ({name: (kind code, required, choices)}, count).
+    _native_schema: tuple[dict[str, tuple[int, bool, frozenset[str] | None]], int] = field(
+        init=False, repr=False
+    )
 
     def __post_init__(self) -> None:
         object.__setattr__(
@@ -105,6 +118,11 @@ class RecordType:
         required = tuple(n for n, f in self.fields.items() if f.required and not f.sensitive)
         object.__setattr__(self, "_required", required)
         object.__setattr__(self, "_required_count", len(required))
+        compiled = {
+            name: (_KIND_CODES[f.kind], bool(f.required), f.choices)
+            for name, f in self.fields.items()
+        }
+        object.__setattr__(self, "_native_schema", (compiled, len(required)))
 
     @property
     def digest_slots(self) -> int:
@@ -117,6 +135,18 @@ class RecordType:
         *concealed* lists fields known to be present as digests only (when verifying, the
         withheld sensitive fields), so their absence is not an error.
         """
+        if _native is not None:
+            try:
+                _native.check_body(body, self._native_schema)
+                return
+            except _native.Unsupported:
+                pass  # bad or unusual: the rules below decide, and name the field
+        self.validate_reference(body, concealed=concealed)
+
+    def validate_reference(
+        self, body: Mapping[str, Any], *, concealed: Iterable[str] = ()
+    ) -> None:
+        """:meth:`validate` in pure Python: the authority the C validator is tested against."""
         if not isinstance(body, Mapping):
             raise BodyError(f"{self.name}: body must be a map, got {type(body).__name__}")
         fields = self.fields
