@@ -18,7 +18,7 @@ The machine's own process scaling is measured too (two processes verifying at on
 on a VM whose 2 vCPUs do not deliver two cores, neither bar can be met, and this says so.
 
 Run: ``python benchmarks/bench_hub.py [--records-per-node 3000] [--leaves 1000000]
-[--skip-pg] [--json FILE]``
+[--skip-pg] [--skip-sqlite] [--skip-proofs] [--json FILE]``
 """
 
 from __future__ import annotations
@@ -364,6 +364,8 @@ def main() -> None:
                     "so the 1-vs-2 figure measures process scaling)")
     ap.add_argument("--skip-proofs", action="store_true")
     ap.add_argument("--skip-ingest", action="store_true")
+    ap.add_argument("--skip-sqlite", action="store_true",
+                    help="skip the SQLite ingest figure (run only the PostgreSQL 1-vs-2 figure)")
     ap.add_argument("--json")
     args = ap.parse_args()
     report = Report("hub")
@@ -376,7 +378,7 @@ def main() -> None:
         if args.skip_ingest:
             args.skip_pg = True
         pki = Pki(Path(d) / "pki")
-        if not args.skip_ingest:
+        if not (args.skip_ingest or args.skip_sqlite):
             nodes = [Node(pki, f"bench-{i}", args.records_per_node) for i in range(STREAMS)]
             proc, port = start_hub(pki, "sqlite", f"sqlite://{Path(d) / 'hub.db'}", args.workers)
             try:

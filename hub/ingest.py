@@ -363,6 +363,7 @@ class BatchResult:
     rejections: tuple[Rejection, ...] = ()
     stored: int = 0
     duplicates: int = 0
+    #: Empty when the store gives log indexes later (PostgreSQL: the sequencer).
     log_indexes: tuple[int, ...] = ()
     unknown_types: int = 0
     #: node clock - hub clock of the batch's last accepted record (ms), None if none.
@@ -528,7 +529,7 @@ class Ingest:
                         for i, (raw, _) in enumerate(envelopes)
                     ),
                 )
-            log_indexes = result.log_indexes
+            log_indexes = result.log_indexes or ()
             durable = result.heads.get(node_id, head)
         return BatchResult(
             highest_contiguous_seq=durable.seq,

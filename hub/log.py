@@ -1,9 +1,10 @@
 """The transparency log: a sequencer that integrates leaves and signs C2SP checkpoints, and proofs.
 
-Storage gives every appended record its log index inside the append transaction (leaves are
-committed in index order). The one sequencer of a store (``Storage.acquire_sequencer``: an
-exclusive file lock for SQLite, a PostgreSQL advisory lock across replicas) reads the leaf
-hashes past the integrated size, folds them into a :class:`~borderlink.proto.merkle.CompactRange`,
+Appended records are durable at once; their log indexes come from the one sequencer of a
+store (``Storage.acquire_sequencer``: an exclusive file lock for SQLite, a PostgreSQL advisory
+lock across replicas). Each round it numbers the stored records that have no index yet
+(``Storage.assign_log_indexes``, in batches; SQLite numbers them at append already), reads
+the leaf hashes past the integrated size, folds them into a :class:`~borderlink.proto.merkle.CompactRange`,
 stores every perfect subtree they complete (``put_merkle_nodes``) and signs a checkpoint of the
 new size. Because every perfect subtree is stored, a proof at any checkpointed size costs one
 batched read of O(log n) nodes (:class:`LogReader`) — at 10^8 leaves a proof reads at most
@@ -199,6 +200,7 @@ class Sequencer:
             if self._range is None:
                 self._range = self._restore()
             compact = self._range
+            self.storage.assign_log_indexes(self.max_leaves_per_round)
             size = self.storage.log_state().size
             cp = self.storage.latest_checkpoint()
             if size == compact.size and cp is not None and cp.tree_size == size:

@@ -144,9 +144,14 @@ _NODE_COLS = (
     "revoked_at_ms, revoke_reason, last_seq, last_hash, reported_seq, clock_skew_ms, last_seen_ms"
 )
 _LEAN_COLS = "log_index, node_id, record, record_type, agency, site"
-_RECORD_COLS = (
+RECORD_COLS = (
     "log_index, node_id, seq, record, record_hash, record_type, agency, site, time_ms, "
     "received_ms, unknown_type"
+)
+#: The columns of a record that ``records`` and ``pending_records`` share (no log index).
+DATA_COLS = (
+    "node_id, seq, record, record_hash, record_type, agency, site, time_ms, received_ms, "
+    "unknown_type"
 )
 _EQUIV_COLS = (
     "id, node_id, seq, stored_log_index, conflicting_record, conflicting_hash, detected_at_ms, note"
@@ -173,8 +178,16 @@ class Tx(Protocol):
 
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None: ...
 
-    def insert_rows(self, table: str, columns: str, rows: Sequence[Sequence[Any]]) -> None:
-        """Insert *rows* (values in *columns* order): the bulk path of an append."""
+    def insert_rows(
+        self,
+        table: str,
+        columns: str,
+        rows: Sequence[Sequence[Any]],
+        *,
+        skip_existing: bool = False,
+    ) -> None:
+        """Insert *rows* (values in *columns* order): the bulk path of appends and of the
+        sequencer; with *skip_existing*, a row whose primary key is stored is skipped."""
 
 
 def _marks(n: int) -> str:
@@ -201,7 +214,9 @@ def _node(row: Sequence[Any]) -> NodeRow:
     )
 
 
-def _record(row: Sequence[Any], disclosures: tuple[StoredDisclosure, ...] = ()) -> StoredRecord:
+def record_from_row(
+    row: Sequence[Any], disclosures: tuple[StoredDisclosure, ...] = ()
+) -> StoredRecord:
     return StoredRecord(
         log_index=row[0],
         node_id=row[1],
@@ -231,6 +246,40 @@ def _equivocation(row: Sequence[Any]) -> Equivocation:
     )
 
 
+def data_row(rec: NewRecord, received_ms: int) -> tuple[Any, ...]:
+    """*rec*'s values in :data:`DATA_COLS` order."""
+    return (
+        rec.node_id,
+        rec.seq,
+        rec.record,
+        rec.record_hash,
+        rec.record_type,
+        rec.agency,
+        rec.site,
+        rec.time_ms,
+        received_ms,
+        int(rec.unknown_type),
+    )
+
+
+def _follow(head: ChainHead | None, rec: NewRecord) -> ChainHead:
+    """The node's head after *rec*, which must continue *head* (None: node not enrolled)."""
+    if head is None:
+        raise UnknownNodeError(f"node {rec.node_id!r} is not enrolled")
+    if rec.seq <= head.seq:
+        raise DuplicateRecordError(
+            f"node {rec.node_id!r} seq {rec.seq} is already stored (head {head.seq})"
+        )
+    if rec.seq != head.seq + 1:
+        raise ChainConflictError(f"node {rec.node_id!r}: seq {rec.seq} does not follow {head.seq}")
+    if rec.prev_hash != head.hash:
+        raise ChainConflictError(
+            f"node {rec.node_id!r} seq {rec.seq}: previous hash "
+            f"{rec.prev_hash.hex()} is not {head.hash.hex()}"
+        )
+    return ChainHead(rec.seq, rec.record_hash)
+
+
 def _check_new_record(rec: NewRecord) -> None:
     if rec.seq < 1:
         raise ChainConflictError(f"node {rec.node_id!r}: sequence number {rec.seq} < 1")
@@ -243,9 +292,21 @@ def _check_new_record(rec: NewRecord) -> None:
 class SqlStorage:
     """Every :class:`~borderlink.hub.storage.interface.Storage` method, over :class:`Tx`.
 
-    Subclasses provide ``_write()`` (a transaction, serialised against other writers of
-    the log) and ``_read()``, the sequencer lock and ``close()``.
+    Subclasses provide ``_write()`` (a transaction), ``_read()``, the sequencer lock and
+    ``close()``; a backend with ``_indexes_at_append = False`` also stores pending records
+    (``_insert_pending``), finds them (``get_record``) and numbers them
+    (``assign_log_indexes``).
     """
+
+    #: True: an append takes its log indexes itself (one writer at a time, as in SQLite).
+    #: False: an append stores its records as pending (chain checked, durable) and
+    #: :meth:`assign_log_indexes` numbers them later, so appenders of several processes do
+    #: not serialise on one ``log_state`` row through their commits.
+    _indexes_at_append = True
+    #: Row-lock clause for reading node heads in an append (PostgreSQL: ``FOR UPDATE``),
+    #: so concurrent appends of one node serialise on its row; empty where the whole
+    #: write transaction is exclusive.
+    _lock_rows = ""
 
     #: Exceptions of the driver that mean a unique constraint was violated.
     _integrity_errors: tuple[type[BaseException], ...] = ()
@@ -386,77 +447,23 @@ class SqlStorage:
             return AppendResult((), {})
         for rec in records:
             _check_new_record(rec)
-        hashes = [rec.record_hash for rec in records]
         node_ids = sorted({rec.node_id for rec in records})
+        indexes: tuple[int, ...] | None = None
         try:
             with self._write() as tx:
-                # Reserving the indexes first also serialises appenders (a row lock in PostgreSQL).
-                new_size = tx.execute(
-                    "UPDATE log_state SET size = size + ? WHERE id = 1 RETURNING size",
-                    (len(records),),
-                ).fetchone()[0]
-                start = new_size - len(records)
                 heads: dict[str, ChainHead] = {}
                 for row in tx.execute(
-                    f"SELECT node_id, last_seq, last_hash FROM nodes WHERE node_id IN ({_marks(len(node_ids))})",
+                    "SELECT node_id, last_seq, last_hash FROM nodes "
+                    f"WHERE node_id IN ({_marks(len(node_ids))}) ORDER BY node_id{self._lock_rows}",
                     node_ids,
                 ).fetchall():
                     heads[row[0]] = ChainHead(row[1], bytes(row[2]))
-                for rec, rec_hash in zip(records, hashes, strict=True):
-                    head = heads.get(rec.node_id)
-                    if head is None:
-                        raise UnknownNodeError(f"node {rec.node_id!r} is not enrolled")
-                    if rec.seq <= head.seq:
-                        raise DuplicateRecordError(
-                            f"node {rec.node_id!r} seq {rec.seq} is already stored (head {head.seq})"
-                        )
-                    if rec.seq != head.seq + 1:
-                        raise ChainConflictError(
-                            f"node {rec.node_id!r}: seq {rec.seq} does not follow {head.seq}"
-                        )
-                    if rec.prev_hash != head.hash:
-                        raise ChainConflictError(
-                            f"node {rec.node_id!r} seq {rec.seq}: previous hash "
-                            f"{rec.prev_hash.hex()} is not {head.hash.hex()}"
-                        )
-                    heads[rec.node_id] = ChainHead(rec.seq, rec_hash)
-                indexes = tuple(range(start, new_size))
-                tx.insert_rows(
-                    "records",
-                    _RECORD_COLS,
-                    [
-                        (
-                            i,
-                            r.node_id,
-                            r.seq,
-                            r.record,
-                            h,
-                            r.record_type,
-                            r.agency,
-                            r.site,
-                            r.time_ms,
-                            received_ms,
-                            int(r.unknown_type),
-                        )
-                        for i, r, h in zip(indexes, records, hashes, strict=True)
-                    ],
-                )
-                tx.insert_rows(
-                    "leaves",
-                    "log_index, leaf_hash",
-                    [(i, r.leaf_hash) for i, r in zip(indexes, records, strict=True)],
-                )
-                disclosures = [
-                    (i, pos, d.digest, d.field_name, d.disclosure)
-                    for i, r in zip(indexes, records, strict=True)
-                    for pos, d in enumerate(r.disclosures)
-                ]
-                if disclosures:
-                    tx.insert_rows(
-                        "disclosures",
-                        "log_index, position, digest, field_name, disclosure",
-                        disclosures,
-                    )
+                for rec in records:
+                    heads[rec.node_id] = _follow(heads.get(rec.node_id), rec)
+                if self._indexes_at_append:
+                    indexes = self._insert_sequenced(tx, records, received_ms)
+                else:
+                    self._insert_pending(tx, records, received_ms)
                 touched = {r.node_id: heads[r.node_id] for r in records}
                 tx.executemany(
                     "UPDATE nodes SET last_seq = ?, last_hash = ?, last_seen_ms = ?, "
@@ -471,12 +478,48 @@ class SqlStorage:
             raise DuplicateRecordError(f"append conflicts with stored records: {exc}") from exc
         return AppendResult(indexes, touched)
 
+    def _insert_sequenced(
+        self, tx: Tx, records: Sequence[NewRecord], received_ms: int
+    ) -> tuple[int, ...]:
+        new_size = tx.execute(
+            "UPDATE log_state SET size = size + ? WHERE id = 1 RETURNING size", (len(records),)
+        ).fetchone()[0]
+        indexes = tuple(range(new_size - len(records), new_size))
+        tx.insert_rows(
+            "records",
+            RECORD_COLS,
+            [(i, *data_row(r, received_ms)) for i, r in zip(indexes, records, strict=True)],
+        )
+        tx.insert_rows(
+            "leaves",
+            "log_index, leaf_hash",
+            [(i, r.leaf_hash) for i, r in zip(indexes, records, strict=True)],
+        )
+        disclosures = [
+            (i, pos, d.digest, d.field_name, d.disclosure)
+            for i, r in zip(indexes, records, strict=True)
+            for pos, d in enumerate(r.disclosures)
+        ]
+        if disclosures:
+            tx.insert_rows(
+                "disclosures", "log_index, position, digest, field_name, disclosure", disclosures
+            )
+        return indexes
+
+    def _insert_pending(self, tx: Tx, records: Sequence[NewRecord], received_ms: int) -> None:
+        raise NotImplementedError
+
+    def assign_log_indexes(self, limit: int) -> int:
+        if limit < 1:
+            raise StorageError(f"assignment limit {limit} < 1")
+        return 0  # numbered at append
+
     def get_record(
         self, node_id: str, seq: int, *, with_disclosures: bool = False
     ) -> StoredRecord | None:
         with self._read() as tx:
             row = tx.execute(
-                f"SELECT {_RECORD_COLS} FROM records WHERE node_id = ? AND seq = ?", (node_id, seq)
+                f"SELECT {RECORD_COLS} FROM records WHERE node_id = ? AND seq = ?", (node_id, seq)
             ).fetchone()
         return self._with(row, with_disclosures)
 
@@ -485,7 +528,7 @@ class SqlStorage:
     ) -> StoredRecord | None:
         with self._read() as tx:
             row = tx.execute(
-                f"SELECT {_RECORD_COLS} FROM records WHERE log_index = ?", (log_index,)
+                f"SELECT {RECORD_COLS} FROM records WHERE log_index = ?", (log_index,)
             ).fetchone()
         return self._with(row, with_disclosures)
 
@@ -493,7 +536,7 @@ class SqlStorage:
         if row is None:
             return None
         discl = self.get_disclosures([row[0]]).get(row[0], ()) if with_disclosures else ()
-        return _record(row, discl)
+        return record_from_row(row, discl)
 
     def get_disclosures(
         self, log_indexes: Iterable[int]
@@ -617,12 +660,12 @@ class SqlStorage:
         start_index = max(0, start_index)
         with self._read() as tx:
             rows, next_index = self._scan(
-                tx, _RECORD_COLS, start_index, limit, record_filter, end_index
+                tx, RECORD_COLS, start_index, limit, record_filter, end_index
             )
         if not rows and next_index == start_index:
             return ScanPage((), start_index)
         discl = self.get_disclosures(r[0] for r in rows) if with_disclosures and rows else {}
-        return ScanPage(tuple(_record(r, discl.get(r[0], ())) for r in rows), next_index)
+        return ScanPage(tuple(record_from_row(r, discl.get(r[0], ())) for r in rows), next_index)
 
     def log_state(self) -> LogState:
         with self._read() as tx:
@@ -656,12 +699,10 @@ class SqlStorage:
             size = tx.execute("SELECT size FROM log_state WHERE id = 1").fetchone()[0]
             if integrated_size > size:
                 raise StorageError(f"integrated size {integrated_size} beyond log size {size}")
+            # In bulk: about one node per leaf, so a statement per node would cost the
+            # sequencer (and the database) more than the leaves' own inserts.
             if rows:
-                tx.executemany(
-                    "INSERT INTO merkle_nodes (level, idx, hash) VALUES (?, ?, ?) "
-                    "ON CONFLICT (level, idx) DO NOTHING",
-                    rows,
-                )
+                tx.insert_rows("merkle_nodes", "level, idx, hash", rows, skip_existing=True)
             tx.execute(
                 "UPDATE log_state SET integrated_size = ? WHERE id = 1 AND integrated_size < ?",
                 (integrated_size, integrated_size),
@@ -826,4 +867,13 @@ def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
         yield items[i : i + size]
 
 
-__all__ = ["SCHEMA_VERSION", "SqlStorage", "Tx", "schema_statements"]
+__all__ = [
+    "DATA_COLS",
+    "RECORD_COLS",
+    "SCHEMA_VERSION",
+    "SqlStorage",
+    "Tx",
+    "data_row",
+    "record_from_row",
+    "schema_statements",
+]

@@ -4,8 +4,14 @@ A contract suite (``tests/hub/test_storage_contract.py``) runs the same checks o
 backend. All methods are thread-safe. Records are stored as the exact bytes received; their
 disclosures live in their own table, so withholding a field never rewrites a record.
 
-Log indexes are given at append time, inside the append transaction, contiguous and in
-commit order: once ``log_state().size`` reads ``n``, leaves ``0 .. n-1`` are all committed.
+An acknowledged append is durable and in its node's chain (:meth:`Storage.chain_head`,
+:meth:`Storage.get_record`). Its log indexes are given either inside the append transaction
+(SQLite: one writer anyway) or later, in batches, by :meth:`Storage.assign_log_indexes`
+(PostgreSQL: appenders of several hub processes then never wait on one another's commits;
+the sequencer calls it each round). Either way they are contiguous, a node's records are
+numbered in seq order, and once ``log_state().size`` reads ``n``, leaves ``0 .. n-1`` are
+all committed. Everything that reads by log index (scans, leaves, proofs, federation) sees
+only numbered records.
 Interior Merkle nodes (perfect subtrees, ``(level, index)`` as in
 :class:`borderlink.proto.merkle.NodeID`) are written by the one sequencer that holds
 :meth:`Storage.acquire_sequencer`.
@@ -75,18 +81,26 @@ class Storage(Protocol):
 
     # -- records and the log --------------------------------------------------------------
     def append_records(self, records: Sequence[NewRecord], *, received_ms: int) -> AppendResult:
-        """Atomically store a batch and append one leaf per record to the log.
+        """Atomically and durably store a batch, each record to get one leaf of the log.
 
         Per node, the batch's records must continue the stored chain: seq = head + 1 and
         prev_hash = head hash, then each other. :class:`DuplicateRecordError` when a
         (node, seq) is already stored, :class:`ChainConflictError` for any other break,
         :class:`UnknownNodeError` for a node not enrolled; in all cases nothing is stored.
-        Returns the log indexes in batch order.
+        Returns the log indexes in batch order, or None when :meth:`assign_log_indexes`
+        gives them later.
         """
+
+    def assign_log_indexes(self, limit: int) -> int:
+        """Give the next log indexes to at most *limit* stored records that have none, in
+        the order they were stored (a node's in seq order), in one transaction; returns
+        how many. The sequencer's job (call it while holding :meth:`acquire_sequencer`);
+        0 from a backend that numbers records at append."""
 
     def get_record(
         self, node_id: str, seq: int, *, with_disclosures: bool = False
-    ) -> StoredRecord | None: ...
+    ) -> StoredRecord | None:
+        """The stored record (node, seq), numbered or not yet (``log_index`` None)."""
 
     def get_record_at(
         self, log_index: int, *, with_disclosures: bool = False

@@ -126,9 +126,14 @@ class StoredDisclosure:
 
 @dataclass(frozen=True)
 class StoredRecord:
-    """A stored record: exact bytes, indexed columns, log position, disclosures (when loaded)."""
+    """A stored record: exact bytes, indexed columns, log position, disclosures (when loaded).
 
-    log_index: int
+    ``log_index`` is None only for a record that is stored (durable, in its node's chain)
+    but not yet numbered by the sequencer (:meth:`Storage.assign_log_indexes`); only
+    :meth:`Storage.get_record` returns such records.
+    """
+
+    log_index: int | None
     node_id: str
     seq: int
     record: bytes
@@ -179,7 +184,8 @@ class Equivocation:
     id: int
     node_id: str
     seq: int
-    #: Log index of the record stored first (None if it was never stored).
+    #: Log index of the record stored first (None if it was never stored, or had no log
+    #: index yet when the evidence was kept).
     stored_log_index: int | None
     conflicting_record: bytes
     conflicting_hash: bytes
@@ -224,7 +230,8 @@ class PolicyRow:
 
 @dataclass(frozen=True)
 class AppendResult:
-    """Log indexes given to an appended batch, in batch order, and the node heads after it."""
+    """Log indexes given to an appended batch, in batch order (None: the store gives them
+    later, see :meth:`Storage.assign_log_indexes`), and the node heads after it."""
 
-    log_indexes: tuple[int, ...]
+    log_indexes: tuple[int, ...] | None
     heads: dict[str, ChainHead] = field(default_factory=dict)

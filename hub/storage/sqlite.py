@@ -53,9 +53,17 @@ class _SqliteTx:
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         self.conn.executemany(sql, rows)
 
-    def insert_rows(self, table: str, columns: str, rows: Sequence[Sequence[Any]]) -> None:
+    def insert_rows(
+        self,
+        table: str,
+        columns: str,
+        rows: Sequence[Sequence[Any]],
+        *,
+        skip_existing: bool = False,
+    ) -> None:
         marks = ", ".join("?" * (columns.count(",") + 1))
-        self.conn.executemany(f"INSERT INTO {table} ({columns}) VALUES ({marks})", rows)
+        skip = " ON CONFLICT DO NOTHING" if skip_existing else ""
+        self.conn.executemany(f"INSERT INTO {table} ({columns}) VALUES ({marks}){skip}", rows)
 
 
 class SqliteStorage(SqlStorage):

@@ -181,11 +181,18 @@ class World:
         chain = self.node(node_id)
         self.clock += 1000
         signed = chain.prepare(record_type, body, time_ms=self.clock)
-        (index,) = self.storage.append_records([to_new(signed)], received_ms=self.clock).log_indexes
+        (index,) = self.append([to_new(signed)])
         chain.commit(signed)
         self.labels.append(label)
         assert index == len(self.labels) - 1
         return index
+
+    def append(self, records: list[NewRecord]) -> tuple[int, ...]:
+        """Append and number *records* (PostgreSQL numbers them in the sequencer's step)."""
+        self.storage.append_records(records, received_ms=self.clock)
+        self.storage.assign_log_indexes(10_000)
+        found = [self.storage.get_record(r.node_id, r.seq) for r in records]
+        return tuple(f.log_index for f in found if f is not None and f.log_index is not None)
 
     def add_cases(self, rounds: int = 1) -> None:
         for _ in range(rounds):
@@ -566,7 +573,7 @@ def test_view_skips_records_whose_body_cannot_be_read(world: World, policy: Poli
         site="AZ-BIL",
         time_ms=world.clock + 1,
     )
-    (junk_index,) = world.storage.append_records([junk], received_ms=world.clock).log_indexes
+    (junk_index,) = world.append([junk])
     everything = common_pb2.RecordFilter()
     end = world.storage.log_state().size
     scc = FederationView(world.storage, "SCC").page(policy, everything, 0, end)

@@ -155,7 +155,7 @@ def test_a_tampered_record_is_reported_and_fails(
     signed = chain.prepare("document.check", CASES[0].body, time_ms=world.clock + 1000)
     bad = to_new(signed)
     forged = bad.record[:-1] + bytes([bad.record[-1] ^ 1])
-    world.storage.append_records([dataclasses.replace(bad, record=forged)], received_ms=world.clock)
+    world.append([dataclasses.replace(bad, record=forged)])
     code, lines, _ = run(agency(hub, files, "SBS", "subscribe"), capsys)
     assert code == 1
     assert [line["verified"] for line in lines] == [True] * (len(lines) - 1) + [False]

@@ -87,8 +87,23 @@ class Chain:
         return [self.next(**kw) for _ in range(n)]  # type: ignore[arg-type]
 
 
-def append(store: Storage, records: Sequence[NewRecord]) -> tuple[int, ...]:
-    return store.append_records(records, received_ms=T0 + 10**6).log_indexes
+def numbered(store: Storage, records: Sequence[NewRecord]) -> tuple[int, ...]:
+    """Number what the store holds unnumbered (the sequencer's job); *records*' indexes."""
+    store.assign_log_indexes(10_000)
+    found = [store.get_record(r.node_id, r.seq) for r in records]
+    indexes = tuple(f.log_index for f in found if f is not None and f.log_index is not None)
+    assert len(indexes) == len(records)
+    return indexes
+
+
+def append(
+    store: Storage, records: Sequence[NewRecord], *, received_ms: int = T0 + 10**6
+) -> tuple[int, ...]:
+    """Append and number *records*: their log indexes, the same on every backend."""
+    given = store.append_records(records, received_ms=received_ms).log_indexes
+    indexes = numbered(store, records)
+    assert given in (None, indexes)  # given at append, or by the sequencer later
+    return indexes
 
 
 # -- empty store and nodes ----------------------------------------------------------------
@@ -175,7 +190,7 @@ def test_append_assigns_contiguous_indexes_and_keeps_exact_bytes(store: Storage)
     assert append(store, first) == (0, 1, 2)
     mixed = [b.next(), a.next(), b.next()]
     result = store.append_records(mixed, received_ms=T0 + 7)
-    assert result.log_indexes == (3, 4, 5)
+    assert numbered(store, mixed) == (3, 4, 5)
     assert result.heads == {"a": ChainHead(4, a.prev), "b": ChainHead(2, b.prev)}
     assert store.chain_head("a") == ChainHead(4, a.prev)
     assert store.log_state().size == 6
@@ -243,7 +258,44 @@ def test_append_refusals_store_nothing(store: Storage, case: str) -> None:
 
 def test_empty_append_is_a_no_op(store: Storage) -> None:
     assert store.append_records([], received_ms=T0).log_indexes == ()
+    assert store.assign_log_indexes(10) == 0
     assert store.log_state().size == 0
+
+
+def test_appended_records_are_durable_before_they_are_numbered(store: Storage) -> None:
+    store.enroll_node(enrollment("a"), enrolled_at_ms=T0)
+    chain = Chain("a")
+    append(store, chain.batch(2))
+    batch = chain.batch(3, disclosures=2)
+    given = store.append_records(batch, received_ms=T0 + 5).log_indexes
+    # Stored and in the chain at once, whether or not numbered yet.
+    assert store.chain_head("a") == ChainHead(5, chain.prev)
+    got = store.get_record("a", 4, with_disclosures=True)
+    assert got is not None and got.record == batch[1].record
+    assert [d.disclosure for d in got.disclosures] == [d.disclosure for d in batch[1].disclosures]
+    with pytest.raises(DuplicateRecordError):
+        store.append_records(batch[:1], received_ms=T0 + 6)
+    if given is None:  # numbered later: invisible to everything that reads by log index
+        assert got.log_index is None
+        assert store.log_state().size == 2
+        assert len(store.scan_records(0, limit=10).records) == 2
+        assert len(store.leaf_hashes(0, 10)) == 2
+        assert store.find_leaf(batch[0].leaf_hash) is None
+    # Numbering in batches of at most *limit*, in the order stored, then nothing left.
+    assert store.assign_log_indexes(2) == (0 if given else 2)
+    assert store.assign_log_indexes(2) == (0 if given else 1)
+    assert store.assign_log_indexes(2) == 0
+    assert numbered(store, batch) == (2, 3, 4)
+    assert store.log_state().size == 5
+    assert store.leaf_hashes(0, 10)[2:] == [r.leaf_hash for r in batch]
+    page = store.scan_records(2, limit=10)
+    assert [(r.seq, r.record, r.received_ms) for r in page.records] == [
+        (r.seq, r.record, T0 + 5) for r in batch
+    ]
+    assert [d.disclosure for d in page.records[1].disclosures] == [
+        d.disclosure for d in batch[1].disclosures
+    ]
+    assert store.find_leaf(batch[2].leaf_hash) == 4
 
 
 # -- scans ----------------------------------------------------------------------------------
@@ -502,13 +554,14 @@ def test_concurrent_appends_from_two_handles_never_fork_the_log(
     got: dict[str, list[int]] = {}
 
     def worker(i: int, node: str) -> None:
-        chain, idx = Chain(node), []
+        chain = Chain(node)
         try:
-            for _ in range(10):
-                idx += handles[i % 2].append_records(chain.batch(5), received_ms=T0).log_indexes
+            for round_ in range(10):
+                handles[i % 2].append_records(chain.batch(5), received_ms=T0)
+                if round_ % 3 == i % 3:  # numbering runs between and during appends
+                    handles[i % 2].assign_log_indexes(7)
         except BaseException as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
-        got[node] = idx
 
     threads = [threading.Thread(target=worker, args=(i, n)) for i, n in enumerate(nodes)]
     for t in threads:
@@ -516,6 +569,9 @@ def test_concurrent_appends_from_two_handles_never_fork_the_log(
     for t in threads:
         t.join(30)
     assert not errors, errors
+    handles[0].assign_log_indexes(10_000)
+    for node in nodes:
+        got[node] = [handles[1].get_record(node, seq).log_index for seq in range(1, 51)]  # type: ignore[union-attr,misc]
     everything = sorted(i for idx in got.values() for i in idx)
     assert everything == list(range(4 * 50))
     for node in nodes:
