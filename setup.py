@@ -21,11 +21,12 @@ for folder in LAYOUT:
         packages.append(f"borderlink.{folder}.{sub}")
         package_dir[f"borderlink.{folder}.{sub}"] = f"{folder}/{sub.replace('.', '/')}"
 
-# The record hot path in C (proto/_native.c). Optional: without a C compiler borderlink
-# installs and runs on the pure-Python reference, only slower; tests/proto/test_native.py
-# fails loudly where the accelerator should have been built.
+# The record hot path in C (proto/_native.c), with OpenSSL's libcrypto for SHA-256 (the
+# library Python's hashlib uses). Optional: without a C compiler or OpenSSL's headers,
+# borderlink installs and runs on the pure-Python reference, only slower;
+# tests/proto/test_native.py fails loudly where the accelerator should have been built.
 native = Extension(
-    "borderlink.proto._native", ["proto/_native.c"], optional=True,
+    "borderlink.proto._native", ["proto/_native.c"], optional=True, libraries=["crypto"],
     extra_compile_args=["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"],
 )
 

@@ -25,6 +25,23 @@ def best_rate(work: Callable[[int], None], n: int, repeats: int = 5) -> float:
     return n / best
 
 
+def interleaved_best_rates(
+    works: dict[str, tuple[Callable[[int], None], int]], repeats: int = 7
+) -> dict[str, float]:
+    """Operations per second of each *work(n)*, best of *repeats* rounds, taken in turns.
+
+    Each round runs every work once, so a figure and its ceiling see the same spells of load
+    from whatever else shares the machine; measuring one fully and then the other does not.
+    """
+    best = {name: float("inf") for name in works}
+    for _ in range(repeats):
+        for name, (work, n) in works.items():
+            start = time.perf_counter()
+            work(n)
+            best[name] = min(best[name], (time.perf_counter() - start) / n)
+    return {name: 1.0 / seconds for name, seconds in best.items()}
+
+
 def pin_one_core() -> None:
     """Keep the measurement on one core, as the figures are defined per core."""
     try:

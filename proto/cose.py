@@ -12,6 +12,7 @@ import io
 from collections.abc import Mapping
 from enum import IntEnum
 from functools import lru_cache
+from types import MappingProxyType
 from typing import Any, NamedTuple
 
 import cbor2
@@ -341,11 +342,14 @@ def open_sign1(data: bytes, public_key: bytes, *, max_bytes: int = MAX_MESSAGE_B
         verify_sign1(message, public_key)
         return message
     protected_bytes, payload, signature, signed_message = parts
-    message = Sign1Message(
-        protected_bytes, _decode_protected(protected_bytes), {}, payload, signature, True
+    protected, kid, algorithm_ok = _protected_facts(protected_bytes)
+    message = _tuple_new(
+        Sign1Message, (protected_bytes, protected, _EMPTY, payload, signature, True)
     )
-    check_key_id(message, public_key)
-    check_algorithm(message)
+    if kid is not None and kid != key_id(public_key):
+        check_key_id(message, public_key)  # raises, naming both key ids
+    if not algorithm_ok:
+        check_algorithm(message)  # raises, naming what is wrong
     if len(signature) != SIGNATURE_BYTES:
         verify_sign1(message, public_key)  # raises, naming the length
     try:
@@ -353,3 +357,21 @@ def open_sign1(data: bytes, public_key: bytes, *, max_bytes: int = MAX_MESSAGE_B
     except (nacl.exceptions.BadSignatureError, nacl.exceptions.ValueError) as exc:
         raise SignatureError("signature does not verify: Ed25519 signature does not verify") from exc
     return message
+
+
+# Named tuples built with tuple.__new__ skip their generated Python-level __new__.
+_tuple_new = tuple.__new__
+_EMPTY: Mapping[Any, Any] = MappingProxyType({})
+
+
+@lru_cache(maxsize=256)
+def _protected_facts(protected_bytes: bytes) -> tuple[Mapping[int, Any], bytes | None, bool]:
+    """A protected header decoded, its key id, and whether its algorithm and crit pass
+    :func:`check_algorithm`: once per signer, not once per record."""
+    protected = _decode_protected(protected_bytes)
+    message = Sign1Message(protected_bytes, protected, _EMPTY, b"", b"", True)
+    try:
+        check_algorithm(message)
+    except AlgorithmError:
+        return protected, message.kid, False
+    return protected, message.kid, True

@@ -38,7 +38,17 @@ class RandomPool:
     def __init__(self, batch: int = 128) -> None:
         self._batch = batch
         self._ready: dict[int, list[bytes]] = {}
-        os.register_at_fork(after_in_child=self._ready.clear)
+        # Cleared, not replaced: ready() hands out these lists.
+        os.register_at_fork(after_in_child=self._clear)
+
+    def _clear(self) -> None:
+        for values in self._ready.values():
+            values.clear()
+
+    def ready(self, n: int) -> list[bytes]:
+        """The list of ready *n*-byte values itself: ``pop()`` from it (C, atomic) takes one
+        without a Python call; when it is empty, call the pool."""
+        return self._ready.setdefault(n, [])
 
     def __call__(self, n: int) -> bytes:
         try:
@@ -46,7 +56,7 @@ class RandomPool:
         except (KeyError, IndexError):
             block = os.urandom(n * self._batch)
             values = [block[i : i + n] for i in range(0, len(block), n)]
-            self._ready.setdefault(n, []).extend(values[1:])
+            self.ready(n).extend(values[1:])
             return values[0]
 
 

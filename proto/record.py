@@ -12,10 +12,8 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from enum import IntEnum
 from functools import lru_cache
-from hashlib import sha256
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
@@ -32,6 +30,7 @@ from .cose import (
     sig_structure,
 )
 from .disclosure import (
+    DIGEST_BYTES,
     Disclosure,
     DisclosureMismatchError,
     conceal,
@@ -139,6 +138,8 @@ class SignedRecord(NamedTuple):
 
     record: Record
     disclosures: tuple[Disclosure, ...]
+    #: SHA-256 of the record's bytes (``record.hash``), computed as it was made.
+    hash: bytes
 
     @property
     def raw(self) -> bytes:
@@ -149,9 +150,11 @@ class SignedRecord(NamedTuple):
         return [d.raw for d in self.disclosures]
 
 
-@dataclass(frozen=True, slots=True)
-class VerifiedRecord:
-    """A record whose signature held, with the disclosed fields that checked out."""
+class VerifiedRecord(NamedTuple):
+    """A record whose signature held, with the disclosed fields that checked out.
+
+    A named tuple, as :class:`Record`: one is built per record the hub ingests.
+    """
 
     record: Record
     disclosed: Mapping[str, Disclosure]
@@ -322,6 +325,8 @@ def _protected_for(kid: bytes) -> tuple[bytes, Mapping[int, Any]]:
     return protected, _decode_protected(protected)
 
 
+_READY_DIGESTS = random_bytes.ready(DIGEST_BYTES)
+
 # The agencies as plain str (an enum's .value is a slow descriptor; the C encoder takes str).
 _AGENCY_NAMES = {agency: agency.value for agency in Agency}
 
@@ -353,7 +358,13 @@ def _make(
         if spec.sensitive.isdisjoint(body):
             signed_body: Mapping[str, Any] = dict(body)  # the record never changes with the caller's dict
             disclosures: Sequence[Disclosure] = ()
-            digests: Sequence[bytes] = decoys(spec.digest_slots, salt_source) if spec.sensitive else ()
+            if spec.digest_slots == 1 and salt_source is random_bytes:
+                try:  # the commonest case, one decoy: straight from the pool's list
+                    digests: Sequence[bytes] = (_READY_DIGESTS.pop(),)
+                except IndexError:
+                    digests = (random_bytes(DIGEST_BYTES),)
+            else:
+                digests = decoys(spec.digest_slots, salt_source) if spec.digest_slots else ()
         else:
             spec.validate(body)
             signed_body, digests, disclosures = conceal(
@@ -366,6 +377,9 @@ def _make(
             )
         except _native.Unsupported:
             payload = None  # bad or unusual input: the reference below decides
+        else:
+            signature = key.sign(to_sign)
+            raw, raw_hash = _native.sign1_hashed(protected, payload, signature)
     if payload is None:
         spec.validate(body)
         if spec.sensitive:
@@ -379,9 +393,9 @@ def _make(
             record_type=record_type, agency=owner, site=site, body=signed_body,
             digests=digests,
         )
-        to_sign = sig_structure(protected, payload)
-    signature = key.sign(to_sign)
-    raw = encode_sign1(protected, payload, signature)
+        signature = key.sign(sig_structure(protected, payload))
+        raw = encode_sign1(protected, payload, signature)
+        raw_hash = record_hash(raw)
     if len(raw) > MAX_RECORD_BYTES:
         raise RecordEncodeError(f"record is {len(raw)} bytes, over the {MAX_RECORD_BYTES} limit")
     message = _tuple_new(Sign1Message, (protected, header, _EMPTY, payload, signature, True))
@@ -389,7 +403,7 @@ def _make(
         raw, message, SCHEMA_VERSION, node_id, seq, prev_hash, time_ms, clock,
         record_type, owner, site, signed_body, tuple(digests), _EMPTY,
     ))
-    return _tuple_new(SignedRecord, (record, tuple(disclosures)))
+    return _tuple_new(SignedRecord, (record, tuple(disclosures), raw_hash))
 
 
 def decode_record(raw: bytes) -> Record:
@@ -407,10 +421,10 @@ def _record_from(raw: bytes, message: Sign1Message) -> Record:
         except _native.Unsupported:
             pass  # unusual or bad: the reference decides, and names what is wrong
         else:
-            return Record(
+            return _tuple_new(Record, (
                 raw, message, SCHEMA_VERSION, node, seq, prev, time_ms, clock, rtype, agency,
-                site, body, sd,
-            )
+                site, body, sd, _EMPTY,
+            ))
     return _record_from_reference(raw, message)
 
 
@@ -542,7 +556,7 @@ def verify_record(
         # One field both in the clear and disclosed would read differently to different holders.
         clear = sorted(disclosed.keys() & record.body.keys())
         raise DisclosureMismatchError(f"fields {clear} are both in the body and disclosed")
-    return VerifiedRecord(record, disclosed, spec is not None)
+    return _tuple_new(VerifiedRecord, (record, disclosed, spec is not None))
 
 
 class RecordChain:
@@ -568,6 +582,7 @@ class RecordChain:
         self.node_id = node_id
         self.site = site
         self.registry = registry
+        self._specs: dict[str, RecordType] = {}  # registry look-ups, once per type
         self.next_seq = next_seq
         self.prev_hash = prev_hash
         self.clock = clock
@@ -581,8 +596,11 @@ class RecordChain:
         agency: str | None = None,
         clock: int | None = None,
     ) -> SignedRecord:
+        spec = self._specs.get(record_type)
+        if spec is None:
+            spec = self._specs[record_type] = self.registry[record_type]
         return _make(
-            self.key, self.registry[record_type], self.node_id, self.next_seq, self.prev_hash,
+            self.key, spec, self.node_id, self.next_seq, self.prev_hash,
             time_ms, record_type, body, self.site, agency,
             self.clock if clock is None else clock, random_bytes,
         )
@@ -594,4 +612,4 @@ class RecordChain:
                 f"record {record.seq} does not extend the chain at {self.next_seq}"
             )
         self.next_seq = record.seq + 1
-        self.prev_hash = sha256(record.raw).digest()  # record.hash, without two calls per record
+        self.prev_hash = signed.hash

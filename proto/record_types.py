@@ -102,6 +102,8 @@ class RecordType:
     fields: Mapping[str, Field]
     description: str = ""
     sensitive: frozenset[str] = field(init=False)
+    #: Length of the digest list: every sensitive field, present or a decoy.
+    digest_slots: int = field(init=False)
 
     _required: tuple[str, ...] = field(init=False, repr=False)
     _required_count: int = field(init=False, repr=False)
@@ -123,11 +125,8 @@ class RecordType:
             for name, f in self.fields.items()
         }
         object.__setattr__(self, "_native_schema", (compiled, len(required)))
+        object.__setattr__(self, "digest_slots", len(self.sensitive))
 
-    @property
-    def digest_slots(self) -> int:
-        """Length of the digest list: every sensitive field, present or a decoy."""
-        return len(self.sensitive)
 
     def validate(self, body: Mapping[str, Any], *, concealed: Iterable[str] = ()) -> None:
         """Raise :class:`BodyError` naming the first field that does not match.
