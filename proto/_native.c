@@ -500,32 +500,100 @@ static int put_bstr(Buf *b, const char *p, Py_ssize_t n) {
     return buf_put(b, p, n);
 }
 
-/* record_input(schema, body, digests, node_id, seq, prev, time_ms, clock, record_type, agency,
- * site, protected) -> (payload, Sig_structure): the signed body validated against its type's
- * compiled schema, the payload and the bytes to sign, in one call — making a record is the
- * edge's hot path. */
-static PyObject *py_record_input(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
-    if (nargs != 12) {
-        PyErr_SetString(PyExc_TypeError, "record_input() takes 12 arguments");
+/* An instance of a named tuple class (a tuple subtype without a __dict__), as
+ * tuple.__new__(cls, items) makes it, without the class's Python-level __new__. */
+static PyObject *new_named(PyObject *cls, PyObject *const *items, Py_ssize_t n) {
+    if (!PyType_Check(cls) || !PyType_IsSubtype((PyTypeObject *)cls, &PyTuple_Type)) {
+        PyErr_SetString(PyExc_TypeError, "expected a named tuple class");
         return NULL;
     }
-    PyObject *protected = args[11], *digests = args[2];
-    if (!PyBytes_CheckExact(protected)) return unsupported();
-    PyObject *const *fields = args + 3;
-    Buf body, payload, sig;
-    buf_init(&body);
+    PyTypeObject *type = (PyTypeObject *)cls;
+    PyObject *t = type->tp_alloc(type, n);
+    if (t == NULL) return NULL;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Py_INCREF(items[i]);
+        PyTuple_SET_ITEM(t, i, items[i]);
+    }
+    return t;
+}
+
+/* make(schema, body, digests, node_id, seq, prev, time_ms, clock, record_type, agency, site,
+ *      protected, header, sign, disclosures, shapes) -> SignedRecord
+ *
+ * record._make's hot path in one call: validate the (signed) body against its type's compiled
+ * schema, write the payload and the Sig_structure, sign it with sign(bytes) -> bytes, lay out
+ * the COSE_Sign1, hash it, and build the Sign1Message, Record and SignedRecord exactly as the
+ * Python path does. shapes = (Sign1Message, Record, SignedRecord, schema version, empty map,
+ * largest record). Anything the reference would refuse raises Unsupported before signing. */
+static PyObject *py_make(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 16) {
+        PyErr_SetString(PyExc_TypeError, "make() takes 16 arguments");
+        return NULL;
+    }
+    PyObject *schema = args[0], *body = args[1], *digests = args[2], *protected = args[11],
+             *header = args[12], *sign = args[13], *disclosures = args[14], *shapes = args[15];
+    PyObject *const *fields = args + 3; /* node_id … site, as put_payload takes them */
+    if (!PyBytes_CheckExact(protected) || !PyTuple_CheckExact(shapes) ||
+        PyTuple_GET_SIZE(shapes) != 6)
+        return unsupported();
+    Py_ssize_t max_bytes = PyLong_AsSsize_t(PyTuple_GET_ITEM(shapes, 5));
+    if (max_bytes == -1 && PyErr_Occurred()) return NULL;
+    Buf body_buf, payload, sig;
+    buf_init(&body_buf);
     buf_init(&payload);
     buf_init(&sig);
-    PyObject *out = NULL;
-    if (put_checked_body(&body, args[1], args[0]) < 0 ||
-        put_payload(&payload, fields, body.data, body.len, digests) < 0 ||
+    PyObject *out = NULL, *to_sign = NULL, *signature = NULL, *payload_obj = NULL,
+             *raw = NULL, *hash = NULL, *digest_tuple = NULL, *message = NULL, *record = NULL;
+    if (put_checked_body(&body_buf, body, schema) < 0 ||
+        put_payload(&payload, fields, body_buf.data, body_buf.len, digests) < 0 ||
         buf_put(&sig, "\x84\x6aSignature1", 12) < 0 ||
         put_bstr(&sig, PyBytes_AS_STRING(protected), PyBytes_GET_SIZE(protected)) < 0 ||
         buf_put(&sig, "\x40", 1) < 0 || put_bstr(&sig, payload.data, payload.len) < 0)
         goto done;
-    out = Py_BuildValue("(y#y#)", payload.data, payload.len, sig.data, sig.len);
+    if ((to_sign = PyBytes_FromStringAndSize(sig.data, sig.len)) == NULL) goto done;
+    if ((signature = PyObject_CallOneArg(sign, to_sign)) == NULL) goto done;
+    if (!PyBytes_CheckExact(signature)) {
+        PyErr_SetString(PyExc_TypeError, "sign() must return bytes");
+        goto done;
+    }
+    Buf *rb = &body_buf; /* reused for the record: the body is inside the payload now */
+    rb->len = 0;
+    if (buf_put(rb, "\xd2\x84", 2) < 0 ||
+        put_bstr(rb, PyBytes_AS_STRING(protected), PyBytes_GET_SIZE(protected)) < 0 ||
+        buf_put(rb, "\xa0", 1) < 0 || put_bstr(rb, payload.data, payload.len) < 0 ||
+        put_bstr(rb, PyBytes_AS_STRING(signature), PyBytes_GET_SIZE(signature)) < 0)
+        goto done;
+    if (rb->len > max_bytes) {
+        unsupported(); /* over the limit: the reference says so */
+        goto done;
+    }
+    unsigned char digest[SHA256_DIGEST_LENGTH];
+    SHA256((const unsigned char *)rb->data, (size_t)rb->len, digest);
+    if ((payload_obj = PyBytes_FromStringAndSize(payload.data, payload.len)) == NULL ||
+        (raw = PyBytes_FromStringAndSize(rb->data, rb->len)) == NULL ||
+        (hash = PyBytes_FromStringAndSize((const char *)digest, SHA256_DIGEST_LENGTH)) == NULL ||
+        (digest_tuple = PySequence_Tuple(digests)) == NULL)
+        goto done;
+    PyObject *empty = PyTuple_GET_ITEM(shapes, 4);
+    PyObject *message_items[6] = {protected, header, empty, payload_obj, signature, Py_True};
+    if ((message = new_named(PyTuple_GET_ITEM(shapes, 0), message_items, 6)) == NULL) goto done;
+    PyObject *record_items[14] = {
+        raw, message, PyTuple_GET_ITEM(shapes, 3), fields[0], fields[1], fields[2], fields[3],
+        fields[4], fields[5], fields[6], fields[7], body, digest_tuple, empty,
+    };
+    if ((record = new_named(PyTuple_GET_ITEM(shapes, 1), record_items, 14)) == NULL) goto done;
+    PyObject *signed_items[3] = {record, disclosures, hash};
+    out = new_named(PyTuple_GET_ITEM(shapes, 2), signed_items, 3);
 done:
-    buf_free(&body);
+    Py_XDECREF(to_sign);
+    Py_XDECREF(signature);
+    Py_XDECREF(payload_obj);
+    Py_XDECREF(raw);
+    Py_XDECREF(hash);
+    Py_XDECREF(digest_tuple);
+    Py_XDECREF(message);
+    Py_XDECREF(record);
+    buf_free(&body_buf);
     buf_free(&payload);
     buf_free(&sig);
     return out;
@@ -868,8 +936,8 @@ static PyMethodDef methods[] = {
     {"encode_body", py_encode_body, METH_VARARGS, "Validate a body against a compiled type and encode it."},
     {"check_body", py_check_body, METH_VARARGS, "Validate a body against a compiled type."},
     {"payload", (PyCFunction)(void (*)(void))py_payload, METH_FASTCALL, "A record payload from its fields."},
-    {"record_input", (PyCFunction)(void (*)(void))py_record_input, METH_FASTCALL,
-     "Validate a body, write the payload and the Sig_structure of a record."},
+    {"make", (PyCFunction)(void (*)(void))py_make, METH_FASTCALL,
+     "Validate, encode, sign and assemble a record in one call."},
     {"decode_payload", py_decode_payload, METH_O, "Strictly decode a schema-1 payload."},
     {"sig_structure", py_sig_structure, METH_VARARGS, "The COSE_Sign1 Sig_structure bytes."},
     {"sign1", py_sign1, METH_VARARGS, "A tagged COSE_Sign1 from its parts."},

@@ -326,6 +326,8 @@ def _protected_for(kid: bytes) -> tuple[bytes, Mapping[int, Any]]:
 
 
 _READY_DIGESTS = random_bytes.ready(DIGEST_BYTES)
+# What _native.make builds its results with (see proto/_native.c).
+_SHAPES = (Sign1Message, Record, SignedRecord, SCHEMA_VERSION, _EMPTY, MAX_RECORD_BYTES)
 
 # The agencies as plain str (an enum's .value is a slow descriptor; the C encoder takes str).
 _AGENCY_NAMES = {agency: agency.value for agency in Agency}
@@ -350,11 +352,10 @@ def _make(
     if type(clock) is not int and isinstance(clock, int) and not isinstance(clock, bool):
         clock = int(clock)  # ClockQuality: a plain int, which the C encoder takes as it is
     protected, header = _protected_for(key.kid)
-    payload = None
     if _native is not None and type(body) is dict:
-        # The hot path: one C call validates the body, writes the payload and lays out the
-        # Sig_structure. A body with no sensitive field present needs no disclosures, only
-        # its type's decoy digests; one with some is split by conceal() first.
+        # The hot path: one C call validates the body, encodes, signs (with key.sign) and
+        # builds the record. A body with no sensitive field present needs no disclosures,
+        # only its type's decoy digests; one with some is split by conceal() first.
         if spec.sensitive.isdisjoint(body):
             signed_body: Mapping[str, Any] = dict(body)  # the record never changes with the caller's dict
             disclosures: Sequence[Disclosure] = ()
@@ -371,31 +372,26 @@ def _make(
                 body, spec.sensitive, spec.digest_slots, salt_source=salt_source
             )
         try:
-            payload, to_sign = _native.record_input(
+            return _native.make(
                 spec._native_schema, signed_body, digests, node_id, seq, prev_hash, time_ms,
-                clock, record_type, owner, site, protected,
+                clock, record_type, owner, site, protected, header, key.sign,
+                tuple(disclosures), _SHAPES,
             )
         except _native.Unsupported:
-            payload = None  # bad or unusual input: the reference below decides
-        else:
-            signature = key.sign(to_sign)
-            raw, raw_hash = _native.sign1_hashed(protected, payload, signature)
-    if payload is None:
-        spec.validate(body)
-        if spec.sensitive:
-            signed_body, digests, disclosures = conceal(
-                body, spec.sensitive, spec.digest_slots, salt_source=salt_source
-            )
-        else:
-            signed_body, digests, disclosures = dict(body), (), ()
-        payload = encode_payload(
-            node_id=node_id, seq=seq, prev_hash=prev_hash, time_ms=time_ms, clock=clock,
-            record_type=record_type, agency=owner, site=site, body=signed_body,
-            digests=digests,
+            pass  # bad or unusual input: the reference below decides
+    spec.validate(body)
+    if spec.sensitive:
+        signed_body, digests, disclosures = conceal(
+            body, spec.sensitive, spec.digest_slots, salt_source=salt_source
         )
-        signature = key.sign(sig_structure(protected, payload))
-        raw = encode_sign1(protected, payload, signature)
-        raw_hash = record_hash(raw)
+    else:
+        signed_body, digests, disclosures = dict(body), (), ()
+    payload = encode_payload(
+        node_id=node_id, seq=seq, prev_hash=prev_hash, time_ms=time_ms, clock=clock,
+        record_type=record_type, agency=owner, site=site, body=signed_body, digests=digests,
+    )
+    signature = key.sign(sig_structure(protected, payload))
+    raw = encode_sign1(protected, payload, signature)
     if len(raw) > MAX_RECORD_BYTES:
         raise RecordEncodeError(f"record is {len(raw)} bytes, over the {MAX_RECORD_BYTES} limit")
     message = _tuple_new(Sign1Message, (protected, header, _EMPTY, payload, signature, True))
@@ -403,7 +399,7 @@ def _make(
         raw, message, SCHEMA_VERSION, node_id, seq, prev_hash, time_ms, clock,
         record_type, owner, site, signed_body, tuple(digests), _EMPTY,
     ))
-    return _tuple_new(SignedRecord, (record, tuple(disclosures), raw_hash))
+    return _tuple_new(SignedRecord, (record, tuple(disclosures), record_hash(raw)))
 
 
 def decode_record(raw: bytes) -> Record:
@@ -549,7 +545,7 @@ def verify_record(
             body = dict(body)
             body.update({name: d.value for name, d in disclosed.items()})
         try:
-            spec.validate(body, concealed=spec.sensitive - set(disclosed))
+            spec.validate(body)
         except BodyError as exc:
             raise PayloadError(f"signed body does not match its type: {exc}") from exc
     if disclosed and disclosed.keys() & record.body.keys():
