@@ -157,3 +157,47 @@ def test_disclosure_value_is_hashed_as_received() -> None:
     with pytest.raises(DisclosureMismatchError):
         reveal([good.digest], [loose])
     assert isinstance(decode_disclosure(good.raw), Disclosure)
+
+
+# -- the random pool behind salts and decoys -------------------------------------------------
+
+def test_the_random_pool_never_hands_one_value_to_two_threads() -> None:
+    import threading
+
+    from borderlink.proto.disclosure import RandomPool
+
+    pool = RandomPool(batch=16)  # small batches: many refills race with pops
+    drawn: list[list[bytes]] = [[] for _ in range(8)]
+
+    def draw(out: list[bytes]) -> None:
+        for _ in range(2000):
+            out.append(pool(DIGEST_BYTES))
+
+    threads = [threading.Thread(target=draw, args=(out,)) for out in drawn]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    values = [v for out in drawn for v in out]
+    assert len(values) == 16_000 and all(len(v) == DIGEST_BYTES for v in values)
+    assert len(set(values)) == len(values)
+
+
+def test_a_forked_child_draws_other_values_than_its_parent() -> None:
+    import os
+
+    from borderlink.proto.disclosure import RandomPool
+
+    pool = RandomPool()
+    pool(SALT_BYTES)  # the parent now holds a batch of ready values
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report its next value and leave at once
+        os.write(write, pool(SALT_BYTES))
+        os._exit(0)
+    os.close(write)
+    child_value = os.read(read, SALT_BYTES)
+    os.close(read)
+    os.waitpid(pid, 0)
+    assert len(child_value) == SALT_BYTES
+    assert child_value != pool(SALT_BYTES)  # the parent's next value was not the child's
