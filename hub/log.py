@@ -200,7 +200,7 @@ class Sequencer:
             if self._range is None:
                 self._range = self._restore()
             compact = self._range
-            self.storage.assign_log_indexes(self.max_leaves_per_round)
+            numbered = self.storage.assign_log_indexes(self.max_leaves_per_round)
             size = self.storage.log_state().size
             cp = self.storage.latest_checkpoint()
             if size == compact.size and cp is not None and cp.tree_size == size:
@@ -220,7 +220,14 @@ class Sequencer:
                         integrated_size=compact.size,
                     )
                 published = self._publish(compact)
-                if compact.size >= size:
+                if compact.size < size:
+                    continue
+                if numbered < self.max_leaves_per_round:
+                    return published
+                # A full batch was numbered: more may be pending (a backlog).
+                numbered = self.storage.assign_log_indexes(self.max_leaves_per_round)
+                size = self.storage.log_state().size
+                if size == compact.size:
                     return published
 
     def _publish(self, compact: CompactRange) -> CheckpointRow:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from borderlink.hub.ingest import Accepted, Ingest, Reason, Refused, StoredSeq, check_envelope
 from borderlink.hub.log import LogCorruptError, LogReader, Sequencer
-from borderlink.hub.storage import ChainHead, NodeEnrollment, NodeRow, open_storage
+from borderlink.hub.storage import ChainHead, NodeEnrollment, NodeRow, Storage, open_storage
 from borderlink.proto.checkpoint import NoteSigner, open_checkpoint
 from borderlink.proto.keys import SigningKey
 from borderlink.proto.merkle import (
@@ -95,7 +96,10 @@ def store(tmp_path: Path):
     s.close()
 
 
-def test_sequencer_checkpoints_restores_and_proves(store, tmp_path: Path) -> None:
+def test_sequencer_checkpoints_restores_and_proves(open_store: Callable[[], Storage]) -> None:
+    """On both backends (PostgreSQL: the sequencer numbers the pending records itself,
+    in batches of at most max_leaves_per_round, here 7)."""
+    store = open_store()
     store.enroll_node(
         NodeEnrollment("n1", KEY.public, KEY.kid, "AZ-BIL", "SBS", "p"), enrolled_at_ms=0
     )
@@ -134,8 +138,8 @@ def test_sequencer_checkpoints_restores_and_proves(store, tmp_path: Path) -> Non
             verify_consistency(
                 f, s, hashes, root_from_leaf_hashes(leaves[:f]), root_from_leaf_hashes(leaves[:s])
             )
-    # A second sequencer on the same file cannot take the lock while the first holds it.
-    other = open_storage(f"sqlite://{tmp_path / 'h.db'}")
+    # A second sequencer on the same store cannot take the lock while the first holds it.
+    other = open_store()
     try:
         assert Sequencer(other, signer, origin=ORIGIN).step() is None
         seq.stop(final_round=False)
@@ -151,6 +155,23 @@ def test_sequencer_checkpoints_restores_and_proves(store, tmp_path: Path) -> Non
         s2.stop(final_round=False)
     finally:
         other.close()
+    # Appended with no sequencer running: the next one numbers and checkpoints everything.
+    backlog, thirtieth = [], leaf_hash(r.raw)
+    for _ in range(3):
+        recs = []
+        for _ in range(10):
+            r = chain.prepare("node.boot", BOOT, time_ms=1)
+            chain.commit(r)
+            recs.append(r)
+        assert ingest.ingest("n1", [(r.raw, []) for r in recs]).stored == 10
+        backlog += [leaf_hash(r.raw) for r in recs]
+    s3 = Sequencer(store, signer, origin=ORIGIN, max_leaves_per_round=7)
+    cp = s3.step()
+    all_leaves = [*leaves, thirtieth, *backlog]
+    assert cp is not None and cp.tree_size == 60
+    assert cp.root_hash == root_from_leaf_hashes(all_leaves)
+    assert store.leaf_hashes(0, 100) == all_leaves
+    s3.stop(final_round=False)
 
 
 def test_sequencer_refuses_nodes_that_disagree_with_the_checkpoint(store) -> None:
