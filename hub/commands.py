@@ -22,7 +22,14 @@ from typing import Any
 import grpc
 from borderlink.proto.v1 import GRPC_MESSAGE_OPTIONS, admin_pb2, admin_pb2_grpc
 
-from borderlink._cliutil import EXIT_FAILED, EXIT_OK, EXIT_UNAVAILABLE, EXIT_USAGE, env_default
+from borderlink._cliutil import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_UNAVAILABLE,
+    EXIT_USAGE,
+    env_default,
+    settle_gc,
+)
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -39,6 +46,7 @@ def _serve(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     port = hub.start()
+    settle_gc()
     print(f"borderlink hub: serving on port {port}", file=sys.stderr, flush=True)
     while not stop.wait(0.5):
         pass

@@ -27,6 +27,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from hashlib import sha256
 from typing import Any
 
 from borderlink.hub.errors import ChainConflictError, UnknownNodeError
@@ -45,9 +46,11 @@ from borderlink.proto.disclosure import (
 )
 from borderlink.proto.envelope import MAX_DISCLOSURES
 from borderlink.proto.errors import RecordDecodeError, VerificationError
+from borderlink.proto.merkle import leaf_hash
 from borderlink.proto.record import (
     MAX_RECORD_BYTES,
     PayloadError,
+    VerifiedRecord,
     decode_record,
     verify_record,
 )
@@ -111,6 +114,33 @@ def verify_envelope(
 ) -> NewRecord | Refused:
     """The per-record checks that need no chain state: limits, decoding, key id, signature,
     body, disclosures. Pure and picklable both ways, so a process pool can run it."""
+    verified = _verified(raw, disclosures, public_key, registry)
+    if isinstance(verified, Refused):
+        return verified
+    record = verified.record
+    return NewRecord(
+        node_id=record.node_id,
+        seq=record.seq,
+        prev_hash=record.prev_hash,
+        record=raw,
+        record_type=record.record_type,
+        agency=record.agency,
+        site=record.site,
+        time_ms=record.time_ms,
+        disclosures=tuple(
+            NewDisclosure(d.digest, d.field, d.raw) for d in verified.disclosed.values()
+        ),
+        unknown_type=not verified.known_type,
+    )
+
+
+def _verified(
+    raw: bytes,
+    disclosures: Sequence[bytes],
+    public_key: bytes,
+    registry: RecordTypeRegistry,
+) -> VerifiedRecord | Refused:
+    """:func:`verify_envelope`'s checks, answering with the verified record itself."""
     if len(raw) > MAX_RECORD_BYTES:
         return Refused(
             Reason.OVERSIZED, f"record is {len(raw)} bytes, over the {MAX_RECORD_BYTES} limit"
@@ -150,21 +180,7 @@ def verify_envelope(
     except Exception as exc:  # noqa: BLE001 - a decoder bug on hostile bytes: refuse, never crash
         log.warning("record check raised %s; refused as malformed", type(exc).__name__)
         return Refused(Reason.MALFORMED, f"record could not be checked ({type(exc).__name__})")
-    record = verified.record
-    return NewRecord(
-        node_id=record.node_id,
-        seq=record.seq,
-        prev_hash=record.prev_hash,
-        record=raw,
-        record_type=record.record_type,
-        agency=record.agency,
-        site=record.site,
-        time_ms=record.time_ms,
-        disclosures=tuple(
-            NewDisclosure(d.digest, d.field, d.raw) for d in verified.disclosed.values()
-        ),
-        unknown_type=not verified.known_type,
-    )
+    return verified
 
 
 def decide(
@@ -235,9 +251,15 @@ _worker_registry: RecordTypeRegistry | None = None
 
 def _init_worker() -> None:
     global _worker_registry
+    import gc
+
     from borderlink.proto.record_types import default_registry
 
     _worker_registry = default_registry()
+    # A worker only verifies: what it allocates per record dies with the chunk. Collecting
+    # the young generation every 700 allocations is wasted work here (see settle_gc).
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 100)
 
 
 def _verify_chunk(public_key: bytes, envelopes: Envelopes) -> list[NewRecord | Refused]:
@@ -245,8 +267,9 @@ def _verify_chunk(public_key: bytes, envelopes: Envelopes) -> list[NewRecord | R
     return verify_batch(public_key, envelopes, _worker_registry)
 
 
-#: What a worker sends back for an accepted record: the columns as plain values, without
-#: the record's bytes (the stream has them): a fraction of the pickling of a NewRecord.
+#: What a worker sends back for an accepted record: the columns as plain values and the two
+#: hashes (computed here, in parallel), without the record's bytes (the stream has them): a
+#: fraction of the pickling of a NewRecord.
 _Lean = tuple[Any, ...]
 
 
@@ -254,21 +277,24 @@ def _verify_chunk_lean(public_key: bytes, envelopes: Envelopes) -> list[_Lean | 
     assert _worker_registry is not None
     out: list[_Lean | Refused] = []
     for raw, d in envelopes:
-        v = verify_envelope(raw, d, public_key, _worker_registry)
+        v = _verified(raw, d, public_key, _worker_registry)
         if isinstance(v, Refused):
             out.append(v)
             continue
+        r = v.record
         out.append(
             (
-                v.node_id,
-                v.seq,
-                v.prev_hash,
-                v.record_type,
-                v.agency,
-                v.site,
-                v.time_ms,
-                tuple((x.digest, x.field_name, x.disclosure) for x in v.disclosures),
-                v.unknown_type,
+                r.node_id,
+                r.seq,
+                r.prev_hash,
+                r.record_type,
+                r.agency,
+                r.site,
+                r.time_ms,
+                tuple((x.digest, x.field, x.raw) for x in v.disclosed.values()),
+                not v.known_type,
+                sha256(raw).digest(),
+                leaf_hash(raw),
             )
         )
     return out
@@ -277,18 +303,10 @@ def _verify_chunk_lean(public_key: bytes, envelopes: Envelopes) -> list[_Lean | 
 def _from_lean(raw: bytes, lean: _Lean | Refused) -> NewRecord | Refused:
     if isinstance(lean, Refused):
         return lean
-    node_id, seq, prev, rtype, agency, site, time_ms, discl, unknown = lean
-    return NewRecord(
-        node_id,
-        seq,
-        prev,
-        raw,
-        rtype,
-        agency,
-        site,
-        time_ms,
-        tuple(NewDisclosure(*x) for x in discl),
-        unknown,
+    node_id, seq, prev, rtype, agency, site, time_ms, discl, unknown, rec_hash, leaf = lean
+    return NewRecord.hashed(
+        node_id, seq, prev, raw, rtype, agency, site, time_ms,
+        tuple(map(NewDisclosure._make, discl)), unknown, rec_hash, leaf,
     )
 
 

@@ -9,6 +9,8 @@ import enum
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
+from typing import NamedTuple
 
 from borderlink.proto.merkle import leaf_hash
 
@@ -77,9 +79,11 @@ class ChainHead:
     hash: bytes
 
 
-@dataclass(frozen=True)
-class NewDisclosure:
-    """One disclosure stored beside its record: its digest (as in the record), field, bytes."""
+class NewDisclosure(NamedTuple):
+    """One disclosure stored beside its record: its digest (as in the record), field, bytes.
+
+    A named tuple: ingest builds one per disclosed field of every record.
+    """
 
     digest: bytes
     field_name: str
@@ -107,13 +111,41 @@ class NewRecord:
     #: The record type is not in the hub's registry (accepted, flagged).
     unknown_type: bool = False
 
-    @property
+    # Cached: ingest, the chain check and the row all need them (a frozen dataclass without
+    # slots keeps a __dict__, where cached_property stores the value).
+    @cached_property
     def record_hash(self) -> bytes:
         return hashlib.sha256(self.record).digest()
 
-    @property
+    @cached_property
     def leaf_hash(self) -> bytes:
         return leaf_hash(self.record)
+
+    @classmethod
+    def hashed(
+        cls,
+        node_id: str,
+        seq: int,
+        prev_hash: bytes,
+        record: bytes,
+        record_type: str,
+        agency: str,
+        site: str,
+        time_ms: int,
+        disclosures: Sequence[NewDisclosure],
+        unknown_type: bool,
+        record_hash: bytes,
+        leaf_hash: bytes,
+    ) -> NewRecord:
+        """A record whose two hashes were computed already (by a verify worker, in parallel):
+        they go where the cached properties keep their values."""
+        new = cls(
+            node_id, seq, prev_hash, record, record_type, agency, site, time_ms, disclosures,
+            unknown_type,
+        )
+        new.__dict__["record_hash"] = record_hash
+        new.__dict__["leaf_hash"] = leaf_hash
+        return new
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import threading
 from collections.abc import Callable, Sequence
@@ -237,13 +238,13 @@ def test_append_refusals_store_nothing(store: Storage, case: str) -> None:
         batch = [a.next()]
     elif case == "bad_prev":
         rec = a.next()
-        batch = [NewRecord(**{**rec.__dict__, "prev_hash": b"\x07" * 32})]
+        batch = [dataclasses.replace(rec, prev_hash=b"\x07" * 32)]
     elif case == "unknown_node":
         batch, expected = [b.next(), Chain("ghost").next()], UnknownNodeError
     elif case == "later_bad":  # good records first, then one that breaks the chain
-        batch = [b.next(), a.next(), b.next(), NewRecord(**{**a.next().__dict__, "seq": 9})]
+        batch = [b.next(), a.next(), b.next(), dataclasses.replace(a.next(), seq=9)]
     elif case == "seq_zero":
-        batch = [NewRecord(**{**b.next().__dict__, "seq": 0})]
+        batch = [dataclasses.replace(b.next(), seq=0)]
     else:  # the same record twice in one batch
         rec = b.next()
         batch, expected = [rec, rec], DuplicateRecordError
