@@ -28,12 +28,14 @@ from borderlink.hub.storage.model import (
     AppendResult,
     ChainHead,
     CheckpointRow,
+    DownlinkAckRow,
     DownlinkItem,
     DownlinkKind,
     Equivocation,
     LogState,
     NewRecord,
     NodeEnrollment,
+    NodeKeyRow,
     NodeRow,
     PolicyRow,
     RecordFilter,
@@ -42,8 +44,14 @@ from borderlink.hub.storage.model import (
     StoredRecord,
 )
 
-SCHEMA_VERSION = "1"
+#: 2: ``node_keys`` (key history; filled from ``nodes`` when a version-1 store is opened)
+#: and ``downlink_acks``.
+SCHEMA_VERSION = "2"
 
+#: Run whole each time a store is opened, so every statement is idempotent. The ``node_keys``
+#: ``INSERT … SELECT`` migrates a version-1 store (each node's current key becomes its first
+#: history row) and is a no-op after; its ``WHERE 1 = 1`` is what SQLite's parser needs to
+#: read ``ON CONFLICT`` after a ``SELECT``.
 SCHEMA_TEMPLATE = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS log_state (
@@ -69,6 +77,17 @@ CREATE TABLE IF NOT EXISTS nodes (
     clock_skew_ms {INT},
     last_seen_ms {INT}
 );
+CREATE TABLE IF NOT EXISTS node_keys (
+    node_id TEXT NOT NULL,
+    kid {BLOB} NOT NULL,
+    public_key {BLOB} NOT NULL,
+    enrolled_at_ms {INT} NOT NULL,
+    revoked_at_ms {INT},
+    PRIMARY KEY (node_id, kid)
+);
+INSERT INTO node_keys (node_id, kid, public_key, enrolled_at_ms, revoked_at_ms)
+SELECT node_id, kid, public_key, enrolled_at_ms, revoked_at_ms FROM nodes WHERE 1 = 1
+ON CONFLICT (node_id, kid) DO NOTHING;
 CREATE TABLE IF NOT EXISTS records (
     log_index {INT} PRIMARY KEY,
     node_id TEXT NOT NULL,
@@ -130,19 +149,32 @@ CREATE TABLE IF NOT EXISTS downlinks (
     created_ms {INT} NOT NULL,
     PRIMARY KEY (kind, target, version)
 );
+CREATE TABLE IF NOT EXISTS downlink_acks (
+    id {SERIAL},
+    node_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    version {INT} NOT NULL,
+    applied INTEGER NOT NULL,
+    message TEXT NOT NULL,
+    received_ms {INT} NOT NULL
+);
+CREATE INDEX IF NOT EXISTS downlink_acks_node ON downlink_acks (node_id, kind, id);
 CREATE TABLE IF NOT EXISTS policies (
     id {SERIAL},
     digest TEXT NOT NULL,
     policy_toml {BLOB} NOT NULL,
     loaded_at_ms {INT} NOT NULL
 );
-INSERT INTO meta (key, value) VALUES ('schema_version', '1') ON CONFLICT (key) DO NOTHING;
+INSERT INTO meta (key, value) VALUES ('schema_version', '2') ON CONFLICT (key) DO NOTHING;
+UPDATE meta SET value = '2' WHERE key = 'schema_version' AND value = '1';
 """
 
 _NODE_COLS = (
     "node_id, public_key, kid, site, agency, profile, certificate_der, enrolled_at_ms, "
     "revoked_at_ms, revoke_reason, last_seq, last_hash, reported_seq, clock_skew_ms, last_seen_ms"
 )
+_KEY_COLS = "node_id, kid, public_key, enrolled_at_ms, revoked_at_ms"
+_ACK_COLS = "node_id, kind, version, applied, message, received_ms"
 _LEAN_COLS = "log_index, node_id, record, record_type, agency, site"
 RECORD_COLS = (
     "log_index, node_id, seq, record, record_hash, record_type, agency, site, time_ms, "
@@ -212,6 +244,14 @@ def _node(row: Sequence[Any]) -> NodeRow:
         clock_skew_ms=row[13],
         last_seen_ms=row[14],
     )
+
+
+def _node_key(row: Sequence[Any]) -> NodeKeyRow:
+    return NodeKeyRow(row[0], bytes(row[1]), bytes(row[2]), row[3], row[4])
+
+
+def _downlink_ack(row: Sequence[Any]) -> DownlinkAckRow:
+    return DownlinkAckRow(row[0], DownlinkKind(row[1]), row[2], bool(row[3]), row[4], row[5])
 
 
 def record_from_row(
@@ -365,6 +405,14 @@ class SqlStorage:
                 )
             else:
                 raise NodeExistsError(f"node {node.node_id!r} is already enrolled")
+            # The key joins the history; a key enrolled before (same kid) is in force again.
+            tx.execute(
+                "INSERT INTO node_keys (node_id, kid, public_key, enrolled_at_ms, revoked_at_ms) "
+                "VALUES (?, ?, ?, ?, NULL) ON CONFLICT (node_id, kid) DO UPDATE SET "
+                "public_key = excluded.public_key, enrolled_at_ms = excluded.enrolled_at_ms, "
+                "revoked_at_ms = NULL",
+                (node.node_id, node.kid, node.public_key, enrolled_at_ms),
+            )
             out = tx.execute(
                 f"SELECT {_NODE_COLS} FROM nodes WHERE node_id = ?", (node.node_id,)
             ).fetchone()
@@ -383,6 +431,10 @@ class SqlStorage:
                 tx.execute(
                     "UPDATE nodes SET revoked_at_ms = ?, revoke_reason = ? WHERE node_id = ?",
                     (revoked_at_ms, reason, node_id),
+                )
+                tx.execute(
+                    "UPDATE node_keys SET revoked_at_ms = ? WHERE node_id = ? AND kid = ?",
+                    (revoked_at_ms, node_id, current.kid),
                 )
             out = tx.execute(
                 f"SELECT {_NODE_COLS} FROM nodes WHERE node_id = ?", (node_id,)
@@ -411,6 +463,23 @@ class SqlStorage:
         sql = f"SELECT {_NODE_COLS} FROM nodes WHERE {' AND '.join(where)} ORDER BY node_id"
         with self._read() as tx:
             return [_node(r) for r in tx.execute(sql, params).fetchall()]
+
+    def node_keys(self, node_ids: Sequence[str] | None = None) -> list[NodeKeyRow]:
+        sql, params = f"SELECT {_KEY_COLS} FROM node_keys", list(node_ids or ())
+        if node_ids is not None:
+            if not params:
+                return []
+            sql += f" WHERE node_id IN ({_marks(len(params))})"
+        with self._read() as tx:
+            rows = tx.execute(sql + " ORDER BY node_id, enrolled_at_ms, kid", params).fetchall()
+        return [_node_key(r) for r in rows]
+
+    def node_key(self, node_id: str, kid: bytes) -> NodeKeyRow | None:
+        with self._read() as tx:
+            row = tx.execute(
+                f"SELECT {_KEY_COLS} FROM node_keys WHERE node_id = ? AND kid = ?", (node_id, kid)
+            ).fetchone()
+        return _node_key(row) if row is not None else None
 
     def observe_node(
         self,
@@ -842,6 +911,39 @@ class SqlStorage:
                 list(targets),
             ).fetchall()
         return [DownlinkItem(DownlinkKind(r[0]), r[1], r[2], bytes(r[3]), r[4]) for r in rows]
+
+    def add_downlink_ack(self, ack: DownlinkAckRow) -> None:
+        with self._write() as tx:
+            known = tx.execute("SELECT 1 FROM nodes WHERE node_id = ?", (ack.node_id,)).fetchone()
+            if known is None:
+                raise UnknownNodeError(f"node {ack.node_id!r} is not enrolled")
+            tx.execute(
+                f"INSERT INTO downlink_acks ({_ACK_COLS}) VALUES ({_marks(6)})",
+                (
+                    ack.node_id,
+                    ack.kind.value,
+                    ack.version,
+                    int(ack.applied),
+                    ack.message,
+                    ack.received_ms,
+                ),
+            )
+
+    def latest_downlink_acks(self, node_ids: Sequence[str] | None = None) -> list[DownlinkAckRow]:
+        where, params = "", list(node_ids or ())
+        if node_ids is not None:
+            if not params:
+                return []
+            where = f"WHERE node_id IN ({_marks(len(params))}) "
+        # The last received is the highest id (ids follow insertion).
+        cols = ", ".join(f"a.{c.strip()}" for c in _ACK_COLS.split(","))
+        with self._read() as tx:
+            rows = tx.execute(
+                f"SELECT {cols} FROM downlink_acks a JOIN (SELECT MAX(id) AS id FROM downlink_acks "
+                f"{where}GROUP BY node_id, kind) m ON a.id = m.id ORDER BY a.node_id, a.kind",
+                params,
+            ).fetchall()
+        return [_downlink_ack(r) for r in rows]
 
     # -- policy ---------------------------------------------------------------------------
 

@@ -27,12 +27,14 @@ from borderlink.hub.storage.model import (
     AppendResult,
     ChainHead,
     CheckpointRow,
+    DownlinkAckRow,
     DownlinkItem,
     DownlinkKind,
     Equivocation,
     LogState,
     NewRecord,
     NodeEnrollment,
+    NodeKeyRow,
     NodeRow,
     PolicyRow,
     RecordFilter,
@@ -54,10 +56,19 @@ class Storage(Protocol):
     # -- nodes ----------------------------------------------------------------------------
     def enroll_node(self, node: NodeEnrollment, *, enrolled_at_ms: int) -> NodeRow:
         """Add a node. :class:`NodeExistsError` if the id is enrolled and not revoked;
-        a revoked id may be enrolled again (new key), keeping its chain head."""
+        a revoked id may be enrolled again (new key), keeping its chain head. Either way the
+        key joins the node's key history (:meth:`node_keys`); the previous keys stay there."""
 
     def revoke_node(self, node_id: str, *, revoked_at_ms: int, reason: str = "") -> NodeRow:
-        """Mark a node revoked from *revoked_at_ms* (node time). :class:`UnknownNodeError`."""
+        """Mark a node (and its current key) revoked from *revoked_at_ms* (node time).
+        :class:`UnknownNodeError`."""
+
+    def node_keys(self, node_ids: Sequence[str] | None = None) -> list[NodeKeyRow]:
+        """Every key the given nodes (None: all nodes) were enrolled with, by node id, then
+        oldest first: the key in force is its node's last. Unknown ids are absent."""
+
+    def node_key(self, node_id: str, kid: bytes) -> NodeKeyRow | None:
+        """The key *kid* of the node's history (current or past), or None."""
 
     def get_node(self, node_id: str) -> NodeRow | None: ...
 
@@ -191,6 +202,13 @@ class Storage(Protocol):
 
     def latest_downlinks(self, targets: Sequence[str]) -> list[DownlinkItem]:
         """The newest item per (kind, target) for the given targets."""
+
+    def add_downlink_ack(self, ack: DownlinkAckRow) -> None:
+        """Keep a node's answer to a downlink item. :class:`UnknownNodeError`."""
+
+    def latest_downlink_acks(self, node_ids: Sequence[str] | None = None) -> list[DownlinkAckRow]:
+        """The last ack received per (node, kind) of the given nodes (None: all), by node id
+        and kind."""
 
     # -- policy ---------------------------------------------------------------------------
     def put_policy(self, policy_toml: bytes, *, digest: str, loaded_at_ms: int) -> PolicyRow: ...

@@ -72,6 +72,19 @@ class NodeRow:
 
 
 @dataclass(frozen=True)
+class NodeKeyRow:
+    """One key a node was enrolled with. A re-enrolment after revocation adds a key and keeps
+    the old ones, so records signed before it still verify with the key their kid names."""
+
+    node_id: str
+    kid: bytes
+    public_key: bytes
+    enrolled_at_ms: int
+    #: When this key was revoked (node time); None for the key in force.
+    revoked_at_ms: int | None
+
+
+@dataclass(frozen=True)
 class ChainHead:
     """The last stored record of a node: (0, 32 zero bytes) when none."""
 
@@ -250,6 +263,20 @@ class DownlinkItem:
     version: int
     signed_payload: bytes
     created_ms: int
+
+
+@dataclass(frozen=True)
+class DownlinkAckRow:
+    """What a node answered to a downlink item (``DownlinkAck`` on the Sync stream)."""
+
+    node_id: str
+    kind: DownlinkKind
+    version: int
+    applied: bool
+    #: Why it was not applied (empty when applied).
+    message: str
+    #: Hub time the ack arrived.
+    received_ms: int
 
 
 @dataclass(frozen=True)

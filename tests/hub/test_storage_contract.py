@@ -20,11 +20,13 @@ from borderlink.hub.storage import (
     ZERO_HASH,
     ChainHead,
     CheckpointRow,
+    DownlinkAckRow,
     DownlinkItem,
     DownlinkKind,
     NewDisclosure,
     NewRecord,
     NodeEnrollment,
+    NodeKeyRow,
     RecordFilter,
     Storage,
 )
@@ -159,6 +161,58 @@ def test_revoke_and_reenroll(store: Storage) -> None:
     assert again.last_hash == chain.prev
     with pytest.raises(UnknownNodeError):
         store.revoke_node("ghost", revoked_at_ms=T0)
+
+
+def test_key_history_keeps_every_key_a_node_was_enrolled_with(store: Storage) -> None:
+    first = enrollment("n1")
+    store.enroll_node(first, enrolled_at_ms=T0)
+    store.enroll_node(enrollment("n2"), enrolled_at_ms=T0 + 1)
+    k1 = NodeKeyRow("n1", first.kid, first.public_key, T0, None)
+    assert store.node_keys(["n1"]) == [k1]
+    store.revoke_node("n1", revoked_at_ms=T0 + 500)
+    store.revoke_node("n1", revoked_at_ms=T0 + 900)  # later: the date stays
+    k1 = dataclasses.replace(k1, revoked_at_ms=T0 + 500)
+    assert store.node_keys(["n1"]) == [k1]
+    second = NodeEnrollment("n1", b"\x02" * 32, b"\x02" * 8, "AZ-BIL", "SBS", "p")
+    store.enroll_node(second, enrolled_at_ms=T0 + 2000)
+    k2 = NodeKeyRow("n1", second.kid, second.public_key, T0 + 2000, None)
+    # Oldest first: the key in force is the last; the old one keeps its revocation date.
+    assert store.node_keys(["n1"]) == [k1, k2]
+    assert store.node_key("n1", first.kid) == k1 and store.node_key("n1", second.kid) == k2
+    assert store.node_key("n1", b"\x09" * 8) is None and store.node_key("n9", first.kid) is None
+    # Revoking again touches the current key only.
+    store.revoke_node("n1", revoked_at_ms=T0 + 3000)
+    k2 = dataclasses.replace(k2, revoked_at_ms=T0 + 3000)
+    assert store.node_keys(["n1"]) == [k1, k2]
+    # Re-enrolled with its first key: that key is in force again (and last); no duplicate.
+    store.enroll_node(first, enrolled_at_ms=T0 + 4000)
+    k1 = NodeKeyRow("n1", first.kid, first.public_key, T0 + 4000, None)
+    assert store.node_keys(["n1"]) == [k2, k1]
+    assert [k.node_id for k in store.node_keys()] == ["n1", "n1", "n2"]
+    assert store.node_keys([]) == [] and store.node_keys(["ghost"]) == []
+
+
+def test_opening_a_version_1_store_fills_the_key_history(
+    store: Storage, open_store: Callable[[], Storage]
+) -> None:
+    store.enroll_node(enrollment("n1"), enrolled_at_ms=T0)
+    store.enroll_node(enrollment("n2"), enrolled_at_ms=T0 + 1)
+    store.revoke_node("n2", revoked_at_ms=T0 + 7)
+    # Make it a store of schema version 1: no key history.
+    with store._write() as tx:  # type: ignore[attr-defined]
+        tx.execute("DROP TABLE node_keys")
+        tx.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
+    reopened = open_store()
+    with reopened._read() as tx:  # type: ignore[attr-defined]
+        version = tx.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0]
+    assert version == "2"
+    keys = reopened.node_keys()
+    assert [(k.node_id, k.kid, k.enrolled_at_ms, k.revoked_at_ms) for k in keys] == [
+        ("n1", enrollment("n1").kid, T0, None),
+        ("n2", enrollment("n2").kid, T0 + 1, T0 + 7),
+    ]
+    # Opening again changes nothing.
+    assert open_store().node_keys() == keys
 
 
 def test_observe_node(store: Storage) -> None:
@@ -520,6 +574,26 @@ def test_downlinks_are_versioned_per_kind_and_target(store: Storage) -> None:
         (wl, "*", 2, b"wl-2"),
     ]
     assert store.latest_downlinks([]) == []
+
+
+def test_downlink_acks_latest_per_node_and_kind(store: Storage) -> None:
+    store.enroll_node(enrollment("n1"), enrolled_at_ms=T0)
+    store.enroll_node(enrollment("n2"), enrolled_at_ms=T0)
+    cfg, wl = DownlinkKind.CONFIG, DownlinkKind.WATCHLIST
+    acks = [
+        DownlinkAckRow("n1", cfg, 1, True, "", T0 + 1),
+        DownlinkAckRow("n1", wl, 3, False, "bad signature", T0 + 2),
+        DownlinkAckRow("n2", cfg, 1, True, "", T0 + 3),
+        DownlinkAckRow("n1", cfg, 2, False, "older than held", T0 + 4),
+    ]
+    for ack in acks:
+        store.add_downlink_ack(ack)
+    # The last one received per (node, kind), whatever its version.
+    assert store.latest_downlink_acks() == [acks[3], acks[1], acks[2]]
+    assert store.latest_downlink_acks(["n2", "ghost"]) == [acks[2]]
+    assert store.latest_downlink_acks([]) == []
+    with pytest.raises(UnknownNodeError):
+        store.add_downlink_ack(DownlinkAckRow("ghost", cfg, 1, True, "", T0))
 
 
 def test_policy_latest_wins(store: Storage) -> None:
