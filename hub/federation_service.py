@@ -26,7 +26,9 @@ Policy is enforced per page and per record: record types the agency may not see 
 of the storage query (never read), records whose grant conditions fail are skipped silently
 (never errors, so an agency cannot probe what it does not see), and only the disclosures of
 granted fields are attached. The hub verified every record at ingest; it never re-verifies
-on the way out — the agency does, with the ``NodeKey`` sent beside each record.
+on the way out — the agency does, with the ``NodeKey`` sent beside each record: the key whose
+kid the record's protected header names, so records a node signed before it was revoked and
+re-enrolled with a new key come with the old key (and its revocation date).
 
 Inclusion proofs (``include_inclusion_proof``) are against the latest signed checkpoint: the
 stream then delivers records only up to that checkpoint's tree size and follows as new
@@ -49,6 +51,8 @@ from borderlink.hub.errors import CursorError, FederationError, StorageError
 from borderlink.hub.policy import DENY_ALL, AgencyPolicy, Policy, TypeAccess
 from borderlink.hub.storage import CheckpointRow, RecordFilter, Storage
 from borderlink.proto import merkle
+from borderlink.proto.cose import decode_sign1
+from borderlink.proto.errors import RecordDecodeError
 from borderlink.proto.identity import Identity, IdentityError, Role, identity_of_pem
 from borderlink.proto.v1 import MAX_QUERY_LIMIT, common_pb2, federation_pb2
 
@@ -191,6 +195,15 @@ def _body_of(raw: bytes) -> Mapping[str, Any] | None:
     return body if isinstance(body, Mapping) else None
 
 
+def _kid_of(raw: bytes) -> bytes | None:
+    """The key id in a stored record's protected header (verified at ingest, so only parsed)."""
+    try:
+        return decode_sign1(raw).kid
+    except RecordDecodeError:
+        log.warning("stored record does not parse; sent with its node's current key")
+        return None
+
+
 @dataclass(frozen=True)
 class Page:
     """Encoded records of one page and the cursor after it."""
@@ -216,7 +229,8 @@ class FederationView:
     ) -> None:
         self.storage, self.agency = storage, agency
         self._now, self._page_records = now, page_records
-        self._node_fields: dict[str, bytes] = {}
+        # node id -> (framed NodeKey of the key in force, framed NodeKey by kid of every key)
+        self._node_fields: dict[str, tuple[bytes, dict[bytes, bytes]]] = {}
         self._node_cache_at = now()
 
     # -- bounds ---------------------------------------------------------------------------
@@ -305,7 +319,7 @@ class FederationView:
                     j += 1
                     if name in fields:
                         parts += (b"\x1a", varint(len(d)), d)
-            parts.append(node_field(node_id))
+            parts.append(node_field(node_id, record))
             if proofs:
                 proof = proofs.get(log_index)
                 if proof:
@@ -317,27 +331,43 @@ class FederationView:
 
     # -- node keys and proofs -------------------------------------------------------------
 
-    def _node_field(self, node_id: str) -> bytes:
+    def _node_field(self, node_id: str, record: bytes) -> bytes:
+        """The framed ``NodeKey`` that verifies *record*: the key its kid names. A node
+        re-enrolled after revocation signed its older records with an older key."""
         if self._now() - self._node_cache_at > NODE_CACHE_S:
             self._node_fields.clear()
             self._node_cache_at = self._now()
         cached = self._node_fields.get(node_id)
-        if cached is not None:
-            return cached
+        if cached is None:
+            cached = self._node_fields[node_id] = self._load_node(node_id)
+        current, by_kid = cached
+        if len(by_kid) < 2:  # one key ever: no need to read the record's kid
+            return current
+        kid = _kid_of(record)
+        return by_kid.get(kid, current) if kid is not None else current
+
+    def _load_node(self, node_id: str) -> tuple[bytes, dict[bytes, bytes]]:
         row = self.storage.get_node(node_id)
         if row is None:
-            encoded = b""
-        else:
-            key = common_pb2.NodeKey(
-                node_id=row.node_id,
-                public_key=row.public_key,
-                kid=row.kid,
-                enrolled_at_unix_ms=row.enrolled_at_ms,
-                revoked_at_unix_ms=row.revoked_at_ms or 0,
+            return b"", {}
+        by_kid: dict[bytes, bytes] = {}
+        for key in self.storage.node_keys([node_id]):
+            pb = common_pb2.NodeKey(
+                node_id=node_id,
+                public_key=key.public_key,
+                kid=key.kid,
+                enrolled_at_unix_ms=key.enrolled_at_ms,
+                revoked_at_unix_ms=key.revoked_at_ms or 0,
             )
-            encoded = _field(b"\x22", key.SerializeToString())
-        self._node_fields[node_id] = encoded
-        return encoded
+            by_kid[key.kid] = _field(b"\x22", pb.SerializeToString())
+        current = common_pb2.NodeKey(
+            node_id=row.node_id,
+            public_key=row.public_key,
+            kid=row.kid,
+            enrolled_at_unix_ms=row.enrolled_at_ms,
+            revoked_at_unix_ms=row.revoked_at_ms or 0,
+        )
+        return _field(b"\x22", current.SerializeToString()), by_kid
 
     def _proofs(self, indexes: Sequence[int], cp: CheckpointRow) -> dict[int, bytes]:
         """Encoded ``InclusionProof`` per log index, against *cp*; one storage read."""

@@ -37,6 +37,7 @@ from borderlink.hub.storage import (
 )
 from borderlink.proto import merkle
 from borderlink.proto.checkpoint import Checkpoint, NoteSigner, open_checkpoint, sign_checkpoint
+from borderlink.proto.errors import VerificationError
 from borderlink.proto.keys import SigningKey
 from borderlink.proto.record import RecordChain, SignedRecord, verify_record
 from borderlink.proto.record_types import default_registry
@@ -176,6 +177,25 @@ class World:
                 key, node_id=node_id, site=site, registry=REGISTRY
             )
         return chain
+
+    def rekey(self, node_id: str) -> SigningKey:
+        """Revoke the node now and enrol it again with a new key; its chain goes on."""
+        old = self.node(node_id)
+        self.storage.revoke_node(node_id, revoked_at_ms=self.clock + 1, reason="key rotation")
+        key = SigningKey.generate()
+        self.storage.enroll_node(
+            NodeEnrollment(node_id, key.public, key.kid, old.site, "SBS", "test"),
+            enrolled_at_ms=self.clock + 2,
+        )
+        self.chains[node_id] = RecordChain(
+            key,
+            node_id=node_id,
+            site=old.site,
+            registry=REGISTRY,
+            next_seq=old.next_seq,
+            prev_hash=old.prev_hash,
+        )
+        return key
 
     def add(self, node_id: str, record_type: str, body: dict[str, Any], label: str) -> int:
         chain = self.node(node_id)
@@ -707,3 +727,29 @@ def test_batch_hand_encoding_is_the_protobuf_encoding() -> None:
         encode_federated_batch([], 7)
         == federation_pb2.FederatedBatch(next_cursor=7).SerializeToString()
     )
+
+
+def test_records_signed_before_a_reenrolment_come_with_the_key_that_signed_them(
+    world: World, hub: Hub
+) -> None:
+    doc = CASES[0]  # document.check of bil-dr-01: SBS sees it
+    for _ in range(3):
+        world.add(doc.node, doc.record_type, doc.body, doc.label)
+    old_key = world.chains[doc.node].key
+    revoked_at = world.clock + 1
+    new_key = world.rekey(doc.node)
+    for _ in range(4):
+        world.add(doc.node, doc.record_type, doc.body, doc.label)
+    old_record = world.storage.get_record(doc.node, 1)
+    assert old_record is not None
+    with pytest.raises(VerificationError):  # the node's current key cannot verify it
+        verify_record(old_record.record, new_key.public, registry=REGISTRY)
+    batches = subscribe_batches(hub, "SBS")
+    query = hub.stub("SBS").Query(federation_pb2.QueryRequest(), timeout=20).records
+    for got in (hub.subscribe("SBS"), [fr for b in batches for fr in b.records], list(query)):
+        # check_received verifies every record with the key sent beside it.
+        assert check_received(world, "SBS", got) == [doc.label] * 7
+        keys = [fr.node_key for fr in got]
+        assert [k.kid for k in keys] == [old_key.kid] * 3 + [new_key.kid] * 4
+        assert {k.revoked_at_unix_ms for k in keys[:3]} == {revoked_at}
+        assert {k.revoked_at_unix_ms for k in keys[3:]} == {0}
