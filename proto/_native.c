@@ -525,14 +525,10 @@ static PyObject *new_named(PyObject *cls, PyObject *const *items, Py_ssize_t n) 
  * the COSE_Sign1, hash it, and build the Sign1Message, Record and SignedRecord exactly as the
  * Python path does. shapes = (Sign1Message, Record, SignedRecord, schema version, empty map,
  * largest record). Anything the reference would refuse raises Unsupported before signing. */
-static PyObject *py_make(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
-    if (nargs != 16) {
-        PyErr_SetString(PyExc_TypeError, "make() takes 16 arguments");
-        return NULL;
-    }
-    PyObject *schema = args[0], *body = args[1], *digests = args[2], *protected = args[11],
-             *header = args[12], *sign = args[13], *disclosures = args[14], *shapes = args[15];
-    PyObject *const *fields = args + 3; /* node_id … site, as put_payload takes them */
+static PyObject *make_signed(PyObject *schema, PyObject *body, PyObject *digests,
+                             PyObject *const *fields, PyObject *protected, PyObject *header,
+                             PyObject *sign, PyObject *disclosures, PyObject *shapes) {
+    /* fields: node_id, seq, prev, time_ms, clock, record_type, agency, site */
     if (!PyBytes_CheckExact(protected) || !PyTuple_CheckExact(shapes) ||
         PyTuple_GET_SIZE(shapes) != 6)
         return unsupported();
@@ -596,6 +592,82 @@ done:
     buf_free(&body_buf);
     buf_free(&payload);
     buf_free(&sig);
+    return out;
+}
+
+static PyObject *py_make(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 16) {
+        PyErr_SetString(PyExc_TypeError, "make() takes 16 arguments");
+        return NULL;
+    }
+    return make_signed(args[0], args[1], args[2], args + 3, args[11], args[12], args[13],
+                       args[14], args[15]);
+}
+
+/* chain_make(ctx, body, seq, prev, time_ms, clock) -> SignedRecord
+ *
+ * RecordChain.prepare's hot path: make() for a chain's record type, with what stays the same
+ * from record to record prepared once in ctx = (schema, sensitive names, decoy slots,
+ * node_id, record_type, agency, site, protected, header, sign, shapes, ready decoys, pool).
+ * A body holding any sensitive field is Unsupported here (it needs disclosures: the Python
+ * path conceals it); otherwise the body is copied, its type's decoy digests are taken from
+ * the random pool's ready list (or the pool, when it is empty) and sorted, and make() runs. */
+static PyObject *py_chain_make(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 6) {
+        PyErr_SetString(PyExc_TypeError, "chain_make() takes 6 arguments");
+        return NULL;
+    }
+    PyObject *ctx = args[0], *body = args[1];
+    if (!PyTuple_CheckExact(ctx) || PyTuple_GET_SIZE(ctx) != 13 || !PyDict_CheckExact(body))
+        return unsupported();
+    PyObject *sensitive = PyTuple_GET_ITEM(ctx, 1), *ready = PyTuple_GET_ITEM(ctx, 11),
+             *pool = PyTuple_GET_ITEM(ctx, 12);
+    if (!PyTuple_CheckExact(sensitive) || !PyList_CheckExact(ready)) return unsupported();
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(sensitive); i++) {
+        int present = PyDict_Contains(body, PyTuple_GET_ITEM(sensitive, i));
+        if (present < 0) return NULL;
+        if (present) return unsupported();
+    }
+    Py_ssize_t slots = PyLong_AsSsize_t(PyTuple_GET_ITEM(ctx, 2));
+    if (slots < 0) return PyErr_Occurred() ? NULL : unsupported();
+    PyObject *digests = PyList_New(slots), *copy = NULL, *out = NULL, *digest_tuple = NULL;
+    if (digests == NULL) return NULL;
+    for (Py_ssize_t i = 0; i < slots; i++) {
+        PyObject *d;
+        Py_ssize_t n = PyList_GET_SIZE(ready);
+        if (n > 0) { /* list.pop(): atomic under the GIL, as RandomPool relies on */
+            d = PyList_GET_ITEM(ready, n - 1);
+            Py_INCREF(d);
+            if (PyList_SetSlice(ready, n - 1, n, NULL) < 0) {
+                Py_DECREF(d);
+                goto done;
+            }
+        } else {
+            PyObject *size = PyLong_FromLong(HASH_BYTES);
+            if (size == NULL) goto done;
+            d = PyObject_CallOneArg(pool, size);
+            Py_DECREF(size);
+            if (d == NULL) goto done;
+        }
+        PyList_SET_ITEM(digests, i, d);
+    }
+    if (slots > 1 && PyList_Sort(digests) < 0) goto done;
+    if ((digest_tuple = PyList_AsTuple(digests)) == NULL) goto done;
+    if ((copy = PyDict_Copy(body)) == NULL) goto done; /* the record never changes with the caller's dict */
+    PyObject *fields[8] = {
+        PyTuple_GET_ITEM(ctx, 3), args[2], args[3], args[4], args[5],
+        PyTuple_GET_ITEM(ctx, 4), PyTuple_GET_ITEM(ctx, 5), PyTuple_GET_ITEM(ctx, 6),
+    };
+    PyObject *no_disclosures = PyTuple_New(0);
+    if (no_disclosures == NULL) goto done;
+    out = make_signed(PyTuple_GET_ITEM(ctx, 0), copy, digest_tuple, fields,
+                      PyTuple_GET_ITEM(ctx, 7), PyTuple_GET_ITEM(ctx, 8), PyTuple_GET_ITEM(ctx, 9),
+                      no_disclosures, PyTuple_GET_ITEM(ctx, 10));
+    Py_DECREF(no_disclosures);
+done:
+    Py_DECREF(digests);
+    Py_XDECREF(digest_tuple);
+    Py_XDECREF(copy);
     return out;
 }
 
@@ -938,6 +1010,8 @@ static PyMethodDef methods[] = {
     {"payload", (PyCFunction)(void (*)(void))py_payload, METH_FASTCALL, "A record payload from its fields."},
     {"make", (PyCFunction)(void (*)(void))py_make, METH_FASTCALL,
      "Validate, encode, sign and assemble a record in one call."},
+    {"chain_make", (PyCFunction)(void (*)(void))py_chain_make, METH_FASTCALL,
+     "make() for a chain's record type, from a prepared context."},
     {"decode_payload", py_decode_payload, METH_O, "Strictly decode a schema-1 payload."},
     {"sig_structure", py_sig_structure, METH_VARARGS, "The COSE_Sign1 Sig_structure bytes."},
     {"sign1", py_sign1, METH_VARARGS, "A tagged COSE_Sign1 from its parts."},

@@ -579,9 +579,11 @@ class RecordChain:
         self.site = site
         self.registry = registry
         self._specs: dict[str, RecordType] = {}  # registry look-ups, once per type
+        self._contexts: dict[str, tuple[Any, ...]] = {}  # see _context
         self.next_seq = next_seq
         self.prev_hash = prev_hash
-        self.clock = clock
+        # A ClockQuality is kept as the plain int it is (the C path takes exact ints).
+        self.clock = int(clock) if isinstance(clock, IntEnum) else clock
 
     def prepare(
         self,
@@ -592,14 +594,36 @@ class RecordChain:
         agency: str | None = None,
         clock: int | None = None,
     ) -> SignedRecord:
+        if clock is None:
+            clock = self.clock
+        if agency is None and _native is not None and type(clock) is int:
+            # The edge's hot path: one C call with what this chain and type keep constant.
+            context = self._contexts.get(record_type) or self._context(record_type)
+            try:
+                return _native.chain_make(
+                    context, body, self.next_seq, self.prev_hash, time_ms, clock
+                )
+            except _native.Unsupported:
+                pass  # sensitive fields present, or bad or unusual input: the path below
         spec = self._specs.get(record_type)
         if spec is None:
             spec = self._specs[record_type] = self.registry[record_type]
         return _make(
             self.key, spec, self.node_id, self.next_seq, self.prev_hash,
-            time_ms, record_type, body, self.site, agency,
-            self.clock if clock is None else clock, random_bytes,
+            time_ms, record_type, body, self.site, agency, clock, random_bytes,
         )
+
+    def _context(self, record_type: str) -> tuple[Any, ...]:
+        """What ``_native.chain_make`` takes for *record_type*, built once per chain and type."""
+        spec = self.registry[record_type]
+        protected, header = _protected_for(self.key.kid)
+        context = (
+            spec._native_schema, tuple(sorted(spec.sensitive)), spec.digest_slots, self.node_id,
+            record_type, _AGENCY_NAMES[spec.agency], self.site, protected, header,
+            self.key.sign, _SHAPES, _READY_DIGESTS, random_bytes,
+        )
+        self._contexts[record_type] = context
+        return context
 
     def commit(self, signed: SignedRecord) -> None:
         record = signed.record

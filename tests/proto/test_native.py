@@ -345,3 +345,64 @@ def test_verification_errors_are_the_references(reference_only: None) -> None:
         with pytest.raises(kind) as exc:
             verify_record(case, key, registry=REGISTRY)
         assert str(exc.value) == text
+
+
+# -- a chain's records ---------------------------------------------------------------------------
+
+@settings(max_examples=150, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    st.sampled_from(TYPES).flatmap(lambda n: st.tuples(st.just(n), bodies(REGISTRY[n]))),
+    st.integers(0, 255),
+)
+def test_a_chains_records_are_the_references_bytes(
+    monkeypatch: pytest.MonkeyPatch, case: tuple[str, dict], clock: int
+) -> None:
+    """RecordChain.prepare (C, decoys from the pool) makes what make_record's reference path
+    makes from the same decoys; bodies with sensitive fields take conceal() and disclose."""
+    name, body = case
+    chain = record.RecordChain(NODE_KEY, node_id="az-bil-rpm-01", site="AZ-BIL",
+                               registry=REGISTRY, clock=clock)
+    fast = chain.prepare(name, body, time_ms=1_795_000_000_000)
+    spec = REGISTRY[name]
+    assert len(fast.record.digests) == spec.digest_slots
+    assert {d.field for d in fast.disclosures} == spec.sensitive & body.keys()
+    concealed = {k: v for k, v in body.items() if k not in spec.sensitive}
+    assert same(fast.record.body, concealed)
+    if fast.disclosures:
+        return  # salts are random: the bytes cannot be rebuilt, verification covers them
+    decoys = iter(fast.record.digests)
+    with monkeypatch.context() as m:
+        for module in (record, cose, record_types):
+            m.setattr(module, "_native", None)
+        slow = make_record(
+            NODE_KEY, node_id="az-bil-rpm-01", seq=1, prev_hash=GENESIS_PREV,
+            time_ms=1_795_000_000_000, record_type=name, body=body, registry=REGISTRY,
+            site="AZ-BIL", clock=clock, salt_source=lambda n: next(decoys),
+        )
+    assert fast.raw == slow.raw and fast.hash == slow.hash == record.record_hash(fast.raw)
+
+
+def test_a_chain_takes_the_c_path_and_copies_the_body(monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_python_path(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("the Python path ran for an ordinary record")
+
+    monkeypatch.setattr(record, "_make", no_python_path)
+    chain = record.RecordChain(NODE_KEY, node_id="n", site="s", registry=REGISTRY,
+                               clock=record.ClockQuality.NTP)
+    body = minimal_body(REGISTRY["radiation.occupancy"])
+    signed = chain.prepare("radiation.occupancy", body, time_ms=5)
+    chain.commit(signed)
+    body["lane"] = "changed after signing"
+    assert signed.record.body["lane"] != "changed after signing"
+    assert signed.record.clock == int(record.ClockQuality.NTP) and chain.next_seq == 2
+    second = chain.prepare("radiation.occupancy", minimal_body(REGISTRY["radiation.occupancy"]),
+                           time_ms=6)
+    assert second.record.prev_hash == signed.hash and second.record.seq == 2
+
+
+def test_a_chain_refuses_a_bad_body_with_the_references_error() -> None:
+    chain = record.RecordChain(NODE_KEY, node_id="n", site="s", registry=REGISTRY)
+    body = minimal_body(REGISTRY["radiation.occupancy"])
+    body["gamma_counts"] = -1  # a uint
+    with pytest.raises(BodyError, match="gamma_counts"):
+        chain.prepare("radiation.occupancy", body, time_ms=5)
