@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections import defaultdict
+from collections.abc import Callable, Sequence
 
 import grpc
 from borderlink.hub.auth import PeerAuth
@@ -19,18 +20,28 @@ from borderlink.hub.errors import (
     UnknownNodeError,
 )
 from borderlink.hub.policy import parse_policy
-from borderlink.hub.storage import DownlinkItem, NodeEnrollment, NodeRow, Storage
-from borderlink.hub.sync_service import PB_TO_KIND, DownlinkBus
+from borderlink.hub.storage import (
+    DownlinkAckRow,
+    DownlinkItem,
+    NodeEnrollment,
+    NodeKeyRow,
+    NodeRow,
+    Storage,
+)
+from borderlink.hub.sync_service import KIND_TO_PB, PB_TO_KIND, DownlinkBus
 from borderlink.proto.errors import KeyFileError
 from borderlink.proto.identity import AGENCIES, IdentityError, Role, check_name, identity_of
 from borderlink.proto.keys import key_id
-from borderlink.proto.v1 import admin_pb2, admin_pb2_grpc
+from borderlink.proto.v1 import admin_pb2, admin_pb2_grpc, common_pb2
 from cryptography import x509
 
 log = logging.getLogger("borderlink.hub.admin")
 
 
-def node_info(row: NodeRow) -> admin_pb2.NodeInfo:
+def node_info(
+    row: NodeRow, keys: Sequence[NodeKeyRow] = (), acks: Sequence[DownlinkAckRow] = ()
+) -> admin_pb2.NodeInfo:
+    """*row* as ``NodeInfo``, with the node's key history and its last downlink acks."""
     return admin_pb2.NodeInfo(
         node_id=row.node_id,
         public_key=row.public_key,
@@ -45,6 +56,26 @@ def node_info(row: NodeRow) -> admin_pb2.NodeInfo:
         last_seen_unix_ms=row.last_seen_ms or 0,
         clock_skew_ms=row.clock_skew_ms or 0,
         backlog=row.backlog,
+        keys=[
+            common_pb2.NodeKey(
+                node_id=k.node_id,
+                public_key=k.public_key,
+                kid=k.kid,
+                enrolled_at_unix_ms=k.enrolled_at_ms,
+                revoked_at_unix_ms=k.revoked_at_ms or 0,
+            )
+            for k in keys
+        ],
+        downlink_acks=[
+            admin_pb2.DownlinkAckInfo(
+                kind=KIND_TO_PB[a.kind],
+                version=a.version,
+                applied=a.applied,
+                message=a.message,
+                received_at_unix_ms=a.received_ms,
+            )
+            for a in acks
+        ],
     )
 
 
@@ -109,7 +140,7 @@ class AdminServicer(admin_pb2_grpc.AdminServicer):
             )
         except NodeExistsError as exc:
             context.abort(grpc.StatusCode.ALREADY_EXISTS, str(exc))
-        return node_info(row)
+        return node_info(row, self.storage.node_keys([row.node_id]))
 
     def RevokeNode(
         self, request: admin_pb2.RevokeNodeRequest, context: grpc.ServicerContext
@@ -122,7 +153,7 @@ class AdminServicer(admin_pb2_grpc.AdminServicer):
             )
         except UnknownNodeError as exc:
             context.abort(grpc.StatusCode.NOT_FOUND, str(exc))
-        return node_info(row)
+        return node_info(row, self.storage.node_keys([row.node_id]))
 
     def ListNodes(
         self, request: admin_pb2.ListNodesRequest, context: grpc.ServicerContext
@@ -133,7 +164,16 @@ class AdminServicer(admin_pb2_grpc.AdminServicer):
             agency=request.agency or None,
             include_revoked=request.include_revoked,
         )
-        return admin_pb2.ListNodesResponse(nodes=[node_info(r) for r in rows])
+        ids = [r.node_id for r in rows]
+        keys: defaultdict[str, list[NodeKeyRow]] = defaultdict(list)
+        acks: defaultdict[str, list[DownlinkAckRow]] = defaultdict(list)
+        for k in self.storage.node_keys(ids):
+            keys[k.node_id].append(k)
+        for a in self.storage.latest_downlink_acks(ids):
+            acks[a.node_id].append(a)
+        return admin_pb2.ListNodesResponse(
+            nodes=[node_info(r, keys[r.node_id], acks[r.node_id]) for r in rows]
+        )
 
     def LoadPolicy(
         self, request: admin_pb2.LoadPolicyRequest, context: grpc.ServicerContext

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import grpc
-from borderlink.proto.v1 import GRPC_MESSAGE_OPTIONS, admin_pb2, admin_pb2_grpc
+from borderlink.proto.v1 import GRPC_MESSAGE_OPTIONS, admin_pb2, admin_pb2_grpc, sync_pb2
 
 from borderlink._cliutil import (
     EXIT_FAILED,
@@ -107,7 +107,42 @@ def _info_dict(n: admin_pb2.NodeInfo) -> dict[str, Any]:
         "last_seen_ms": n.last_seen_unix_ms or None,
         "clock_skew_ms": n.clock_skew_ms,
         "backlog": n.backlog,
+        # Every key the node was enrolled with, oldest first: the form an agency pins
+        # (``agency … --trusted-keys``), old keys included for the records they signed.
+        "keys": [
+            {
+                "kid": k.kid.hex(),
+                "public_key": k.public_key.hex(),
+                "enrolled_at_ms": k.enrolled_at_unix_ms,
+                "revoked_at_ms": k.revoked_at_unix_ms or None,
+            }
+            for k in n.keys
+        ],
+        "downlink_acks": [
+            {
+                "kind": _kind_name(a.kind),
+                "version": a.version,
+                "applied": a.applied,
+                "message": a.message,
+                "received_ms": a.received_at_unix_ms,
+            }
+            for a in n.downlink_acks
+        ],
     }
+
+
+def _kind_name(kind: int) -> str:
+    """``DOWNLINK_KIND_CONFIG`` -> ``config``."""
+    return sync_pb2.DownlinkKind.Name(kind).removeprefix("DOWNLINK_KIND_").lower()
+
+
+def _acks_text(acks: list[dict[str, Any]]) -> str:
+    """``config v2 applied, watchlist v3 refused: bad signature`` (``-`` when none)."""
+    parts = []
+    for a in acks:
+        outcome = "applied" if a["applied"] else f"refused: {a['message'] or '?'}"
+        parts.append(f"{a['kind']} v{a['version']} {outcome}")
+    return ", ".join(parts) or "-"
 
 
 def _public_key(text: str) -> bytes:
@@ -183,12 +218,15 @@ def _nodes(args: argparse.Namespace) -> int:
         print(json.dumps(rows))
     else:
         print(
-            f"{'node':<24} {'site':<10} {'agency':<6} {'last_seq':>9} {'backlog':>8} {'skew_ms':>8} revoked"
+            f"{'node':<24} {'site':<10} {'agency':<6} {'last_seq':>9} {'backlog':>8} "
+            f"{'skew_ms':>8} {'revoked':<7} {'keys':>4} downlink acks"
         )
         for r in rows:
             print(
                 f"{r['node_id']:<24} {r['site']:<10} {r['agency']:<6} {r['last_seq']:>9} "
-                f"{r['backlog']:>8} {r['clock_skew_ms']:>8} {'yes' if r['revoked_at_ms'] else 'no'}"
+                f"{r['backlog']:>8} {r['clock_skew_ms']:>8} "
+                f"{'yes' if r['revoked_at_ms'] else 'no':<7} {len(r['keys']):>4} "
+                f"{_acks_text(r['downlink_acks'])}"
             )
     return EXIT_OK
 

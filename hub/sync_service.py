@@ -35,7 +35,7 @@ from borderlink.hub.auth import PeerAuth
 from borderlink.hub.errors import StorageUnavailableError
 from borderlink.hub.ingest import Ingest, PendingVerification
 from borderlink.hub.metrics import HubMetrics
-from borderlink.hub.storage import DownlinkItem, DownlinkKind, NodeRow, Storage
+from borderlink.hub.storage import DownlinkAckRow, DownlinkItem, DownlinkKind, NodeRow, Storage
 from borderlink.proto.identity import Role
 from borderlink.proto.v1 import (
     HELLO_TIMEOUT_S,
@@ -569,7 +569,12 @@ class SyncServicer(sync_pb2_grpc.SyncServicer):
                 "detail": ack.message,
             },
         )
-        self.storage.observe_node(session.node_id, seen_ms=self.clock_ms())
+        now = self.clock_ms()
+        if kind is not None:  # kept for operators (Admin ListNodes, `hub nodes`)
+            self.storage.add_downlink_ack(
+                DownlinkAckRow(session.node_id, kind, ack.version, ack.applied, ack.message, now)
+            )
+        self.storage.observe_node(session.node_id, seen_ms=now)
 
 
 __all__ = ["DownlinkBus", "SyncLimits", "SyncServicer", "downlink_pb", "downlink_targets"]

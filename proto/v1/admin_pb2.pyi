@@ -1,3 +1,4 @@
+from borderlink.proto.v1 import common_pb2 as _common_pb2
 from borderlink.proto.v1 import sync_pb2 as _sync_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
@@ -34,7 +35,7 @@ class RevokeNodeRequest(_message.Message):
     def __init__(self, node_id: _Optional[str] = ..., revoked_at_unix_ms: _Optional[int] = ..., reason: _Optional[str] = ...) -> None: ...
 
 class NodeInfo(_message.Message):
-    __slots__ = ("node_id", "public_key", "kid", "site", "agency", "hardware_profile", "enrolled_at_unix_ms", "revoked_at_unix_ms", "last_seq", "last_hash", "last_seen_unix_ms", "clock_skew_ms", "backlog")
+    __slots__ = ("node_id", "public_key", "kid", "site", "agency", "hardware_profile", "enrolled_at_unix_ms", "revoked_at_unix_ms", "last_seq", "last_hash", "last_seen_unix_ms", "clock_skew_ms", "backlog", "keys", "downlink_acks")
     NODE_ID_FIELD_NUMBER: _ClassVar[int]
     PUBLIC_KEY_FIELD_NUMBER: _ClassVar[int]
     KID_FIELD_NUMBER: _ClassVar[int]
@@ -48,6 +49,8 @@ class NodeInfo(_message.Message):
     LAST_SEEN_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
     CLOCK_SKEW_MS_FIELD_NUMBER: _ClassVar[int]
     BACKLOG_FIELD_NUMBER: _ClassVar[int]
+    KEYS_FIELD_NUMBER: _ClassVar[int]
+    DOWNLINK_ACKS_FIELD_NUMBER: _ClassVar[int]
     node_id: str
     public_key: bytes
     kid: bytes
@@ -61,7 +64,23 @@ class NodeInfo(_message.Message):
     last_seen_unix_ms: int
     clock_skew_ms: int
     backlog: int
-    def __init__(self, node_id: _Optional[str] = ..., public_key: _Optional[bytes] = ..., kid: _Optional[bytes] = ..., site: _Optional[str] = ..., agency: _Optional[str] = ..., hardware_profile: _Optional[str] = ..., enrolled_at_unix_ms: _Optional[int] = ..., revoked_at_unix_ms: _Optional[int] = ..., last_seq: _Optional[int] = ..., last_hash: _Optional[bytes] = ..., last_seen_unix_ms: _Optional[int] = ..., clock_skew_ms: _Optional[int] = ..., backlog: _Optional[int] = ...) -> None: ...
+    keys: _containers.RepeatedCompositeFieldContainer[_common_pb2.NodeKey]
+    downlink_acks: _containers.RepeatedCompositeFieldContainer[DownlinkAckInfo]
+    def __init__(self, node_id: _Optional[str] = ..., public_key: _Optional[bytes] = ..., kid: _Optional[bytes] = ..., site: _Optional[str] = ..., agency: _Optional[str] = ..., hardware_profile: _Optional[str] = ..., enrolled_at_unix_ms: _Optional[int] = ..., revoked_at_unix_ms: _Optional[int] = ..., last_seq: _Optional[int] = ..., last_hash: _Optional[bytes] = ..., last_seen_unix_ms: _Optional[int] = ..., clock_skew_ms: _Optional[int] = ..., backlog: _Optional[int] = ..., keys: _Optional[_Iterable[_Union[_common_pb2.NodeKey, _Mapping]]] = ..., downlink_acks: _Optional[_Iterable[_Union[DownlinkAckInfo, _Mapping]]] = ...) -> None: ...
+
+class DownlinkAckInfo(_message.Message):
+    __slots__ = ("kind", "version", "applied", "message", "received_at_unix_ms")
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    APPLIED_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    RECEIVED_AT_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
+    kind: _sync_pb2.DownlinkKind
+    version: int
+    applied: bool
+    message: str
+    received_at_unix_ms: int
+    def __init__(self, kind: _Optional[_Union[_sync_pb2.DownlinkKind, str]] = ..., version: _Optional[int] = ..., applied: _Optional[bool] = ..., message: _Optional[str] = ..., received_at_unix_ms: _Optional[int] = ...) -> None: ...
 
 class ListNodesRequest(_message.Message):
     __slots__ = ("site", "agency", "include_revoked")

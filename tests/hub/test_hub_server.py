@@ -2,20 +2,37 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import grpc
 import hubkit
 import pytest
-from borderlink.hub.storage import open_storage
+from borderlink.hub.storage import DownlinkAckRow, DownlinkKind, open_storage
 from borderlink.proto.checkpoint import open_checkpoint
+from borderlink.proto.keys import SigningKey
 from borderlink.proto.v1 import admin_pb2, sync_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha.proto_reflection_descriptor_database import (
     ProtoReflectionDescriptorDatabase,
 )
-from hubkit import ORIGIN, Hub, Pki, TestNode, connect, envelope, start_hub, wait_for
+from hubkit import (
+    ORIGIN,
+    Hub,
+    Pki,
+    TestNode,
+    connect,
+    envelope,
+    pg_schema,
+    pg_schema_url,
+    start_hub,
+    wait_for,
+)
+
+from borderlink.cli import main
 
 pki = hubkit.pki
 hub = hubkit.hub
@@ -79,6 +96,87 @@ def test_downlink_on_connect_pushed_and_acknowledged(hub: Hub, pki: Pki) -> None
     acks = hub.server.metrics.downlink_acks.labels("config", "true")
     wait_for(lambda: acks._value.get() == 1)
     stream.close()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def any_hub(request: pytest.FixtureRequest, pki: Pki, tmp_path: Path) -> Iterator[Hub]:
+    """A hub on SQLite, then on PostgreSQL."""
+    with contextlib.ExitStack() as stack:
+        if request.param == "sqlite":
+            url = f"sqlite://{tmp_path / 'hub.db'}"
+        else:
+            url = pg_schema_url(stack.enter_context(pg_schema()))
+        h = start_hub(pki, url)
+        try:
+            yield h
+        finally:
+            h.server.stop(0.5)
+
+
+def test_downlink_acks_are_kept_and_listed_with_the_key_history(
+    any_hub: Hub, pki: Pki, capsys: pytest.CaptureFixture[str]
+) -> None:
+    hub = any_hub
+    node = TestNode.make(pki, "bil-dr-22")
+    node.enroll(hub)
+    stream, _ = connect(hub, node)
+    acks = [
+        sync_pb2.DownlinkAck(kind=CONFIG, version=1, applied=True),
+        sync_pb2.DownlinkAck(kind=WATCHLIST, version=3, applied=False, message="bad signature"),
+        sync_pb2.DownlinkAck(kind=0, version=9, applied=True),  # unknown kind: counted only
+        sync_pb2.DownlinkAck(kind=CONFIG, version=2, applied=True),
+    ]
+    for ack in acks:
+        stream.send(downlink_ack=ack)
+
+    def stored_when_all_arrived() -> list[DownlinkAckRow] | None:
+        got = hub.storage.latest_downlink_acks([node.node_id])
+        return got if got and got[0].version == 2 else None
+
+    stored = wait_for(stored_when_all_arrived)
+    assert [(a.kind, a.version, a.applied, a.message) for a in stored] == [
+        (DownlinkKind.CONFIG, 2, True, ""),
+        (DownlinkKind.WATCHLIST, 3, False, "bad signature"),
+    ]
+    assert all(a.received_ms > 0 for a in stored)
+    assert stream.error is None  # an ack of an unknown kind does not end the stream
+    stream.close()
+    # The node is revoked and enrolled again with a new key: both keys are listed.
+    admin = hub.admin()
+    admin.RevokeNode(admin_pb2.RevokeNodeRequest(node_id=node.node_id, reason="rekey"), timeout=5)
+    new_key = SigningKey.generate()
+    again = admin.EnrollNode(
+        admin_pb2.EnrollNodeRequest(
+            node_id=node.node_id, public_key=new_key.public, site="AZ-BIL", agency="SBS"
+        ),
+        timeout=5,
+    )
+    assert [k.kid for k in again.keys] == [node.key.kid, new_key.kid]
+    (listed,) = admin.ListNodes(admin_pb2.ListNodesRequest(), timeout=5).nodes
+    assert [(k.kid, k.revoked_at_unix_ms > 0) for k in listed.keys] == [
+        (node.key.kid, True),
+        (new_key.kid, False),
+    ]
+    assert [(a.kind, a.version, a.applied, a.message) for a in listed.downlink_acks] == [
+        (CONFIG, 2, True, ""),
+        (WATCHLIST, 3, False, "bad signature"),
+    ]
+    # What an operator reads: `borderlink hub nodes`, as JSON and as a table.
+    d = pki.dir
+    conn = ["--hub", f"127.0.0.1:{hub.port}", "--cert", str(d / "admin.pem"),
+            "--key", str(d / "admin.key"), "--ca", str(d / "ca.pem")]  # fmt: skip
+    assert main(["hub", "nodes", "--json", *conn]) == 0
+    (row,) = json.loads(capsys.readouterr().out)
+    assert [k["kid"] for k in row["keys"]] == [node.key.kid.hex(), new_key.kid.hex()]
+    assert row["keys"][1]["public_key"] == new_key.public.hex()
+    assert [(a["kind"], a["version"], a["applied"]) for a in row["downlink_acks"]] == [
+        ("config", 2, True),
+        ("watchlist", 3, False),
+    ]
+    assert main(["hub", "nodes", *conn]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert table[1].split()[7] == "2"  # keys
+    assert table[1].endswith("config v2 applied, watchlist v3 refused: bad signature")
 
 
 def test_admin_enroll_list_revoke_and_policy(hub: Hub, pki: Pki) -> None:
