@@ -388,19 +388,6 @@ static int put_checked_body(Buf *b, PyObject *body, PyObject *schema) {
     return 0;
 }
 
-/* encode_body(body, schema) -> bytes: validate against the compiled type and encode. */
-static PyObject *py_encode_body(PyObject *self, PyObject *args) {
-    PyObject *body, *schema;
-    if (!PyArg_ParseTuple(args, "OO", &body, &schema)) return NULL;
-    Buf b;
-    buf_init(&b);
-    if (put_checked_body(&b, body, schema) < 0) {
-        buf_free(&b);
-        return NULL;
-    }
-    return buf_to_bytes(&b);
-}
-
 /* check_body(body, schema) -> None: validate only. */
 static PyObject *py_check_body(PyObject *self, PyObject *args) {
     PyObject *body, *schema;
@@ -951,22 +938,6 @@ static PyObject *py_sign1(PyObject *self, PyObject *args) {
     return buf_to_bytes(&b);
 }
 
-/* sign1_hashed(protected, payload, signature) -> (record, SHA-256 of record): the record and
- * the hash the next record of the chain links to, in one call. */
-static PyObject *py_sign1_hashed(PyObject *self, PyObject *args) {
-    Buf b;
-    buf_init(&b);
-    unsigned char digest[SHA256_DIGEST_LENGTH];
-    PyObject *out = NULL;
-    if (put_sign1(&b, args) == 0) {
-        SHA256((const unsigned char *)b.data, (size_t)b.len, digest);
-        out = Py_BuildValue("(y#y#)", b.data, b.len, (const char *)digest,
-                            (Py_ssize_t)SHA256_DIGEST_LENGTH);
-    }
-    buf_free(&b);
-    return out;
-}
-
 static int read_bstr(Reader *r, const unsigned char **p, Py_ssize_t *n) {
     uint64_t len;
     int info;
@@ -1005,7 +976,6 @@ static PyObject *py_split_sign1(PyObject *self, PyObject *arg) {
 
 static PyMethodDef methods[] = {
     {"encode", py_encode, METH_O, "Deterministic CBOR of a value (cbor2 canonical), or Unsupported."},
-    {"encode_body", py_encode_body, METH_VARARGS, "Validate a body against a compiled type and encode it."},
     {"check_body", py_check_body, METH_VARARGS, "Validate a body against a compiled type."},
     {"payload", (PyCFunction)(void (*)(void))py_payload, METH_FASTCALL, "A record payload from its fields."},
     {"make", (PyCFunction)(void (*)(void))py_make, METH_FASTCALL,
@@ -1015,7 +985,6 @@ static PyMethodDef methods[] = {
     {"decode_payload", py_decode_payload, METH_O, "Strictly decode a schema-1 payload."},
     {"sig_structure", py_sig_structure, METH_VARARGS, "The COSE_Sign1 Sig_structure bytes."},
     {"sign1", py_sign1, METH_VARARGS, "A tagged COSE_Sign1 from its parts."},
-    {"sign1_hashed", py_sign1_hashed, METH_VARARGS, "A tagged COSE_Sign1 and its SHA-256."},
     {"split_sign1", py_split_sign1, METH_O, "The parts of a common-shape COSE_Sign1, or None."},
     {NULL, NULL, 0, NULL},
 };
