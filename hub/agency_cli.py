@@ -36,7 +36,7 @@ import json
 import os
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
@@ -82,11 +82,11 @@ def check_record(
     registry: RecordTypeRegistry,
     log_key: str | None = None,
     origin: str | None = None,
-    trusted: Mapping[str, TrustedKey] | None = None,
+    trusted: Mapping[str, Sequence[TrustedKey]] | None = None,
 ) -> dict[str, Any]:
     """Verify one received record (and its proof, when present); the JSON line as a dict.
 
-    With *trusted* (node id -> key learnt out of band), the node key the hub sent must be the
+    With *trusted* (node id -> keys learnt out of band), the node key the hub sent must be a
     pinned one: a hub operator cannot then substitute a key and a record signed with it.
     Never raises for a bad record: the result says ``"verified": false`` and why.
     """
@@ -134,41 +134,55 @@ class TrustedKey:
     public_key: bytes | None = None
 
 
-def check_pinned(node_key: common_pb2.NodeKey, trusted: Mapping[str, TrustedKey]) -> None:
+def check_pinned(node_key: common_pb2.NodeKey, trusted: Mapping[str, Sequence[TrustedKey]]) -> None:
+    """The key the hub sent must be one pinned for its node (a node re-enrolled with a new
+    key has several: its older records come with the older key)."""
     pinned = trusted.get(node_key.node_id)
-    if pinned is None:
+    if not pinned:
         raise VerificationError(f"node {node_key.node_id!r} is not in the trusted keys file")
-    if pinned.public_key is not None and pinned.public_key != node_key.public_key:
-        raise VerificationError(f"the hub sent another key for node {node_key.node_id!r}")
     try:
         sent_kid = key_id(node_key.public_key)
     except (BorderlinkError, ValueError) as exc:
         raise VerificationError(f"the key sent for node {node_key.node_id!r}: {exc}") from exc
-    if pinned.kid is not None and pinned.kid != sent_kid:
-        raise VerificationError(
-            f"the key sent for node {node_key.node_id!r} is not the pinned key id "
-            f"{pinned.kid.hex()[:16]}…"
-        )
+    for key in pinned:
+        if key.public_key not in (None, node_key.public_key):
+            continue
+        if key.kid not in (None, sent_kid):
+            continue
+        return
+    raise VerificationError(
+        f"the key sent for node {node_key.node_id!r} (key id {sent_kid.hex()[:16]}…) is not "
+        f"a pinned key id of the node ({len(pinned)} pinned)"
+    )
 
 
-def load_trusted_keys(path: str) -> dict[str, TrustedKey]:
-    """Read a JSON list of nodes with ``node_id`` and ``kid`` and/or ``public_key`` (hex) — the
-    form ``borderlink hub nodes --json`` prints."""
+def load_trusted_keys(path: str) -> dict[str, tuple[TrustedKey, ...]]:
+    """Read a JSON list of nodes with ``node_id`` and ``kid`` and/or ``public_key`` (hex), and
+    optionally ``keys``, a list of such keys (a node's key history) — the form
+    ``borderlink hub nodes --json`` prints. A node may also appear in several rows; every key
+    given for it is pinned."""
     try:
         rows = json.loads(Path(path).read_text())
-        out = {}
+        out: dict[str, list[TrustedKey]] = {}
         for row in rows:
-            kid, public = row.get("kid"), row.get("public_key")
-            if not kid and not public:
-                raise ValueError(f"node {row.get('node_id')!r} has neither kid nor public_key")
-            out[str(row["node_id"])] = TrustedKey(
-                bytes.fromhex(kid) if kid else None, bytes.fromhex(public) if public else None
-            )
-        return out
+            node_id = str(row["node_id"])
+            keys = out.setdefault(node_id, [])
+            for entry in [row, *row.get("keys", ())]:
+                kid, public = entry.get("kid"), entry.get("public_key")
+                if kid or public:
+                    keys.append(
+                        TrustedKey(
+                            bytes.fromhex(kid) if kid else None,
+                            bytes.fromhex(public) if public else None,
+                        )
+                    )
+            if not keys:
+                raise ValueError(f"node {node_id!r} has neither kid nor public_key")
+        return {node_id: tuple(keys) for node_id, keys in out.items()}
     except (OSError, ValueError, TypeError, KeyError, AttributeError) as exc:
         raise AgencyClientError(
             f"trusted keys file {path}: {exc}; expected a JSON list of "
-            '{"node_id": ..., "kid": hex and/or "public_key": hex}'
+            '{"node_id": ..., "kid": hex and/or "public_key": hex, "keys": [optional, the same]}'
         ) from exc
 
 

@@ -290,3 +290,33 @@ def test_subscribe_falls_back_to_one_record_per_message(
         server.stop(None)
     assert code == 0, err
     assert check_lines(world, lines, "SCC") == expected_labels("SCC", rounds=2)
+
+
+def test_records_of_a_reenrolled_node_verify_with_the_key_that_signed_them(
+    world: World, hub: Hub, files: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    doc = CASES[0]  # document.check of bil-dr-01: SBS sees it
+    for _ in range(2):
+        world.add(doc.node, doc.record_type, doc.body, doc.label)
+    old = world.chains[doc.node].key
+    new = world.rekey(doc.node)
+    for _ in range(2):
+        world.add(doc.node, doc.record_type, doc.body, doc.label)
+    for action in ("subscribe", "query"):
+        code, lines, _ = run(agency(hub, files, "SBS", action), capsys)
+        assert code == 0 and check_lines(world, lines, "SBS") == [doc.label] * 4
+    # Pinned as `hub nodes --json` lists the node: its current kid and its key history.
+    pinned = files["dir"] / "nodes.json"
+    history = [{"kid": old.kid.hex(), "public_key": old.public.hex()}, {"kid": new.kid.hex()}]
+    pinned.write_text(json.dumps([{"node_id": doc.node, "kid": new.kid.hex(), "keys": history}]))
+    code, lines, _ = run(
+        agency(hub, files, "SBS", "subscribe", "--trusted-keys", str(pinned)), capsys
+    )
+    assert code == 0 and check_lines(world, lines, "SBS") == [doc.label] * 4
+    # Only the new key pinned: the records signed with the old one are not trusted.
+    pinned.write_text(json.dumps([{"node_id": doc.node, "kid": new.kid.hex()}]))
+    code, lines, _ = run(
+        agency(hub, files, "SBS", "subscribe", "--trusted-keys", str(pinned)), capsys
+    )
+    assert code == 1 and [line["verified"] for line in lines] == [False, False, True, True]
+    assert "pinned key id" in lines[0]["error"]
