@@ -51,7 +51,7 @@ from borderlink.hub.errors import CursorError, FederationError, StorageError
 from borderlink.hub.policy import DENY_ALL, AgencyPolicy, Policy, TypeAccess
 from borderlink.hub.storage import CheckpointRow, RecordFilter, Storage
 from borderlink.proto import merkle
-from borderlink.proto.cose import decode_sign1
+from borderlink.proto.cose import decode_sign1, protected_header
 from borderlink.proto.errors import RecordDecodeError
 from borderlink.proto.identity import Identity, IdentityError, Role, identity_of_pem
 from borderlink.proto.v1 import MAX_QUERY_LIMIT, common_pb2, federation_pb2
@@ -195,8 +195,18 @@ def _body_of(raw: bytes) -> Mapping[str, Any] | None:
     return body if isinstance(body, Mapping) else None
 
 
+_PROTECTED = protected_header(bytes(32))
+#: A record's bytes up to its kid, as borderlink signs them: tag 18, array of 4, the
+#: protected header's bstr head, the header up to the 32-byte kid.
+_KID_PREFIX = b"\xd2\x84" + cbor2.dumps(_PROTECTED)[: -len(_PROTECTED)] + _PROTECTED[:-32]
+_KID_END = len(_KID_PREFIX) + 32
+
+
 def _kid_of(raw: bytes) -> bytes | None:
-    """The key id in a stored record's protected header (verified at ingest, so only parsed)."""
+    """The key id in a stored record's protected header (verified at ingest, so only parsed):
+    sliced from the usual layout, else decoded."""
+    if raw.startswith(_KID_PREFIX):
+        return raw[len(_KID_PREFIX) : _KID_END]
     try:
         return decode_sign1(raw).kid
     except RecordDecodeError:
@@ -229,8 +239,9 @@ class FederationView:
     ) -> None:
         self.storage, self.agency = storage, agency
         self._now, self._page_records = now, page_records
-        # node id -> (framed NodeKey of the key in force, framed NodeKey by kid of every key)
-        self._node_fields: dict[str, tuple[bytes, dict[bytes, bytes]]] = {}
+        # node id -> (kid in force, its framed NodeKey, framed NodeKey by kid of every key)
+        self._node_fields: dict[str, tuple[bytes, bytes, dict[bytes, bytes]]] = {}
+        self._reloaded: set[str] = set()  # nodes read again for a kid not cached
         self._node_cache_at = now()
 
     # -- bounds ---------------------------------------------------------------------------
@@ -336,20 +347,27 @@ class FederationView:
         re-enrolled after revocation signed its older records with an older key."""
         if self._now() - self._node_cache_at > NODE_CACHE_S:
             self._node_fields.clear()
+            self._reloaded.clear()
             self._node_cache_at = self._now()
         cached = self._node_fields.get(node_id)
         if cached is None:
             cached = self._node_fields[node_id] = self._load_node(node_id)
-        current, by_kid = cached
-        if len(by_kid) < 2:  # one key ever: no need to read the record's kid
-            return current
         kid = _kid_of(record)
-        return by_kid.get(kid, current) if kid is not None else current
+        if kid == cached[0] or kid is None:
+            return cached[1]
+        found = cached[2].get(kid)
+        if found is None and node_id not in self._reloaded:
+            # A key enrolled since the cache was filled (a re-enrolment): read the node again,
+            # once per cache period.
+            self._reloaded.add(node_id)
+            cached = self._node_fields[node_id] = self._load_node(node_id)
+            found = cached[2].get(kid)
+        return found if found is not None else cached[1]
 
-    def _load_node(self, node_id: str) -> tuple[bytes, dict[bytes, bytes]]:
+    def _load_node(self, node_id: str) -> tuple[bytes, bytes, dict[bytes, bytes]]:
         row = self.storage.get_node(node_id)
         if row is None:
-            return b"", {}
+            return b"", b"", {}
         by_kid: dict[bytes, bytes] = {}
         for key in self.storage.node_keys([node_id]):
             pb = common_pb2.NodeKey(
@@ -367,7 +385,7 @@ class FederationView:
             enrolled_at_unix_ms=row.enrolled_at_ms,
             revoked_at_unix_ms=row.revoked_at_ms or 0,
         )
-        return _field(b"\x22", current.SerializeToString()), by_kid
+        return row.kid, _field(b"\x22", current.SerializeToString()), by_kid
 
     def _proofs(self, indexes: Sequence[int], cp: CheckpointRow) -> dict[int, bytes]:
         """Encoded ``InclusionProof`` per log index, against *cp*; one storage read."""

@@ -753,3 +753,22 @@ def test_records_signed_before_a_reenrolment_come_with_the_key_that_signed_them(
         assert [k.kid for k in keys] == [old_key.kid] * 3 + [new_key.kid] * 4
         assert {k.revoked_at_unix_ms for k in keys[:3]} == {revoked_at}
         assert {k.revoked_at_unix_ms for k in keys[3:]} == {0}
+
+
+def test_view_reads_a_node_again_for_a_key_enrolled_since_it_cached_the_node(
+    world: World, policy: Policy
+) -> None:
+    """Sans-IO core: within its cache period a view meets records signed with a key enrolled
+    after it cached the node; it must not send them with the cached (old) key."""
+    doc = CASES[0]
+    world.add(doc.node, doc.record_type, doc.body, doc.label)
+    view = FederationView(world.storage, "SBS", now=lambda: 0.0)  # the cache never expires
+    everything = common_pb2.RecordFilter()
+    first = view.page(policy, everything, 0, world.storage.log_state().size)
+    old_key = world.chains[doc.node].key
+    new_key = world.rekey(doc.node)
+    world.add(doc.node, doc.record_type, doc.body, doc.label)
+    page = view.page(policy, everything, 0, world.storage.log_state().size)
+    got = [federation_pb2.FederatedRecord.FromString(r) for r in [*first.records, *page.records]]
+    assert [fr.node_key.kid for fr in got] == [old_key.kid, old_key.kid, new_key.kid]
+    assert check_received(world, "SBS", got) == [doc.label] * 3
