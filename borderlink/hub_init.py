@@ -16,6 +16,7 @@ Private keys are written with mode 0600. An existing ``hub.toml`` is never overw
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -54,6 +55,9 @@ def init_hub_dir(
         f"""# borderlink hub configuration (see borderlink.hub.config for every key)
 [server]
 listen = "{listen}"
+# Processes verifying records, one per core: signature checks then use every core, not one
+# Python interpreter's (on 2 cores, 0.36 -> 0.85 of one core's raw verify rate).
+verify_workers = {os.cpu_count() or 1}
 
 [tls]
 cert = "hub.pem"

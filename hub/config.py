@@ -9,7 +9,8 @@ and the key. Example (``borderlink hub init`` writes one)::
     grace_s = 5.0                  # shutdown: seconds for streams to drain
     max_workers = 256              # gRPC handler threads: each open Sync stream holds one
     reuse_port = false             # several hub processes on one port (SO_REUSEPORT)
-    verify_workers = 0             # processes verifying records (0: in the stream threads)
+    verify_workers = 0             # processes verifying records (0: in the stream threads;
+                                   # one per core is fastest, and what `hub init` writes)
 
     [tls]
     cert = "hub.pem"               # hub server certificate (PEM)

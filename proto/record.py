@@ -18,6 +18,7 @@ from types import MappingProxyType
 from typing import Any, NamedTuple
 
 import cbor2
+import nacl.bindings
 
 from .cose import (
     MAX_MESSAGE_BYTES,
@@ -39,7 +40,7 @@ from .disclosure import (
     reveal,
 )
 from .errors import RecordDecodeError, RecordEncodeError
-from .keys import SigningKey
+from .keys import PUBLIC_KEY_BYTES, SigningKey, key_id
 from .record_types import Agency, BodyError, RecordType, RecordTypeRegistry
 
 try:
@@ -532,6 +533,13 @@ def verify_record(
     Raises a :class:`~borderlink.proto.errors.RecordDecodeError` for malformed bytes and a
     :class:`~borderlink.proto.errors.VerificationError` when a check fails.
     """
+    if _native is not None and not disclosures and type(public_key) is bytes:
+        context = _verify_context(public_key, registry)
+        if context is not None:
+            try:
+                return _native.verify(raw, public_key, context)
+            except _native.Unsupported:
+                pass  # another shape, a failed check or anything unusual: decided below
     message = open_sign1(raw, public_key, max_bytes=MAX_RECORD_BYTES)
     record = _record_from(raw, message)
     disclosed = reveal(record.digests, disclosures) if disclosures else {}
@@ -553,6 +561,22 @@ def verify_record(
         clear = sorted(disclosed.keys() & record.body.keys())
         raise DisclosureMismatchError(f"fields {clear} are both in the body and disclosed")
     return _tuple_new(VerifiedRecord, (record, disclosed, spec is not None))
+
+
+@lru_cache(maxsize=4096)
+def _verify_context(
+    public_key: bytes, registry: RecordTypeRegistry | None
+) -> tuple[Any, ...] | None:
+    """What ``_native.verify`` takes for records of *public_key* checked against *registry*:
+    built once per signer (see proto/_native.c)."""
+    if len(public_key) != PUBLIC_KEY_BYTES:
+        return None
+    protected, header = _protected_for(key_id(public_key))
+    types = registry._native_table if registry is not None else None
+    return (
+        protected, header, types, nacl.bindings.crypto_sign_open,
+        (Sign1Message, Record, VerifiedRecord, SCHEMA_VERSION, _EMPTY), MAX_RECORD_BYTES,
+    )
 
 
 class RecordChain:

@@ -201,6 +201,10 @@ class RecordTypeRegistry:
         self._types = by_name
         # The dict's own get, bound: no Python frame per record on the verify path.
         self.get: Callable[[str], RecordType | None] = by_name.get
+        #: What the C verifier takes: {name: (compiled schema, sensitive names)}.
+        self._native_table = {
+            name: (t._native_schema, tuple(sorted(t.sensitive))) for name, t in by_name.items()
+        }
 
     def __getitem__(self, name: str) -> RecordType:
         try:

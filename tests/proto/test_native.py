@@ -406,3 +406,69 @@ def test_a_chain_refuses_a_bad_body_with_the_references_error() -> None:
     body["gamma_counts"] = -1  # a uint
     with pytest.raises(BodyError, match="gamma_counts"):
         chain.prepare("radiation.occupancy", body, time_ms=5)
+
+
+# -- verifying -------------------------------------------------------------------------------------
+
+@settings(max_examples=150, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.sampled_from(TYPES).flatmap(lambda n: st.tuples(st.just(n), bodies(REGISTRY[n]))))
+def test_verifying_in_c_gives_the_references_verified_record(
+    monkeypatch: pytest.MonkeyPatch, case: tuple[str, dict]
+) -> None:
+    name, body = case
+    raw = _make(name, body, 3, 1_795_000_000_000)
+    fast = verify_record(raw, NODE_KEY.public, registry=REGISTRY)
+    with monkeypatch.context() as m:
+        for module in (record, cose, record_types):
+            m.setattr(module, "_native", None)
+        slow = verify_record(raw, NODE_KEY.public, registry=REGISTRY)
+    assert fast.known_type and slow.known_type and fast.disclosed == slow.disclosed == {}
+    assert fast.record.raw == slow.record.raw
+    assert fast.record.message[:2] == slow.record.message[:2]  # protected bytes and map
+    assert fast.record.message[3:] == slow.record.message[3:]  # payload, signature, tagged
+    for a, b in zip(fast.record[2:], slow.record[2:], strict=True):
+        assert same(a, b)
+    unknown = verify_record(raw, NODE_KEY.public, registry=None)
+    assert not unknown.known_type and unknown.record.seq == 3
+
+
+def test_verifying_an_ordinary_record_takes_the_c_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_python_path(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("the Python path ran for an ordinary record")
+
+    monkeypatch.setattr(record, "open_sign1", no_python_path)
+    body = minimal_body(REGISTRY["radiation.occupancy"])
+    raw = _make("radiation.occupancy", body, 1, 0)
+    assert verify_record(raw, NODE_KEY.public, registry=REGISTRY).body == body
+
+
+@pytest.mark.parametrize("change", ["signature", "payload", "other key", "sensitive in clear"])
+def test_what_c_refuses_gets_the_references_error(change: str) -> None:
+    from borderlink.proto.keys import SigningKey
+
+    spec = REGISTRY["document.check"]
+    body = minimal_body(spec)
+    raw = _make("document.check", body, 1, 0)
+    key = NODE_KEY.public
+    if change == "signature":
+        raw = raw[:-1] + bytes([raw[-1] ^ 1])
+        expected: type[Exception] = cose.SignatureError
+    elif change == "payload":
+        at = raw.index(b"document.check")
+        raw = raw[:at] + b"Document.check" + raw[at + 14:]
+        expected = cose.SignatureError
+    elif change == "other key":
+        key = SigningKey(bytes(32)).public
+        expected = cose.KeyIdMismatchError
+    else:  # a body with a sensitive field signed in the clear, bypassing make_record
+        payload = encode_payload_reference(
+            node_id="n", seq=1, prev_hash=GENESIS_PREV, time_ms=0, clock=0,
+            record_type="document.check", agency="SMS", site="s",
+            body={**body, "surname": "ALIYEV"}, digests=[bytes(32)] * spec.digest_slots,
+        )
+        protected = cose.protected_header(NODE_KEY.kid)
+        raw = cose.encode_sign1(protected, payload,
+                                NODE_KEY.sign(cose.sig_structure(protected, payload)))
+        expected = record.PayloadError
+    with pytest.raises(expected):
+        verify_record(raw, key, registry=REGISTRY)
