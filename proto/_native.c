@@ -986,21 +986,73 @@ static PyObject *py_split_sign1(PyObject *self, PyObject *arg) {
     return Py_BuildValue("(y#y#y#N)", prot, np, payload, nl, sig, ns, signed_message);
 }
 
-/* verify(raw, public_key, ctx) -> VerifiedRecord
+#define SALT_BYTES 16
+#define MAX_DISCLOSURE_BYTES 8192 /* disclosure.MAX_DISCLOSURE_BYTES */
+
+/* One disclosure, [salt, field, value] in deterministic encoding, checked against the
+ * record's digests: the Disclosure named tuple, or -1 (Unsupported for anything unusual or
+ * wrong; disclosure.reveal then decides). */
+static PyObject *read_disclosure(PyObject *d, PyObject *digests, PyObject *cls) {
+    if (!PyBytes_CheckExact(d) || PyBytes_GET_SIZE(d) > MAX_DISCLOSURE_BYTES) return unsupported();
+    const unsigned char *p = (const unsigned char *)PyBytes_AS_STRING(d);
+    Py_ssize_t n = PyBytes_GET_SIZE(d);
+    unsigned char digest[SHA256_DIGEST_LENGTH];
+    SHA256_CTX sha;
+    SHA256_Init(&sha);
+    SHA256_Update(&sha, p, (size_t)n);
+    SHA256_Final(digest, &sha);
+    int signed_digest = 0;
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(digests); i++) {
+        PyObject *g = PyTuple_GET_ITEM(digests, i);
+        if (memcmp(PyBytes_AS_STRING(g), digest, SHA256_DIGEST_LENGTH) == 0) {
+            signed_digest = 1;
+            break;
+        }
+    }
+    if (!signed_digest) return unsupported();
+    Reader r = {p, p + n};
+    if (expect(&r, "\x83\x50", 2) < 0 || r.end - r.p < SALT_BYTES) return unsupported();
+    PyObject *items[4] = {d, NULL, NULL, NULL};
+    PyObject *out = NULL;
+    uint64_t len;
+    int info;
+    if ((items[1] = PyBytes_FromStringAndSize((const char *)r.p, SALT_BYTES)) == NULL) return NULL;
+    r.p += SALT_BYTES;
+    if (read_head(&r, &len, &info) != 3) {
+        unsupported();
+        goto done;
+    }
+    if ((items[2] = read_text(&r, len)) == NULL || (items[3] = read_value(&r, 1)) == NULL)
+        goto done;
+    if (r.p != r.end) {
+        unsupported();
+        goto done;
+    }
+    out = new_named(cls, items, 4);
+done:
+    Py_XDECREF(items[1]);
+    Py_XDECREF(items[2]);
+    Py_XDECREF(items[3]);
+    return out;
+}
+
+/* verify(raw, public_key, ctx, disclosures) -> VerifiedRecord
  *
- * record.verify_record's hot path for a record without disclosures, in one call: the
- * COSE_Sign1 split, the signature (ctx's open, libsodium's crypto_sign_open through PyNaCl,
- * over signature || Sig_structure), the strict payload decode, and for a known type the
- * sensitive-fields and body checks. ctx = (the protected header this key signs with, that
- * header decoded, {record type: (schema, sensitive names)} or None, open, (Sign1Message,
- * Record, VerifiedRecord, schema version, empty map), largest record). Anything else, a
- * failed check included, is Unsupported: the Python path runs and names the problem. */
+ * record.verify_record's hot path, in one call: the COSE_Sign1 split, the signature (ctx's
+ * open, libsodium's crypto_sign_open through PyNaCl, over signature || Sig_structure), the
+ * strict payload decode, each disclosure (bytes) against the signed digests, and for a known
+ * type the sensitive-fields check and the body, disclosed values merged in. ctx = (the
+ * protected header this key signs with, that header decoded, {record type: (schema,
+ * sensitive names)} or None, open, (Sign1Message, Record, VerifiedRecord, schema version,
+ * empty map, Disclosure), largest record). Anything else, a failed check included, is
+ * Unsupported: the Python path runs and names the problem. */
 static PyObject *py_verify(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
-    if (nargs != 3) {
-        PyErr_SetString(PyExc_TypeError, "verify() takes 3 arguments");
+    if (nargs != 4) {
+        PyErr_SetString(PyExc_TypeError, "verify() takes 4 arguments");
         return NULL;
     }
-    PyObject *raw = args[0], *public_key = args[1], *ctx = args[2];
+    PyObject *raw = args[0], *public_key = args[1], *ctx = args[2], *given = args[3];
+    if (!PyTuple_CheckExact(given) && !PyList_CheckExact(given)) return unsupported();
     if (!PyBytes_CheckExact(raw) || !PyTuple_CheckExact(ctx) || PyTuple_GET_SIZE(ctx) != 6)
         return unsupported();
     PyObject *expected = PyTuple_GET_ITEM(ctx, 0), *header = PyTuple_GET_ITEM(ctx, 1),
@@ -1009,7 +1061,7 @@ static PyObject *py_verify(PyObject *self, PyObject *const *args, Py_ssize_t nar
     Py_ssize_t max_bytes = PyLong_AsSsize_t(PyTuple_GET_ITEM(ctx, 5));
     if (max_bytes == -1 && PyErr_Occurred()) return NULL;
     if (!PyBytes_CheckExact(expected) || !PyTuple_CheckExact(shapes) ||
-        PyTuple_GET_SIZE(shapes) != 5 || PyBytes_GET_SIZE(raw) > max_bytes)
+        PyTuple_GET_SIZE(shapes) != 6 || PyBytes_GET_SIZE(raw) > max_bytes)
         return unsupported();
     Reader r = {(const unsigned char *)PyBytes_AS_STRING(raw),
                 (const unsigned char *)PyBytes_AS_STRING(raw) + PyBytes_GET_SIZE(raw)};
@@ -1040,8 +1092,23 @@ static PyObject *py_verify(PyObject *self, PyObject *const *args, Py_ssize_t nar
     PyObject *f[10] = {NULL};
     if (decode_fields(payload, nl, f) < 0) return NULL;
     PyObject *out = NULL, *payload_obj = NULL, *sig_obj = NULL, *message = NULL, *record = NULL,
-             *disclosed = NULL;
-    PyObject *spec = NULL;
+             *disclosed = NULL, *merged = NULL;
+    PyObject *spec = NULL, *body = f[8];
+    if ((disclosed = PyDict_New()) == NULL) goto done;
+    for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(given); i++) {
+        PyObject *d = read_disclosure(PySequence_Fast_GET_ITEM(given, i), f[9],
+                                      PyTuple_GET_ITEM(shapes, 5));
+        if (d == NULL) goto done;
+        PyObject *field = PyTuple_GET_ITEM(d, 2);
+        /* a field disclosed twice, or both disclosed and in the clear: the reference says so */
+        int twice = PyDict_Contains(disclosed, field), clear = PyDict_Contains(body, field);
+        int failed = twice != 0 || clear != 0 || PyDict_SetItem(disclosed, field, d) < 0 ||
+                     (merged == NULL && (merged = PyDict_Copy(body)) == NULL) ||
+                     PyDict_SetItem(merged, field, PyTuple_GET_ITEM(d, 3)) < 0;
+        if (failed && (twice > 0 || clear > 0)) unsupported();
+        Py_DECREF(d);
+        if (failed) goto done;
+    }
     if (types != Py_None) {
         if (!PyDict_CheckExact(types)) {
             unsupported();
@@ -1059,11 +1126,11 @@ static PyObject *py_verify(PyObject *self, PyObject *const *args, Py_ssize_t nar
                 goto done;
             }
         }
-        if (put_checked_body(NULL, f[8], PyTuple_GET_ITEM(spec, 0)) < 0) goto done;
+        if (put_checked_body(NULL, merged != NULL ? merged : body, PyTuple_GET_ITEM(spec, 0)) < 0)
+            goto done;
     }
     if ((payload_obj = PyBytes_FromStringAndSize((const char *)payload, nl)) == NULL ||
-        (sig_obj = PyBytes_FromStringAndSize((const char *)sig, ns)) == NULL ||
-        (disclosed = PyDict_New()) == NULL)
+        (sig_obj = PyBytes_FromStringAndSize((const char *)sig, ns)) == NULL)
         goto done;
     PyObject *empty = PyTuple_GET_ITEM(shapes, 4);
     PyObject *message_items[6] = {expected, header, empty, payload_obj, sig_obj, Py_True};
@@ -1082,6 +1149,7 @@ done:
     Py_XDECREF(message);
     Py_XDECREF(record);
     Py_XDECREF(disclosed);
+    Py_XDECREF(merged);
     return out;
 }
 

@@ -533,11 +533,11 @@ def verify_record(
     Raises a :class:`~borderlink.proto.errors.RecordDecodeError` for malformed bytes and a
     :class:`~borderlink.proto.errors.VerificationError` when a check fails.
     """
-    if _native is not None and not disclosures and type(public_key) is bytes:
+    if _native is not None and type(public_key) is bytes and type(disclosures) in (tuple, list):
         context = _verify_context(public_key, registry)
         if context is not None:
             try:
-                return _native.verify(raw, public_key, context)
+                return _native.verify(raw, public_key, context, disclosures)
             except _native.Unsupported:
                 pass  # another shape, a failed check or anything unusual: decided below
     message = open_sign1(raw, public_key, max_bytes=MAX_RECORD_BYTES)
@@ -575,7 +575,8 @@ def _verify_context(
     types = registry._native_table if registry is not None else None
     return (
         protected, header, types, nacl.bindings.crypto_sign_open,
-        (Sign1Message, Record, VerifiedRecord, SCHEMA_VERSION, _EMPTY), MAX_RECORD_BYTES,
+        (Sign1Message, Record, VerifiedRecord, SCHEMA_VERSION, _EMPTY, Disclosure),
+        MAX_RECORD_BYTES,
     )
 
 

@@ -472,3 +472,49 @@ def test_what_c_refuses_gets_the_references_error(change: str) -> None:
         expected = record.PayloadError
     with pytest.raises(expected):
         verify_record(raw, key, registry=REGISTRY)
+
+
+@settings(max_examples=100, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.data())
+def test_verifying_disclosures_in_c_agrees_with_the_reference(
+    monkeypatch: pytest.MonkeyPatch, data: st.DataObject
+) -> None:
+    """Any subset of a record's disclosures, in any order: the same disclosed fields and the
+    same merged body either way."""
+    name = data.draw(st.sampled_from(sorted(n for n in TYPES if REGISTRY[n].sensitive)))
+    body = data.draw(bodies(REGISTRY[name]))
+    signed = make_record(
+        NODE_KEY, node_id="n", seq=1, prev_hash=GENESIS_PREV, time_ms=0, record_type=name,
+        body=body, registry=REGISTRY, site="s",
+    )
+    given_ = data.draw(st.permutations(signed.disclosure_bytes))
+    given_ = given_[: data.draw(st.integers(0, len(given_)))]
+    fast = verify_record(signed.raw, NODE_KEY.public, registry=REGISTRY, disclosures=given_)
+    with monkeypatch.context() as m:
+        for module in (record, cose, record_types):
+            m.setattr(module, "_native", None)
+        slow = verify_record(signed.raw, NODE_KEY.public, registry=REGISTRY, disclosures=given_)
+    assert list(fast.disclosed) == list(slow.disclosed)
+    assert all(tuple(fast.disclosed[k]) == tuple(slow.disclosed[k]) for k in fast.disclosed)
+    assert same(fast.body, slow.body)
+
+
+def test_disclosures_take_the_c_path_and_a_bad_one_the_references_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from borderlink.proto.disclosure import DisclosureMismatchError, make_disclosure
+
+    body = {**minimal_body(REGISTRY["document.check"]), "surname": "ALIYEV"}
+    signed = make_record(NODE_KEY, node_id="n", seq=1, prev_hash=GENESIS_PREV, time_ms=0,
+                         record_type="document.check", body=body, registry=REGISTRY, site="s")
+    forged = make_disclosure("surname", "MAMMADOV", bytes(16)).raw
+    with pytest.raises(DisclosureMismatchError, match="surname"):
+        verify_record(signed.raw, NODE_KEY.public, registry=REGISTRY, disclosures=[forged])
+
+    def no_python_path(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("the Python path ran for ordinary disclosures")
+
+    monkeypatch.setattr(record, "open_sign1", no_python_path)
+    verified = verify_record(signed.raw, NODE_KEY.public, registry=REGISTRY,
+                             disclosures=signed.disclosure_bytes)
+    assert verified.body["surname"] == "ALIYEV" and set(verified.disclosed) == {"surname"}
