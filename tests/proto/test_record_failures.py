@@ -600,7 +600,6 @@ def test_fuzzers_reject_non_bytes_input_cleanly() -> None:
 def test_algorithm_of_the_wrong_type_is_refused_not_a_crash(alg: object) -> None:
     """An alg header that is an array, a map, a bool, text or a float: AlgorithmError."""
     import cbor2
-
     from borderlink.proto.cose import AlgorithmError, decode_sign1, sign1, verify_sign1
     from borderlink.proto.keys import SigningKey
 
