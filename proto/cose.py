@@ -325,7 +325,9 @@ def check_key_id(message: Sign1Message, public_key: bytes) -> None:
         )
 
 
-def open_sign1(data: bytes, public_key: bytes, *, max_bytes: int = MAX_MESSAGE_BYTES) -> Sign1Message:
+def open_sign1(
+    data: bytes, public_key: bytes, *, max_bytes: int = MAX_MESSAGE_BYTES
+) -> Sign1Message:
     """:func:`decode_sign1`, :func:`check_key_id` and :func:`verify_sign1` in that order.
 
     Messages of the shape borderlink writes are split, and their Sig_structure built, in C
@@ -355,7 +357,9 @@ def open_sign1(data: bytes, public_key: bytes, *, max_bytes: int = MAX_MESSAGE_B
     try:
         nacl.bindings.crypto_sign_open(signed_message, public_key)
     except (nacl.exceptions.BadSignatureError, nacl.exceptions.ValueError) as exc:
-        raise SignatureError("signature does not verify: Ed25519 signature does not verify") from exc
+        raise SignatureError(
+            "signature does not verify: Ed25519 signature does not verify"
+        ) from exc
     return message
 
 

@@ -358,7 +358,8 @@ def _make(
         # builds the record. A body with no sensitive field present needs no disclosures,
         # only its type's decoy digests; one with some is split by conceal() first.
         if spec.sensitive.isdisjoint(body):
-            signed_body: Mapping[str, Any] = dict(body)  # the record never changes with the caller's dict
+            # A copy: the record never changes when the caller's dict does.
+            signed_body: Mapping[str, Any] = dict(body)
             disclosures: Sequence[Disclosure] = ()
             if spec.digest_slots == 1 and salt_source is random_bytes:
                 try:  # the commonest case, one decoy: straight from the pool's list
