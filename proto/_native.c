@@ -1,5 +1,8 @@
 /* The record hot path in C: deterministic CBOR (RFC 8949 §4.2.1) for record payloads and
- * bodies, body validation against a compiled record type, and the COSE_Sign1 byte layout.
+ * bodies, body validation against a compiled record type, the COSE_Sign1 byte layout and the
+ * record's SHA-256; and, built from those, making a whole record (make, chain_make) and
+ * verifying one with its disclosures (verify) in one call each. Signatures stay libsodium's:
+ * these functions call PyNaCl's bindings, which they are handed.
  *
  * This module is an accelerator, never an authority. Every function either returns exactly
  * what the pure-Python reference in record.py / cose.py / record_types.py would return, or
