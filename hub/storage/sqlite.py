@@ -79,6 +79,10 @@ class SqliteStorage(SqlStorage):
         self._local = threading.local()
         self._readers: list[sqlite3.Connection] = []
         self._readers_lock = threading.Lock()
+        # Reads in progress, so close() never closes a connection another thread is using
+        # (the sqlite3 module can crash the process when it does).
+        self._reads = 0
+        self._reads_done = threading.Condition(self._readers_lock)
         self._sequencer_fd: int | None = None
         self._closed = False
 
@@ -128,15 +132,23 @@ class SqliteStorage(SqlStorage):
 
     @contextmanager
     def _read(self) -> Iterator[_SqliteTx]:
-        self._check_open()
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = self._connect(self.config)
-            conn.execute("PRAGMA query_only=ON")
+        with self._readers_lock:
+            self._check_open()
+            self._reads += 1
+        try:
+            conn = getattr(self._local, "conn", None)
+            if conn is None:
+                conn = self._connect(self.config)
+                conn.execute("PRAGMA query_only=ON")
+                with self._readers_lock:
+                    self._readers.append(conn)
+                self._local.conn = conn
+            yield _SqliteTx(conn)
+        finally:
             with self._readers_lock:
-                self._readers.append(conn)
-            self._local.conn = conn
-        yield _SqliteTx(conn)
+                self._reads -= 1
+                if not self._reads:
+                    self._reads_done.notify_all()
 
     def _check_open(self) -> None:
         if self._closed:
@@ -168,9 +180,13 @@ class SqliteStorage(SqlStorage):
             return
         self.release_sequencer()
         with self._write_lock:
-            self._closed = True
+            self._closed = True  # no read or write starts from here on
             self._writer.close()
         with self._readers_lock:
+            # Reads already running finish first: closing a connection under another
+            # thread's query can crash the process. A read never takes long; the timeout
+            # only bounds a shutdown against a bug.
+            self._reads_done.wait_for(lambda: not self._reads, timeout=10.0)
             for conn in self._readers:
                 conn.close()
             self._readers.clear()
