@@ -278,7 +278,7 @@ static int put_value(Buf *b, PyObject *v, int nesting, int body_depth) {
         Py_ssize_t n = PySequence_Fast_GET_SIZE(v);
         if (put_head(b, 4, (uint64_t)n) < 0) return -1;
         for (Py_ssize_t i = 0; i < n; i++) {
-            /* a list may change length under a callback-free loop only if we call Python: we don't */
+            /* no Python code runs in this loop, so the list cannot change length under it */
             if (put_value(b, PySequence_Fast_GET_ITEM(v, i), nesting + 1,
                           body_depth ? body_depth + 1 : 0) < 0)
                 return -1;
@@ -487,9 +487,34 @@ static PyObject *py_payload(PyObject *self, PyObject *const *args, Py_ssize_t na
     return buf_to_bytes(&b);
 }
 
-static int put_bstr(Buf *b, const char *p, Py_ssize_t n) {
+static int put_bstr(Buf *b, const void *p, Py_ssize_t n) {
     if (put_head(b, 2, (uint64_t)n) < 0) return -1;
     return buf_put(b, p, n);
+}
+
+/* ["Signature1", protected, h'', payload]: the bytes a COSE_Sign1 signs (RFC 9052 §4.4). */
+static int put_sig_structure(Buf *b, const void *prot, Py_ssize_t np, const void *payload,
+                             Py_ssize_t nl) {
+    if (buf_put(b, "\x84\x6aSignature1", 12) < 0 || put_bstr(b, prot, np) < 0 ||
+        buf_put(b, "\x40", 1) < 0)
+        return -1;
+    return put_bstr(b, payload, nl);
+}
+
+/* 18([protected, {}, payload, signature]): the COSE_Sign1 shape borderlink writes. */
+static int put_cose_sign1(Buf *b, const void *prot, Py_ssize_t np, const void *payload,
+                          Py_ssize_t nl, const void *sig, Py_ssize_t ns) {
+    if (buf_put(b, "\xd2\x84", 2) < 0 || put_bstr(b, prot, np) < 0 ||
+        buf_put(b, "\xa0", 1) < 0 || put_bstr(b, payload, nl) < 0)
+        return -1;
+    return put_bstr(b, sig, ns);
+}
+
+static void sha256(const void *p, Py_ssize_t n, unsigned char out[SHA256_DIGEST_LENGTH]) {
+    SHA256_CTX sha;
+    SHA256_Init(&sha);
+    SHA256_Update(&sha, p, (size_t)n);
+    SHA256_Final(out, &sha);
 }
 
 /* An instance of a named tuple class (a tuple subtype without a __dict__), as
@@ -534,9 +559,8 @@ static PyObject *make_signed(PyObject *schema, PyObject *body, PyObject *digests
              *raw = NULL, *hash = NULL, *digest_tuple = NULL, *message = NULL, *record = NULL;
     if (put_checked_body(&body_buf, body, schema) < 0 ||
         put_payload(&payload, fields, body_buf.data, body_buf.len, digests) < 0 ||
-        buf_put(&sig, "\x84\x6aSignature1", 12) < 0 ||
-        put_bstr(&sig, PyBytes_AS_STRING(protected), PyBytes_GET_SIZE(protected)) < 0 ||
-        buf_put(&sig, "\x40", 1) < 0 || put_bstr(&sig, payload.data, payload.len) < 0)
+        put_sig_structure(&sig, PyBytes_AS_STRING(protected), PyBytes_GET_SIZE(protected),
+                          payload.data, payload.len) < 0)
         goto done;
     if ((to_sign = PyBytes_FromStringAndSize(sig.data, sig.len)) == NULL) goto done;
     if ((signature = PyObject_CallOneArg(sign, to_sign)) == NULL) goto done;
@@ -546,20 +570,15 @@ static PyObject *make_signed(PyObject *schema, PyObject *body, PyObject *digests
     }
     Buf *rb = &body_buf; /* reused for the record: the body is inside the payload now */
     rb->len = 0;
-    if (buf_put(rb, "\xd2\x84", 2) < 0 ||
-        put_bstr(rb, PyBytes_AS_STRING(protected), PyBytes_GET_SIZE(protected)) < 0 ||
-        buf_put(rb, "\xa0", 1) < 0 || put_bstr(rb, payload.data, payload.len) < 0 ||
-        put_bstr(rb, PyBytes_AS_STRING(signature), PyBytes_GET_SIZE(signature)) < 0)
+    if (put_cose_sign1(rb, PyBytes_AS_STRING(protected), PyBytes_GET_SIZE(protected), payload.data,
+                       payload.len, PyBytes_AS_STRING(signature), PyBytes_GET_SIZE(signature)) < 0)
         goto done;
     if (rb->len > max_bytes) {
         unsupported(); /* over the limit: the reference says so */
         goto done;
     }
     unsigned char digest[SHA256_DIGEST_LENGTH];
-    SHA256_CTX sha;
-    SHA256_Init(&sha);
-    SHA256_Update(&sha, rb->data, (size_t)rb->len);
-    SHA256_Final(digest, &sha);
+    sha256(rb->data, rb->len, digest);
     if ((payload_obj = PyBytes_FromStringAndSize(payload.data, payload.len)) == NULL ||
         (raw = PyBytes_FromStringAndSize(rb->data, rb->len)) == NULL ||
         (hash = PyBytes_FromStringAndSize((const char *)digest, SHA256_DIGEST_LENGTH)) == NULL ||
@@ -648,7 +667,8 @@ static PyObject *py_chain_make(PyObject *self, PyObject *const *args, Py_ssize_t
     }
     if (slots > 1 && PyList_Sort(digests) < 0) goto done;
     if ((digest_tuple = PyList_AsTuple(digests)) == NULL) goto done;
-    if ((copy = PyDict_Copy(body)) == NULL) goto done; /* the record never changes with the caller's dict */
+    /* a copy: the record never changes when the caller's dict does */
+    if ((copy = PyDict_Copy(body)) == NULL) goto done;
     PyObject *fields[8] = {
         PyTuple_GET_ITEM(ctx, 3), args[2], args[3], args[4], args[5],
         PyTuple_GET_ITEM(ctx, 4), PyTuple_GET_ITEM(ctx, 5), PyTuple_GET_ITEM(ctx, 6),
@@ -924,29 +944,21 @@ static PyObject *py_sig_structure(PyObject *self, PyObject *args) {
     if (!PyArg_ParseTuple(args, "y#y#", &prot, &np, &payload, &nl)) return NULL;
     Buf b;
     buf_init(&b);
-    if (buf_put(&b, "\x84\x6aSignature1", 12) < 0 || put_bstr(&b, prot, np) < 0 ||
-        buf_put(&b, "\x40", 1) < 0 || put_bstr(&b, payload, nl) < 0) {
+    if (put_sig_structure(&b, prot, np, payload, nl) < 0) {
         buf_free(&b);
         return NULL;
     }
     return buf_to_bytes(&b);
 }
 
-static int put_sign1(Buf *b, PyObject *args) {
-    const char *prot, *payload, *sig;
-    Py_ssize_t np, nl, ns;
-    if (!PyArg_ParseTuple(args, "y#y#y#", &prot, &np, &payload, &nl, &sig, &ns)) return -1;
-    if (buf_put(b, "\xd2\x84", 2) < 0 || put_bstr(b, prot, np) < 0 ||
-        buf_put(b, "\xa0", 1) < 0 || put_bstr(b, payload, nl) < 0 || put_bstr(b, sig, ns) < 0)
-        return -1;
-    return 0;
-}
-
 /* sign1(protected, payload, signature) -> 18([protected, {}, payload, signature]). */
 static PyObject *py_sign1(PyObject *self, PyObject *args) {
+    const char *prot, *payload, *sig;
+    Py_ssize_t np, nl, ns;
+    if (!PyArg_ParseTuple(args, "y#y#y#", &prot, &np, &payload, &nl, &sig, &ns)) return NULL;
     Buf b;
     buf_init(&b);
-    if (put_sign1(&b, args) < 0) {
+    if (put_cose_sign1(&b, prot, np, payload, nl, sig, ns) < 0) {
         buf_free(&b);
         return NULL;
     }
@@ -963,30 +975,43 @@ static int read_bstr(Reader *r, const unsigned char **p, Py_ssize_t *n) {
     return 0;
 }
 
+typedef struct {
+    const unsigned char *prot, *payload, *sig;
+    Py_ssize_t np, nl, ns;
+} Sign1Parts;
+
+/* The parts of raw when it is 18([bstr, {}, bstr, bstr]) in shortest form with nothing
+ * after, and signature || Sig_structure (what libsodium's crypto_sign_open takes) in
+ * *signed_message; NULL without an error set when raw has another shape. */
+static PyObject *split_common(PyObject *raw, Sign1Parts *s) {
+    Reader r = {(const unsigned char *)PyBytes_AS_STRING(raw),
+                (const unsigned char *)PyBytes_AS_STRING(raw) + PyBytes_GET_SIZE(raw)};
+    if (expect(&r, "\xd2\x84", 2) < 0 || read_bstr(&r, &s->prot, &s->np) < 0 ||
+        expect(&r, "\xa0", 1) < 0 || read_bstr(&r, &s->payload, &s->nl) < 0 ||
+        read_bstr(&r, &s->sig, &s->ns) < 0 || r.p != r.end)
+        return NULL;
+    Buf b;
+    buf_init(&b);
+    if (buf_put(&b, s->sig, s->ns) < 0 ||
+        put_sig_structure(&b, s->prot, s->np, s->payload, s->nl) < 0) {
+        buf_free(&b);
+        return NULL;
+    }
+    return buf_to_bytes(&b);
+}
+
 /* split_sign1(raw) -> (protected, payload, signature, signature || Sig_structure) for the
  * shape borderlink writes, 18([bstr, {}, bstr, bstr]) in shortest form; None otherwise. The
  * last item is what libsodium's crypto_sign_open takes. */
 static PyObject *py_split_sign1(PyObject *self, PyObject *arg) {
     if (!PyBytes_CheckExact(arg)) Py_RETURN_NONE;
-    Reader r = {(const unsigned char *)PyBytes_AS_STRING(arg),
-                (const unsigned char *)PyBytes_AS_STRING(arg) + PyBytes_GET_SIZE(arg)};
-    const unsigned char *prot, *payload, *sig;
-    Py_ssize_t np, nl, ns;
-    if (expect(&r, "\xd2\x84", 2) < 0 || read_bstr(&r, &prot, &np) < 0 ||
-        expect(&r, "\xa0", 1) < 0 || read_bstr(&r, &payload, &nl) < 0 ||
-        read_bstr(&r, &sig, &ns) < 0 || r.p != r.end)
+    Sign1Parts s;
+    PyObject *signed_message = split_common(arg, &s);
+    if (signed_message == NULL) {
+        if (PyErr_Occurred()) return NULL;
         Py_RETURN_NONE;
-    Buf b;
-    buf_init(&b);
-    if (buf_put(&b, sig, ns) < 0 || buf_put(&b, "\x84\x6aSignature1", 12) < 0 ||
-        put_bstr(&b, (const char *)prot, np) < 0 || buf_put(&b, "\x40", 1) < 0 ||
-        put_bstr(&b, (const char *)payload, nl) < 0) {
-        buf_free(&b);
-        return NULL;
     }
-    PyObject *signed_message = buf_to_bytes(&b);
-    if (signed_message == NULL) return NULL;
-    return Py_BuildValue("(y#y#y#N)", prot, np, payload, nl, sig, ns, signed_message);
+    return Py_BuildValue("(y#y#y#N)", s.prot, s.np, s.payload, s.nl, s.sig, s.ns, signed_message);
 }
 
 #define SALT_BYTES 16
@@ -1000,10 +1025,7 @@ static PyObject *read_disclosure(PyObject *d, PyObject *digests, PyObject *cls) 
     const unsigned char *p = (const unsigned char *)PyBytes_AS_STRING(d);
     Py_ssize_t n = PyBytes_GET_SIZE(d);
     unsigned char digest[SHA256_DIGEST_LENGTH];
-    SHA256_CTX sha;
-    SHA256_Init(&sha);
-    SHA256_Update(&sha, p, (size_t)n);
-    SHA256_Final(digest, &sha);
+    sha256(p, n, digest);
     int signed_digest = 0;
     for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(digests); i++) {
         PyObject *g = PyTuple_GET_ITEM(digests, i);
@@ -1066,25 +1088,16 @@ static PyObject *py_verify(PyObject *self, PyObject *const *args, Py_ssize_t nar
     if (!PyBytes_CheckExact(expected) || !PyTuple_CheckExact(shapes) ||
         PyTuple_GET_SIZE(shapes) != 6 || PyBytes_GET_SIZE(raw) > max_bytes)
         return unsupported();
-    Reader r = {(const unsigned char *)PyBytes_AS_STRING(raw),
-                (const unsigned char *)PyBytes_AS_STRING(raw) + PyBytes_GET_SIZE(raw)};
-    const unsigned char *prot, *payload, *sig;
-    Py_ssize_t np, nl, ns;
-    if (expect(&r, "\xd2\x84", 2) < 0 || read_bstr(&r, &prot, &np) < 0 ||
-        expect(&r, "\xa0", 1) < 0 || read_bstr(&r, &payload, &nl) < 0 ||
-        read_bstr(&r, &sig, &ns) < 0 || r.p != r.end || ns != 64 ||
-        np != PyBytes_GET_SIZE(expected) || memcmp(prot, PyBytes_AS_STRING(expected), np) != 0)
+    Sign1Parts s;
+    PyObject *signed_message = split_common(raw, &s);
+    if (signed_message == NULL) return PyErr_Occurred() ? NULL : unsupported();
+    if (s.ns != 64 || s.np != PyBytes_GET_SIZE(expected) ||
+        memcmp(s.prot, PyBytes_AS_STRING(expected), s.np) != 0) {
+        Py_DECREF(signed_message);
         return unsupported(); /* another shape, signer or header: the Python path */
-    Buf b;
-    buf_init(&b);
-    if (buf_put(&b, sig, ns) < 0 || buf_put(&b, "\x84\x6aSignature1", 12) < 0 ||
-        put_bstr(&b, (const char *)prot, np) < 0 || buf_put(&b, "\x40", 1) < 0 ||
-        put_bstr(&b, (const char *)payload, nl) < 0) {
-        buf_free(&b);
-        return NULL;
     }
-    PyObject *signed_message = buf_to_bytes(&b);
-    if (signed_message == NULL) return NULL;
+    const unsigned char *payload = s.payload, *sig = s.sig;
+    Py_ssize_t nl = s.nl, ns = s.ns;
     PyObject *opened = PyObject_CallFunctionObjArgs(open, signed_message, public_key, NULL);
     Py_DECREF(signed_message);
     if (opened == NULL) { /* a bad signature (or key): the Python path says which */
@@ -1157,9 +1170,10 @@ done:
 }
 
 static PyMethodDef methods[] = {
-    {"encode", py_encode, METH_O, "Deterministic CBOR of a value (cbor2 canonical), or Unsupported."},
+    {"encode", py_encode, METH_O, "Deterministic CBOR of a value (cbor2 canonical)."},
     {"check_body", py_check_body, METH_VARARGS, "Validate a body against a compiled type."},
-    {"payload", (PyCFunction)(void (*)(void))py_payload, METH_FASTCALL, "A record payload from its fields."},
+    {"payload", (PyCFunction)(void (*)(void))py_payload, METH_FASTCALL,
+     "A record payload from its fields."},
     {"make", (PyCFunction)(void (*)(void))py_make, METH_FASTCALL,
      "Validate, encode, sign and assemble a record in one call."},
     {"chain_make", (PyCFunction)(void (*)(void))py_chain_make, METH_FASTCALL,
