@@ -47,6 +47,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import grpc
 import nacl.bindings
 from _common import Report
+from bench_record import OCCUPANCY  # the record of the record contract's benchmark
 from borderlink.proto.checkpoint import NoteSigner
 from borderlink.proto.keys import SigningKey
 from borderlink.proto.record import RecordChain
@@ -71,11 +72,6 @@ BODY = {
     "line": 1, "doc_format": "TD3", "doc_code": "P", "issuing_state": "AZE",
     "nationality": "AZE", "verdict": "clear", "reasons": [],
     "surname": "ALIYEV", "given_names": "RASHAD", "document_number": "C01234567",
-}
-OCCUPANCY = {  # as in bench_record.py
-    "lane": "L2", "start_ms": 1_795_000_000_000, "end_ms": 1_795_000_004_200,
-    "gamma_counts": 48_211, "gamma_background_cps": 1201.5, "neutron_counts": 12,
-    "neutron_background_cps": 2.5, "max_sigma": 1.7, "alarm": False,
 }
 BODIES = {"document.check": BODY, "radiation.occupancy": OCCUPANCY}
 

@@ -251,15 +251,12 @@ _worker_registry: RecordTypeRegistry | None = None
 
 def _init_worker() -> None:
     global _worker_registry
-    import gc
-
     from borderlink.proto.record_types import default_registry
 
+    from borderlink._cliutil import settle_gc
+
     _worker_registry = default_registry()
-    # A worker only verifies: what it allocates per record dies with the chunk. Collecting
-    # the young generation every 700 allocations is wasted work here (see settle_gc).
-    gc.freeze()
-    gc.set_threshold(50_000, 20, 100)
+    settle_gc()  # a worker is a long-running service too: the same collector settings
 
 
 def _verify_chunk(public_key: bytes, envelopes: Envelopes) -> list[NewRecord | Refused]:

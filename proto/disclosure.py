@@ -152,9 +152,7 @@ def conceal(
 
 def decoys(count: int, salt_source: Callable[[int], bytes] = random_bytes) -> tuple[bytes, ...]:
     """*count* random digests, sorted: the digest list of a record with no field disclosed."""
-    if count == 1:
-        return (salt_source(DIGEST_BYTES),)
-    return tuple(sorted([salt_source(DIGEST_BYTES) for _ in range(count)]))
+    return tuple(sorted(salt_source(DIGEST_BYTES) for _ in range(count)))
 
 
 def reveal(

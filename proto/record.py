@@ -361,13 +361,7 @@ def _make(
             # A copy: the record never changes when the caller's dict does.
             signed_body: Mapping[str, Any] = dict(body)
             disclosures: Sequence[Disclosure] = ()
-            if spec.digest_slots == 1 and salt_source is random_bytes:
-                try:  # the commonest case, one decoy: straight from the pool's list
-                    digests: Sequence[bytes] = (_READY_DIGESTS.pop(),)
-                except IndexError:
-                    digests = (random_bytes(DIGEST_BYTES),)
-            else:
-                digests = decoys(spec.digest_slots, salt_source) if spec.digest_slots else ()
+            digests: Sequence[bytes] = decoys(spec.digest_slots, salt_source)
         else:
             spec.validate(body)
             signed_body, digests, disclosures = conceal(
@@ -604,7 +598,6 @@ class RecordChain:
         self.node_id = node_id
         self.site = site
         self.registry = registry
-        self._specs: dict[str, RecordType] = {}  # registry look-ups, once per type
         self._contexts: dict[str, tuple[Any, ...]] = {}  # see _context
         self.next_seq = next_seq
         self.prev_hash = prev_hash
@@ -631,11 +624,8 @@ class RecordChain:
                 )
             except _native.Unsupported:
                 pass  # sensitive fields present, or bad or unusual input: the path below
-        spec = self._specs.get(record_type)
-        if spec is None:
-            spec = self._specs[record_type] = self.registry[record_type]
         return _make(
-            self.key, spec, self.node_id, self.next_seq, self.prev_hash,
+            self.key, self.registry[record_type], self.node_id, self.next_seq, self.prev_hash,
             time_ms, record_type, body, self.site, agency, clock, random_bytes,
         )
 

@@ -59,10 +59,15 @@ def same(a: Any, b: Any) -> bool:
     return cbor2.dumps(a, canonical=True) == cbor2.dumps(b, canonical=True)
 
 
+def use_reference(m: pytest.MonkeyPatch) -> None:
+    """Run the pure-Python reference only, until *m* is undone."""
+    for module in (record, cose, record_types):
+        m.setattr(module, "_native", None)
+
+
 @pytest.fixture
 def reference_only(monkeypatch: pytest.MonkeyPatch) -> None:
-    for module in (record, cose, record_types):
-        monkeypatch.setattr(module, "_native", None)
+    use_reference(monkeypatch)
 
 
 # -- encoding ---------------------------------------------------------------------------------
@@ -187,8 +192,7 @@ def test_records_are_the_references_bytes(
     name, body = case
     fast = _make(name, body, seq, time_ms)
     with monkeypatch.context() as m:
-        for module in (record, cose, record_types):
-            m.setattr(module, "_native", None)
+        use_reference(m)
         slow = _make(name, body, seq, time_ms)
     assert fast == slow
 
@@ -372,8 +376,7 @@ def test_a_chains_records_are_the_references_bytes(
         return  # salts are random: the bytes cannot be rebuilt, verification covers them
     decoys = iter(fast.record.digests)
     with monkeypatch.context() as m:
-        for module in (record, cose, record_types):
-            m.setattr(module, "_native", None)
+        use_reference(m)
         slow = make_record(
             NODE_KEY, node_id="az-bil-rpm-01", seq=1, prev_hash=GENESIS_PREV,
             time_ms=1_795_000_000_000, record_type=name, body=body, registry=REGISTRY,
@@ -419,8 +422,7 @@ def test_verifying_in_c_gives_the_references_verified_record(
     raw = _make(name, body, 3, 1_795_000_000_000)
     fast = verify_record(raw, NODE_KEY.public, registry=REGISTRY)
     with monkeypatch.context() as m:
-        for module in (record, cose, record_types):
-            m.setattr(module, "_native", None)
+        use_reference(m)
         slow = verify_record(raw, NODE_KEY.public, registry=REGISTRY)
     assert fast.known_type and slow.known_type and fast.disclosed == slow.disclosed == {}
     assert fast.record.raw == slow.record.raw
@@ -491,8 +493,7 @@ def test_verifying_disclosures_in_c_agrees_with_the_reference(
     given_ = given_[: data.draw(st.integers(0, len(given_)))]
     fast = verify_record(signed.raw, NODE_KEY.public, registry=REGISTRY, disclosures=given_)
     with monkeypatch.context() as m:
-        for module in (record, cose, record_types):
-            m.setattr(module, "_native", None)
+        use_reference(m)
         slow = verify_record(signed.raw, NODE_KEY.public, registry=REGISTRY, disclosures=given_)
     assert list(fast.disclosed) == list(slow.disclosed)
     assert all(tuple(fast.disclosed[k]) == tuple(slow.disclosed[k]) for k in fast.disclosed)
