@@ -490,15 +490,33 @@ def _deterministic(value: Any) -> bytes:
     return cbor2.dumps(value, canonical=True)
 
 
+def _has_duplicate_keys(value: Any) -> bool:
+    """Whether a decoded value holds a map with two keys that decode unequal but encode the
+    same: a NaN inside a key, which the decoder's duplicate check cannot see (nan != nan)."""
+    if isinstance(value, Mapping):
+        keys = [_deterministic(k) for k in value]
+        if len(set(keys)) != len(keys):
+            return True
+        return any(_has_duplicate_keys(k) or _has_duplicate_keys(v) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return any(_has_duplicate_keys(v) for v in value)
+    if isinstance(value, cbor2.CBORTag):
+        return _has_duplicate_keys(value.value)
+    return False
+
+
 def _check_deterministic(
     payload: bytes, fields: Mapping[int, Any], extensions: Mapping[int, Any]
 ) -> None:
     """Reject a payload that is not the deterministic encoding of what it decodes to.
 
     This re-encodes only to compare — the signature was checked over the received bytes.
-    Duplicate keys and indefinite lengths were already refused by the decoder.
+    Indefinite lengths and equal keys were already refused by the decoder, but for keys
+    holding a NaN, which only their encodings tell apart.
     """
     try:
+        if _has_duplicate_keys(fields):
+            raise PayloadError("payload has a map with duplicate keys (RFC 8949 §5.6)")
         if extensions:
             expected = _deterministic(fields)
         else:

@@ -588,6 +588,23 @@ def test_fuzz_signed_payloads_of_arbitrary_cbor(item: bytes, where: str) -> None
     _only_borderlink_errors(lambda: decode_disclosure(b"\x83\x50" + bytes(16) + b"\x61a" + item))
 
 
+@pytest.mark.parametrize("where", ["label", "body"])
+def test_keys_equal_once_encoded_are_duplicates_even_with_nan(where: str) -> None:
+    """Two keys [NaN] decode unequal (nan != nan), so the decoder's duplicate check lets them
+    through; they are still one key twice (found by the fuzzer below)."""
+    twice = b"\xa2\x81\xf9\x7e\x00\x01\x81\xf9\x7e\x00\x02"  # {[NaN]: 1, [NaN]: 2}
+    if where == "label":
+        payload = b"\xac" + PAYLOAD[1:] + b"\x0c" + twice
+    else:  # a body field "z" holding that map: the shortest key, so first in the body
+        body = cbor2.dumps(FIELDS[10], canonical=True)
+        assert 0xA0 < body[0] < 0xB7  # a map of fewer than 23 entries: a one-byte head
+        payload = PAYLOAD.replace(
+            b"\x0a" + body, b"\x0a" + bytes([body[0] + 1]) + b"\x61z" + twice + body[1:]
+        )
+    with pytest.raises(PayloadError, match="duplicate keys"):
+        verify_record(resign(payload=payload), NODE_KEY.public)
+
+
 def test_fuzzers_reject_non_bytes_input_cleanly() -> None:
     for bad in ("text", 5, None, [b"\xd2"]):
         with pytest.raises(BorderlinkError):
