@@ -42,9 +42,9 @@ from typing import Any
 
 import grpc
 from _common import Report  # benchmarks/_common.py
+from borderlink.hub.policy import EXAMPLE_POLICY
 
 T0 = 1_795_000_000_000
-EXAMPLE_POLICY = Path(__file__).parents[1] / "hub" / "policies" / "example-policy.toml"
 RAW_METHOD = "/bench.Raw/Stream"
 SUBSCRIBE = "/borderlink.v1.Federation/Subscribe"
 SUBSCRIBE_BATCHES = "/borderlink.v1.Federation/SubscribeBatches"

@@ -32,6 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(ROOT / "tests" / "edge" / "processors"))
 from _common import Report, pin_one_core
+from borderlink.hardware_profiles.loader import DATA_DIR
 from borderlink.edge.processors.document import (
     DocumentConfig,
     DocumentProcessor,
@@ -152,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
           f"in {t2 - t1:.1f} s; {watchlist.block_count:,} person blocks, "
           f"{blob_len / 1e6:.1f} MB protected")
     countries = load_countries(
-        (ROOT / "hardware_profiles" / "data" / "icao_countries.csv").read_text("utf-8"))
+        (DATA_DIR / "icao_countries.csv").read_text("utf-8"))
     proc = DocumentProcessor(DocumentConfig(), countries, watchlist)
     stolen = [d["number"] for d in clear["documents"]]
     listed_keys = {(fine_key(p.surname), fine_key(p.given), p.birth) for p in realistic}

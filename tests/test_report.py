@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from borderlink.hardware_profiles.loader import DATA_DIR
 from borderlink.report import _heading, _Projection, render_html, render_summary
 from borderlink.report_model import (
     AgencyView,
@@ -36,7 +37,7 @@ RUN_S = 300.0
 CUT = (T0 + 110.0, T0 + 170.0)
 
 # The pilot's (plausible, not surveyed) border: line, sectors, sensor nodes, the BCP.
-BORDER_FILE = Path(__file__).parents[1] / "hardware_profiles" / "data" / "bilasuvar_border.json"
+BORDER_FILE = DATA_DIR / "bilasuvar_border.json"
 BORDER_DATA = json.loads(BORDER_FILE.read_text(encoding="utf-8"))
 BORDER_GEO = GeoData.from_border_data(BORDER_DATA)
 BORDER = list(BORDER_GEO.border)

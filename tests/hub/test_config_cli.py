@@ -8,6 +8,7 @@ from pathlib import Path
 
 import hubkit
 import pytest
+from borderlink.hub.policy import EXAMPLE_POLICY
 from borderlink.hub.config import load_config, parse_config
 from borderlink.hub.errors import ConfigError
 from borderlink.proto.checkpoint import NoteSigner, NoteVerifier
@@ -130,7 +131,7 @@ def test_admin_commands_against_a_running_hub(hub: Hub, pki: Pki, capsys) -> Non
     assert [n["node_id"] for n in json.loads(capsys.readouterr().out)] == [node.node_id]
     assert main(["hub", "revoke", node.node_id, "--reason", "lost", *conn]) == 0
     assert json.loads(capsys.readouterr().out)["revoked_at_ms"] > 0
-    policy = Path(__file__).resolve().parents[2] / "hub" / "policies" / "example-policy.toml"
+    policy = EXAMPLE_POLICY
     assert main(["hub", "policy", str(policy), "--dry-run", *conn]) == 0
     assert set(json.loads(capsys.readouterr().out)["agencies"]) == {"SBS", "SCC", "SMS"}
     # A node certificate is not an admin: refused with the reason.

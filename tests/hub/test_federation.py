@@ -19,6 +19,7 @@ from typing import Any
 
 import grpc
 import pytest
+from borderlink.hub.policy import EXAMPLE_POLICY
 from borderlink.hub.federation_service import (
     FederationServicer,
     FederationView,
@@ -44,7 +45,7 @@ from borderlink.proto.record_types import default_registry
 from borderlink.proto.v1 import common_pb2, federation_pb2, federation_pb2_grpc
 from borderlink.provisioning.ca import CertificateAuthority, IssuedCertificate
 
-EXAMPLE_POLICY = Path(__file__).parents[2] / "hub" / "policies" / "example-policy.toml"
+EXAMPLE_POLICY = EXAMPLE_POLICY
 REGISTRY = default_registry()
 T0 = 1_795_000_000_000
 ORIGIN = "borderlink.test/hub/federation"

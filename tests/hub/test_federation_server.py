@@ -13,6 +13,7 @@ from pathlib import Path
 
 import grpc
 import pytest
+from borderlink.hub.policy import EXAMPLE_POLICY
 from borderlink.proto import merkle
 from borderlink.proto.checkpoint import open_checkpoint
 from borderlink.proto.record import verify_record
@@ -32,7 +33,7 @@ from hubkit import (
     start_hub,
 )
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "hub" / "policies" / "example-policy.toml"
+EXAMPLE = EXAMPLE_POLICY
 REGISTRY = default_registry()
 DOC = {**DOC_BODY, "birth_date": "1980-02-03", "mrz": ["P<AZEALIYEV<<RASHAD", "C01234567"]}
 ALARM = {"lane": "L1", "kind": "gamma", "nuisance": False, "sigma": 9.5, "threshold_cps": 300.0,

@@ -11,6 +11,7 @@ from pathlib import Path
 import grpc
 import hubkit
 import pytest
+from borderlink.hub.policy import EXAMPLE_POLICY
 from borderlink.hub.storage import DownlinkAckRow, DownlinkKind, open_storage
 from borderlink.proto.checkpoint import open_checkpoint
 from borderlink.proto.keys import SigningKey
@@ -236,7 +237,7 @@ def test_admin_enroll_list_revoke_and_policy(hub: Hub, pki: Pki) -> None:
         admin.RevokeNode(admin_pb2.RevokeNodeRequest(node_id="nobody"), timeout=5)
     assert err.value.code() == grpc.StatusCode.NOT_FOUND
     # Policy: validated, stored, digest returned; a bad policy names the problem.
-    example = Path(__file__).resolve().parents[2] / "hub" / "policies" / "example-policy.toml"
+    example = EXAMPLE_POLICY
     text = example.read_bytes()
     dry = admin.LoadPolicy(admin_pb2.LoadPolicyRequest(policy_toml=text, dry_run=True), timeout=5)
     assert hub.storage.current_policy() is None and set(dry.agencies) == {"SBS", "SCC", "SMS"}
@@ -337,7 +338,7 @@ def test_federation_is_served_by_the_hub_with_the_loaded_policy(hub: Hub, pki: P
     sbs = federation_pb2_grpc.FederationStub(hub.channel(pki.ca.issue_agency("SBS")))
     query = federation_pb2.QueryRequest(limit=10)
     assert list(sbs.Query(query, timeout=5).records) == []  # no policy loaded: deny all
-    example = Path(__file__).resolve().parents[2] / "hub" / "policies" / "example-policy.toml"
+    example = EXAMPLE_POLICY
     hub.admin().LoadPolicy(admin_pb2.LoadPolicyRequest(policy_toml=example.read_bytes()), timeout=5)
     got = sbs.Query(query, timeout=5).records
     assert [r.record for r in got] == [r.raw for r in recs]

@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
+from borderlink.hardware_profiles.loader import DATA_DIR
 from borderlink.edge.errors import ProcessorError
 from borderlink.edge.processors.base import AlertLevel
 from borderlink.edge.processors.document import (
@@ -21,7 +22,7 @@ from borderlink.hardware_profiles.mrz import MrzDocument, build_mrz
 from borderlink.hardware_profiles.readings import MrzRead
 from borderlink.proto.record_types import default_registry
 
-DATA = Path(__file__).resolve().parents[3] / "hardware_profiles" / "data"
+DATA = DATA_DIR
 KEY = bytes(range(32))
 T = dt.datetime(2026, 11, 27, 10, 0, tzinfo=dt.UTC).timestamp()
 REGISTRY = default_registry()

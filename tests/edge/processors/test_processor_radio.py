@@ -9,6 +9,7 @@ import random
 from pathlib import Path
 
 import pytest
+from borderlink.hardware_profiles.loader import DATA_DIR
 from borderlink.edge.errors import GeometryError, ProcessorError
 from borderlink.edge.processors.base import AlertLevel
 from borderlink.edge.processors.radio import BorderGeometry, RadioConfig, RadioProcessor
@@ -17,7 +18,7 @@ from borderlink.hardware_profiles.protocols import nmea
 from borderlink.hardware_profiles.readings import NmeaFix, RadioStatus
 from borderlink.proto.record_types import default_registry
 
-DATA = Path(__file__).resolve().parents[3] / "hardware_profiles" / "data"
+DATA = DATA_DIR
 REGISTRY = default_registry()
 T0 = 1_795_000_000.0
 

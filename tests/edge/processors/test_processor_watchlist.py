@@ -8,6 +8,7 @@ import random
 from pathlib import Path
 
 import pytest
+from borderlink.hardware_profiles.loader import DATA_DIR
 from borderlink.edge.errors import WatchlistError
 from borderlink.edge.processors.document import DocumentConfig, DocumentProcessor, load_countries
 from borderlink.edge.processors.names import (
@@ -25,7 +26,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from traveller_synth import SYSTEMS, random_person, spell, watchlist_doc
 
-DATA = Path(__file__).resolve().parents[3] / "hardware_profiles" / "data"
+DATA = DATA_DIR
 KEY = b"k" * 32
 T = dt.datetime(2026, 11, 27, tzinfo=dt.UTC).timestamp()
 

@@ -1,6 +1,7 @@
 """The federation policy: which records each agency sees, and which sensitive fields.
 
-A policy is a TOML file (``hub/policies/example-policy.toml`` is the shipped example)::
+A policy is a TOML file (``borderlink/hub/policies/example-policy.toml`` is the shipped example,
+:data:`EXAMPLE_POLICY`)::
 
     version = 1
 
@@ -40,12 +41,16 @@ import hashlib
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
 from borderlink.hub.errors import PolicySyntaxError, PolicyValidationError
 from borderlink.proto.identity import AGENCIES
 from borderlink.proto.record_types import RecordType, RecordTypeRegistry, default_registry
+
+#: The example policy shipped inside the package (the demo loads it; so can a new hub).
+EXAMPLE_POLICY = Path(str(files("borderlink.hub.policies") / "example-policy.toml"))
 
 POLICY_VERSION = 1
 OPERATORS = ("equals", "in", "contains_any", "present")
@@ -386,6 +391,7 @@ def policy_types(policy: Policy) -> Sequence[str]:
 
 __all__ = [
     "DENY_ALL",
+    "EXAMPLE_POLICY",
     "OPERATORS",
     "POLICY_VERSION",
     "AgencyPolicy",

@@ -13,6 +13,7 @@ from typing import Any
 from borderlink.edge import scoring
 from borderlink.edge.processors.base import AlertLevel, Decision
 from borderlink.edge.processors.spectra import MsLibrary
+from borderlink.hardware_profiles.loader import DATA_DIR
 from borderlink.hardware_profiles.protocols import jcamp
 from borderlink.hardware_profiles.simulator.model import GroundTruth
 from borderlink.proto.record import Record
@@ -27,7 +28,7 @@ from borderlink.report_model import (
 )
 
 log = logging.getLogger(__name__)
-DATA = Path(__file__).resolve().parents[2] / "hardware_profiles" / "data"
+DATA = DATA_DIR
 ALERT_TYPES = {"radiation.alarm", "intrusion.alert", "radio.emergency", "radio.geofence"}
 
 

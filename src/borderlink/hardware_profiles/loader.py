@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tomllib
+from importlib.resources import files
 from pathlib import Path
 
 from .errors import ProfileNotFoundError, ProfileValidationError
@@ -11,9 +12,9 @@ from .schema import Profile, profile_from_dict
 __all__ = ["DATA_DIR", "PROFILES_DIR", "load_profile", "load_profile_file", "shipped_profiles"]
 
 #: Folder of the profiles shipped with borderlink, one TOML per device model.
-PROFILES_DIR = Path(__file__).resolve().parent / "profiles"
+PROFILES_DIR = Path(str(files("borderlink.hardware_profiles.profiles")))
 #: Folder of the shipped reference data (countries, watchlist, border, spectral library).
-DATA_DIR = Path(__file__).resolve().parent / "data"
+DATA_DIR = Path(str(files("borderlink.hardware_profiles.data")))
 
 
 def shipped_profiles() -> list[Path]:

@@ -28,6 +28,7 @@ import datetime as dt
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +48,8 @@ __all__ = [
     "shipped_scenarios",
 ]
 
-SCENARIOS_DIR = Path(__file__).resolve().parent.parent / "scenarios"
+#: Folder of the shipped scenarios (a package of data files, found through importlib.resources).
+SCENARIOS_DIR = Path(str(files("borderlink.hardware_profiles.scenarios")))
 
 #: Fault modes every emulator supports (see emulators/faults.py).
 FAULT_MODES = ("noise", "drop", "disconnect", "stuck", "drift", "clock", "half_written", "burst")

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from borderlink.hardware_profiles.loader import load_profile
 from borderlink.hardware_profiles.simulator import load_scenario
+from borderlink.hub.policy import EXAMPLE_POLICY
 from borderlink.hub_init import init_hub_dir
 from borderlink.proto.errors import BorderlinkError
 from borderlink.proto.keys import SigningKey
@@ -39,7 +40,7 @@ OWNER = {
     "gc_fid": "SCC",
     "gc_ms": "SCC",
 }
-POLICY = Path(__file__).resolve().parents[2] / "hub" / "policies" / "example-policy.toml"
+POLICY = EXAMPLE_POLICY
 
 
 class DemoError(BorderlinkError):

@@ -1,0 +1,1 @@
+"""Example federation policies shipped with borderlink (data only; load with importlib.resources)."""
