@@ -47,6 +47,7 @@ import nacl.bindings
 sys.path.insert(0, str(Path(__file__).parent))
 import grpc
 from _common import Report
+
 from borderlink.edge.device import DeviceRunner
 from borderlink.edge.drivers import open_url
 from borderlink.edge.journal import Journal
@@ -526,6 +527,7 @@ def agent_figures(args: argparse.Namespace, tmp: Path, key: SigningKey,
     # -- alert at an MQTT subscriber ---------------------------------------------------------------
     try:
         import paho.mqtt.client as mqtt
+
         from borderlink.edge.sitebus import SiteBus, SiteBusConfig
 
         rig = Rig(tmp, key, "alert")

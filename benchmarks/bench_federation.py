@@ -42,6 +42,7 @@ from typing import Any
 
 import grpc
 from _common import Report  # benchmarks/_common.py
+
 from borderlink.hub.policy import EXAMPLE_POLICY
 
 T0 = 1_795_000_000_000

@@ -48,6 +48,8 @@ import grpc
 import nacl.bindings
 from _common import Report
 from bench_record import OCCUPANCY  # the record of the record contract's benchmark
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
 from borderlink.proto.checkpoint import NoteSigner
 from borderlink.proto.keys import SigningKey
 from borderlink.proto.record import RecordChain
@@ -60,7 +62,6 @@ from borderlink.proto.v1 import (
     sync_pb2,
 )
 from borderlink.provisioning.ca import CertificateAuthority
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 ORIGIN = "borderlink.example/AZ/log"
 PG_URL = os.environ.get("BORDERLINK_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")

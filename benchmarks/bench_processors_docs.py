@@ -32,7 +32,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(ROOT / "tests" / "edge" / "processors"))
 from _common import Report, pin_one_core
-from borderlink.hardware_profiles.loader import DATA_DIR
+from traveller_synth import SYSTEMS, Person, random_person, spell
+
 from borderlink.edge.processors.document import (
     DocumentConfig,
     DocumentProcessor,
@@ -40,9 +41,9 @@ from borderlink.edge.processors.document import (
 )
 from borderlink.edge.processors.names import fine_key
 from borderlink.edge.processors.watchlist import ProtectedWatchlist
+from borderlink.hardware_profiles.loader import DATA_DIR
 from borderlink.hardware_profiles.mrz import MrzDocument, build_mrz
 from borderlink.hardware_profiles.readings import MrzRead
-from traveller_synth import SYSTEMS, Person, random_person, spell
 
 T = dt.datetime(2026, 11, 27, 9, 0, tzinfo=dt.UTC).timestamp()
 _ONSETS = ["B", "D", "F", "G", "H", "K", "L", "M", "N", "P", "R", "S", "T", "V", "Z", "SH",
@@ -163,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     # ---------------------------------------------------------------- traveller mix
     reads = []
     kinds = []
-    for i in range(args.decisions):
+    for _i in range(args.decisions):
         r = rng.random()
         if r < 0.01:
             p = rng.choice(realistic)

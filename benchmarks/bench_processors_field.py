@@ -30,13 +30,14 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests" / "edge" / "processors"))
 
+from field_synth import lab_sample, rpm_traffic
+
 from borderlink.edge.processors.ground_sensors import GroundSensorProcessor
 from borderlink.edge.processors.lab import LabProcessor
 from borderlink.edge.processors.radiation import RadiationConfig, RadiationProcessor
 from borderlink.hardware_profiles.loader import DATA_DIR, load_profile
 from borderlink.hardware_profiles.simulator import Scenario, generate
 from borderlink.hardware_profiles.simulator.model import DeviceSpec, TrafficSpec
-from field_synth import lab_sample, rpm_traffic
 
 
 def pct(xs: list[float], q: float) -> float:

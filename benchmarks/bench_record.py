@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _common import Report, interleaved_best_rates, pin_one_core
+
 from borderlink.proto.keys import SigningKey
 from borderlink.proto.record import RecordChain, verify_record
 from borderlink.proto.record_types import default_registry

@@ -22,6 +22,7 @@ import uuid
 from pathlib import Path
 
 from _common import Report  # benchmarks/_common.py
+
 from borderlink.hub.storage import NewDisclosure, NewRecord, NodeEnrollment, open_storage
 from borderlink.hub.storage.model import ZERO_HASH
 

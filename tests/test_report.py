@@ -8,7 +8,6 @@ import math
 import random
 import re
 from html.parser import HTMLParser
-from pathlib import Path
 from typing import Any
 
 import pytest

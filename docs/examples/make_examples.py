@@ -11,6 +11,7 @@ import hashlib
 import itertools
 
 import cbor_diag
+
 from borderlink.proto.envelope import encode_envelope
 from borderlink.proto.keys import SigningKey, cose_key
 from borderlink.proto.record import GENESIS_PREV, ClockQuality, make_record

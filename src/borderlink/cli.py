@@ -2,7 +2,7 @@
 
 Each package configures its own subcommands (``configure_*`` functions), so this module
 only assembles them, configures logging and turns errors into a diagnosis and an exit code
-(see :mod:`borderlink._cliutil` for the codes). Libraries never configure logging; only
+(see :mod:`borderlink.common.cli` for the codes). Libraries never configure logging; only
 :func:`main` does.
 """
 
@@ -14,16 +14,15 @@ import sys
 from collections.abc import Sequence
 
 from borderlink import __version__
-from borderlink._cliutil import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, env_default
-from borderlink._logging import configure_logging
-from borderlink.hardware_profiles.errors import HardwareProfileError
-from borderlink.proto.errors import BorderlinkError
+from borderlink.common.cli import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, env_default
+from borderlink.common.errors import BorderlinkError
+from borderlink.common.logs import configure_logging
 
 
 def build_parser() -> argparse.ArgumentParser:
     from borderlink import demo
     from borderlink.edge import cli as edge_cli
-    from borderlink.edge import scoring as edge_scoring
+    from borderlink import scoring
     from borderlink.firmware_tools import cli as firmware_cli
     from borderlink.hardware_profiles import cli as profiles_cli
     from borderlink.hub import cli as hub_cli
@@ -63,7 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
         role("simulate", "run and score border-crossing scenarios")
     )
     # ``score`` runs the edge processors, which hardware_profiles may not import.
-    edge_scoring.configure_score(simulate_actions)
+    scoring.configure_score(simulate_actions)
     provisioning_cli.configure_provision(role("provision", "CA, enrollment and node bundles"))
     firmware_cli.configure_firmware(role("firmware", "build, sign, verify and install firmware"))
     proto_cli.configure_audit(role("audit", "verify signed records and logs offline"))
@@ -83,7 +82,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     try:
         return int(handler(args))
-    except (BorderlinkError, HardwareProfileError) as exc:
+    except BorderlinkError as exc:
         logging.getLogger("borderlink").debug("failed", exc_info=True)
         print(f"borderlink {args.role}: error: {exc}", file=sys.stderr)
         return EXIT_FAILED

@@ -20,7 +20,7 @@ import os
 import sys
 from pathlib import Path
 
-from borderlink._cliutil import EXIT_OK, EXIT_USAGE
+from borderlink.common.cli import EXIT_OK, EXIT_USAGE
 
 DEFAULT_ORIGIN = "borderlink.example/AZ/log"
 

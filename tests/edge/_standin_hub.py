@@ -19,6 +19,7 @@ from concurrent import futures
 from dataclasses import dataclass, field
 
 import grpc
+
 from borderlink.proto.errors import BorderlinkError
 from borderlink.proto.record import GENESIS_PREV, Record, verify_record
 from borderlink.proto.record_types import default_registry

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from borderlink.edge.journal import Journal, ThinningPolicy
 from borderlink.edge.recorder import Recorder
 from borderlink.proto.keys import SigningKey

@@ -8,13 +8,13 @@ import time
 from pathlib import Path
 
 import pytest
+
+from borderlink.cli import main
 from borderlink.edge.journal import Journal
 from borderlink.edge.recorder import Recorder
 from borderlink.proto.keys import SigningKey
 from borderlink.proto.record import verify_record
 from borderlink.proto.record_types import default_registry
-
-from borderlink.cli import main
 
 from ._radio import gen_emergency, gen_fix
 

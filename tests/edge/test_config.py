@@ -6,6 +6,7 @@ import dataclasses
 from pathlib import Path
 
 import pytest
+
 from borderlink.edge.config import load_config
 from borderlink.edge.errors import ConfigError, ProcessorUnavailableError
 from borderlink.edge.processor_registry import default_processor_registry

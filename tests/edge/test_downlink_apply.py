@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from borderlink.edge.agent import _downlink_hook, _restore_downlinks
 from borderlink.edge.downlink import DownlinkStore, DownlinkVerifier, sign_downlink
 from borderlink.edge.errors import DownlinkError

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+
 from borderlink.edge.device import DeviceRunner
 from borderlink.edge.drivers import open_url
 from borderlink.edge.drivers.folder import FolderTransport

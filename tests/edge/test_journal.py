@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+
 from borderlink.edge.errors import JournalCorruptError
 from borderlink.edge.journal import Journal, JournalEntry, ThinningPolicy, read_stats
 from borderlink.edge.processors.base import AlertLevel, Decision

@@ -7,6 +7,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
+
 from borderlink.edge.journal import Journal
 from borderlink.edge.processors.base import AlertLevel, Decision
 from borderlink.edge.recorder import Recorder

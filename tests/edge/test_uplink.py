@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+
 from borderlink.edge.downlink import DownlinkStore, DownlinkVerifier, sign_downlink
 from borderlink.edge.journal import Journal
 from borderlink.edge.recorder import Recorder
@@ -247,6 +248,7 @@ def test_downlink_items_are_verified_and_applied_atomically_never_rolled_back(
         assert "signed item says" in messages[5] and "not this node" in messages[6]
         assert store.held_version("watchlist") == 7
         import cbor2
+
         from borderlink.proto.cose import decode_sign1
 
         on_disk = cbor2.loads(decode_sign1(store.load("watchlist") or b"").payload)

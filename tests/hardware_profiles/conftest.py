@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 import serial
+
 from borderlink.hardware_profiles.emulators import Emulator, Pump, endpoint_for
 from borderlink.hardware_profiles.loader import load_profile
 from borderlink.hardware_profiles.simulator import generate

@@ -14,6 +14,7 @@ from typing import Any
 import cbor2
 import pynmea2
 import pytest
+
 from borderlink.hardware_profiles.emulators import supported_faults
 from borderlink.hardware_profiles.errors import FrameDecodeError, IncompleteFileError
 from borderlink.hardware_profiles.loader import load_profile, shipped_profiles

@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from borderlink.cli import main
 from borderlink.hardware_profiles.errors import ProfileNotFoundError, ProfileValidationError
 from borderlink.hardware_profiles.loader import (
     PROFILES_DIR,
@@ -21,8 +23,6 @@ from borderlink.hardware_profiles.schema import (
     RECORD_TYPES,
     profile_from_dict,
 )
-
-from borderlink.cli import main
 
 SHIPPED = shipped_profiles()
 

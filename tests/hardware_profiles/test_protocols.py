@@ -9,6 +9,9 @@ import xml.etree.ElementTree as ET
 
 import pynmea2
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from borderlink.hardware_profiles.errors import (
     FrameAuthenticationError,
     FrameDecodeError,
@@ -45,8 +48,6 @@ from borderlink.hardware_profiles.readings import (
     RadioStatus,
     SensorFrame,
 )
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 T0 = 1795806000.0  # 2026-11-27T19:00:00Z
 

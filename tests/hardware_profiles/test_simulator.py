@@ -16,6 +16,8 @@ from typing import Any
 
 import pytest
 import serial
+
+from borderlink.cli import main
 from borderlink.hardware_profiles.errors import ProfileNotFoundError, ScenarioError
 from borderlink.hardware_profiles.loader import DATA_DIR, load_profile
 from borderlink.hardware_profiles.protocols import decoder_for, framer_for
@@ -33,8 +35,6 @@ from borderlink.hardware_profiles.simulator import generate, load_scenario, ship
 from borderlink.hardware_profiles.simulator.documents import DOC_KINDS, name_variants
 from borderlink.hardware_profiles.simulator.lab import NEGATIVE_PRESETS
 from borderlink.hardware_profiles.simulator.model import FAULT_MODES, scenario_from_dict
-
-from borderlink.cli import main
 
 from .test_emulator_contract import mrz_digits_ok
 

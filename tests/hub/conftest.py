@@ -14,10 +14,11 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from psycopg import sql
+
 from borderlink.hub.storage import Storage
 from borderlink.hub.storage.postgres import PostgresStorage
 from borderlink.hub.storage.sqlite import SqliteStorage
-from psycopg import sql
 
 PG_URL = os.environ.get("BORDERLINK_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 RUN_ID = uuid.uuid4().hex[:8]

@@ -21,6 +21,8 @@ from typing import Any
 import grpc
 import psycopg
 import pytest
+from psycopg import sql
+
 from borderlink.hub.server import HubServer
 from borderlink.hub.storage import Storage, open_storage
 from borderlink.hub.sync_service import SyncLimits
@@ -38,7 +40,6 @@ from borderlink.proto.v1 import (
     transparency_pb2_grpc,
 )
 from borderlink.provisioning.ca import CertificateAuthority, IssuedCertificate
-from psycopg import sql
 
 ORIGIN = "borderlink.example/AZ/log"
 PG_URL = os.environ.get("BORDERLINK_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")

@@ -8,13 +8,13 @@ from pathlib import Path
 
 import hubkit
 import pytest
-from borderlink.hub.policy import EXAMPLE_POLICY
-from borderlink.hub.config import load_config, parse_config
-from borderlink.hub.errors import ConfigError
-from borderlink.proto.checkpoint import NoteSigner, NoteVerifier
 from hubkit import ORIGIN, Hub, Pki, TestNode
 
 from borderlink.cli import main
+from borderlink.hub.config import load_config, parse_config
+from borderlink.hub.errors import ConfigError
+from borderlink.hub.policy import EXAMPLE_POLICY
+from borderlink.proto.checkpoint import NoteSigner, NoteVerifier
 
 pki = hubkit.pki
 hub = hubkit.hub

@@ -14,12 +14,11 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent import futures
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import grpc
 import pytest
-from borderlink.hub.policy import EXAMPLE_POLICY
+
 from borderlink.hub.federation_service import (
     FederationServicer,
     FederationView,
@@ -28,7 +27,7 @@ from borderlink.hub.federation_service import (
     encode_federated_record,
     encode_query_response,
 )
-from borderlink.hub.policy import Policy, load_policy, parse_policy
+from borderlink.hub.policy import EXAMPLE_POLICY, Policy, load_policy, parse_policy
 from borderlink.hub.storage import (
     CheckpointRow,
     NewDisclosure,

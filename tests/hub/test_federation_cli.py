@@ -13,11 +13,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from borderlink.hub.agency_cli import parse_output
-from borderlink.hub.policy import Policy
-from borderlink.proto.checkpoint import NoteSigner
-from borderlink.proto.record_types import default_registry
-from borderlink.provisioning.ca import CertificateAuthority, IssuedCertificate
 
 # The in-test hub, the data set and its expectations are the service tests' own.
 from test_federation import (  # noqa: F401 - fixtures
@@ -36,6 +31,11 @@ from test_federation import (  # noqa: F401 - fixtures
 )
 
 from borderlink.cli import main
+from borderlink.hub.agency_cli import parse_output
+from borderlink.hub.policy import Policy
+from borderlink.proto.checkpoint import NoteSigner
+from borderlink.proto.record_types import default_registry
+from borderlink.provisioning.ca import CertificateAuthority, IssuedCertificate
 
 REGISTRY = default_registry()
 
@@ -258,6 +258,7 @@ def test_subscribe_falls_back_to_one_record_per_message(
     from concurrent import futures
 
     import grpc
+
     from borderlink.hub.federation_service import SERVICE, FederationServicer
     from borderlink.proto.v1 import federation_pb2
 

@@ -13,13 +13,6 @@ from pathlib import Path
 
 import grpc
 import pytest
-from borderlink.hub.policy import EXAMPLE_POLICY
-from borderlink.proto import merkle
-from borderlink.proto.checkpoint import open_checkpoint
-from borderlink.proto.record import verify_record
-from borderlink.proto.record_types import default_registry
-from borderlink.proto.v1 import admin_pb2, federation_pb2, federation_pb2_grpc
-from borderlink.provisioning.ca import crl_to_pem
 from hubkit import (
     DOC_BODY,
     ORIGIN,
@@ -32,6 +25,14 @@ from hubkit import (
     pg_schema_url,
     start_hub,
 )
+
+from borderlink.hub.policy import EXAMPLE_POLICY
+from borderlink.proto import merkle
+from borderlink.proto.checkpoint import open_checkpoint
+from borderlink.proto.record import verify_record
+from borderlink.proto.record_types import default_registry
+from borderlink.proto.v1 import admin_pb2, federation_pb2, federation_pb2_grpc
+from borderlink.provisioning.ca import crl_to_pem
 
 EXAMPLE = EXAMPLE_POLICY
 REGISTRY = default_registry()

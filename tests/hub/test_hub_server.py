@@ -11,11 +11,6 @@ from pathlib import Path
 import grpc
 import hubkit
 import pytest
-from borderlink.hub.policy import EXAMPLE_POLICY
-from borderlink.hub.storage import DownlinkAckRow, DownlinkKind, open_storage
-from borderlink.proto.checkpoint import open_checkpoint
-from borderlink.proto.keys import SigningKey
-from borderlink.proto.v1 import admin_pb2, sync_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha.proto_reflection_descriptor_database import (
     ProtoReflectionDescriptorDatabase,
@@ -34,6 +29,11 @@ from hubkit import (
 )
 
 from borderlink.cli import main
+from borderlink.hub.policy import EXAMPLE_POLICY
+from borderlink.hub.storage import DownlinkAckRow, DownlinkKind, open_storage
+from borderlink.proto.checkpoint import open_checkpoint
+from borderlink.proto.keys import SigningKey
+from borderlink.proto.v1 import admin_pb2, sync_pb2
 
 pki = hubkit.pki
 hub = hubkit.hub

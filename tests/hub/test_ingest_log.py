@@ -6,6 +6,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from borderlink.hub.ingest import Accepted, Ingest, Reason, Refused, StoredSeq, check_envelope
 from borderlink.hub.log import LogCorruptError, LogReader, Sequencer
 from borderlink.hub.storage import ChainHead, NodeEnrollment, NodeRow, Storage, open_storage
@@ -20,8 +23,6 @@ from borderlink.proto.merkle import (
 )
 from borderlink.proto.record import RecordChain
 from borderlink.proto.record_types import default_registry
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 ORIGIN = "borderlink.example/AZ/log"
 KEY = SigningKey(bytes(range(32)))

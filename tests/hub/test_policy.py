@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from borderlink.hub.policy import EXAMPLE_POLICY
-from borderlink.hub.errors import PolicyError, PolicySyntaxError, PolicyValidationError
-from borderlink.hub.policy import Policy, load_policy, parse_policy
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+from borderlink.hub.errors import PolicyError, PolicySyntaxError, PolicyValidationError
+from borderlink.hub.policy import EXAMPLE_POLICY, Policy, load_policy, parse_policy
 
 EXAMPLE = EXAMPLE_POLICY
 IDENTITY = {"surname", "given_names", "document_number", "birth_date"}

@@ -8,6 +8,7 @@ import threading
 from collections.abc import Callable, Sequence
 
 import pytest
+
 from borderlink.hub.errors import (
     ChainConflictError,
     DownlinkVersionError,
@@ -369,7 +370,7 @@ def _fill(store: Storage) -> list[NewRecord]:
             enrollment(chain.node_id, site=chain.site, agency=chain.agency), enrolled_at_ms=T0
         )
     out: list[NewRecord] = []
-    for round_ in range(4):
+    for _round in range(4):
         batch = []
         for i, chain in enumerate(nodes.values()):
             for _ in range(i + 1):
@@ -435,7 +436,7 @@ def test_scan_filters_and_resumes_without_loss_or_duplicates(
         rows, nxt = store.scan_rows(cursor, limit=4, record_filter=flt)
         assert nxt > cursor and len(rows) <= 4
         lean += [(i, rec) for i, _node, rec, *_ in rows]
-        for i, node_id, rec, rtype, agency, site in rows:
+        for i, node_id, _rec, rtype, agency, site in rows:
             src = records[i]
             assert (node_id, rtype, agency, site) == (
                 src.node_id,

@@ -6,6 +6,7 @@ import stat
 from pathlib import Path
 
 import pytest
+
 from borderlink.hub.errors import StorageError, StorageUnavailableError
 from borderlink.hub.storage import open_storage
 from borderlink.hub.storage.postgres import PostgresStorage, split_schema
@@ -83,7 +84,7 @@ def test_sqlite_close_waits_for_reads_running_in_other_threads(tmp_path: Path) -
         outcomes: list[str] = []
         started = threading.Barrier(5)
 
-        def read_until_closed() -> None:
+        def read_until_closed(store=store, started=started, outcomes=outcomes) -> None:
             started.wait()
             while True:
                 try:

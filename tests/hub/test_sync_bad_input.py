@@ -9,11 +9,12 @@ from pathlib import Path
 import grpc
 import hubkit
 import pytest
+from hubkit import Hub, Pki, Stream, TestNode, connect, envelope, expired_node_cert, start_hub
+
 from borderlink.proto.keys import SigningKey
 from borderlink.proto.record import RecordChain
 from borderlink.proto.record_types import Agency, RecordType, RecordTypeRegistry, req
 from borderlink.proto.v1 import admin_pb2, common_pb2, sync_pb2
-from hubkit import Hub, Pki, Stream, TestNode, connect, envelope, expired_node_cert, start_hub
 
 pki = hubkit.pki
 hub = hubkit.hub

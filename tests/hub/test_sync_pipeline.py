@@ -12,8 +12,9 @@ from collections.abc import Iterator
 
 import hubkit
 import pytest
-from borderlink.proto.v1 import sync_pb2
 from hubkit import Hub, Pki, TestNode, connect, envelope, start_hub
+
+from borderlink.proto.v1 import sync_pb2
 
 
 @pytest.fixture(scope="module")

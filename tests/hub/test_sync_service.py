@@ -6,11 +6,12 @@ import time
 
 import grpc
 import hubkit
+from hubkit import Hub, Pki, TestNode, connect, envelope, wait_for
+
 from borderlink.hub.log import clock_signer
 from borderlink.proto.checkpoint import cosignature_timestamp, open_checkpoint, open_note
 from borderlink.proto.merkle import leaf_hash, verify_consistency, verify_inclusion
 from borderlink.proto.v1 import sync_pb2, transparency_pb2
-from hubkit import Hub, Pki, TestNode, connect, envelope, wait_for
 
 pki = hubkit.pki
 hub = hubkit.hub

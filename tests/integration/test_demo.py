@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from borderlink.hub.storage import open_storage
 from borderlink.proto.chain import verify_chain
 from borderlink.proto.record import decode_record

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import grpc
 import pytest
+
 from borderlink.edge.downlink import sign_downlink
 from borderlink.edge.journal import read_stats
 from borderlink.hardware_profiles.emulators import Emulator, PtyEndpoint

@@ -12,13 +12,13 @@ import time
 from pathlib import Path
 
 import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from borderlink.cli import main
 from borderlink.hub.storage import open_storage
 from borderlink.proto.checkpoint import NoteVerifier, open_checkpoint
 from borderlink.proto.keys import SigningKey
 from borderlink.provisioning.ca import CertificateAuthority, IssuedCertificate
-from grpc_health.v1 import health_pb2, health_pb2_grpc
-
-from borderlink.cli import main
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "hub"))
 from hubkit import Stream, TestNode, envelope

@@ -17,11 +17,12 @@ from pathlib import Path
 
 import grpc
 import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
 from borderlink.hub.storage import open_storage
 from borderlink.proto.checkpoint import NoteSigner, open_checkpoint
 from borderlink.proto.merkle import verify_consistency
 from borderlink.proto.v1 import admin_pb2, admin_pb2_grpc, transparency_pb2, transparency_pb2_grpc
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "hub"))
 from hubkit import ORIGIN, Pki, Stream, TestNode, envelope, pg_schema, pg_schema_url

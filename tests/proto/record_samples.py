@@ -11,10 +11,11 @@ from collections.abc import Mapping
 from typing import Any
 
 import cbor2
+from hypothesis import strategies as st
+
 from borderlink.proto.keys import SigningKey
 from borderlink.proto.record import GENESIS_PREV, ClockQuality, SignedRecord, make_record
 from borderlink.proto.record_types import Agency, Field, RecordType, RecordTypeRegistry
-from hypothesis import strategies as st
 
 #: Deterministic test keys (seeds are public test values, not secrets).
 NODE_KEY = SigningKey(bytes(range(32)))

@@ -6,13 +6,13 @@ from pathlib import Path
 
 import cbor2
 import pytest
+
+from borderlink.cli import main
 from borderlink.proto.cose import protected_header, sign1
 from borderlink.proto.envelope import encode_envelope
 from borderlink.proto.keys import SigningKey
 from borderlink.proto.record import GENESIS_PREV, make_record
 from borderlink.proto.record_types import default_registry
-
-from borderlink.cli import main
 
 
 @pytest.fixture()

@@ -16,17 +16,18 @@ from typing import Any
 
 import cbor2
 import pytest
+from cddl_verifier import Validator
+from cddl_verifier.cbor import decode as independent_decode
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
+from record_samples import DOCUMENT_BODY, NODE_KEY, bodies, minimal_body, sign, tagged
+
 from borderlink.proto.cddl import rule_name
 from borderlink.proto.cose import decode_sign1, protected_header, sig_structure
 from borderlink.proto.envelope import encode_envelope
 from borderlink.proto.errors import RecordEncodeError
 from borderlink.proto.record import PayloadError, make_record, verify_record
 from borderlink.proto.record_types import default_registry
-from cddl_verifier import Validator
-from cddl_verifier.cbor import decode as independent_decode
-from hypothesis import HealthCheck, Phase, given, settings
-from hypothesis import strategies as st
-from record_samples import DOCUMENT_BODY, NODE_KEY, bodies, minimal_body, sign, tagged
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 RECORD_CDDL = DOCS / "record.cddl"

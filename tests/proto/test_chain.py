@@ -6,6 +6,10 @@ from itertools import pairwise
 
 import cbor2
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from record_samples import NODE_KEY, OTHER_KEY, sign
+
 from borderlink.proto.chain import ChainDefect, ChainVerifier, verify_chain
 from borderlink.proto.record import (
     GENESIS_PREV,
@@ -15,9 +19,6 @@ from borderlink.proto.record import (
     record_hash,
 )
 from borderlink.proto.record_types import default_registry
-from hypothesis import given, settings
-from hypothesis import strategies as st
-from record_samples import NODE_KEY, OTHER_KEY, sign
 
 REGISTRY = default_registry()
 

@@ -7,6 +7,9 @@ import base64
 
 import nacl.signing
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from borderlink.proto.checkpoint import (
     ALG_COSIGNATURE_V1,
     MAX_NOTE_BYTES,
@@ -42,8 +45,6 @@ from borderlink.proto.errors import (
     VerificationError,
 )
 from borderlink.proto.merkle import EMPTY_ROOT, tree_hash
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 # --------------------------------------------------------------------------- Go vectors
 # From golang.org/x/mod/sumdb/note/note_test.go (TestNewVerifier, TestNewSigner, TestSign,

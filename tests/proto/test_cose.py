@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import cbor2
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from record_samples import NODE_KEY, OTHER_KEY, tagged
+
 from borderlink.proto.cose import (
     ACCEPTED_ALGORITHMS,
     COSE_SIGN1_TAG,
@@ -21,9 +25,6 @@ from borderlink.proto.cose import (
     verify_sign1,
 )
 from borderlink.proto.errors import RecordDecodeError, VerificationError
-from hypothesis import given, settings
-from hypothesis import strategies as st
-from record_samples import NODE_KEY, OTHER_KEY, tagged
 
 
 def test_sign1_shape() -> None:

@@ -6,6 +6,10 @@ import hashlib
 
 import cbor2
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from record_samples import DOCUMENT_BODY, NODE_KEY, body_values, normalize, sign
+
 from borderlink.proto.disclosure import (
     DIGEST_BYTES,
     MAX_DISCLOSURE_BYTES,
@@ -21,9 +25,6 @@ from borderlink.proto.disclosure import (
 from borderlink.proto.errors import RecordEncodeError
 from borderlink.proto.record import verify_record
 from borderlink.proto.record_types import default_registry
-from hypothesis import given, settings
-from hypothesis import strategies as st
-from record_samples import DOCUMENT_BODY, NODE_KEY, body_values, normalize, sign
 
 REGISTRY = default_registry()
 SALT = bytes(range(16))

@@ -13,6 +13,8 @@ from pathlib import Path
 import grpc
 import grpc_tools
 import pytest
+from google.protobuf import descriptor_pb2
+
 from borderlink.proto import generate
 from borderlink.proto.v1 import (
     GRPC_MESSAGE_OPTIONS,
@@ -23,7 +25,6 @@ from borderlink.proto.v1 import (
     sync_pb2_grpc,
     transparency_pb2_grpc,
 )
-from google.protobuf import descriptor_pb2
 
 REPO = Path(__file__).resolve().parents[2]
 MODULES = ["common", "sync", "federation", "transparency", "admin"]

@@ -30,6 +30,8 @@ from typing import Any
 
 import cbor2
 import pytest
+from record_samples import NODE_KEY, OTHER_KEY, RFC8032_PUBLIC, RFC8032_SEED, minimal_body, sign
+
 from borderlink.proto.cose import (
     Algorithm,
     SignatureError,
@@ -41,7 +43,6 @@ from borderlink.proto.cose import (
 from borderlink.proto.keys import SigningKey, cose_key
 from borderlink.proto.record import decode_record, encode_payload, verify_record
 from borderlink.proto.record_types import default_registry
-from record_samples import NODE_KEY, OTHER_KEY, RFC8032_PUBLIC, RFC8032_SEED, minimal_body, sign
 
 REPO = Path(__file__).resolve().parents[2]
 VENV = REPO / ".venv-interop"

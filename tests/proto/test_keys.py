@@ -9,6 +9,13 @@ from pathlib import Path
 
 import cbor2
 import pytest
+from cddl_verifier.cbor import encode as independent_encode
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed448
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from record_samples import RFC8032_PUBLIC, RFC8032_SEED, RFC8032_SIG_EMPTY
+
 from borderlink.proto.errors import KeyFileError, VerificationError
 from borderlink.proto.keys import (
     SigningKey,
@@ -20,12 +27,6 @@ from borderlink.proto.keys import (
     public_key_to_pem,
     verify_ed25519,
 )
-from cddl_verifier.cbor import encode as independent_encode
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed448
-from hypothesis import given, settings
-from hypothesis import strategies as st
-from record_samples import RFC8032_PUBLIC, RFC8032_SEED, RFC8032_SIG_EMPTY
 
 
 def mode(path: Path) -> int:

@@ -6,6 +6,9 @@ import hashlib
 from functools import cache
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from borderlink.proto.errors import (
     ProofError,
     ProofInputError,
@@ -32,8 +35,6 @@ from borderlink.proto.merkle import (
     verify_consistency,
     verify_inclusion,
 )
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 
 def h(s: str) -> bytes:

@@ -21,6 +21,10 @@ from typing import Any
 
 import cbor2
 import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+from record_samples import NODE_KEY, bodies, body_values, minimal_body
+
 from borderlink.proto import cose, record, record_types
 from borderlink.proto.errors import RecordDecodeError, RecordEncodeError
 from borderlink.proto.record import (
@@ -32,9 +36,6 @@ from borderlink.proto.record import (
     verify_record,
 )
 from borderlink.proto.record_types import BodyError, default_registry
-from hypothesis import HealthCheck, assume, given, settings
-from hypothesis import strategies as st
-from record_samples import NODE_KEY, bodies, body_values, minimal_body
 
 try:
     from borderlink.proto import _native

@@ -11,21 +11,6 @@ import hashlib
 
 import cbor2
 import pytest
-from borderlink.proto.cose import decode_sign1
-from borderlink.proto.errors import RecordEncodeError
-from borderlink.proto.keys import key_id
-from borderlink.proto.record import (
-    GENESIS_PREV,
-    MAX_RECORD_BYTES,
-    ClockQuality,
-    PayloadLabel,
-    RecordChain,
-    decode_record,
-    make_record,
-    record_hash,
-    verify_record,
-)
-from borderlink.proto.record_types import Agency, BodyError, default_registry
 from cddl_verifier.cbor import decode as independent_decode
 from cddl_verifier.cbor import encode as independent_encode
 from hypothesis import HealthCheck, given, settings
@@ -45,6 +30,22 @@ from record_samples import (
     sites,
     times,
 )
+
+from borderlink.proto.cose import decode_sign1
+from borderlink.proto.errors import RecordEncodeError
+from borderlink.proto.keys import key_id
+from borderlink.proto.record import (
+    GENESIS_PREV,
+    MAX_RECORD_BYTES,
+    ClockQuality,
+    PayloadLabel,
+    RecordChain,
+    decode_record,
+    make_record,
+    record_hash,
+    verify_record,
+)
+from borderlink.proto.record_types import Agency, BodyError, default_registry
 
 REGISTRY = default_registry()
 TYPE_NAMES = REGISTRY.names()

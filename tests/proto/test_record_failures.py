@@ -13,6 +13,12 @@ from typing import Any
 
 import cbor2
 import pytest
+from cddl_verifier.cbor import decode as rfc8949_decode
+from cddl_verifier.cbor import encode as rfc8949_encode
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+from record_samples import DOCUMENT_BODY, NODE_KEY, OTHER_KEY, sign, tagged
+
 from borderlink.proto.cose import (
     AlgorithmError,
     KeyIdMismatchError,
@@ -39,11 +45,6 @@ from borderlink.proto.record import (
     verify_record,
 )
 from borderlink.proto.record_types import default_registry
-from cddl_verifier.cbor import decode as rfc8949_decode
-from cddl_verifier.cbor import encode as rfc8949_encode
-from hypothesis import HealthCheck, example, given, settings
-from hypothesis import strategies as st
-from record_samples import DOCUMENT_BODY, NODE_KEY, OTHER_KEY, sign, tagged
 
 REGISTRY = default_registry()
 GOOD = sign("document.check", DOCUMENT_BODY, REGISTRY, seq=5, prev=b"\x22" * 32)
@@ -617,6 +618,7 @@ def test_fuzzers_reject_non_bytes_input_cleanly() -> None:
 def test_algorithm_of_the_wrong_type_is_refused_not_a_crash(alg: object) -> None:
     """An alg header that is an array, a map, a bool, text or a float: AlgorithmError."""
     import cbor2
+
     from borderlink.proto.cose import AlgorithmError, decode_sign1, sign1, verify_sign1
     from borderlink.proto.keys import SigningKey
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import grpc
 import pytest
+
 from borderlink.provisioning.ca import (
     CertificateAuthority,
     IssuedCertificate,

@@ -8,6 +8,9 @@ import stat
 from pathlib import Path
 
 import pytest
+from cryptography import x509
+from cryptography.x509.oid import ExtendedKeyUsageOID
+
 from borderlink.provisioning.ca import (
     CertificateAuthority,
     Identity,
@@ -24,8 +27,6 @@ from borderlink.provisioning.errors import (
     IdentityError,
     ProvisioningError,
 )
-from cryptography import x509
-from cryptography.x509.oid import ExtendedKeyUsageOID
 
 
 def _ext(cert: x509.Certificate, cls: type) -> object:

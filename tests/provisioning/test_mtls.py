@@ -7,6 +7,7 @@ from typing import Any
 
 import grpc
 import pytest
+
 from borderlink.provisioning.ca import CertificateAuthority, KeyType
 
 TlsServer = Any  # conftest.TlsServer: .call(client_cert, trust=ca) -> identity URI bytes

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import argparse
 
-from borderlink._cliutil import env_default
+from borderlink.common.cli import env_default
 
 
 def configure_demo(parser: argparse.ArgumentParser) -> None:

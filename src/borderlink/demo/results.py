@@ -10,7 +10,7 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
-from borderlink.edge import scoring
+from borderlink import scoring
 from borderlink.edge.processors.base import AlertLevel, Decision
 from borderlink.edge.processors.spectra import MsLibrary
 from borderlink.hardware_profiles.loader import DATA_DIR

@@ -14,7 +14,7 @@ from typing import TextIO
 
 import grpc
 
-from borderlink._cliutil import EXIT_FAILED, EXIT_OK, EXIT_UNAVAILABLE
+from borderlink.common.cli import EXIT_FAILED, EXIT_OK, EXIT_UNAVAILABLE
 from borderlink.hub_init import DEFAULT_ORIGIN
 from borderlink.report import render_html, render_summary
 from borderlink.report_model import AlertEvent, DemoResults, NodeResult

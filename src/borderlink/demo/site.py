@@ -30,7 +30,7 @@ from borderlink.provisioning.ca import CertificateAuthority
 from .linkcut import LinkRelay
 
 AGENCIES = ("SBS", "SCC", "SMS")
-#: Which agency owns the records of each device class (DESIGN.md's device table).
+#: Which agency owns the records of each device class (docs/design.md's device table).
 OWNER = {
     "document_reader": "SBS",
     "radiation_portal_monitor": "SCC",

@@ -1,1 +1,1 @@
-"""borderlink.edge — see DESIGN.md's layout table for what this package holds."""
+"""borderlink.edge — see docs/design.md's layout table for what this package holds."""

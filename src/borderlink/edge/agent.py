@@ -22,14 +22,13 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from borderlink import __version__
 from borderlink.hardware_profiles.errors import FrameDecodeError, IncompleteFileError
 from borderlink.hardware_profiles.loader import load_profile
 from borderlink.hardware_profiles.protocols import decoder_for, framer_for
 from borderlink.hardware_profiles.schema import Profile
 from borderlink.proto.keys import SigningKey
 from borderlink.proto.record_types import default_registry
-
-from borderlink import __version__
 
 from .config import EdgeConfig
 from .device import DeviceRunner

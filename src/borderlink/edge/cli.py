@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from borderlink._cliutil import EXIT_FAILED, EXIT_OK, EXIT_UNAVAILABLE, EXIT_USAGE, env_default
+from borderlink.common.cli import EXIT_FAILED, EXIT_OK, EXIT_UNAVAILABLE, EXIT_USAGE, env_default
 
 from .errors import ConfigError
 

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import cbor2
+
 from borderlink.proto.cose import decode_sign1, sign1, verify_sign1
 from borderlink.proto.errors import BorderlinkError
 from borderlink.proto.keys import SigningKey, key_id

@@ -51,6 +51,7 @@ from pathlib import Path
 from typing import Any
 
 import cbor2
+
 from borderlink.proto.record import GENESIS_PREV, decode_record, record_hash
 
 from .errors import JournalCorruptError, JournalError

@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import grpc
+
 from borderlink.proto.record import ClockQuality, record_hash
 from borderlink.proto.v1 import (
     MAX_BATCH_BYTES,

@@ -1,1 +1,1 @@
-"""borderlink.firmware_tools — see DESIGN.md's layout table for what this package holds."""
+"""borderlink.firmware_tools — see docs/design.md's layout table for what this package holds."""

@@ -1,1 +1,1 @@
-"""borderlink.hardware_profiles — see DESIGN.md's layout table for what this package holds."""
+"""borderlink.hardware_profiles — see docs/design.md's layout table for what this package holds."""

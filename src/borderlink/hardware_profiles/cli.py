@@ -1,24 +1,19 @@
 """``borderlink emulate``, ``borderlink profiles …`` and ``borderlink simulate …``.
 
-This package imports nothing of borderlink's outside itself (DESIGN.md), so exit codes are
-spelled here: 0 ok, 1 check failed / error, 2 usage or not built, 130 interrupted.
+Exit codes and environment defaults are those of every command (:mod:`borderlink.common.cli`).
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 from typing import Any
 
+from borderlink.common.cli import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
+from borderlink.common.cli import env_default as _env
+
 from .errors import HardwareProfileError
-
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
-
-
-def _env(name: str, default: str | None = None) -> str | None:
-    return os.environ.get(f"BORDERLINK_{name}", default)
 
 
 def _usage(parser: argparse.ArgumentParser) -> Any:
@@ -228,7 +223,7 @@ def _emulate(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------- simulate
 def configure_simulate(parser: argparse.ArgumentParser) -> Any:
     """Add ``run``, ``truth`` and ``list``; returns the sub-command group, so that a package
-    this one may not import (``edge.scoring.configure_score``) can add ``score`` to it."""
+    this one may not import (``borderlink.scoring.configure_score``) can add ``score`` to it."""
     sub = parser.add_subparsers(dest="simulate_action", metavar="ACTION")
     p_run = sub.add_parser(
         "run", help="run a scenario on every device's emulator, writing the ground truth",

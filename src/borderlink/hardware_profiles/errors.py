@@ -1,13 +1,15 @@
 """Errors of hardware profiles, emulators and the scenario simulator.
 
-This package imports nothing of borderlink's (see DESIGN.md), so its base class stands on
-its own; the command line catches it beside ``BorderlinkError``.
+This package imports only the bottom layer (``borderlink.common``, see docs/design.md), so its
+base class derives from the one root every borderlink error shares.
 """
 
 from __future__ import annotations
 
+from borderlink.common.errors import BorderlinkError
 
-class HardwareProfileError(Exception):
+
+class HardwareProfileError(BorderlinkError):
     """Base class of every error raised by hardware profiles, emulators and the simulator."""
 
 

@@ -1,1 +1,1 @@
-"""borderlink.hub — see DESIGN.md's layout table for what this package holds."""
+"""borderlink.hub — see docs/design.md's layout table for what this package holds."""

@@ -12,6 +12,8 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 
 import grpc
+from cryptography import x509
+
 from borderlink.hub.auth import PeerAuth
 from borderlink.hub.errors import (
     DownlinkVersionError,
@@ -33,7 +35,6 @@ from borderlink.proto.errors import KeyFileError
 from borderlink.proto.identity import AGENCIES, IdentityError, Role, check_name, identity_of
 from borderlink.proto.keys import key_id
 from borderlink.proto.v1 import admin_pb2, admin_pb2_grpc, common_pb2
-from cryptography import x509
 
 log = logging.getLogger("borderlink.hub.admin")
 

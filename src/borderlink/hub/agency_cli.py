@@ -42,6 +42,8 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import grpc
+
+from borderlink.common.cli import EXIT_FAILED, EXIT_OK, EXIT_UNAVAILABLE, env_default
 from borderlink.proto import merkle
 from borderlink.proto.checkpoint import open_checkpoint, parse_checkpoint
 from borderlink.proto.errors import BorderlinkError, VerificationError
@@ -55,8 +57,6 @@ from borderlink.proto.v1 import (
     federation_pb2,
     federation_pb2_grpc,
 )
-
-from borderlink._cliutil import EXIT_FAILED, EXIT_OK, EXIT_UNAVAILABLE, env_default
 
 
 class AgencyClientError(BorderlinkError):

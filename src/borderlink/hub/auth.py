@@ -16,9 +16,10 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import grpc
+from cryptography import x509
+
 from borderlink.hub.errors import HubError
 from borderlink.proto.identity import Identity, IdentityError, Role, identity_of
-from cryptography import x509
 
 log = logging.getLogger("borderlink.hub.auth")
 

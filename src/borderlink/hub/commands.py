@@ -20,16 +20,16 @@ from pathlib import Path
 from typing import Any
 
 import grpc
-from borderlink.proto.v1 import GRPC_MESSAGE_OPTIONS, admin_pb2, admin_pb2_grpc, sync_pb2
 
-from borderlink._cliutil import (
+from borderlink.common.cli import (
     EXIT_FAILED,
     EXIT_OK,
     EXIT_UNAVAILABLE,
     EXIT_USAGE,
     env_default,
-    settle_gc,
 )
+from borderlink.common.runtime import settle_gc
+from borderlink.proto.v1 import GRPC_MESSAGE_OPTIONS, admin_pb2, admin_pb2_grpc, sync_pb2
 
 
 def _serve(args: argparse.Namespace) -> int:

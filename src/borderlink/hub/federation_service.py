@@ -47,6 +47,7 @@ from typing import Any
 
 import cbor2
 import grpc
+
 from borderlink.hub.errors import CursorError, FederationError, StorageError
 from borderlink.hub.policy import DENY_ALL, AgencyPolicy, Policy, TypeAccess
 from borderlink.hub.storage import CheckpointRow, RecordFilter, Storage

@@ -251,9 +251,8 @@ _worker_registry: RecordTypeRegistry | None = None
 
 def _init_worker() -> None:
     global _worker_registry
+    from borderlink.common.runtime import settle_gc
     from borderlink.proto.record_types import default_registry
-
-    from borderlink._cliutil import settle_gc
 
     _worker_registry = default_registry()
     settle_gc()  # a worker is a long-running service too: the same collector settings

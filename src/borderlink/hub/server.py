@@ -20,6 +20,9 @@ from pathlib import Path
 from typing import Any
 
 import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
 from borderlink.hub.admin_service import AdminServicer
 from borderlink.hub.auth import PeerAuth
 from borderlink.hub.config import HubConfig
@@ -42,8 +45,6 @@ from borderlink.proto.v1 import (
     transparency_pb2,
     transparency_pb2_grpc,
 )
-from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
 
 log = logging.getLogger("borderlink.hub.server")
 

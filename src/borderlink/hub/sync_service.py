@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import grpc
+
 from borderlink.hub.auth import PeerAuth
 from borderlink.hub.errors import StorageUnavailableError
 from borderlink.hub.ingest import Ingest, PendingVerification

@@ -10,6 +10,7 @@ leaf or checkpoint ``NOT_FOUND``.
 from __future__ import annotations
 
 import grpc
+
 from borderlink.hub.auth import PeerAuth
 from borderlink.hub.log import LogError, LogReader, ProofRangeError
 from borderlink.hub.storage import CheckpointRow, Storage

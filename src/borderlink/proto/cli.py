@@ -12,7 +12,7 @@ from pathlib import Path
 
 import cbor_diag
 
-from borderlink._cliutil import EXIT_FAILED, EXIT_OK, EXIT_USAGE, env_default
+from borderlink.common.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, env_default
 
 from .cose import Algorithm, decode_sign1, verify_sign1
 from .disclosure import decode_disclosure, reveal

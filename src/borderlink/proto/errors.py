@@ -1,16 +1,15 @@
 """Errors of the record contract, split by cause.
 
-Every error borderlink raises derives from :class:`BorderlinkError`; the other packages'
-base exceptions (except ``hardware_profiles``, which imports nothing of ours) subclass it.
+Every error borderlink raises derives from :class:`BorderlinkError` (defined in the bottom
+layer, :mod:`borderlink.common.errors`, and re-exported here); every package's base exception
+subclasses it.
 Bad data is also a :class:`ValueError`, so callers that only know the standard library
 still catch it.
 """
 
 from __future__ import annotations
 
-
-class BorderlinkError(Exception):
-    """Base class of every borderlink error."""
+from borderlink.common.errors import BorderlinkError
 
 
 class RecordDecodeError(BorderlinkError, ValueError):

@@ -33,7 +33,7 @@ _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 class Agency(StrEnum):
-    """The agencies that own records (DESIGN.md)."""
+    """The agencies that own records (docs/design.md)."""
 
     SBS = "SBS"  # State Border Service
     SCC = "SCC"  # State Customs Committee

@@ -1,1 +1,1 @@
-"""borderlink.provisioning — see DESIGN.md's layout table for what this package holds."""
+"""borderlink.provisioning — see docs/design.md's layout table for what this package holds."""

@@ -33,6 +33,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
 from borderlink.proto.identity import (  # AGENCIES, IDENTITY_SCHEME: re-exported
     AGENCIES,  # noqa: F401
     IDENTITY_SCHEME,  # noqa: F401
@@ -46,11 +52,6 @@ from borderlink.provisioning.errors import (
     CertificateRejected,
     IdentityError,
 )
-from cryptography import x509
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 PrivateKey = ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from borderlink._cliutil import not_yet_built
+from borderlink.common.cli import not_yet_built
 
 
 def configure_provision(parser: argparse.ArgumentParser) -> None:

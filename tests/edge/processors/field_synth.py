@@ -260,7 +260,7 @@ def lab_sample(seed: int, library: dict[str, dict[str, Any]], *, kind: str | Non
     noise = rng.uniform(15, 40)
     sig = [base_level + bleed * (t / t_end) ** 2 + rng.gauss(0, noise) for t in times]
     spectra = []
-    for ri, cid, peaks in placed:
+    for ri, _cid, peaks in placed:
         rt = rt_of_ri(ri)
         height = rng.uniform(30, 400) * noise
         width = rng.uniform(0.018, 0.03)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from borderlink.edge.processors.base import AlertLevel
 from borderlink.edge.processors.ground_sensors import (
     GroundSensorConfig,

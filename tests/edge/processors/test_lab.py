@@ -8,6 +8,8 @@ import random
 import time
 
 import pytest
+from field_synth import ALKANE_LADDER, lab_sample, random_unknown
+
 from borderlink.edge.processors.base import AlertLevel
 from borderlink.edge.processors.chromatography import (
     RetentionIndexScale,
@@ -22,7 +24,6 @@ from borderlink.hardware_profiles.readings import MassSpectrum
 from borderlink.hardware_profiles.simulator import Scenario, generate
 from borderlink.hardware_profiles.simulator.model import DeviceSpec, TrafficSpec
 from borderlink.proto.record_types import default_registry
-from field_synth import ALKANE_LADDER, lab_sample, random_unknown
 
 REGISTRY = default_registry()
 RAW = json.loads((DATA_DIR / "ms_library.json").read_text())

@@ -5,10 +5,9 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
-from pathlib import Path
 
 import pytest
-from borderlink.hardware_profiles.loader import DATA_DIR
+
 from borderlink.edge.errors import ProcessorError
 from borderlink.edge.processors.base import AlertLevel
 from borderlink.edge.processors.document import (
@@ -17,7 +16,7 @@ from borderlink.edge.processors.document import (
     load_countries,
 )
 from borderlink.edge.processors.watchlist import ProtectedWatchlist
-from borderlink.hardware_profiles.loader import load_profile
+from borderlink.hardware_profiles.loader import DATA_DIR, load_profile
 from borderlink.hardware_profiles.mrz import MrzDocument, build_mrz
 from borderlink.hardware_profiles.readings import MrzRead
 from borderlink.proto.record_types import default_registry

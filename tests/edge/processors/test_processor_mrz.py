@@ -5,6 +5,9 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from borderlink.edge.errors import MrzFormatError
 from borderlink.edge.processors.mrz import (
     birth_century,
@@ -14,8 +17,6 @@ from borderlink.edge.processors.mrz import (
 )
 from borderlink.hardware_profiles.mrz import MrzDocument, build_mrz
 from borderlink.hardware_profiles.mrz import check_digit as device_check_digit
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 TODAY = dt.date(2026, 11, 27)
 

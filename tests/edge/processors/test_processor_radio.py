@@ -6,14 +6,13 @@ import itertools
 import json
 import math
 import random
-from pathlib import Path
 
 import pytest
-from borderlink.hardware_profiles.loader import DATA_DIR
+
 from borderlink.edge.errors import GeometryError, ProcessorError
 from borderlink.edge.processors.base import AlertLevel
 from borderlink.edge.processors.radio import BorderGeometry, RadioConfig, RadioProcessor
-from borderlink.hardware_profiles.loader import load_profile
+from borderlink.hardware_profiles.loader import DATA_DIR, load_profile
 from borderlink.hardware_profiles.protocols import nmea
 from borderlink.hardware_profiles.readings import NmeaFix, RadioStatus
 from borderlink.proto.record_types import default_registry

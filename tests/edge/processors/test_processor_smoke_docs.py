@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from borderlink.edge.processors.document import DocumentProcessor
 from borderlink.edge.processors.radio import RadioProcessor
 from borderlink.edge.processors.telephony import TelephonyProcessor

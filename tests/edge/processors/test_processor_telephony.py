@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 
 import pytest
+
 from borderlink.edge.errors import ProcessorError
 from borderlink.edge.processors.base import AlertLevel
 from borderlink.edge.processors.telephony import TelephonyConfig, TelephonyProcessor

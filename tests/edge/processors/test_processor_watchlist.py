@@ -5,10 +5,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 import random
-from pathlib import Path
 
 import pytest
-from borderlink.hardware_profiles.loader import DATA_DIR
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from traveller_synth import SYSTEMS, random_person, spell, watchlist_doc
+
 from borderlink.edge.errors import WatchlistError
 from borderlink.edge.processors.document import DocumentConfig, DocumentProcessor, load_countries
 from borderlink.edge.processors.names import (
@@ -20,11 +22,9 @@ from borderlink.edge.processors.names import (
     skeleton,
 )
 from borderlink.edge.processors.watchlist import ProtectedWatchlist, normalise_document_number
+from borderlink.hardware_profiles.loader import DATA_DIR
 from borderlink.hardware_profiles.mrz import MrzDocument, build_mrz
 from borderlink.hardware_profiles.readings import MrzRead
-from hypothesis import given, settings
-from hypothesis import strategies as st
-from traveller_synth import SYSTEMS, random_person, spell, watchlist_doc
 
 DATA = DATA_DIR
 KEY = b"k" * 32

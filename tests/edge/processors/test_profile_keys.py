@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from borderlink.edge.processors.document import DocumentConfig
 from borderlink.edge.processors.radio import RadioConfig
 from borderlink.edge.processors.telephony import TelephonyConfig

@@ -7,6 +7,8 @@ import random
 import time
 
 import pytest
+from field_synth import poisson, rpm_traffic
+
 from borderlink.edge.processors.base import AlertLevel
 from borderlink.edge.processors.poisson import (
     negbin_sf,
@@ -22,7 +24,6 @@ from borderlink.hardware_profiles.readings import CountSample, OccupancyReport, 
 from borderlink.hardware_profiles.simulator import Scenario, generate
 from borderlink.hardware_profiles.simulator.model import DeviceSpec, TrafficSpec
 from borderlink.proto.record_types import default_registry
-from field_synth import poisson, rpm_traffic
 
 REGISTRY = default_registry()
 

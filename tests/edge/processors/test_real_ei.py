@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from borderlink.edge.processors.lab import LabProcessor
 from borderlink.hardware_profiles.loader import load_profile
 from borderlink.hardware_profiles.readings import MassSpectrum

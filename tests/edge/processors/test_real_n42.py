@@ -14,6 +14,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+
 from borderlink.edge.processors.n42_import import (
     GAMMA_HIGH_KEV,
     GAMMA_LOW_KEV,

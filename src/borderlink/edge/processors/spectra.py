@@ -182,7 +182,7 @@ class MsLibrary:
             return []
         nu = len(wu)
         scored = []
-        for entry, _norm, wl, sl in self._weighted:
+        for entry, _norm, wl, _sl in self._weighted:
             dot = 0.0
             for m, w in wl.items():
                 x = wu.get(m)

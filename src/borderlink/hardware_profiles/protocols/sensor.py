@@ -110,7 +110,11 @@ class Decoder:
         if key_lookup is None:
             if profile.setting("hmac_key_source") != "demo-derived":
                 raise ValueError("this profile needs a key_lookup for its sensor keys")
-            key_lookup = lambda sensor_id, _version: demo_sensor_key(sensor_id)
+
+            def demo_lookup(sensor_id: str, _version: int) -> bytes | None:
+                return demo_sensor_key(sensor_id)
+
+            key_lookup = demo_lookup
         return cls(key_lookup, scales)
 
     def decode(self, frame: bytes) -> list[SensorFrame]:

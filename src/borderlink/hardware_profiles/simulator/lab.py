@@ -155,7 +155,7 @@ class LabSim(DeviceSim):
                              ri_calibration=lad, method="SCC-DRUGS-5MS-28MIN")
         spectra: list[MassSpectrum] = []
         if self.is_ms:
-            for cid, rt, h, w in sorted(components, key=lambda c: c[1]):
+            for _cid, rt, h, _w in sorted(components, key=lambda c: c[1]):
                 blend: dict[int, float] = {}
                 for cid2, rt2, h2, w2 in components:
                     weight = h2 * math.exp(-0.5 * ((rt - rt2) / w2) ** 2)

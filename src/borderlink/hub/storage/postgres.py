@@ -32,6 +32,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import psycopg
 import psycopg_pool
+from psycopg import sql
+
 from borderlink.hub.errors import StorageError, StorageUnavailableError
 from borderlink.hub.storage._sql import (
     DATA_COLS,
@@ -43,7 +45,6 @@ from borderlink.hub.storage._sql import (
     schema_statements,
 )
 from borderlink.hub.storage.model import NewRecord, StoredDisclosure, StoredRecord
-from psycopg import sql
 
 _SCHEMA_RE = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 

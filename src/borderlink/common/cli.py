@@ -1,12 +1,32 @@
-"""Small pieces every subcommand shares: exit codes, environment defaults, placeholders."""
+"""What every ``borderlink`` subcommand shares: exit codes, environment defaults, placeholders.
+
+The exit codes (documented in the README):
+
+=====  ==============================================================================
+0      success
+1      a check failed (bad signature, broken chain, failed scenario) or a borderlink error
+2      wrong usage, or a part not built yet
+3      a service the command needs is unreachable (hub, broker, database)
+130    interrupted by the operator (Ctrl-C)
+=====  ==============================================================================
+"""
 
 from __future__ import annotations
 
 import argparse
-import gc
 import os
 import sys
 from typing import Any
+
+__all__ = [
+    "EXIT_FAILED",
+    "EXIT_INTERRUPTED",
+    "EXIT_OK",
+    "EXIT_UNAVAILABLE",
+    "EXIT_USAGE",
+    "env_default",
+    "not_yet_built",
+]
 
 #: Exit codes of every borderlink command.
 EXIT_OK = 0
@@ -34,17 +54,3 @@ def not_yet_built(what: str, issue: int | None = None) -> Any:
         return EXIT_USAGE
 
     return handler
-
-
-def settle_gc() -> None:
-    """Tune the garbage collector of a long-running service, once it has started.
-
-    What exists by then (modules, config, registries, pools) is moved out of the collector's
-    sight (``gc.freeze``), and the young generation is collected every 50,000 allocations
-    rather than 700: records in flight are short-lived and acyclic, so frequent passes mostly
-    re-walk them for nothing (the hub ingests about 8% more records per second this way).
-    Cyclic garbage is still collected, in fewer, larger passes.
-    """
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(50_000, 20, 100)

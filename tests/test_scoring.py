@@ -6,7 +6,8 @@ import argparse
 import json
 
 import pytest
-from borderlink.edge.scoring import configure_score, format_table, score_scenario
+
+from borderlink.scoring import configure_score, format_table, score_scenario
 
 MINE = ("radiation_portal_monitor", "ground_sensor", "gc_ms", "gc_fid")
 
@@ -82,7 +83,7 @@ def _truth(t, record_type, expect, kind="x", start=None, device="D1"):
 
 
 def test_every_decision_of_a_call_is_its_own_unit_and_counts_against_precision() -> None:
-    from borderlink.edge.scoring import _score, _units
+    from borderlink.scoring import _score, _units
 
     unscored: dict[str, int] = {}
     scored = frozenset({"link.status"})
@@ -103,7 +104,7 @@ def test_every_decision_of_a_call_is_its_own_unit_and_counts_against_precision()
 
 
 def test_an_alarm_joins_its_occupancy_and_latency_counts_the_wait() -> None:
-    from borderlink.edge.scoring import _score, _units
+    from borderlink.scoring import _score, _units
 
     units = _units("R", [_decision("radiation.occupancy", {"alarm": True}, 20.05),
                          _decision("radiation.alarm", {"kind": "gamma", "nuisance": False},
@@ -118,7 +119,7 @@ def test_an_alarm_joins_its_occupancy_and_latency_counts_the_wait() -> None:
 
 
 def test_agreement_compares_what_the_truth_expects_and_names_what_it_skips() -> None:
-    from borderlink.edge.scoring import agrees
+    from borderlink.scoring import agrees
 
     # a key the body lacks is a disagreement, not skipped
     assert not agrees({"sector": "S2", "kind": "sector_exit"}, {"kind": "sector_exit"},
@@ -138,7 +139,7 @@ def test_agreement_compares_what_the_truth_expects_and_names_what_it_skips() -> 
 
 
 def test_document_readers_can_be_scored_on_a_padded_protected_watchlist() -> None:
-    from borderlink.edge.scoring import padded_watchlist
+    from borderlink.scoring import padded_watchlist
     from borderlink.hardware_profiles.loader import load_profile
 
     path = load_profile("docreader-first-line").setting("watchlist_file")
@@ -161,7 +162,7 @@ def test_document_readers_can_be_scored_on_a_padded_protected_watchlist() -> Non
 
 
 def test_decisions_made_elsewhere_are_scored_the_same_way() -> None:
-    from borderlink.edge.scoring import score_decisions
+    from borderlink.scoring import score_decisions
 
     truths = [_truth(10.0, "link.status", {"link": "B", "state": "down"}, kind="outage"),
               _truth(30.0, "link.status", {"link": "B", "state": "up"}, kind="link_up")]
@@ -176,7 +177,7 @@ def test_decisions_made_elsewhere_are_scored_the_same_way() -> None:
 
 
 def test_truths_of_a_device_without_a_processor_are_reported_not_dropped() -> None:
-    from borderlink.edge.scoring import _score
+    from borderlink.scoring import _score
 
     truths = [_truth(1.0, "link.status", {"state": "down"}, device="GONE")]
     report = _score("x", 0, truths, {}, {"GONE": "telephony"}, [], 180.0)
