@@ -4,6 +4,11 @@ In the field a node reaches the hub over a radio or leased line that fails now a
 demo puts each node's uplink through a :class:`LinkRelay` on 127.0.0.1, so it can cut the link
 (every open connection is dropped, new ones are refused) and restore it, without touching the
 agent: the agent sees exactly what a broken line looks like. TLS passes through untouched.
+
+The fault suite (:mod:`borderlink.faults`) uses two more failures of real lines: a *stalled*
+link (half-open: connections stay established, new ones are accepted, but no byte is forwarded
+and no reset is sent, as when a radio link dies between two routers) and a *slow* one (every
+chunk is held back by a delay).
 """
 
 from __future__ import annotations
@@ -26,6 +31,10 @@ class LinkRelay:
         self.port = self._listener.getsockname()[1]
         self._up = threading.Event()
         self._up.set()
+        self._flowing = threading.Event()  # cleared while the link is stalled (half-open)
+        self._flowing.set()
+        #: Seconds each forwarded chunk is held back (0: a healthy line).
+        self.delay_s = 0.0
         self._closing = threading.Event()
         self._lock = threading.Lock()
         self._sockets: set[socket.socket] = set()
@@ -50,10 +59,20 @@ class LinkRelay:
         self.cut_windows.append((time.time(), None))
         self._drop_connections()
 
+    def stall(self) -> None:
+        """Keep every connection open but forward nothing (a half-open line) until :meth:`restore`."""
+        self._flowing.clear()
+
+    def slow(self, delay_s: float) -> None:
+        """Hold every forwarded chunk back by *delay_s* seconds until :meth:`restore`."""
+        self.delay_s = delay_s
+
     def restore(self) -> None:
         if not self._up.is_set() and self.cut_windows:
             start, _ = self.cut_windows[-1]
             self.cut_windows[-1] = (start, time.time())
+        self.delay_s = 0.0
+        self._flowing.set()
         self._up.set()
 
     def close(self) -> None:
@@ -97,6 +116,11 @@ class LinkRelay:
                 data = src.recv(_CHUNK)
                 if not data:
                     break
+                while not self._flowing.wait(0.2):  # stalled: hold the bytes, send no reset
+                    if self._closing.is_set() or not self._up.is_set():
+                        return
+                if self.delay_s:
+                    time.sleep(self.delay_s)
                 dst.sendall(data)
         except OSError:
             pass

@@ -1,0 +1,355 @@
+"""A fault campaign: a running site, a schedule of faults, a drain, the invariants.
+
+One *round* provisions a fresh site (CA, hub, agents, emulators, as :mod:`borderlink.demo.site`
+does), starts the scenario's devices and, while they produce records, fires the faults of a
+seeded random schedule, each at its instant, in its own thread:
+
+``kill-agent``   ``kill -9`` of one edge agent's process group, restarted after a pause
+``kill-hub``     ``kill -9`` of the hub (and its verify workers), restarted on the same store
+``cut``          the node's link dropped (connections reset, new ones refused), then restored
+``flap``         the link cut and restored several times in quick succession
+``stall``        the link half-open: connections stay up, nothing passes, no reset is sent
+``slow``         every chunk on the link held back (a congested line)
+``break-stream`` an agency's federation stream broken off; it resumes from its cursor
+
+After the devices finish, every link is restored and the suite waits until each node's journal
+tip is at the hub, then checks the invariants (:mod:`.invariants`). A long run is several
+rounds with different seeds.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import tempfile
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import grpc
+
+from borderlink.demo.audit import CheckpointWatcher
+from borderlink.demo.monitor import SiteConsole
+from borderlink.demo.site import Node, Site
+from borderlink.hub.storage import open_storage
+from borderlink.hub_init import DEFAULT_ORIGIN
+
+from .errors import FaultSuiteError
+from .follower import AgencyFollower
+from .invariants import Invariants, check_round, journal_tip
+
+#: Fault kinds, in the order the table prints them.
+FAULT_KINDS = ("kill-agent", "kill-hub", "cut", "flap", "stall", "slow", "break-stream")
+#: Seconds the emulators wait before the first frame (the agents open their devices first).
+START_DELAY_S = 6.0
+
+
+@dataclass(frozen=True)
+class CampaignConfig:
+    """What one run does; :data:`SHORT` and :data:`LONG` are the two documented runs."""
+
+    scenario: str = "smoke"
+    rounds: int = 1
+    duration_s: float | None = 50.0  # scenario seconds of device activity per round (None: all)
+    speed: float = 1.0
+    seed: int = 0
+    #: Faults per round, by kind.
+    faults: dict[str, int] = field(default_factory=dict)
+    drain_timeout_s: float = 180.0
+    broker: tuple[str, int] | None = ("127.0.0.1", 1883)
+
+
+#: The CI run: one round of about a minute with every fault kind.
+SHORT = CampaignConfig(
+    rounds=1, duration_s=45.0,
+    faults={"kill-agent": 6, "kill-hub": 2, "cut": 3, "flap": 2, "stall": 2, "slow": 2,
+            "break-stream": 4},
+)
+#: The long run: ten rounds of two minutes of the stress scenario (rates far above a real site,
+#: so that kills land while records are being written and sent), a fault about every second.
+LONG = CampaignConfig(
+    scenario="stress", rounds=10, duration_s=120.0,
+    faults={"kill-agent": 40, "kill-hub": 6, "cut": 10, "flap": 6, "stall": 6, "slow": 6,
+            "break-stream": 12},
+)
+
+
+@dataclass
+class RoundResult:
+    """What one round injected and what the invariants found."""
+
+    seed: int
+    injected: Counter[str]
+    survived: Counter[str]
+    invariants: Invariants
+    seconds: float
+
+
+@dataclass
+class _Fault:
+    at_s: float
+    kind: str
+    target: str  # node id, "hub", or an agency
+
+
+def schedule(config: CampaignConfig, nodes: list[str], agencies: list[str], active_s: float,
+             rng: random.Random) -> list[_Fault]:
+    """The round's faults at seeded random instants within the devices' active window."""
+    out = []
+    for kind, count in config.faults.items():
+        if kind not in FAULT_KINDS:
+            raise FaultSuiteError(f"unknown fault kind {kind!r}; known: {', '.join(FAULT_KINDS)}")
+        for _ in range(count):
+            at = START_DELAY_S + rng.uniform(0.05, 0.9) * active_s
+            target = ("hub" if kind == "kill-hub" else
+                      rng.choice(agencies) if kind == "break-stream" else rng.choice(nodes))
+            out.append(_Fault(at, kind, target))
+    return sorted(out, key=lambda f: f.at_s)
+
+
+class _Injector:
+    """Performs faults on a running site; one lock per target so faults on it do not overlap."""
+
+    def __init__(self, site: Site, followers: dict[str, AgencyFollower], rng: random.Random,
+                 log: Callable[[str], None]) -> None:
+        self.site = site
+        self.followers = followers
+        self.rng = rng
+        self.log = log
+        self.locks: dict[str, threading.Lock] = {}
+        self.survived: Counter[str] = Counter()
+        self.injected: Counter[str] = Counter()
+        self.errors: list[str] = []
+        self._guard = threading.Lock()
+
+    def fire(self, fault: _Fault) -> None:
+        with self._guard:
+            lock = self.locks.setdefault(fault.target, threading.Lock())
+        with lock:
+            try:
+                getattr(self, "_" + fault.kind.replace("-", "_"))(fault.target)
+            except Exception as exc:  # a fault that could not be injected is a suite failure
+                self.errors.append(f"{fault.kind} on {fault.target}: {exc}")
+                return
+            with self._guard:
+                self.injected[fault.kind] += 1
+
+    # -- the faults ------------------------------------------------------------------------
+
+    def _node(self, node_id: str) -> Node:
+        return next(n for n in self.site.nodes if n.node_id == node_id)
+
+    def _kill_agent(self, node_id: str) -> None:
+        node = self._node(node_id)
+        process = self.site.processes[f"edge-{node_id}"]
+        _kill9(process.pid)
+        process.wait(10)
+        time.sleep(self.rng.uniform(0.2, 2.0))
+        node.process = self.site._spawn(f"edge-{node_id}", "edge", "run", "--config",
+                                        str(node.config))
+        self.log(f"killed -9 and restarted the agent of {node_id}")
+
+    def _kill_hub(self, _target: str) -> None:
+        process = self.site.processes["hub"]
+        _kill9(process.pid)
+        process.wait(10)
+        time.sleep(self.rng.uniform(0.3, 1.5))
+        self.site.start_hub()
+        self.log("killed -9 and restarted the hub")
+
+    def _relay(self, node_id: str):  # noqa: ANN202 - LinkRelay, kept out of the signature
+        relay = self._node(node_id).relay
+        if relay is None:
+            raise FaultSuiteError(f"{node_id} has no link relay")
+        return relay
+
+    def _cut(self, node_id: str) -> None:
+        relay = self._relay(node_id)
+        relay.cut()
+        time.sleep(self.rng.uniform(1.0, 4.0))
+        relay.restore()
+        self.log(f"cut and restored the link of {node_id}")
+
+    def _flap(self, node_id: str) -> None:
+        relay = self._relay(node_id)
+        for _ in range(5):
+            relay.cut()
+            time.sleep(self.rng.uniform(0.1, 0.4))
+            relay.restore()
+            time.sleep(self.rng.uniform(0.2, 0.6))
+        self.log(f"flapped the link of {node_id}")
+
+    def _stall(self, node_id: str) -> None:
+        relay = self._relay(node_id)
+        relay.stall()
+        time.sleep(self.rng.uniform(3.0, 8.0))
+        relay.restore()
+        self.log(f"stalled (half-open) and restored the link of {node_id}")
+
+    def _slow(self, node_id: str) -> None:
+        relay = self._relay(node_id)
+        relay.slow(self.rng.uniform(0.05, 0.3))
+        time.sleep(self.rng.uniform(3.0, 6.0))
+        relay.restore()
+        self.log(f"slowed and restored the link of {node_id}")
+
+    def _break_stream(self, agency: str) -> None:
+        self.followers[agency].break_stream()
+        self.log(f"broke off the federation stream of {agency}")
+
+
+def _kill9(pid: int) -> None:
+    try:
+        os.killpg(pid, signal.SIGKILL)  # the process group: the hub's verify workers too
+    except ProcessLookupError:
+        pass
+
+
+def run_round(config: CampaignConfig, seed: int, work: Path,
+              log: Callable[[str], None]) -> RoundResult:
+    """One round on a fresh site in *work*; raises :class:`FaultSuiteError` if it cannot run."""
+    begin = time.monotonic()
+    rng = random.Random(seed)
+    site = Site(work, config.scenario, seed, config.speed, config.broker)
+    console: SiteConsole | None = None
+    followers: dict[str, AgencyFollower] = {}
+    watcher: CheckpointWatcher | None = None
+    try:
+        site.provision()
+        site.start_hub()
+        site.enroll_all()
+        watcher = CheckpointWatcher(_monitor_channel(site),
+                                    (site.hub_dir / "log.vkey").read_text().strip(),
+                                    DEFAULT_ORIGIN)
+        watcher.run(1.0)
+        if config.broker is not None:
+            console = SiteConsole(config.broker[0], config.broker[1], site.site_id)
+            if not console.start():
+                raise FaultSuiteError(f"the site broker {config.broker[0]}:{config.broker[1]} "
+                                      "refused the console; pass --broker none to run without")
+        site.start_devices(START_DELAY_S, config.duration_s)
+        site.start_agents()
+        agencies = sorted({"SBS", "SCC", "SMS"})
+        for agency in agencies:
+            followers[agency] = AgencyFollower(site, agency).start()
+        active_s = (config.duration_s or site.scenario_duration_s) / config.speed
+        plan = schedule(config, [n.node_id for n in site.nodes], agencies, active_s, rng)
+        injector = _Injector(site, followers, rng, log)
+        threads = _fire_on_time(plan, injector)
+        simulator = site.processes["simulator"]
+        deadline = time.monotonic() + START_DELAY_S + active_s + 120
+        while simulator.poll() is None:
+            if time.monotonic() > deadline:
+                raise FaultSuiteError("the device emulators did not finish in time")
+            time.sleep(0.5)
+        for thread in threads:
+            thread.join(60)
+        for node in site.nodes:
+            if node.relay is not None:
+                node.relay.restore()
+        if injector.errors:
+            raise FaultSuiteError("; ".join(injector.errors))
+        _restart_dead(site, log)
+        drained = _drain(site, config.drain_timeout_s)
+        for node in site.nodes:
+            site.stop(f"edge-{node.node_id}")
+        invariants = check_round(site, followers, console, watcher, drained)
+        survived = Counter(injector.injected) if invariants.held else Counter()
+        return RoundResult(seed, injector.injected, survived, invariants,
+                           time.monotonic() - begin)
+    finally:
+        if watcher is not None:
+            watcher.stop()
+        for follower in followers.values():
+            follower.stop()
+        if console is not None:
+            console.stop()
+        site.stop_all()
+
+
+def _monitor_channel(site: Site) -> grpc.Channel:
+    """A log monitor's channel (an agency identity: any agency may read the log)."""
+    cert, key = site.agency_files("SBS")
+    credentials = grpc.ssl_channel_credentials(
+        (site.hub_dir / "ca.pem").read_bytes(), key.read_bytes(), cert.read_bytes())
+    return grpc.secure_channel(site.hub_address, credentials)
+
+
+def _fire_on_time(plan: list[_Fault], injector: _Injector) -> list[threading.Thread]:
+    start = time.monotonic()
+    threads = []
+    for fault in plan:
+        def fire(fault: _Fault = fault) -> None:
+            delay = fault.at_s - (time.monotonic() - start)
+            if delay > 0:
+                time.sleep(delay)
+            injector.fire(fault)
+
+        thread = threading.Thread(target=fire, name=f"fault-{fault.kind}", daemon=True)
+        thread.start()
+        threads.append(thread)
+    return threads
+
+
+def _restart_dead(site: Site, log: Callable[[str], None]) -> None:
+    """A process that died by itself is a finding, not a fault we injected: restart and say so."""
+    for name in site.check_alive():
+        log(f"{name} had died on its own; restarting it for the drain")
+        if name == "hub":
+            site.start_hub()
+        elif name.startswith("edge-"):
+            node = next(n for n in site.nodes if f"edge-{n.node_id}" == name)
+            node.process = site._spawn(name, "edge", "run", "--config", str(node.config))
+
+
+def _drain(site: Site, timeout_s: float) -> dict[str, int]:
+    """Wait until every node's journal tip is at the hub (read from both stores, not told) and
+    stays there for a while; the journal tips then, by node.
+
+    Agents keep recording after their devices stop (a device that goes away is a
+    ``node.device_fault``), so a tip seen once at the hub may not be the last: the site has
+    drained when two looks a second apart find every tip unchanged and at the hub.
+    """
+    deadline = time.monotonic() + timeout_s
+    pending: dict[str, tuple[int, int]] = {}
+    previous: dict[str, int] | None = None
+    while time.monotonic() < deadline:
+        tips: dict[str, int] = {}
+        storage = open_storage(f"sqlite:///{site.hub_dir / 'hub.db'}")
+        try:
+            pending = {}
+            for node in site.nodes:
+                tip = tips[node.node_id] = journal_tip(node.directory / "journal.db")
+                row = storage.get_node(node.node_id)
+                at_hub = row.last_seq if row is not None else 0
+                if at_hub < tip:
+                    pending[node.node_id] = (at_hub, tip)
+        finally:
+            storage.close()
+        if not pending and tips == previous:
+            return tips
+        previous = tips if not pending else None
+        time.sleep(1.0)
+    raise FaultSuiteError(f"not drained after {timeout_s:g} s (hub seq, journal tip): {pending}")
+
+
+def run_campaign(config: CampaignConfig, keep: Path | None,
+                 log: Callable[[str], None]) -> list[RoundResult]:
+    """Every round of *config*; work folders under *keep* (kept) or a temporary folder."""
+    results = []
+    for index in range(config.rounds):
+        seed = config.seed + index
+        if keep is not None:
+            work = keep / f"round-{index + 1}"
+            work.mkdir(parents=True, exist_ok=True)
+            results.append(run_round(config, seed, work, log))
+        else:
+            with tempfile.TemporaryDirectory(prefix="borderlink-faults-") as tmp:
+                results.append(run_round(config, seed, Path(tmp), log))
+        log(f"round {index + 1}/{config.rounds}: "
+            f"{'held' if results[-1].invariants.held else 'VIOLATED'}")
+    return results

@@ -1,0 +1,183 @@
+"""``borderlink-faults`` (``python -m borderlink.faults``): run a fault campaign, print one table.
+
+Exit status 0 when every invariant held in every round, 1 when one was violated, 3 when the
+site could not be brought up (a service missing), 2 for wrong usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import asdict, replace
+from pathlib import Path
+from typing import TextIO
+
+from borderlink.common.cli import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_UNAVAILABLE
+from borderlink.common.logs import configure_logging
+
+from .campaign import FAULT_KINDS, LONG, SHORT, CampaignConfig, RoundResult, run_campaign
+from .errors import FaultSuiteError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="borderlink-faults",
+        description="Run the real site (hub, edge agents, emulators, broker), inject faults while "
+        "it works, and check from outside that nothing was lost, duplicated or forged.",
+    )
+    parser.add_argument("--short", action="store_true",
+                        help="the CI run: one round of about a minute with every fault kind "
+                        "(default: the long run, ten rounds of two minutes of the stress scenario)")
+    parser.add_argument("--scenario", help="scenario of every round (default: smoke for --short, "
+                        "stress for the long run)")
+    parser.add_argument("--rounds", type=int, help="rounds (fresh site each, seed + round)")
+    parser.add_argument("--duration", type=float,
+                        help="scenario seconds of device activity per round")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the first round (default 0)")
+    parser.add_argument("--fault", action="append", default=[], metavar="KIND=N",
+                        help=f"faults per round of one kind ({', '.join(FAULT_KINDS)}); "
+                        "repeat; replaces the run's default count for that kind")
+    parser.add_argument("--broker", default="127.0.0.1:1883",
+                        help="site MQTT broker host:port, or 'none' (default %(default)s)")
+    parser.add_argument("--keep", type=Path, help="keep each round's work folder under DIR")
+    parser.add_argument("--json", type=Path, help="write the totals as JSON to FILE")
+    parser.add_argument("--quiet", action="store_true", help="no line per fault, only the table")
+    return parser
+
+
+def config_from_args(args: argparse.Namespace) -> CampaignConfig:
+    config = SHORT if args.short else LONG
+    faults = dict(config.faults)
+    for item in args.fault:
+        kind, _, count = item.partition("=")
+        if kind not in FAULT_KINDS or not count.isdigit():
+            raise FaultSuiteError(f"--fault {item!r}: expected KIND=N with KIND one of "
+                                  f"{', '.join(FAULT_KINDS)}")
+        faults[kind] = int(count)
+    broker = None
+    if args.broker.lower() != "none":
+        host, _, port = args.broker.rpartition(":")
+        if not port.isdigit():
+            raise FaultSuiteError(f"--broker {args.broker!r}: expected host:port or 'none'")
+        broker = (host or "127.0.0.1", int(port))
+    if args.rounds is not None and args.rounds < 1:
+        raise FaultSuiteError("--rounds must be at least 1")
+    return replace(config, faults=faults, seed=args.seed, broker=broker,
+                   scenario=args.scenario or config.scenario,
+                   rounds=args.rounds or config.rounds,
+                   duration_s=args.duration if args.duration is not None else config.duration_s)
+
+
+def totals(results: list[RoundResult]) -> dict[str, object]:
+    """The run's totals, as printed and as written to JSON."""
+    injected: Counter[str] = Counter()
+    survived: Counter[str] = Counter()
+    for r in results:
+        injected.update(r.injected)
+        survived.update(r.survived)
+    inv = [r.invariants for r in results]
+    agencies: dict[str, dict[str, int]] = {}
+    for i in inv:
+        for agency, n in i.agency_delivered.items():
+            row = agencies.setdefault(agency, {"delivered": 0, "lost": 0, "duplicates": 0,
+                                               "resumed": 0})
+            row["delivered"] += n
+            row["lost"] += i.agency_lost.get(agency, 0)
+            row["duplicates"] += i.agency_duplicates.get(agency, 0)
+            row["resumed"] += i.agency_breaks.get(agency, 0)
+    return {
+        "rounds": len(results),
+        "seconds": round(sum(r.seconds for r in results), 1),
+        "faults_injected": dict(injected),
+        "faults_survived": dict(survived),
+        "records_made": sum(i.records_made for i in inv),
+        "records_at_hub": sum(i.records_at_hub for i in inv),
+        "records_lost": sum(i.records_lost for i in inv),
+        "records_pending_at_stop": sum(i.pending_at_stop for i in inv),
+        "duplicates": sum(i.duplicates for i in inv),
+        "records_with_other_bytes": sum(i.mismatched for i in inv),
+        "alarms_made": sum(i.alarms_made for i in inv),
+        "alarms_lost": sum(i.alarms_lost for i in inv),
+        "alerts_seen": sum(i.alerts_seen for i in inv),
+        "alerts_naming_no_durable_record": sum(i.alerts_not_durable for i in inv),
+        "chains_intact": f"{sum(i.chains_ok for i in inv)}/{sum(i.nodes for i in inv)}",
+        "signatures_verified": sum(i.signatures_ok for i in inv),
+        "checkpoints_checked": sum(i.checkpoints_checked for i in inv),
+        "log_consistent": all(i.consistency_ok for i in inv),
+        "agency_streams": agencies,
+        "held": all(i.held for i in inv),
+        "problems": [p for i in inv for p in i.problems],
+        "rounds_detail": [{"seed": r.seed, "seconds": round(r.seconds, 1),
+                           **{k: v for k, v in asdict(r.invariants).items() if k != "problems"}}
+                          for r in results],
+    }
+
+
+def print_table(t: dict[str, object], out: TextIO) -> None:
+    injected = t["faults_injected"]
+    survived = t["faults_survived"]
+    assert isinstance(injected, dict) and isinstance(survived, dict)
+    out.write(f"\nborderlink faults: {t['rounds']} round(s) in {t['seconds']} s\n\n")
+    out.write(f"{'fault':<16}{'injected':>10}{'survived':>10}\n")
+    for kind in FAULT_KINDS:
+        if injected.get(kind):
+            out.write(f"{kind:<16}{injected[kind]:>10}{survived.get(kind, 0):>10}\n")
+    out.write(f"{'total':<16}{sum(injected.values()):>10}{sum(survived.values()):>10}\n\n")
+    rows = [
+        ("records made by the agents", t["records_made"], ""),
+        ("records at the hub", t["records_at_hub"], ""),
+        ("records lost", t["records_lost"], "must be 0"),
+        ("made after the drain, owed at next start", t["records_pending_at_stop"], ""),
+        ("duplicates", t["duplicates"], "must be 0"),
+        ("records with other bytes", t["records_with_other_bytes"], "must be 0"),
+        ("alarms made / lost", f"{t['alarms_made']} / {t['alarms_lost']}", "lost must be 0"),
+        ("MQTT alerts / naming no durable record",
+         f"{t['alerts_seen']} / {t['alerts_naming_no_durable_record']}", "second must be 0"),
+        ("hash chains intact", t["chains_intact"], ""),
+        ("signatures verified", t["signatures_verified"], ""),
+        ("checkpoints seen, all consistent",
+         f"{t['checkpoints_checked']}, {'yes' if t['log_consistent'] else 'NO'}", ""),
+    ]
+    agencies = t["agency_streams"]
+    assert isinstance(agencies, dict)
+    for agency, row in sorted(agencies.items()):
+        rows.append((f"agency {agency} delivered / lost / dup",
+                     f"{row['delivered']} / {row['lost']} / {row['duplicates']}",
+                     f"resumed {row['resumed']} times"))
+    for name, value, note in rows:
+        out.write(f"{name:<42}{value!s:>16}  {note}\n")
+    problems = t["problems"]
+    assert isinstance(problems, list)
+    for problem in problems:
+        out.write(f"VIOLATED: {problem}\n")
+    out.write(f"\n{'every invariant held' if t['held'] else 'INVARIANTS VIOLATED'}\n")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    configure_logging("WARNING", "text")
+    out = sys.stdout
+    begin = time.monotonic()
+
+    def log(line: str) -> None:
+        if not args.quiet:
+            out.write(f"[{time.monotonic() - begin:7.1f} s] {line}\n")
+            out.flush()
+
+    try:
+        config = config_from_args(args)
+        results = run_campaign(config, args.keep, log)
+    except FaultSuiteError as exc:
+        print(f"borderlink-faults: error: {exc}", file=sys.stderr)
+        return EXIT_UNAVAILABLE
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+    t = totals(results)
+    print_table(t, out)
+    if args.json:
+        args.json.write_text(json.dumps(t, indent=2) + "\n")
+    return EXIT_OK if t["held"] else EXIT_FAILED

@@ -1,0 +1,205 @@
+"""The invariants of a round, checked from outside the processes that were hit.
+
+Each node's journal is read straight from its SQLite file (read-only), the hub's store straight
+from its database, and the log through the hub's Transparency service with the checkpoints a
+monitor collected during the round — never from what a process reports about itself.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import grpc
+
+from borderlink.demo.audit import CheckpointWatcher, audit_log
+from borderlink.hub.storage import open_storage
+from borderlink.proto.v1 import GRPC_MESSAGE_OPTIONS, federation_pb2, federation_pb2_grpc
+
+
+@dataclass
+class Invariants:
+    """What one round's checks counted; :attr:`held` is the verdict."""
+
+    records_made: int = 0
+    records_at_hub: int = 0
+    records_lost: int = 0
+    #: Made after the site drained (while agents stopped), durable and not yet acknowledged:
+    #: they go to the hub at the node's next start; not a loss.
+    pending_at_stop: int = 0
+    duplicates: int = 0
+    mismatched: int = 0
+    nodes: int = 0
+    chains_ok: int = 0
+    signatures_ok: int = 0
+    checkpoints_checked: int = 0
+    consistency_ok: bool = False
+    alarms_made: int = 0
+    alarms_lost: int = 0
+    alerts_seen: int = 0
+    alerts_not_durable: int = 0
+    agency_delivered: dict[str, int] = field(default_factory=dict)
+    agency_lost: dict[str, int] = field(default_factory=dict)
+    agency_duplicates: dict[str, int] = field(default_factory=dict)
+    agency_breaks: dict[str, int] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def held(self) -> bool:
+        return not self.problems
+
+
+def journal_rows(path: Path) -> list[tuple[int, bytes, str, bool, bool]]:
+    """``(seq, record bytes, type, raised an alert, acknowledged)`` of every record a journal
+    holds."""
+    if not path.exists():
+        return []
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
+    try:
+        return [(int(s), bytes(raw), str(t), bool(a), bool(k)) for s, raw, t, a, k in
+                db.execute("SELECT seq, raw, type, alert, acked FROM records ORDER BY seq")]
+    finally:
+        db.close()
+
+
+def journal_tip(path: Path) -> int:
+    if not path.exists():
+        return 0
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
+    try:
+        (tip,) = db.execute("SELECT COALESCE(MAX(seq), 0) FROM records").fetchone()
+        return int(tip)
+    finally:
+        db.close()
+
+
+def _hub_records(store: Path) -> dict[str, list[tuple[int, bytes]]]:
+    storage = open_storage(f"sqlite:///{store}")
+    out: dict[str, list[tuple[int, bytes]]] = {}
+    try:
+        start = 0
+        while True:
+            page = storage.scan_records(start, limit=1000, with_disclosures=False)
+            for stored in page.records:
+                out.setdefault(stored.node_id, []).append((stored.seq, stored.record))
+            if not page.records or page.next_index <= start:
+                return out
+            start = page.next_index
+    finally:
+        storage.close()
+
+
+def _exactly_once(site: Any, found: Invariants,
+                  drained: dict[str, int]) -> dict[str, dict[int, tuple[bytes, str, bool]]]:
+    at_hub = _hub_records(site.hub_dir / "hub.db")
+    journals: dict[str, dict[int, tuple[bytes, str, bool]]] = {}
+    for node in site.nodes:
+        rows = journal_rows(node.directory / "journal.db")
+        journals[node.node_id] = {seq: (raw, rtype, alert) for seq, raw, rtype, alert, _ in rows}
+        tip = rows[-1][0] if rows else 0
+        acked = {seq for seq, *_, was_acked in rows if was_acked}
+        hub = at_hub.get(node.node_id, [])
+        seqs = Counter(seq for seq, _ in hub)
+        found.nodes += 1
+        found.records_made += tip
+        found.records_at_hub += len(hub)
+        dup = sum(n - 1 for n in seqs.values() if n > 1)
+        missing = [seq for seq in range(1, tip + 1) if seq not in seqs]
+        # made after the drain and never acknowledged: still owed, not lost
+        pending = [seq for seq in missing
+                   if seq > drained.get(node.node_id, tip) and seq not in acked]
+        lost = len(missing) - len(pending)
+        found.pending_at_stop += len(pending)
+        extra = sum(1 for seq in seqs if seq > tip)
+        by_seq = dict(hub)
+        mismatched = sum(1 for seq, raw, *_ in rows if seq in by_seq and by_seq[seq] != raw)
+        found.duplicates += dup
+        found.records_lost += lost
+        found.mismatched += mismatched
+        for seq, _, _, alert, _ in rows:
+            if alert:
+                found.alarms_made += 1
+                if seq not in by_seq:
+                    found.alarms_lost += 1
+        if dup or lost or extra or mismatched:
+            found.problems.append(f"{node.node_id}: journal tip {tip}, hub holds {len(hub)} "
+                                  f"({lost} lost, {dup} duplicated, {extra} beyond the tip, "
+                                  f"{mismatched} with other bytes)")
+    return journals
+
+
+def _alerts(console: Any, journals: dict[str, dict[int, tuple[bytes, str, bool]]],
+            found: Invariants) -> None:
+    """Every alert the console received names a durable record of its type that raised it."""
+    if console is None:
+        return
+    for alert in console.snapshot():
+        found.alerts_seen += 1
+        held = journals.get(alert.node, {}).get(alert.seq)
+        if held is None or held[1] != alert.record_type or not held[2]:
+            found.alerts_not_durable += 1
+            found.problems.append(f"alert {alert.node} #{alert.seq} ({alert.record_type}) "
+                                  "names no durable record of that type")
+
+
+def _everything_visible(site: Any, agency: str) -> list[int]:
+    """Every log index *agency* may see, by bounded Queries after the round (a fresh read)."""
+    cert, key = site.agency_files(agency)
+    credentials = grpc.ssl_channel_credentials(
+        (site.hub_dir / "ca.pem").read_bytes(), key.read_bytes(), cert.read_bytes())
+    with grpc.secure_channel(site.hub_address, credentials, GRPC_MESSAGE_OPTIONS) as channel:
+        stub = federation_pb2_grpc.FederationStub(channel)
+        out: list[int] = []
+        cursor = 0
+        while True:
+            reply = stub.Query(federation_pb2.QueryRequest(cursor=cursor, limit=1000), timeout=30)
+            out += [r.log_index for r in reply.records]
+            if not reply.more or reply.next_cursor <= cursor:
+                return out
+            cursor = reply.next_cursor
+
+
+def _agency_streams(site: Any, followers: dict[str, Any], found: Invariants) -> None:
+    for agency, follower in sorted(followers.items()):
+        expected = _everything_visible(site, agency)
+        deadline = time.monotonic() + 30
+        while set(follower.snapshot()) < set(expected) and time.monotonic() < deadline:
+            time.sleep(0.3)  # the live stream may still be catching up
+        got = follower.snapshot()
+        dup = len(got) - len(set(got))
+        lost = len(set(expected) - set(got))
+        out_of_order = sum(1 for a, b in zip(got, got[1:]) if b <= a)
+        found.agency_delivered[agency] = len(got)
+        found.agency_lost[agency] = lost
+        found.agency_duplicates[agency] = dup
+        found.agency_breaks[agency] = follower.breaks + follower.reconnects
+        if dup or lost or out_of_order or not expected:
+            found.problems.append(f"agency {agency}: {len(got)} delivered of {len(expected)} "
+                                  f"visible ({lost} lost, {dup} duplicated, {out_of_order} out "
+                                  "of order)")
+
+
+def check_round(site: Any, followers: dict[str, Any], console: Any,
+                watcher: CheckpointWatcher, drained: dict[str, int]) -> Invariants:
+    """Every invariant of the round; the hub must still be running (proofs are fetched).
+    *drained* holds each node's journal tip when the site had drained."""
+    found = Invariants()
+    journals = _exactly_once(site, found, drained)
+    audit, _records = audit_log(site.hub_dir / "hub.db", watcher)
+    found.signatures_ok = audit.signatures_ok
+    found.chains_ok = audit.chains_ok
+    found.consistency_ok = audit.consistency_ok
+    found.checkpoints_checked = len(watcher.seen)
+    found.problems.extend(audit.problems)
+    if audit.signatures_ok != audit.records_checked:
+        found.problems.append(f"{audit.records_checked - audit.signatures_ok} records at the hub "
+                              "do not verify")
+    if len(watcher.seen) < 2:
+        found.problems.append(f"only {len(watcher.seen)} checkpoints seen: consistency untested")
+    _alerts(console, journals, found)
+    _agency_streams(site, followers, found)
+    return found

@@ -1,0 +1,133 @@
+"""The fault suite's short run (what CI runs), and its parts that can fail on their own."""
+
+from __future__ import annotations
+
+import json
+import random
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from borderlink.demo.linkcut import LinkRelay
+from borderlink.faults.campaign import FAULT_KINDS, SHORT, CampaignConfig, schedule
+from borderlink.faults.cli import build_parser, config_from_args
+from borderlink.faults.errors import FaultSuiteError
+from borderlink.faults.invariants import journal_rows, journal_tip
+
+pytestmark = pytest.mark.mqtt
+
+
+def test_short_run_holds_every_invariant_through_every_fault_kind(tmp_path: Path) -> None:
+    """``borderlink-faults --short`` as CI runs it: real hub, agents, emulators and broker."""
+    out = tmp_path / "totals.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "borderlink.faults", "--short", "--quiet", "--json", str(out),
+         "--keep", str(tmp_path / "work")],
+        capture_output=True, text=True, timeout=600, check=False)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    totals = json.loads(out.read_text())
+    assert totals["held"] is True and totals["problems"] == []
+    # every kind was really injected, and each as often as the short run plans it
+    assert totals["faults_injected"] == SHORT.faults
+    assert totals["records_lost"] == totals["duplicates"] == totals["alarms_lost"] == 0
+    assert totals["records_at_hub"] > 20
+    assert totals["records_made"] == totals["records_at_hub"] + totals["records_pending_at_stop"]
+    assert totals["alarms_made"] > 0 and totals["alerts_seen"] > 0
+    assert totals["checkpoints_checked"] >= 2 and totals["log_consistent"] is True
+    for agency in ("SBS", "SCC", "SMS"):
+        stream = totals["agency_streams"][agency]
+        assert stream["delivered"] > 0 and stream["lost"] == stream["duplicates"] == 0
+        assert stream["resumed"] >= 1
+    assert "every invariant held" in done.stdout
+
+
+def test_the_journal_reader_sees_what_the_agent_wrote(tmp_path: Path) -> None:
+    from borderlink.edge.journal import Journal, ThinningPolicy
+    from borderlink.edge.recorder import Recorder
+    from borderlink.proto.keys import SigningKey
+    from borderlink.proto.record_types import default_registry
+
+    path = tmp_path / "journal.db"
+    journal = Journal.open(path, max_bytes=1 << 20, policy=ThinningPolicy())
+    recorder = Recorder.for_journal(SigningKey.generate(), journal, node_id="n1", site="AZ-BIL",
+                                    registry=default_registry())
+    for i in range(5):
+        recorder.record_event("node.tamper", {"kind": "test", "detail": str(i)})
+    rows = journal_rows(path)
+    journal.close()
+    assert [seq for seq, *_ in rows] == [1, 2, 3, 4, 5]
+    assert journal_tip(path) == 5 and journal_tip(tmp_path / "absent.db") == 0
+
+
+def test_schedule_is_seeded_and_stays_in_the_active_window() -> None:
+    config = CampaignConfig(faults={"kill-agent": 5, "kill-hub": 1, "break-stream": 2})
+    a = schedule(config, ["n1", "n2"], ["SBS"], 40.0, random.Random(3))
+    b = schedule(config, ["n1", "n2"], ["SBS"], 40.0, random.Random(3))
+    assert [(f.at_s, f.kind, f.target) for f in a] == [(f.at_s, f.kind, f.target) for f in b]
+    assert len(a) == 8 and all(6.0 < f.at_s < 6.0 + 40.0 for f in a)
+    assert {f.target for f in a if f.kind == "kill-hub"} == {"hub"}
+    assert {f.target for f in a if f.kind == "break-stream"} == {"SBS"}
+    with pytest.raises(FaultSuiteError, match="unknown fault kind"):
+        schedule(CampaignConfig(faults={"meteor": 1}), ["n1"], ["SBS"], 10.0, random.Random(0))
+
+
+def test_fault_flags_are_checked() -> None:
+    parser = build_parser()
+    config = config_from_args(parser.parse_args(["--short", "--fault", "kill-hub=0"]))
+    assert config.faults["kill-hub"] == 0 and config.faults["kill-agent"] == SHORT.faults["kill-agent"]
+    for bad in (["--fault", "kill-hub"], ["--fault", "meteor=2"], ["--broker", "localhost"],
+                ["--rounds", "0"]):
+        with pytest.raises(FaultSuiteError):
+            config_from_args(parser.parse_args(bad))
+    assert set(SHORT.faults) == set(FAULT_KINDS)
+
+
+def _echo_server() -> tuple[socket.socket, int]:
+    server = socket.create_server(("127.0.0.1", 0))
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return
+
+            def echo(conn: socket.socket = conn) -> None:
+                with conn:
+                    while data := conn.recv(4096):
+                        conn.sendall(data)
+
+            threading.Thread(target=echo, daemon=True).start()
+
+    threading.Thread(target=serve, daemon=True).start()
+    return server, server.getsockname()[1]
+
+
+def test_a_stalled_link_holds_bytes_without_a_reset_and_a_slow_one_delays_them() -> None:
+    server, port = _echo_server()
+    relay = LinkRelay("t", ("127.0.0.1", port)).start()
+    try:
+        with socket.create_connection(("127.0.0.1", relay.port), timeout=5) as client:
+            client.sendall(b"ping")
+            assert client.recv(4) == b"ping"
+            relay.stall()
+            client.sendall(b"held")
+            client.settimeout(0.8)
+            with pytest.raises(TimeoutError):  # nothing passes, and no reset either
+                client.recv(4)
+            relay.restore()
+            client.settimeout(5)
+            assert client.recv(4) == b"held"  # the line came back: TCP delivers what it held
+            relay.slow(0.3)
+            began = time.monotonic()
+            client.sendall(b"slow")
+            assert client.recv(4) == b"slow"
+            assert time.monotonic() - began >= 0.3
+    finally:
+        relay.close()
+        server.close()
