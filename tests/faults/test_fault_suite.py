@@ -44,6 +44,12 @@ def test_short_run_holds_every_invariant_through_every_fault_kind(tmp_path: Path
         assert stream["delivered"] > 0 and stream["lost"] == stream["duplicates"] == 0
         assert stream["resumed"] >= 1
     assert "every invariant held" in done.stdout
+    # every attack of the corpus was tried once and refused, and the real nodes kept syncing
+    from borderlink.faults.attacks import ATTACKS
+
+    assert set(totals["attacks"]) == {name for name, _, _ in ATTACKS}
+    assert totals["attacks_tried"] == totals["attacks_refused"] == len(ATTACKS)
+    assert totals["healthy_records_accepted_during_attacks"] > 0
 
 
 def test_the_journal_reader_sees_what_the_agent_wrote(tmp_path: Path) -> None:

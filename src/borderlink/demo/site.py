@@ -86,6 +86,8 @@ class Site:
     site_id: str = ""
     scenario_duration_s: float = 0.0
     backlog: dict[str, list[tuple[float, int]]] = field(default_factory=dict)
+    #: The deployment's CA once provisioned (the fault suite issues an attacker's certificates).
+    ca: CertificateAuthority | None = None
 
     # -- paths ---------------------------------------------------------------------------
 
@@ -115,7 +117,7 @@ class Site:
         (self.work / "logs").mkdir(parents=True, exist_ok=True)
         self.hub_port = _free_port()
         init_hub_dir(self.hub_dir, listen=self.hub_address, metrics_port=None)
-        ca = CertificateAuthority.load(self.hub_dir / "ca.pem", self.hub_dir / "ca.key")
+        ca = self.ca = CertificateAuthority.load(self.hub_dir / "ca.pem", self.hub_dir / "ca.key")
         for agency in AGENCIES:
             cert, key = self.agency_files(agency)
             cert.parent.mkdir(parents=True, exist_ok=True)

@@ -38,6 +38,7 @@ from borderlink.demo.site import Node, Site
 from borderlink.hub.storage import open_storage
 from borderlink.hub_init import DEFAULT_ORIGIN
 
+from .attacks import STOLEN, Attacker, AttackResult, run_attacks
 from .errors import FaultSuiteError
 from .follower import AgencyFollower
 from .invariants import Invariants, check_round, journal_tip
@@ -61,6 +62,8 @@ class CampaignConfig:
     faults: dict[str, int] = field(default_factory=dict)
     drain_timeout_s: float = 180.0
     broker: tuple[str, int] | None = ("127.0.0.1", 1883)
+    #: Run the attack corpus (:mod:`.attacks`) once per round, mid-round.
+    attacks: bool = True
 
 
 #: The CI run: one round of about a minute with every fault kind.
@@ -87,6 +90,11 @@ class RoundResult:
     survived: Counter[str]
     invariants: Invariants
     seconds: float
+    attacks: list[AttackResult] = field(default_factory=list)
+    #: Records the real nodes made and the hub accepted while the attacks ran, and for how long.
+    healthy_made: int = 0
+    healthy_accepted: int = 0
+    attack_seconds: float = 0.0
 
 
 @dataclass
@@ -226,6 +234,12 @@ def run_round(config: CampaignConfig, seed: int, work: Path,
                                     (site.hub_dir / "log.vkey").read_text().strip(),
                                     DEFAULT_ORIGIN)
         watcher.run(1.0)
+        attacker = None
+        if config.attacks:
+            attacker = Attacker(site, site.ca) if site.ca is not None else None
+            if attacker is None:
+                raise FaultSuiteError("the site has no CA to issue the attacker's certificates")
+            attacker.enroll()
         if config.broker is not None:
             console = SiteConsole(config.broker[0], config.broker[1], site.site_id)
             if not console.start():
@@ -240,6 +254,9 @@ def run_round(config: CampaignConfig, seed: int, work: Path,
         plan = schedule(config, [n.node_id for n in site.nodes], agencies, active_s, rng)
         injector = _Injector(site, followers, rng, log)
         threads = _fire_on_time(plan, injector)
+        attack_phase = _AttackPhase(site, attacker)
+        if attacker is not None:
+            threads.append(attack_phase.start(START_DELAY_S + 0.3 * active_s))
         simulator = site.processes["simulator"]
         deadline = time.monotonic() + START_DELAY_S + active_s + 120
         while simulator.poll() is None:
@@ -257,10 +274,16 @@ def run_round(config: CampaignConfig, seed: int, work: Path,
         drained = _drain(site, config.drain_timeout_s)
         for node in site.nodes:
             site.stop(f"edge-{node.node_id}")
-        invariants = check_round(site, followers, console, watcher, drained)
+        invariants = check_round(site, followers, console, watcher, drained,
+                                 {STOLEN: attacker.legit_records} if attacker else {})
+        for result in attack_phase.results:
+            if not result.refused:
+                invariants.problems.append(f"attack not refused: {result.name}: {result.answer}")
         survived = Counter(injector.injected) if invariants.held else Counter()
         return RoundResult(seed, injector.injected, survived, invariants,
-                           time.monotonic() - begin)
+                           time.monotonic() - begin, attack_phase.results,
+                           attack_phase.healthy_made, attack_phase.healthy_accepted,
+                           attack_phase.seconds)
     finally:
         if watcher is not None:
             watcher.stop()
@@ -269,6 +292,45 @@ def run_round(config: CampaignConfig, seed: int, work: Path,
         if console is not None:
             console.stop()
         site.stop_all()
+
+
+class _AttackPhase:
+    """Every attack once, mid-round, while the real nodes keep recording and syncing."""
+
+    def __init__(self, site: Site, attacker: Attacker | None) -> None:
+        self.site = site
+        self.attacker = attacker
+        self.results: list[AttackResult] = []
+        self.healthy_made = self.healthy_accepted = 0
+        self.seconds = 0.0
+
+    def start(self, at_s: float) -> threading.Thread:
+        thread = threading.Thread(target=self._run, args=(at_s,), name="attacks", daemon=True)
+        thread.start()
+        return thread
+
+    def _counts(self) -> tuple[int, int]:
+        """Records the real nodes hold in their journals, and hold at the hub."""
+        made = sum(journal_tip(n.directory / "journal.db") for n in self.site.nodes)
+        storage = open_storage(f"sqlite:///{self.site.hub_dir / 'hub.db'}")
+        try:
+            accepted = 0
+            for node in self.site.nodes:
+                row = storage.get_node(node.node_id)
+                accepted += row.last_seq if row is not None else 0
+        finally:
+            storage.close()
+        return made, accepted
+
+    def _run(self, at_s: float) -> None:
+        assert self.attacker is not None
+        time.sleep(at_s)
+        made0, accepted0 = self._counts()
+        began = time.monotonic()
+        self.results = list(run_attacks(self.attacker))
+        self.seconds = time.monotonic() - began
+        made1, accepted1 = self._counts()
+        self.healthy_made, self.healthy_accepted = made1 - made0, accepted1 - accepted0
 
 
 def _monitor_channel(site: Site) -> grpc.Channel:

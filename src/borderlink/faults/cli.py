@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, replace
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from borderlink.common.cli import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_UNAVAILABLE
 from borderlink.common.logs import configure_logging
@@ -45,6 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="site MQTT broker host:port, or 'none' (default %(default)s)")
     parser.add_argument("--keep", type=Path, help="keep each round's work folder under DIR")
     parser.add_argument("--json", type=Path, help="write the totals as JSON to FILE")
+    parser.add_argument("--no-attacks", action="store_true",
+                        help="faults only: skip the attack corpus run mid-round")
     parser.add_argument("--quiet", action="store_true", help="no line per fault, only the table")
     return parser
 
@@ -67,6 +69,7 @@ def config_from_args(args: argparse.Namespace) -> CampaignConfig:
     if args.rounds is not None and args.rounds < 1:
         raise FaultSuiteError("--rounds must be at least 1")
     return replace(config, faults=faults, seed=args.seed, broker=broker,
+                   attacks=not args.no_attacks,
                    scenario=args.scenario or config.scenario,
                    rounds=args.rounds or config.rounds,
                    duration_s=args.duration if args.duration is not None else config.duration_s)
@@ -89,8 +92,25 @@ def totals(results: list[RoundResult]) -> dict[str, object]:
             row["lost"] += i.agency_lost.get(agency, 0)
             row["duplicates"] += i.agency_duplicates.get(agency, 0)
             row["resumed"] += i.agency_breaks.get(agency, 0)
+    attacks: dict[str, dict[str, Any]] = {}
+    for r in results:
+        for a in r.attacks:
+            tally = attacks.setdefault(a.name, {"tried": 0, "refused": 0, "answers": []})
+            tally["tried"] += 1
+            tally["refused"] += int(a.refused)
+            if a.answer not in tally["answers"]:
+                tally["answers"].append(a.answer)
+    attack_s = sum(r.attack_seconds for r in results)
+    healthy = sum(r.healthy_accepted for r in results)
     return {
         "rounds": len(results),
+        "attacks": attacks,
+        "attacks_tried": sum(len(r.attacks) for r in results),
+        "attacks_refused": sum(1 for r in results for a in r.attacks if a.refused),
+        "healthy_records_made_during_attacks": sum(r.healthy_made for r in results),
+        "healthy_records_accepted_during_attacks": healthy,
+        "attack_seconds": round(attack_s, 1),
+        "healthy_sync_per_s_during_attacks": round(healthy / attack_s, 2) if attack_s else None,
         "seconds": round(sum(r.seconds for r in results), 1),
         "faults_injected": dict(injected),
         "faults_survived": dict(survived),
@@ -104,7 +124,7 @@ def totals(results: list[RoundResult]) -> dict[str, object]:
         "alarms_lost": sum(i.alarms_lost for i in inv),
         "alerts_seen": sum(i.alerts_seen for i in inv),
         "alerts_naming_no_durable_record": sum(i.alerts_not_durable for i in inv),
-        "chains_intact": f"{sum(i.chains_ok for i in inv)}/{sum(i.nodes for i in inv)}",
+        "chains_intact": f"{sum(i.chains_ok for i in inv)}/{sum(i.chain_nodes for i in inv)}",
         "signatures_verified": sum(i.signatures_ok for i in inv),
         "checkpoints_checked": sum(i.checkpoints_checked for i in inv),
         "log_consistent": all(i.consistency_ok for i in inv),
@@ -127,6 +147,18 @@ def print_table(t: dict[str, object], out: TextIO) -> None:
         if injected.get(kind):
             out.write(f"{kind:<16}{injected[kind]:>10}{survived.get(kind, 0):>10}\n")
     out.write(f"{'total':<16}{sum(injected.values()):>10}{sum(survived.values()):>10}\n\n")
+    attacks = t["attacks"]
+    assert isinstance(attacks, dict)
+    if attacks:
+        out.write(f"{'attack':<36}{'tried':>7}{'refused':>9}  answer\n")
+        for name, row in attacks.items():
+            answers = ", ".join(row["answers"])
+            out.write(f"{name:<36}{row['tried']:>7}{row['refused']:>9}  {answers}\n")
+        out.write(f"{'total':<36}{t['attacks_tried']:>7}{t['attacks_refused']:>9}\n")
+        out.write(f"while attacked ({t['attack_seconds']} s) the real nodes made "
+                  f"{t['healthy_records_made_during_attacks']} records and the hub accepted "
+                  f"{t['healthy_records_accepted_during_attacks']} of theirs "
+                  f"({t['healthy_sync_per_s_during_attacks']} /s)\n\n")
     rows = [
         ("records made by the agents", t["records_made"], ""),
         ("records at the hub", t["records_at_hub"], ""),

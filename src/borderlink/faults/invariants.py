@@ -35,6 +35,7 @@ class Invariants:
     mismatched: int = 0
     nodes: int = 0
     chains_ok: int = 0
+    chain_nodes: int = 0  # every enrolled node, the attacker's stolen one too
     signatures_ok: int = 0
     checkpoints_checked: int = 0
     consistency_ok: bool = False
@@ -93,9 +94,16 @@ def _hub_records(store: Path) -> dict[str, list[tuple[int, bytes]]]:
         storage.close()
 
 
-def _exactly_once(site: Any, found: Invariants,
-                  drained: dict[str, int]) -> dict[str, dict[int, tuple[bytes, str, bool]]]:
+def _exactly_once(site: Any, found: Invariants, drained: dict[str, int],
+                  others: dict[str, int]) -> dict[str, dict[int, tuple[bytes, str, bool]]]:
     at_hub = _hub_records(site.hub_dir / "hub.db")
+    real = {node.node_id for node in site.nodes}
+    for node_id, held in sorted(at_hub.items()):
+        if node_id in real:
+            continue
+        if len(held) != others.get(node_id, 0):
+            found.problems.append(f"the hub holds {len(held)} records of {node_id}, which was "
+                                  f"allowed to store {others.get(node_id, 0)}")
     journals: dict[str, dict[int, tuple[bytes, str, bool]]] = {}
     for node in site.nodes:
         rows = journal_rows(node.directory / "journal.db")
@@ -184,14 +192,17 @@ def _agency_streams(site: Any, followers: dict[str, Any], found: Invariants) -> 
 
 
 def check_round(site: Any, followers: dict[str, Any], console: Any,
-                watcher: CheckpointWatcher, drained: dict[str, int]) -> Invariants:
+                watcher: CheckpointWatcher, drained: dict[str, int],
+                others: dict[str, int]) -> Invariants:
     """Every invariant of the round; the hub must still be running (proofs are fetched).
-    *drained* holds each node's journal tip when the site had drained."""
+    *drained* holds each node's journal tip when the site had drained; *others* the records
+    the hub may hold of nodes without an agent (the attacker's stolen node)."""
     found = Invariants()
-    journals = _exactly_once(site, found, drained)
+    journals = _exactly_once(site, found, drained, others)
     audit, _records = audit_log(site.hub_dir / "hub.db", watcher)
     found.signatures_ok = audit.signatures_ok
     found.chains_ok = audit.chains_ok
+    found.chain_nodes = audit.nodes_checked
     found.consistency_ok = audit.consistency_ok
     found.checkpoints_checked = len(watcher.seen)
     found.problems.extend(audit.problems)

@@ -1,0 +1,367 @@
+"""Attacks on the running hub, as one stolen node, a LAN intruder and a curious agency would try.
+
+The attacker holds what a thief of one enrolled edge node holds: its TLS certificate and key,
+its record-signing key, the CA certificate (``bil-stolen-01``, enrolled like any node of the
+site but with no agent running, so that the attacks cannot disturb a real node's chain). It
+also holds an agency's credentials (SMS), a certificate from a CA of its own, an expired
+certificate and one for a node that was never enrolled.
+
+Each attack is one function that performs it over real gRPC and returns what the hub answered
+(a reject reason, a gRPC status, or what a read returned); it is *refused* when that answer is
+one of the answers the contract gives for it. What the attacks leave behind is checked by the
+round's invariants too: the stolen node holds exactly the one record it was allowed to send,
+and nothing else is stored.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+
+from borderlink.proto.keys import SigningKey
+from borderlink.proto.record import RecordChain, SignedRecord
+from borderlink.proto.record_types import default_registry
+from borderlink.proto.v1 import (
+    GRPC_MESSAGE_OPTIONS,
+    admin_pb2,
+    admin_pb2_grpc,
+    common_pb2,
+    federation_pb2,
+    federation_pb2_grpc,
+    sync_pb2,
+    sync_pb2_grpc,
+)
+from borderlink.provisioning.ca import CertificateAuthority, IssuedCertificate
+
+from .errors import FaultSuiteError
+
+STOLEN = "bil-stolen-01"
+GHOST = "bil-ghost-01"
+#: Record types SMS's example policy never grants (it sees document checks only).
+BEYOND_SMS = ["radiation.occupancy", "radiation.alarm", "lab.analysis", "intrusion.alert"]
+
+
+@dataclass(frozen=True)
+class AttackResult:
+    name: str
+    answer: str  # what the hub answered
+    refused: bool
+
+
+@dataclass
+class Credentials:
+    ca_pem: bytes
+    cert_pem: bytes
+    key_pem: bytes
+
+
+class _Sync:
+    """One Sync stream: send EdgeMessages, read HubMessages, learn how the stream ended."""
+
+    _END = object()
+
+    def __init__(self, address: str, creds: Credentials) -> None:
+        self.channel = _channel(address, creds)
+        self._out: queue.Queue[Any] = queue.Queue()
+        self._in: queue.Queue[Any] = queue.Queue()
+        self.code: grpc.StatusCode | None = None
+        self.call = sync_pb2_grpc.SyncStub(self.channel).Stream(iter(self._out.get, self._END))
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        try:
+            for message in self.call:
+                self._in.put(message)
+        except grpc.RpcError as exc:
+            self.code = exc.code()
+        self._in.put(self._END)
+
+    def send(self, **kw: Any) -> None:
+        self._out.put(sync_pb2.EdgeMessage(**kw))
+
+    def hello(self, node_id: str) -> None:
+        self.send(hello=sync_pb2.Hello(node_id=node_id, node_time_unix_ms=_now_ms(),
+                                       agent_version="attacker"))
+
+    def answer(self, wanted: str, timeout: float = 15.0) -> str:
+        """The first Reject or *wanted* message, or the status the stream ended with."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                item = self._in.get(timeout=max(0.01, deadline - time.monotonic()))
+            except queue.Empty:
+                return "no answer"
+            if item is self._END:
+                return self.code.name if self.code is not None else "ended"
+            kind = item.WhichOneof("msg")
+            if kind == "reject":
+                return sync_pb2.RejectReason.Name(item.reject.reason)
+            if kind == wanted:
+                return "ack" if kind == "ack" else kind
+
+    def close(self) -> None:
+        self._out.put(self._END)
+        self.call.cancel()
+        self.channel.close()
+
+
+class Attacker:
+    """Everything the attacks need, prepared on a provisioned, running site."""
+
+    def __init__(self, site: Any, ca: CertificateAuthority) -> None:
+        self.site = site
+        self.address = site.hub_address
+        ca_pem = (site.hub_dir / "ca.pem").read_bytes()
+        self.key = SigningKey.generate()
+        self.stolen = _creds(ca_pem, ca.issue_node(STOLEN))
+        self.ghost = _creds(ca_pem, ca.issue_node(GHOST))
+        now = dt.datetime.now(dt.UTC)
+        self.expired = _creds(ca_pem, ca.issue_node(
+            STOLEN, not_before=now - dt.timedelta(days=30), not_after=now - dt.timedelta(days=1)))
+        foreign = CertificateAuthority.create("an intruder's own CA")
+        self.foreign = _creds(ca_pem, foreign.issue_node(STOLEN))
+        cert, key = site.agency_files("SMS")
+        self.sms = Credentials(ca_pem, cert.read_bytes(), key.read_bytes())
+        self.chain = RecordChain(self.key, node_id=STOLEN, site=site.site_id,
+                                 registry=default_registry())
+        self.legit_records = 0
+
+    def enroll(self) -> None:
+        """Enrol the node whose identity the attacker will steal, as a technician did."""
+        done = self.site._cli("hub", "enroll", STOLEN, "--public-key", self.key.public_hex,
+                              "--site", self.site.site_id, "--agency", "SCC", "--profile",
+                              "rpm-lane", *self.site.admin_args())
+        if done.returncode != 0:
+            raise FaultSuiteError(f"enrolling {STOLEN} failed: {done.stderr.strip()}")
+
+    def record(self, commit: bool = True) -> SignedRecord:
+        signed = self.chain.prepare("node.tamper", {"kind": "attack", "detail": "probe"},
+                                    time_ms=_now_ms())
+        if commit:
+            self.chain.commit(signed)
+        return signed
+
+
+def _creds(ca_pem: bytes, issued: IssuedCertificate) -> Credentials:
+    return Credentials(ca_pem, issued.cert_pem, issued.key_pem())
+
+
+def _channel(address: str, creds: Credentials) -> grpc.Channel:
+    credentials = grpc.ssl_channel_credentials(creds.ca_pem, creds.key_pem, creds.cert_pem)
+    return grpc.secure_channel(address, credentials, GRPC_MESSAGE_OPTIONS)
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def _envelope(raw: bytes, disclosures: tuple[bytes, ...] = ()) -> common_pb2.Envelope:
+    return common_pb2.Envelope(record=raw, disclosures=list(disclosures))
+
+
+def _send_one(a: Attacker, raw: bytes, creds: Credentials | None = None,
+              node_id: str = STOLEN) -> str:
+    stream = _Sync(a.address, creds or a.stolen)
+    try:
+        stream.hello(node_id)
+        resume = stream.answer("resume")
+        if resume != "resume":
+            return resume
+        stream.send(batch=sync_pb2.RecordBatch(batch_id=1, envelopes=[_envelope(raw)]))
+        return stream.answer("ack")
+    finally:
+        stream.close()
+
+
+def _rpc_status(call: Callable[[], Any]) -> str:
+    try:
+        call()
+    except grpc.RpcError as exc:
+        return exc.code().name
+    return "answered"
+
+
+# -- the attacks ---------------------------------------------------------------------------
+
+def forged_signature(a: Attacker) -> str:
+    """A record in the stolen node's name, signed with a key that is not its enrolled key."""
+    forger = RecordChain(SigningKey.generate(), node_id=STOLEN, site=a.site.site_id,
+                         registry=default_registry())
+    raw = forger.prepare("node.tamper", {"kind": "attack", "detail": "forged"},
+                         time_ms=_now_ms()).raw
+    return _send_one(a, raw)
+
+
+def legit_then_replayed(a: Attacker) -> str:
+    """The node's genuine first record, accepted; then the same bytes again (a replay)."""
+    signed = a.record()
+    first = _send_one(a, signed.raw)
+    if first != "ack":
+        return f"first record not accepted: {first}"
+    a.legit_records += 1
+    again = _send_one(a, signed.raw)
+    return "idempotent" if again == "ack" else again  # stored once: checked by the invariants
+
+
+def chain_gap(a: Attacker) -> str:
+    """A record two sequence numbers ahead of what the hub holds."""
+    skipped = a.record()  # never sent
+    del skipped
+    return _send_one(a, a.record().raw)
+
+
+def garbage_record(a: Attacker) -> str:
+    return _send_one(a, b"\xd2\x84garbage that is not a COSE_Sign1 message")
+
+
+def deeply_nested_cbor(a: Attacker) -> str:
+    # 5,000 levels in 5 KB: small enough for every size limit, far too deep for any record
+    return _send_one(a, b"\xd2\x84" + b"\x81" * 5_000 + b"\x00")
+
+
+def huge_declared_length(a: Attacker) -> str:
+    return _send_one(a, b"\xd2\x84\x5b" + (1 << 60).to_bytes(8, "big"))
+
+
+def oversized_message(a: Attacker) -> str:
+    return _send_one(a, b"\x00" * (5 * 1024 * 1024))
+
+
+def impersonate_node(a: Attacker) -> str:
+    """The stolen certificate, a Hello in the name of another (real, running) node."""
+    victim = a.site.nodes[0].node_id
+    stream = _Sync(a.address, a.stolen)
+    try:
+        stream.hello(victim)
+        return stream.answer("resume")
+    finally:
+        stream.close()
+
+
+def unknown_node(a: Attacker) -> str:
+    """A valid certificate from the site's CA for a node that was never enrolled."""
+    return _send_one(a, a.record(commit=False).raw, creds=a.ghost, node_id=GHOST)
+
+
+def foreign_ca(a: Attacker) -> str:
+    return _send_one(a, a.record(commit=False).raw, creds=a.foreign)
+
+
+def expired_certificate(a: Attacker) -> str:
+    return _send_one(a, a.record(commit=False).raw, creds=a.expired)
+
+
+def batch_before_hello(a: Attacker) -> str:
+    stream = _Sync(a.address, a.stolen)
+    try:
+        stream.send(batch=sync_pb2.RecordBatch(batch_id=1,
+                                               envelopes=[_envelope(a.record(commit=False).raw)]))
+        return stream.answer("ack")
+    finally:
+        stream.close()
+
+
+def malformed_protobuf(a: Attacker) -> str:
+    """Bytes that are no EdgeMessage on the Sync stream (a client below the generated code)."""
+    with _channel(a.address, a.stolen) as channel:
+        call = channel.stream_stream("/borderlink.v1.Sync/Stream",
+                                     request_serializer=lambda b: b,
+                                     response_deserializer=lambda b: b)
+        try:
+            for _ in call(iter([b"\xff\xff\xff\xff\x0f garbage"]), timeout=10):
+                pass
+        except grpc.RpcError as exc:
+            return exc.code().name
+    return "answered"
+
+
+def idle_stream(a: Attacker) -> str:
+    """A stream that never says Hello: the hub closes it (its hello timeout)."""
+    stream = _Sync(a.address, a.stolen)
+    try:
+        return stream.answer("resume", timeout=30)
+    finally:
+        stream.close()
+
+
+def node_on_admin(a: Attacker) -> str:
+    with _channel(a.address, a.stolen) as channel:
+        stub = admin_pb2_grpc.AdminStub(channel)
+        return _rpc_status(lambda: stub.ListNodes(admin_pb2.ListNodesRequest(), timeout=10))
+
+
+def node_on_federation(a: Attacker) -> str:
+    with _channel(a.address, a.stolen) as channel:
+        stub = federation_pb2_grpc.FederationStub(channel)
+        return _rpc_status(lambda: stub.Query(federation_pb2.QueryRequest(limit=10), timeout=10))
+
+
+def agency_on_admin(a: Attacker) -> str:
+    with _channel(a.address, a.sms) as channel:
+        stub = admin_pb2_grpc.AdminStub(channel)
+        return _rpc_status(lambda: stub.ListNodes(admin_pb2.ListNodesRequest(), timeout=10))
+
+
+def agency_beyond_policy(a: Attacker) -> str:
+    """SMS asks for record types its policy never grants it."""
+    with _channel(a.address, a.sms) as channel:
+        stub = federation_pb2_grpc.FederationStub(channel)
+        try:
+            reply = stub.Query(federation_pb2.QueryRequest(
+                filter=common_pb2.RecordFilter(types=BEYOND_SMS), limit=1000), timeout=10)
+        except grpc.RpcError as exc:
+            return exc.code().name
+    return "nothing beyond its policy" if not reply.records else f"{len(reply.records)} records"
+
+
+#: name, attack, the answers that mean "refused".
+ATTACKS: list[tuple[str, Callable[[Attacker], str], frozenset[str]]] = [
+    ("forged signature", forged_signature, frozenset({"REJECT_REASON_BAD_SIGNATURE"})),
+    ("replayed record", legit_then_replayed, frozenset({"idempotent"})),
+    ("chain gap", chain_gap, frozenset({"REJECT_REASON_CHAIN_GAP"})),
+    ("garbage record", garbage_record, frozenset({"REJECT_REASON_MALFORMED"})),
+    ("deeply nested CBOR", deeply_nested_cbor, frozenset({"REJECT_REASON_MALFORMED"})),
+    ("huge declared length", huge_declared_length, frozenset({"REJECT_REASON_MALFORMED"})),
+    ("oversized message", oversized_message,
+     frozenset({"RESOURCE_EXHAUSTED", "REJECT_REASON_OVERSIZED"})),
+    ("node writing as another node", impersonate_node, frozenset({"PERMISSION_DENIED"})),
+    ("unknown node", unknown_node,
+     frozenset({"NOT_FOUND", "PERMISSION_DENIED", "REJECT_REASON_UNKNOWN_NODE"})),
+    ("foreign-CA certificate", foreign_ca, frozenset({"UNAVAILABLE"})),
+    ("expired certificate", expired_certificate, frozenset({"UNAVAILABLE"})),
+    ("batch before hello", batch_before_hello, frozenset({"FAILED_PRECONDITION"})),
+    ("malformed protobuf", malformed_protobuf,
+     frozenset({"INTERNAL", "INVALID_ARGUMENT", "UNKNOWN"})),
+    ("stream that idles", idle_stream, frozenset({"DEADLINE_EXCEEDED"})),
+    ("node certificate on Admin", node_on_admin, frozenset({"PERMISSION_DENIED"})),
+    ("node certificate on Federation", node_on_federation, frozenset({"PERMISSION_DENIED"})),
+    ("agency certificate on Admin", agency_on_admin, frozenset({"PERMISSION_DENIED"})),
+    ("agency reading beyond its policy", agency_beyond_policy,
+     frozenset({"nothing beyond its policy", "PERMISSION_DENIED"})),
+]
+
+
+def run_attacks(attacker: Attacker) -> Iterator[AttackResult]:
+    """Every attack once, in order (the idle stream's wait runs beside the others)."""
+    idle: list[str] = []
+    waiter = threading.Thread(target=lambda: idle.append(idle_stream(attacker)), daemon=True)
+    waiter.start()
+    for name, attack, refusals in ATTACKS:
+        if attack is idle_stream:
+            continue
+        try:
+            answer = attack(attacker)
+        except Exception as exc:  # an attack the suite could not carry out counts as not refused
+            answer = f"attack failed: {type(exc).__name__}: {exc}"
+        yield AttackResult(name, answer, answer in refusals)
+    waiter.join(40)
+    answer = idle[0] if idle else "no answer"
+    yield AttackResult("stream that idles", answer,
+                       answer in dict((n, r) for n, _, r in ATTACKS)["stream that idles"])
