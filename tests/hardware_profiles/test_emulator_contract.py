@@ -365,8 +365,10 @@ def _check_file_fault(run: Running, consumer: Consumer, mode: str) -> None:
     deadline = time.monotonic() + 4.0
     while time.monotonic() < deadline and len(complete()) < 3:
         time.sleep(0.05)
+    # read before the fault is cleared (an export written after it is a healthy one), in the
+    # order the instrument made them (a folder lists files in no particular order)
+    new = sorted(complete(), key=lambda r: r.t)
     em.clear_fault(mode)
-    new = complete()
     assert len(new) >= 2
     if mode == "stuck":
         later = new[1:]
