@@ -339,7 +339,7 @@ def padded_watchlist(path: str, persons: int, key: bytes, seed: int = 0) -> Any:
     import datetime as dt
     import random
 
-    from .processors.watchlist import ProtectedWatchlist
+    from borderlink.edge.processors.watchlist import ProtectedWatchlist
 
     with open(path, encoding="utf-8") as fh:
         clear = json.load(fh)
@@ -369,7 +369,7 @@ def score_scenario(scenario: Any, seed: int = 0, *, tick_s: float = 0.5,
     from borderlink.hardware_profiles.loader import load_profile
     from borderlink.hardware_profiles.simulator import generate, load_scenario
 
-    from .processor_registry import default_processor_registry
+    from borderlink.edge.processor_registry import default_processor_registry
 
     if isinstance(scenario, str):
         scenario = load_scenario(scenario)
@@ -382,7 +382,7 @@ def score_scenario(scenario: Any, seed: int = 0, *, tick_s: float = 0.5,
         profile = load_profile(spec.profile)
         classes[spec.id] = profile.device_class
         if profile.device_class == "document_reader" and watchlist_persons > 0:
-            from .processors.document import DocumentProcessor
+            from borderlink.edge.processors.document import DocumentProcessor
 
             key = hashlib.sha256(b"borderlink score watchlist key").digest()
             path = str(profile.setting("watchlist_file"))
@@ -395,7 +395,7 @@ def score_scenario(scenario: Any, seed: int = 0, *, tick_s: float = 0.5,
             continue
         if profile.device_class == "radiation_portal_monitor" and "lane" in spec.options:
             # the registry's factory does not pass the device's lane yet (see the report)
-            from .processors.radiation import RadiationConfig, RadiationProcessor
+            from borderlink.edge.processors.radiation import RadiationConfig, RadiationProcessor
 
             lane = str(spec.options["lane"])
             procs[spec.id] = RadiationProcessor(RadiationConfig.from_profile(profile, lane=lane))
