@@ -7,6 +7,7 @@ weights 7, 3, 1; ``<`` = 0, ``A`` = 10 … ``Z`` = 35).
 
 from __future__ import annotations
 
+import dataclasses
 import unicodedata
 from dataclasses import dataclass
 
@@ -86,6 +87,14 @@ def build_mrz(doc: MrzDocument) -> tuple[str, ...]:
     fmt = doc.doc_format
     number = _pad(doc.number, 9)
     number_cd = check_digit(number)
+    if len(doc.number) > 9:
+        if fmt not in ("TD1", "TD2"):
+            raise ValueError(f"{fmt} has no room for a document number of {len(doc.number)}")
+        # 9303 Part 5/6 note j: the check-digit position holds "<"; the rest of the number,
+        # its check digit (over the whole number) and a filler open the optional data.
+        number_cd = "<"
+        overflow = doc.number[9:] + check_digit(doc.number.replace(" ", "<")) + "<"
+        doc = dataclasses.replace(doc, optional=overflow + doc.optional)
     birth_cd = check_digit(doc.birth_date)
     expiry_cd = check_digit(doc.expiry_date)
     code = _pad(doc.doc_code, 2)

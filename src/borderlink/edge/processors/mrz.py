@@ -21,7 +21,16 @@ or ``0``), and the composite over the upper/middle line fields of TD1, TD2 and T
 
 Long document numbers (TD1, TD2; Part 5 §4.2.2 note j, Part 6 §4.2.2 note j): when the number
 is longer than 9 characters, the 9 most significant fill the field, the check-digit position
-holds ``<`` and the rest of the number, then its check digit, start the optional data field.
+holds ``<`` and the rest of the number, then its check digit and a filler, start the optional
+data field. The check digit covers the whole number (9303: the 9 characters, then the
+overflow). Issuers read the note two ways, and real cards exist of both: the digit over the
+number, or over the characters as printed, the ``<`` at the check-digit position included
+(``<`` counts 0 but shifts the 7-3-1 weights). Both readings are accepted; ``number_reading``
+says which one verified (``field``, ``overflow``, ``overflow_with_filler``). A filler inside a
+number (``AB<123``) is part of the field for the check digit and dropped from
+``document_number``; inside the overflow, the overflow ends at the first filler whose
+preceding character is a check digit that verifies (9303's own reading first: the first
+filler), so a number with an inner filler still checks.
 
 Dates are ``YYMMDD``; the century is not in the MRZ (Part 3 §4.8). Birth dates take the
 latest century that does not put them after the reading's date; expiry dates the century that
@@ -98,6 +107,7 @@ class Mrz:
     optional_data2: str  # TD1 line 2 optional data
     name_truncated: bool
     checks: Mapping[str, bool]
+    number_reading: str = "field"  # "field", "overflow", "overflow_with_filler"
     problems: tuple[str, ...] = ()  # structural findings: "bad_birth_date", "bad_sex" …
     lines: tuple[str, ...] = field(default=(), repr=False)
 
@@ -202,8 +212,8 @@ def parse_mrz(lines: Sequence[str], today: dt.date) -> Mrz:
         number, number_cd, opt1 = l1[5:14], l1[14], l1[15:30]
         birth, birth_cd, sex = l2[0:6], l2[6], l2[7]
         expiry, expiry_cd, nat, opt2 = l2[8:14], l2[14], l2[15:18], l2[18:29]
-        number, number_cd, opt1 = _long_number(number, number_cd, opt1)
-        checks["document_number"] = _cd_ok(number, number_cd)
+        number, reading, checks["document_number"], opt1 = _document_number(
+            number, number_cd, opt1)
         checks["birth_date"] = _cd_ok(birth, birth_cd)
         checks["expiry_date"] = _cd_ok(expiry, expiry_cd)
         checks["composite"] = _cd_ok(l1[5:30] + l2[0:7] + l2[8:15] + l2[18:29], l2[29])
@@ -215,6 +225,7 @@ def parse_mrz(lines: Sequence[str], today: dt.date) -> Mrz:
         code, state = l1[0:2], l1[2:5]
         surname, given, truncated = _split_name(l1[5:width])
         number, number_cd, nat = l2[0:9], l2[9], l2[10:13]
+        reading, number_ok = "field", _cd_ok(number, number_cd)
         birth, birth_cd, sex = l2[13:19], l2[19], l2[20]
         expiry, expiry_cd = l2[21:27], l2[27]
         optional2 = ""
@@ -226,13 +237,13 @@ def parse_mrz(lines: Sequence[str], today: dt.date) -> Mrz:
             checks["composite"] = _cd_ok(l2[0:10] + l2[13:20] + l2[21:43], l2[43])
         elif fmt == "TD2":
             opt = l2[28:35]
-            number, number_cd, opt = _long_number(number, number_cd, opt)
+            number, reading, number_ok, opt = _document_number(number, number_cd, opt)
             optional = _strip(opt)
             checks["composite"] = _cd_ok(l2[0:10] + l2[13:20] + l2[21:35], l2[35])
         else:  # MRV-A / MRV-B: no composite, optional data not check-digit protected
             optional = _strip(l2[28:width])
         checks = {
-            "document_number": _cd_ok(number, number_cd),
+            "document_number": number_ok,
             "birth_date": _cd_ok(birth, birth_cd),
             "expiry_date": _cd_ok(expiry, expiry_cd),
             **checks,
@@ -260,18 +271,48 @@ def parse_mrz(lines: Sequence[str], today: dt.date) -> Mrz:
         optional_data2=optional2,
         name_truncated=truncated,
         checks=checks,
+        number_reading=reading,
         problems=tuple(problems),
         lines=lines,
     )
 
 
-def _long_number(number: str, number_cd: str, optional: str) -> tuple[str, str, str]:
-    """Join a TD1/TD2 document number that continues in the optional data field."""
+def _document_number(number: str, number_cd: str,
+                     optional: str) -> tuple[str, str, bool, str]:
+    """(number, reading, check passed, optional data left) of a TD1/TD2 number field.
+
+    A check-digit position holding ``<`` before optional data that does not start with a
+    filler is a long number (see the module docstring). Overflow ends are tried shortest
+    first, each under both readings; the first that verifies wins. None verifying: the
+    9303 reading (overflow up to the first filler) is reported as failed.
+    """
     if number_cd != "<" or optional[:1] in ("<", ""):
-        return number, number_cd, optional
-    end = optional.find("<")
-    extension = optional if end < 0 else optional[:end]
-    if len(extension) < 2:  # the extension must hold at least one character and the CD
-        return number, number_cd, optional
-    rest = "" if end < 0 else optional[end:]
-    return number + extension[:-1], extension[-1], rest
+        return number, "field", _cd_ok(number, number_cd), optional
+    first: tuple[str, str, bool, str] | None = None
+    for end in _overflow_ends(optional):
+        # rest: the holder's optional data, after the filler that closes the number
+        extension, digit, rest = optional[:end - 1], optional[end - 1], optional[end + 1:]
+        for reading, text in (("overflow", number + extension),
+                              ("overflow_with_filler", number + "<" + extension)):
+            if _cd_ok(text, digit):
+                return number + extension, reading, True, rest
+        if first is None:
+            first = (number + extension, "overflow", False, rest)
+    if first is None:  # no digit where the overflow's check digit must be
+        end = optional.find("<")
+        extension = optional if end < 0 else optional[:end]
+        return number + extension, "overflow", False, optional[len(extension):]
+    return first
+
+
+def _overflow_ends(optional: str) -> list[int]:
+    """Where a number's overflow may end: after a digit that follows a non-filler and is
+    itself followed by a filler or the field's end (the first such end is 9303's)."""
+    ends = []
+    for end in range(2, len(optional) + 1):
+        if "<<" in optional[:end]:
+            break  # a double filler ends the number: inner fillers come one at a time
+        if (optional[end - 1].isdigit() and optional[end - 2] != "<"
+                and (end == len(optional) or optional[end] == "<")):
+            ends.append(end)
+    return ends
