@@ -139,8 +139,8 @@ def test_agreement_compares_what_the_truth_expects_and_names_what_it_skips() -> 
 
 
 def test_document_readers_can_be_scored_on_a_padded_protected_watchlist() -> None:
-    from borderlink.scoring import padded_watchlist
     from borderlink.hardware_profiles.loader import load_profile
+    from borderlink.scoring import padded_watchlist
 
     path = load_profile("docreader-first-line").setting("watchlist_file")
     key = b"k" * 32

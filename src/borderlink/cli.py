@@ -20,9 +20,8 @@ from borderlink.common.logs import configure_logging
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from borderlink import demo
+    from borderlink import demo, scoring
     from borderlink.edge import cli as edge_cli
-    from borderlink import scoring
     from borderlink.firmware_tools import cli as firmware_cli
     from borderlink.hardware_profiles import cli as profiles_cli
     from borderlink.hub import cli as hub_cli

@@ -366,10 +366,9 @@ def score_scenario(scenario: Any, seed: int = 0, *, tick_s: float = 0.5,
     *watchlist_persons* > 0: document readers check a protected watchlist padded to that
     many persons (:func:`padded_watchlist`) instead of the profile's file alone.
     """
+    from borderlink.edge.processor_registry import default_processor_registry
     from borderlink.hardware_profiles.loader import load_profile
     from borderlink.hardware_profiles.simulator import generate, load_scenario
-
-    from borderlink.edge.processor_registry import default_processor_registry
 
     if isinstance(scenario, str):
         scenario = load_scenario(scenario)

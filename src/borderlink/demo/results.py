@@ -142,14 +142,14 @@ def lab_results(site: Any, records: list[Record]) -> list[LabResult]:
     for r in records:
         if r.record_type != "lab.analysis":
             continue
-        run = runs.get(str(r.body.get("sample_id")))
+        lab_run = runs.get(str(r.body.get("sample_id")))
         for finding in r.body.get("findings", ()):
             entry = entries.get(str(finding.get("substance"))) or entries.get(str(finding.get("name")))
             if entry is None or "match" not in finding:
                 continue
             sample: list[tuple[float, float]] = []
-            if run is not None and run.spectra:
-                spectrum = min(run.spectra, key=lambda s: abs(s.retention_time_min
+            if lab_run is not None and lab_run.spectra:
+                spectrum = min(lab_run.spectra, key=lambda s: abs(s.retention_time_min
                                                               - float(finding.get("rt_min", 0))))
                 sample = list(zip(spectrum.mz, spectrum.intensities, strict=False))
             results.append(LabResult(

@@ -119,9 +119,9 @@ class Site:
         init_hub_dir(self.hub_dir, listen=self.hub_address, metrics_port=None)
         ca = self.ca = CertificateAuthority.load(self.hub_dir / "ca.pem", self.hub_dir / "ca.key")
         for agency in AGENCIES:
-            cert, key = self.agency_files(agency)
-            cert.parent.mkdir(parents=True, exist_ok=True)
-            ca.issue_agency(agency).save(cert, key)
+            cert_path, key_path = self.agency_files(agency)
+            cert_path.parent.mkdir(parents=True, exist_ok=True)
+            ca.issue_agency(agency).save(cert_path, key_path)
         scenario = load_scenario(self.scenario_name)
         self.site_id = f"AZ-{scenario.site}"
         self.scenario_duration_s = float(scenario.duration_s)

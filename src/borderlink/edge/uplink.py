@@ -32,7 +32,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import grpc
 
@@ -220,7 +220,7 @@ class Uplink:
 
     def _session_at(self, address: str) -> bool:
         """One stream to one hub; returns whether it got as far as a Resume."""
-        options = [("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+        options: list[tuple[str, Any]] = [("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
                    ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
                    ("grpc.keepalive_time_ms", 20000), ("grpc.keepalive_timeout_ms", 10000)]
         if self.config.tls_server_name:
@@ -240,7 +240,7 @@ class Uplink:
                 node_id=self.node_id, last_journal_seq=self.journal.tip[0],
                 node_time_unix_ms=int(hello_sent * 1000),
                 agent_version=self.config.agent_version,
-                downlink_versions=[sync_pb2.DownlinkVersion(kind=KIND_NUMBERS[k], version=v)
+                downlink_versions=[sync_pb2.DownlinkVersion(kind=_kind_pb(KIND_NUMBERS[k]), version=v)
                                    for k, v in sorted(versions.items())]))
             call = stub.Stream(session.requests(hello))
             self._call = call
@@ -448,3 +448,9 @@ def parse_addresses(values: Sequence[str]) -> tuple[str, ...]:
             raise ValueError(f"hub address {v!r} must be host:port")
         out.append(v)
     return tuple(out)
+
+
+def _kind_pb(number: int) -> sync_pb2.DownlinkKind:
+    """A DownlinkKind enum value from its number (the generated stubs type enum fields by their
+    enum class; at run time both are ints)."""
+    return cast(sync_pb2.DownlinkKind, number)

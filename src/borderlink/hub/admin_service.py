@@ -202,6 +202,7 @@ class AdminServicer(admin_pb2_grpc.AdminServicer):
         kind = PB_TO_KIND.get(d.kind)
         if kind is None:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"unknown downlink kind {d.kind}")
+        assert kind is not None  # context.abort raised otherwise
         if not d.target or d.version < 1 or not d.signed_payload:
             context.abort(
                 grpc.StatusCode.INVALID_ARGUMENT,

@@ -190,7 +190,7 @@ class Sequencer:
                     # Standby: follow the other sequencer's checkpoints (for metrics).
                     cp = self.storage.latest_checkpoint()
                     fresh = cp is not None and self._seen_size != cp.tree_size
-                    if fresh and self.on_checkpoint is not None:
+                    if cp is not None and fresh and self.on_checkpoint is not None:
                         self._seen_size = cp.tree_size
                         self.on_checkpoint(cp)
                     return None

@@ -28,7 +28,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import grpc
 
@@ -521,7 +521,7 @@ class SyncServicer(sync_pb2_grpc.SyncServicer):
                             batch_id=batch.batch_id,
                             index_in_batch=rej.index_in_batch,
                             seq=rej.seq,
-                            reason=int(rej.reason),
+                            reason=cast(sync_pb2.RejectReason, int(rej.reason)),
                             message=rej.message,
                         )
                     ),

@@ -50,6 +50,7 @@ class TransparencyServicer(transparency_pb2_grpc.TransparencyServicer):
             row = self.storage.latest_checkpoint()
             if row is None:
                 context.abort(grpc.StatusCode.NOT_FOUND, "no checkpoint has been published yet")
+        assert row is not None  # context.abort raised otherwise
         return checkpoint_pb(row)
 
     def GetInclusionProof(
