@@ -3,8 +3,11 @@
 Glue at the top level because it needs both the CA (``borderlink.provisioning``) and the hub's
 configuration format, and the hub never imports provisioning. Writes into DIR:
 
-* ``ca.pem`` / ``ca.key`` — a new CA (keep ``ca.key`` offline in production);
-* ``hub.pem`` / ``hub.key`` — the hub's server certificate (``localhost``, ``127.0.0.1``);
+* ``ca.pem`` — the deployment's trust bundle (issuing CA, then root) from the CA directory
+  (``--ca-dir``, default ``DIR/ca``: made with ``borderlink provision ca init`` when it holds no
+  root yet, else reused; move its ``root.key`` offline in production);
+* ``hub.pem`` / ``hub.key`` — the hub's server certificate (``localhost``, ``127.0.0.1``), issued
+  as ``borderlink provision cert hub`` issues it;
 * ``admin.pem`` / ``admin.key`` — a technician certificate for ``borderlink hub enroll …``;
 * ``log.skey`` — the log's C2SP checkpoint signing key, ``log.vkey`` its verifier key and
   ``clock.vkey`` the verifier of the timestamped cosignatures (derived from the log key);
@@ -32,20 +35,25 @@ def init_hub_dir(
     listen: str = "127.0.0.1:7443",
     admin: str = "technician",
     metrics_port: int | None = 9464,
+    ca_dir: Path | None = None,
 ) -> Path:
     """Create the files above in *directory*; returns the path of ``hub.toml``."""
     from borderlink.hub.log import clock_signer
     from borderlink.proto.checkpoint import NoteSigner
-    from borderlink.provisioning.ca import CertificateAuthority, write_private
+    from borderlink.proto.identity import Identity, Role
+    from borderlink.provisioning.ca import write_private
+    from borderlink.provisioning.trust import ROOT_CERT, CaDirectory, init_ca_directory
 
     directory.mkdir(parents=True, exist_ok=True)
     config = directory / "hub.toml"
     if config.exists():
         raise FileExistsError(f"{config} exists; init never overwrites a hub")
-    ca = CertificateAuthority.create("borderlink CA")
-    ca.save(directory / "ca.pem", directory / "ca.key")
-    ca.issue_hub().save(directory / "hub.pem", directory / "hub.key")
-    ca.issue_admin(admin).save(directory / "admin.pem", directory / "admin.key")
+    ca_dir = ca_dir if ca_dir is not None else directory / "ca"
+    ca = CaDirectory(ca_dir) if (ca_dir / ROOT_CERT).exists() else init_ca_directory(ca_dir)
+    (directory / "ca.pem").write_bytes(ca.trust_pem)
+    ca.issue(Identity(Role.HUB, "hub"), directory, dns_names=["localhost"],
+             ip_addresses=["127.0.0.1"])
+    ca.issue(Identity(Role.ADMIN, admin), directory, stem="admin")
     signer = NoteSigner.generate(origin)
     write_private(directory / "log.skey", (signer.skey + "\n").encode())
     (directory / "log.vkey").write_text(signer.verifier.vkey + "\n")
@@ -82,6 +90,7 @@ def _init(args: argparse.Namespace) -> int:
             origin=args.origin,
             listen=args.listen,
             metrics_port=None if args.metrics_port == 0 else args.metrics_port,
+            ca_dir=Path(args.ca_dir) if args.ca_dir else None,
         )
     except FileExistsError as exc:
         print(f"borderlink hub init: {exc}", file=sys.stderr)
@@ -96,6 +105,10 @@ def add_init_command(commands: argparse._SubParsersAction) -> None:  # type: ign
         "init", help="make a CA, hub and admin certificates, log key and hub.toml"
     )
     p.add_argument("--dir", required=True, help="directory to fill (created if missing)")
+    p.add_argument(
+        "--ca-dir",
+        help="the deployment's CA directory (default DIR/ca; made if it holds no root)",
+    )
     p.add_argument("--origin", default=DEFAULT_ORIGIN, help="log origin (default %(default)s)")
     p.add_argument("--listen", default="127.0.0.1:7443", help="hub address (default %(default)s)")
     p.add_argument("--metrics-port", type=int, default=9464, help="Prometheus port, 0 = off")

@@ -18,7 +18,8 @@ from borderlink.cli import main
 from borderlink.hub.storage import open_storage
 from borderlink.proto.checkpoint import NoteVerifier, open_checkpoint
 from borderlink.proto.keys import SigningKey
-from borderlink.provisioning.ca import CertificateAuthority, IssuedCertificate
+from borderlink.provisioning.ca import IssuedCertificate
+from borderlink.provisioning.trust import CaDirectory
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "hub"))
 from hubkit import Stream, TestNode, envelope
@@ -49,7 +50,7 @@ def test_init_serve_enroll_sync_and_stop(tmp_path: Path, capsys) -> None:
         stderr=log,
     )
     try:
-        ca = CertificateAuthority.load(d / "ca.pem", d / "ca.key")
+        ca = CaDirectory(d / "ca").issuing()
         admin = IssuedCertificate.load(d / "admin.pem", d / "admin.key")
         creds = grpc.ssl_channel_credentials(ca.cert_pem, admin.key_pem(), admin.cert_pem)
         deadline = time.monotonic() + 20

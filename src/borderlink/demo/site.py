@@ -26,6 +26,7 @@ from borderlink.hub_init import init_hub_dir
 from borderlink.proto.errors import BorderlinkError
 from borderlink.proto.keys import SigningKey
 from borderlink.provisioning.ca import CertificateAuthority
+from borderlink.provisioning.trust import CaDirectory
 
 from .linkcut import LinkRelay
 
@@ -117,7 +118,7 @@ class Site:
         (self.work / "logs").mkdir(parents=True, exist_ok=True)
         self.hub_port = _free_port()
         init_hub_dir(self.hub_dir, listen=self.hub_address, metrics_port=None)
-        ca = self.ca = CertificateAuthority.load(self.hub_dir / "ca.pem", self.hub_dir / "ca.key")
+        ca = self.ca = CaDirectory(self.hub_dir / "ca").issuing()
         for agency in AGENCIES:
             cert_path, key_path = self.agency_files(agency)
             cert_path.parent.mkdir(parents=True, exist_ok=True)

@@ -58,6 +58,11 @@ PrivateKey = ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
 #: Default validity of leaf certificates (days) and of the CA (days).
 DEFAULT_LEAF_DAYS = 397
 DEFAULT_CA_DAYS = 3650
+#: Validity by role (days; docs/provisioning.md): nodes renew often, so a stolen node's
+#: certificate dies on its own within a quarter.
+ROLE_DAYS = {"node": 90, "agency": 365, "hub": 365, "admin": 365}
+#: The issuing CA (online, signs leaves and CRLs) and the root (offline, signs issuing CAs).
+DEFAULT_ISSUING_DAYS = 3 * 365
 #: Backdating of notBefore, to tolerate small clock differences (seconds).
 BACKDATE_S = 300
 
@@ -180,8 +185,10 @@ class CertificateAuthority:
         key_type: KeyType = KeyType.P256,
         valid_days: int = DEFAULT_CA_DAYS,
         now: dt.datetime | None = None,
+        path_length: int = 0,
     ) -> CertificateAuthority:
-        """A new self-signed CA (path length 0: it signs leaves only)."""
+        """A new self-signed CA (path length 0: it signs leaves only; 1: a root that signs
+        issuing CAs, see :meth:`issue_ca`)."""
         now = now or _now()
         key = key_type.generate()
         subject = x509.Name(
@@ -190,16 +197,59 @@ class CertificateAuthority:
                 x509.NameAttribute(NameOID.COMMON_NAME, name),
             ]
         )
-        ski = x509.SubjectKeyIdentifier.from_public_key(key.public_key())
+        cert = cls._ca_builder(subject, subject, key, now, valid_days, path_length).sign(
+            key, _sign_hash(key)
+        )
+        return cls(cert, key)
+
+    def issue_ca(
+        self,
+        name: str = "borderlink issuing CA",
+        *,
+        key_type: KeyType = KeyType.P256,
+        valid_days: int = DEFAULT_ISSUING_DAYS,
+        now: dt.datetime | None = None,
+    ) -> CertificateAuthority:
+        """An issuing CA signed by this (root) CA: path length 0, never past this CA's end."""
+        now = now or _now()
+        key = key_type.generate()
+        subject = x509.Name(
+            [
+                x509.NameAttribute(NameOID.ORGANIZATION_NAME, "borderlink"),
+                x509.NameAttribute(NameOID.COMMON_NAME, name),
+            ]
+        )
+        days = min(valid_days, (self.certificate.not_valid_after_utc - now).days)
+        ca_ski = self.certificate.extensions.get_extension_for_class(x509.SubjectKeyIdentifier)
         cert = (
+            self._ca_builder(self.certificate.subject, subject, key, now, days, 0)
+            .add_extension(
+                x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ca_ski.value),
+                critical=False,
+            )
+            .sign(self.key, _sign_hash(self.key))
+        )
+        return CertificateAuthority(cert, key)
+
+    @staticmethod
+    def _ca_builder(
+        issuer: x509.Name,
+        subject: x509.Name,
+        key: PrivateKey,
+        now: dt.datetime,
+        valid_days: int,
+        path_length: int,
+    ) -> x509.CertificateBuilder:
+        ski = x509.SubjectKeyIdentifier.from_public_key(key.public_key())
+        return (
             x509.CertificateBuilder()
             .subject_name(subject)
-            .issuer_name(subject)
+            .issuer_name(issuer)
             .public_key(key.public_key())
             .serial_number(x509.random_serial_number())
             .not_valid_before(now - dt.timedelta(seconds=BACKDATE_S))
             .not_valid_after(now + dt.timedelta(days=valid_days))
-            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=path_length), critical=True)
             .add_extension(
                 x509.KeyUsage(
                     digital_signature=True,
@@ -215,9 +265,7 @@ class CertificateAuthority:
                 critical=True,
             )
             .add_extension(ski, critical=False)
-            .sign(key, _sign_hash(key))
         )
-        return cls(cert, key)
 
     @classmethod
     def load(
@@ -259,20 +307,60 @@ class CertificateAuthority:
         ip_addresses: Sequence[str] = (),
         key: PrivateKey | None = None,
         key_type: KeyType = KeyType.P256,
-        valid_days: int = DEFAULT_LEAF_DAYS,
+        valid_days: int | None = None,
         not_before: dt.datetime | None = None,
         not_after: dt.datetime | None = None,
+        site: str = "",
+        agency: str = "",
     ) -> IssuedCertificate:
         """Issue a leaf for *identity*; a new key of *key_type* unless *key* is given.
 
-        *not_before*/*not_after* override the validity window (tests make expired
-        certificates with them). The hub role gets ``serverAuth``, every other role
-        ``clientAuth``.
+        *valid_days* defaults by role (:data:`ROLE_DAYS`); *not_before*/*not_after* override
+        the window (tests make expired certificates with them).
+        """
+        key = key or key_type.generate()
+        cert = self.sign_leaf(
+            identity,
+            key.public_key(),
+            dns_names=dns_names,
+            ip_addresses=ip_addresses,
+            valid_days=valid_days,
+            not_before=not_before,
+            not_after=not_after,
+            site=site,
+            agency=agency,
+        )
+        return IssuedCertificate(cert, key)
+
+    def sign_leaf(
+        self,
+        identity: Identity,
+        public_key: ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey,
+        *,
+        dns_names: Sequence[str] = (),
+        ip_addresses: Sequence[str] = (),
+        valid_days: int | None = None,
+        not_before: dt.datetime | None = None,
+        not_after: dt.datetime | None = None,
+        site: str = "",
+        agency: str = "",
+    ) -> x509.Certificate:
+        """A leaf certificate for *public_key* (the profile of docs/provisioning.md).
+
+        Subject ``O=<agency or borderlink>, OU=<role>, L=<site>, CN=<name>``; the URI SAN
+        ``borderlink://<role>/<name>`` is the identity the hub authorises on. The hub role
+        gets ``serverAuth``, every other role ``clientAuth``; never past this CA's own end.
         """
         _check_name(identity.role, identity.name)
-        key = key or key_type.generate()
+        if agency:
+            _check_name(Role.AGENCY, agency)
+        if identity.role is Role.AGENCY:
+            agency = identity.name
+        days = valid_days if valid_days is not None else ROLE_DAYS[identity.role.value]
         start = not_before or (_now() - dt.timedelta(seconds=BACKDATE_S))
-        end = not_after or (start + dt.timedelta(days=valid_days))
+        end = not_after or min(
+            start + dt.timedelta(days=days), self.certificate.not_valid_after_utc
+        )
         sans: list[x509.GeneralName] = [x509.UniformResourceIdentifier(identity.uri)]
         sans += [x509.DNSName(d) for d in dns_names]
         try:
@@ -284,20 +372,19 @@ class CertificateAuthority:
             if identity.role is Role.HUB
             else ExtendedKeyUsageOID.CLIENT_AUTH
         )
+        names = [
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, agency or "borderlink"),
+            x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, identity.role.value),
+        ]
+        if site:
+            names.append(x509.NameAttribute(NameOID.LOCALITY_NAME, site))
+        names.append(x509.NameAttribute(NameOID.COMMON_NAME, identity.name))
         ca_ski = self.certificate.extensions.get_extension_for_class(x509.SubjectKeyIdentifier)
-        cert = (
+        return (
             x509.CertificateBuilder()
-            .subject_name(
-                x509.Name(
-                    [
-                        x509.NameAttribute(NameOID.ORGANIZATION_NAME, "borderlink"),
-                        x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, identity.role.value),
-                        x509.NameAttribute(NameOID.COMMON_NAME, identity.name),
-                    ]
-                )
-            )
+            .subject_name(x509.Name(names))
             .issuer_name(self.certificate.subject)
-            .public_key(key.public_key())
+            .public_key(public_key)
             .serial_number(x509.random_serial_number())
             .not_valid_before(start)
             .not_valid_after(end)
@@ -318,16 +405,13 @@ class CertificateAuthority:
             )
             .add_extension(x509.ExtendedKeyUsage([eku]), critical=False)
             .add_extension(x509.SubjectAlternativeName(sans), critical=False)
-            .add_extension(
-                x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False
-            )
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
             .add_extension(
                 x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ca_ski.value),
                 critical=False,
             )
             .sign(self.key, _sign_hash(self.key))
         )
-        return IssuedCertificate(cert, key)
 
     def issue_hub(
         self,

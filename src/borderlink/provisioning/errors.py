@@ -25,3 +25,28 @@ IdentityError = _IdentityError
 
 class CertificateRejected(ProvisioningError):
     """A certificate that does not check out: other issuer, bad signature, expired, revoked."""
+
+
+class CaDirectoryError(ProvisioningError):
+    """A CA directory that is missing a file, would be overwritten, or whose key is locked."""
+
+
+class TokenError(ProvisioningError):
+    """An enrolment token that is malformed, unknown, expired, used or for another node.
+
+    :attr:`reason` is the machine-readable cause (``docs/provisioning.md`` lists them) that
+    the enrolment service sends as gRPC trailing metadata and ``provision enroll`` maps to
+    its exit code.
+    """
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class EnrollmentError(ProvisioningError):
+    """Enrolment refused or impossible; :attr:`reason` as for :class:`TokenError`."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
