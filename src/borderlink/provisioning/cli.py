@@ -1,13 +1,324 @@
-"""``borderlink provision …``."""
+"""``borderlink provision …``: the technician's commands (docs/provisioning.md).
+
+* ``ca init --dir DIR`` — root and issuing CA of a deployment; ``ca rotate`` a new issuing CA
+  (needs the offline root key); ``ca show`` the fingerprint nodes pin;
+* ``cert hub|agency|admin NAME --dir DIR --out OUT`` — a leaf certificate and key;
+* ``token create --node ID --site SITE --agency AGENCY --profile PROFILE --expires 24h`` — a
+  one-time enrolment token (printed, as a terminal QR code, optionally a PNG); ``token list``;
+* ``serve --dir DIR --hub ADDR`` — the Enrollment service (its own port, default 7444);
+* ``enroll --hub ADDR --token TOKEN`` — on the node: keys, certificate, a complete node.toml.
+
+Exit codes of ``enroll`` besides the common ones (borderlink.common.cli) name the refusal:
+see :data:`ENROLL_EXIT`.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
 
-from borderlink.common.cli import not_yet_built
+from borderlink.common.cli import EXIT_FAILED, EXIT_OK, EXIT_UNAVAILABLE, EXIT_USAGE, env_default
+from borderlink.proto.identity import Identity, Role
+
+#: ``provision enroll`` exit code per refusal cause (docs/provisioning.md).
+ENROLL_EXIT = {
+    "token-malformed": EXIT_USAGE,
+    "bad-address": EXIT_USAGE,
+    "hub-unreachable": EXIT_UNAVAILABLE,
+    "hub-unavailable": EXIT_UNAVAILABLE,
+    "token-unknown": 10,
+    "token-expired": 11,
+    "token-used": 12,
+    "token-other-node": 13,
+    "ca-mismatch": 14,
+    "node-exists": 15,
+    "node-configured": 16,
+    "rate-limited": 17,
+    "bad-request": 18,
+    "bad-answer": EXIT_FAILED,
+}
+
+
+def _passphrase(path: str | None) -> bytes | None:
+    if not path:
+        return None
+    data = Path(path).read_bytes().rstrip(b"\r\n")
+    if not data:
+        raise SystemExit(f"borderlink provision: passphrase file {path} is empty")
+    return data
+
+
+def _ca_dir(args: argparse.Namespace) -> Any:
+    from borderlink.provisioning.trust import CaDirectory
+
+    return CaDirectory(Path(args.dir))
+
+
+# -- ca -------------------------------------------------------------------------------------
+
+def _ca_init(args: argparse.Namespace) -> int:
+    from borderlink.provisioning.trust import init_ca_directory
+
+    ca = init_ca_directory(
+        Path(args.dir), name=args.name,
+        root_passphrase=_passphrase(args.root_passphrase_file),
+        issuing_passphrase=_passphrase(args.issuing_passphrase_file))
+    print(f"CA directory {ca.path}: root.pem, issuing.pem, trust.pem (keys 0600)")
+    print(f"root fingerprint (SHA-256): {ca.fingerprint}")
+    print(f"Move {ca.path / 'root.key'} offline: only `provision ca rotate` needs it.")
+    return EXIT_OK
+
+
+def _ca_rotate(args: argparse.Namespace) -> int:
+    from borderlink.provisioning.trust import fingerprint, rotate_issuing
+
+    cert = rotate_issuing(_ca_dir(args), root_passphrase=_passphrase(args.root_passphrase_file),
+                          issuing_passphrase=_passphrase(args.issuing_passphrase_file))
+    print(f"new issuing CA {fingerprint(cert)}; copy trust.pem to the hub's [tls] ca")
+    return EXIT_OK
+
+
+def _ca_show(args: argparse.Namespace) -> int:
+    ca = _ca_dir(args)
+    root, issuing = ca.root_certificate, ca.issuing_certificate
+    info = {"dir": str(ca.path), "fingerprint": ca.fingerprint,
+            "root": root.subject.rfc4514_string(),
+            "root_not_after": root.not_valid_after_utc.isoformat(),
+            "issuing": issuing.subject.rfc4514_string(),
+            "issuing_not_after": issuing.not_valid_after_utc.isoformat(),
+            "root_key_present": (ca.path / "root.key").exists()}
+    print(json.dumps(info, indent=2) if args.json else
+          "\n".join(f"{k:18} {v}" for k, v in info.items()))
+    return EXIT_OK
+
+
+# -- cert -----------------------------------------------------------------------------------
+
+def _cert(args: argparse.Namespace) -> int:
+    role = Role(args.role_name)
+    name = args.name or ("hub" if role is Role.HUB else "")
+    if not name:
+        print(f"borderlink provision cert {role.value}: a NAME is required", file=sys.stderr)
+        return EXIT_USAGE
+    dns = args.dns if args.dns else (["localhost"] if role is Role.HUB else [])
+    ips = args.ip if args.ip else (["127.0.0.1"] if role is Role.HUB else [])
+    cert, key = _ca_dir(args).issue(
+        Identity(role, name), Path(args.out), passphrase=_passphrase(args.passphrase_file),
+        key_passphrase=_passphrase(args.key_passphrase_file), dns_names=dns, ip_addresses=ips,
+        valid_days=args.days)
+    print(cert)
+    print(key)
+    return EXIT_OK
+
+
+# -- tokens ---------------------------------------------------------------------------------
+
+def _open_tokens(args: argparse.Namespace) -> Any:
+    from borderlink.provisioning.tokens import TOKENS_DB, TokenStore
+
+    ca = _ca_dir(args)
+    ca.root_certificate  # noqa: B018  (a clear error when DIR is no CA directory)
+    return ca, TokenStore.open(ca.path / TOKENS_DB)
+
+
+def _token_create(args: argparse.Namespace) -> int:
+    import segno
+
+    from borderlink.provisioning.tokens import parse_duration
+
+    ca, store = _open_tokens(args)
+    try:
+        token, grant = store.create(node_id=args.node, site=args.site, agency=args.agency,
+                                    profile=args.profile, ttl_s=parse_duration(args.expires),
+                                    ca_fingerprint=ca.fingerprint)
+    finally:
+        store.close()
+    text = str(token)
+    qr = segno.make(text, error="m")
+    if args.png:
+        qr.save(args.png, scale=6, border=4)
+    expires = time.strftime("%Y-%m-%d %H:%M:%SZ", time.gmtime(grant.expires_ms / 1000))
+    if args.json:
+        print(json.dumps({"token": text, "node": grant.node_id, "site": grant.site,
+                          "agency": grant.agency, "profile": grant.profile,
+                          "expires": expires, "ca_fingerprint": ca.fingerprint,
+                          "png": args.png}))
+        return EXIT_OK
+    print(f"enrolment token for node {grant.node_id} ({grant.site}, {grant.agency}, "
+          f"{grant.profile}), single use, expires {expires}:")
+    print(text)
+    print(f"CA fingerprint (SHA-256): {ca.fingerprint}")
+    if not args.no_qr:
+        qr.terminal(out=sys.stdout, compact=True)
+    return EXIT_OK
+
+
+def _token_list(args: argparse.Namespace) -> int:
+    _, store = _open_tokens(args)
+    try:
+        grants = store.list()
+    finally:
+        store.close()
+    now = time.time() * 1000
+    rows = [{"node": g.node_id, "site": g.site, "agency": g.agency, "profile": g.profile,
+             "expires_ms": g.expires_ms,
+             "state": "used" if g.used_ms else "expired" if now >= g.expires_ms else "open",
+             "used_by": g.used_by} for g in grants]
+    if args.json:
+        print(json.dumps(rows))
+    else:
+        for r in rows:
+            print(f"{r['node']:24} {r['site']:10} {r['agency']:4} {r['profile']:20} {r['state']}")
+    return EXIT_OK
+
+
+# -- serve / enroll -------------------------------------------------------------------------
+
+def _serve(args: argparse.Namespace) -> int:
+    from borderlink.provisioning.enrollment_service import EnrollmentServer
+
+    ca, store = _open_tokens(args)
+    host = args.listen.rpartition(":")[0].strip("[]")
+    server = EnrollmentServer.create(
+        tokens=store, issuing=ca.issuing(_passphrase(args.issuing_passphrase_file)),
+        root=ca.root_certificate, trust_pem=ca.trust_pem, hub_address=args.hub,
+        node_hub_addresses=args.node_hub or [args.hub], listen=args.listen,
+        dns_names=args.dns or ["localhost"], ip_addresses=args.ip or (
+            [host] if host.replace(".", "").isdigit() else ["127.0.0.1"]))
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    port = server.start()
+    print(f"borderlink provision: enrolment serving on port {port}", file=sys.stderr, flush=True)
+    while not stop.wait(0.5):
+        pass
+    server.stop()
+    store.close()
+    return EXIT_OK
+
+
+def _enroll(args: argparse.Namespace) -> int:
+    from borderlink.provisioning.enroll import NodeSettings, enroll
+    from borderlink.provisioning.errors import CaDirectoryError, EnrollmentError, TokenError
+    from borderlink.provisioning.tokens import Token
+    from borderlink.provisioning.trust import normalise_fingerprint
+
+    try:
+        token = Token.parse(args.token)
+        fp = normalise_fingerprint(args.ca_fingerprint) if args.ca_fingerprint else None
+    except CaDirectoryError as exc:
+        print(f"borderlink provision enroll: --ca-fingerprint: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except TokenError as exc:
+        print(f"borderlink provision enroll: {exc.reason}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        if fp and token.ca_fingerprint and fp != token.ca_fingerprint:
+            raise EnrollmentError("ca-mismatch", "--ca-fingerprint differs from the token's")
+        fp = fp or token.ca_fingerprint
+        if not fp:
+            raise TokenError("token-malformed", "the token carries no CA fingerprint: "
+                             "give --ca-fingerprint")
+        host, _, port = (args.broker or "127.0.0.1:1883").rpartition(":")
+        config = enroll(Path(args.dir), address=args.hub, token_secret=token.secret,
+                        node_id=args.node or token.node_id, ca_fingerprint=fp,
+                        settings=NodeSettings(device_url=args.device_url, unit_id=args.unit_id,
+                                              broker_host=host, broker_port=int(port)))
+    except (EnrollmentError, TokenError) as exc:
+        print(f"borderlink provision enroll: {exc.reason}: {exc}", file=sys.stderr)
+        return ENROLL_EXIT.get(exc.reason, EXIT_FAILED)
+    print(config)
+    return EXIT_OK
 
 
 def configure_provision(parser: argparse.ArgumentParser) -> None:
-    # The CA itself is built (provisioning/ca.py, used by the hub, the tests and the demo);
-    # the technician's workflow around it (enrollment tokens, node bundles) is not yet an issue.
-    parser.set_defaults(func=not_yet_built("provision"))
+    actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+
+    def ca_dir(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--dir", default=env_default("CA_DIR"), required=not env_default("CA_DIR"),
+                       help="the CA directory (env BORDERLINK_CA_DIR)")
+
+    ca = actions.add_parser("ca", help="the deployment's root and issuing CA")
+    ca_actions = ca.add_subparsers(dest="ca_action", metavar="CA_ACTION", required=True)
+    p = ca_actions.add_parser("init", help="make a root CA and an issuing CA in --dir")
+    ca_dir(p)
+    p.add_argument("--name", default="borderlink", help="deployment name in the CA names")
+    p.add_argument("--root-passphrase-file", help="encrypt root.key with this passphrase")
+    p.add_argument("--issuing-passphrase-file", help="encrypt issuing.key with this passphrase")
+    p.set_defaults(func=_ca_init)
+    p = ca_actions.add_parser("rotate", help="a new issuing CA (needs root.key back)")
+    ca_dir(p)
+    p.add_argument("--root-passphrase-file")
+    p.add_argument("--issuing-passphrase-file", help="encrypt the new issuing.key")
+    p.set_defaults(func=_ca_rotate)
+    p = ca_actions.add_parser("show", help="fingerprint and validity of the CAs")
+    ca_dir(p)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_ca_show)
+
+    cert = actions.add_parser("cert", help="issue a hub, agency or admin certificate")
+    kinds = cert.add_subparsers(dest="role_name", metavar="ROLE", required=True)
+    for role, help_text in (("hub", "a hub server certificate (serverAuth)"),
+                            ("agency", "an agency client certificate: NAME is SBS, SCC or SMS"),
+                            ("admin", "a technician's client certificate for hub admin")):
+        p = kinds.add_parser(role, help=help_text)
+        p.add_argument("name", nargs="?", help="hub/admin name or agency (hub: default 'hub')")
+        ca_dir(p)
+        p.add_argument("--out", required=True, help="folder for NAME.pem (chain) and NAME.key")
+        p.add_argument("--dns", action="append", help="DNS name (repeatable; hub default "
+                       "localhost)")
+        p.add_argument("--ip", action="append", help="IP address (repeatable; hub default "
+                       "127.0.0.1)")
+        p.add_argument("--days", type=int, help="validity (default: hub/agency/admin 365)")
+        p.add_argument("--passphrase-file", help="passphrase of issuing.key")
+        p.add_argument("--key-passphrase-file", help="encrypt the new key with this passphrase")
+        p.set_defaults(func=_cert)
+
+    token = actions.add_parser("token", help="one-time enrolment tokens")
+    t_actions = token.add_subparsers(dest="token_action", metavar="TOKEN_ACTION", required=True)
+    p = t_actions.add_parser("create", help="a single-use, expiring token for one node")
+    ca_dir(p)
+    p.add_argument("--node", required=True, help="node id, e.g. bil-radio-01")
+    p.add_argument("--site", required=True, help="site, e.g. AZ-BIL")
+    p.add_argument("--agency", required=True, help="owning agency: SBS, SCC or SMS")
+    p.add_argument("--profile", required=True, help="hardware profile, e.g. patrol-radio")
+    p.add_argument("--expires", default="24h", help="lifetime, e.g. 24h, 90m, 7d (default 24h)")
+    p.add_argument("--png", help="also write the QR code as this PNG file")
+    p.add_argument("--no-qr", action="store_true", help="no QR code in the terminal")
+    p.add_argument("--json", action="store_true", help="one JSON object instead of text")
+    p.set_defaults(func=_token_create)
+    p = t_actions.add_parser("list", help="tokens of this CA directory: open, used, expired")
+    ca_dir(p)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_token_list)
+
+    p = actions.add_parser("serve", help="run the Enrollment service (server-only TLS)")
+    ca_dir(p)
+    p.add_argument("--hub", required=True, help="the hub's address, for Admin.EnrollNode")
+    p.add_argument("--node-hub", action="append",
+                   help="Sync address written into node.toml (repeatable; default --hub)")
+    p.add_argument("--listen", default="127.0.0.1:7444", help="default %(default)s")
+    p.add_argument("--dns", action="append", help="DNS name nodes use for this service")
+    p.add_argument("--ip", action="append", help="IP address nodes use for this service")
+    p.add_argument("--issuing-passphrase-file", help="passphrase of issuing.key")
+    p.set_defaults(func=_serve)
+
+    p = actions.add_parser("enroll", help="on the node: enrol with a token, write node.toml")
+    p.add_argument("--hub", required=True, help="the Enrollment service, HOST:PORT")
+    p.add_argument("--token", required=True, help="the token as printed (BLT1:…)")
+    p.add_argument("--ca-fingerprint", help="SHA-256 of the root CA (if not in the token)")
+    p.add_argument("--node", help="node id (default: the token's)")
+    p.add_argument("--dir", default=".", help="the node's folder (default: current)")
+    p.add_argument("--device-url", help="the device URL (default: the profile's)")
+    p.add_argument("--unit-id", default="", help="device unit id, if its protocol has none")
+    p.add_argument("--broker", help="site MQTT broker HOST:PORT (default 127.0.0.1:1883)")
+    p.set_defaults(func=_enroll)
+
+
+__all__ = ["ENROLL_EXIT", "configure_provision"]

@@ -5,7 +5,8 @@ The ``.proto`` files beside this module are the source; ``*_pb2.py``, ``*_pb2.py
 A test fails when they are stale.
 
 Services: ``Sync`` (sync.proto), ``Federation`` (federation.proto), ``Transparency``
-(transparency.proto), ``Admin`` (admin.proto); shared messages in common.proto.
+(transparency.proto), ``Admin`` (admin.proto), ``Enrollment`` (enrollment.proto); shared
+messages in common.proto.
 
 The limits below are part of the contract (the ``.proto`` comments repeat them); those of
 one record (``MAX_RECORD_BYTES``, ``MAX_DISCLOSURES``, ``MAX_DISCLOSURE_BYTES``) are the record
