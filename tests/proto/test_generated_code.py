@@ -27,7 +27,7 @@ from borderlink.proto.v1 import (
 )
 
 REPO = Path(__file__).resolve().parents[2]
-MODULES = ["common", "sync", "federation", "transparency", "admin"]
+MODULES = ["common", "sync", "federation", "transparency", "admin", "enrollment"]
 
 
 def _committed_version(pattern: str, name: str) -> str:
