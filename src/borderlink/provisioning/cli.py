@@ -181,7 +181,7 @@ def _token_list(args: argparse.Namespace) -> int:
 # -- serve / enroll -------------------------------------------------------------------------
 
 def _serve(args: argparse.Namespace) -> int:
-    from borderlink.provisioning.enrollment_service import EnrollmentServer
+    from borderlink.provisioning.enrollment_service import EnrollmentServer, RateLimiter
 
     ca, store = _open_tokens(args)
     host = args.listen.rpartition(":")[0].strip("[]")
@@ -190,7 +190,8 @@ def _serve(args: argparse.Namespace) -> int:
         root=ca.root_certificate, trust_pem=ca.trust_pem, hub_address=args.hub,
         node_hub_addresses=args.node_hub or [args.hub], listen=args.listen,
         dns_names=args.dns or ["localhost"], ip_addresses=args.ip or (
-            [host] if host.replace(".", "").isdigit() else ["127.0.0.1"]))
+            [host] if host.replace(".", "").isdigit() else ["127.0.0.1"]),
+        limiter=RateLimiter(per_minute=args.rate_per_minute, burst=args.burst))
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
@@ -307,6 +308,10 @@ def configure_provision(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--dns", action="append", help="DNS name nodes use for this service")
     p.add_argument("--ip", action="append", help="IP address nodes use for this service")
     p.add_argument("--issuing-passphrase-file", help="passphrase of issuing.key")
+    p.add_argument("--rate-per-minute", type=float, default=10.0,
+                   help="enrolment attempts per peer host and minute (default %(default)s)")
+    p.add_argument("--burst", type=int, default=5,
+                   help="attempts a peer host may make at once (default %(default)s)")
     p.set_defaults(func=_serve)
 
     p = actions.add_parser("enroll", help="on the node: enrol with a token, write node.toml")
