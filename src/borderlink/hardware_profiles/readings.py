@@ -24,6 +24,7 @@ __all__ = [
     "CallDetailRecord",
     "Chromatogram",
     "CountSample",
+    "FixLoss",
     "GammaSpectrum",
     "LabRun",
     "LinkStatus",
@@ -186,13 +187,24 @@ class NmeaFix:
     lat: float
     lon: float
     valid: bool
-    sentence: str  # "GGA" or "RMC"
+    sentence: str  # "GGA", "RMC" or "GLL"
     fix_quality: int | None = None
     sats: int | None = None
     hdop: float | None = None
     altitude_m: float | None = None
     speed_kn: float | None = None
     course_deg: float | None = None
+
+
+@dataclass(frozen=True)
+class FixLoss:
+    """A void fix: the receiver says it has no position (RMC/GLL status ``V``, GGA quality
+    0, mode ``N``). Not a position: its coordinates, if any, are stale and not kept."""
+
+    t: float
+    unit_id: str
+    sentence: str  # "GGA", "RMC" or "GLL"
+    reason: str  # "status_void", "quality_0", "mode_not_valid"
 
 
 @dataclass(frozen=True)

@@ -48,6 +48,7 @@ RECORD_TYPES = frozenset(
         "radio.position",
         "radio.emergency",
         "radio.geofence",
+        "radio.fix_lost",
         "link.status",
         "call.record",
         "lab.analysis",

@@ -351,6 +351,19 @@ def default_registry() -> RecordTypeRegistry:
                 "a patrol near or across the border line, or out of its sector",
             ),
             RecordType(
+                "radio.fix_lost", SBS,
+                {
+                    "unit": req("text"),
+                    "since_ms": req("uint"),
+                    "sentence": req("text", "GGA", "RMC", "GLL"),
+                    "reason": req("text", "status_void", "quality_0", "mode_not_valid"),
+                    "lat": opt("number"),  # the last accepted position, when there was one
+                    "lon": opt("number"),
+                    "fix_ms": opt("uint"),
+                },
+                "a patrol radio's GNSS receiver reports no fix (void fix), once per outage",
+            ),
+            RecordType(
                 "link.status", SBS,
                 {
                     "link": req("text"),

@@ -18,6 +18,10 @@ the driver's, in ``hardware_profiles.protocols.nmea``). Output:
   needs the unit that far out of the polygon, whose edge there only samples the line; a
   return always does). Each is re-armed only after the unit moved
   ``hysteresis_m`` back, so GNSS noise along a line does not flap;
+* ``radio.fix_lost`` (no alert) once when a unit's receiver reports a void fix (RMC/GLL
+  status ``V``, GGA quality 0: :class:`~borderlink.hardware_profiles.readings.FixLoss`)
+  after a position, or as its first word: a loss of fix is an event, never a position. It
+  names the last accepted position and when it was taken; the next accepted fix re-arms it;
 * ``radio.position`` thinned: the smoothed position when ``position_min_interval_s`` passed
   or the unit moved ``position_min_distance_m`` since the last one recorded.
 
@@ -42,7 +46,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from borderlink.hardware_profiles.readings import NmeaFix, RadioStatus
+from borderlink.hardware_profiles.readings import FixLoss, NmeaFix, RadioStatus
 
 from ..errors import GeometryError, ProcessorError
 from .base import AlertLevel, Decision
@@ -266,6 +270,7 @@ class _Track:
     sector: str | None = None  # assigned sector
     outside_sector: bool = False
     current: str | None = None  # the sector the last accepted fix lies in
+    fix_lost: bool = False  # a radio.fix_lost was given and no fix was accepted since
     accepted: int = 0
     rejected_count: int = 0
 
@@ -308,7 +313,26 @@ class RadioProcessor:
             return self._fix(reading)
         if isinstance(reading, RadioStatus):
             return self._status(reading)
+        if isinstance(reading, FixLoss):
+            return self._fix_lost(reading)
         return []
+
+    def _fix_lost(self, loss: FixLoss) -> list[Decision]:
+        track = self._tracks.get(loss.unit_id)
+        if track is None:
+            track = self._tracks[loss.unit_id] = _Track(
+                sector=self.config.unit_sectors.get(loss.unit_id))
+        if track.fix_lost:
+            return []  # one event per outage: the receiver repeats its void fix every epoch
+        track.fix_lost = True
+        body: dict[str, Any] = {"unit": loss.unit_id, "since_ms": _ms(loss.t),
+                                "sentence": loss.sentence, "reason": loss.reason}
+        if track.last is not None and track.last_lonlat is not None:
+            body.update(lon=track.last_lonlat[0], lat=track.last_lonlat[1],
+                        fix_ms=_ms(track.last[0]))
+        return [Decision("radio.fix_lost", body, loss.t, None,
+                         f"{loss.unit_id}: GNSS fix lost ({loss.sentence} {loss.reason})",
+                         decided_at=loss.t)]
 
     # ------------------------------------------------------------------ emergencies
     def _status(self, status: RadioStatus) -> list[Decision]:
@@ -383,6 +407,7 @@ class RadioProcessor:
             track.rejected_count += 1
             return []
         track.accepted += 1
+        track.fix_lost = False
         if track.rejected and track.last is not None:
             track.rejected.clear()
         track.last = (fix.t, x, y)
