@@ -14,8 +14,8 @@ import sys
 from collections.abc import Sequence
 
 from borderlink import __version__
-from borderlink.common.cli import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, env_default
-from borderlink.common.errors import BorderlinkError
+from borderlink.common.cli import EXIT_INTERRUPTED, EXIT_USAGE, EnvValue, env_default
+from borderlink.common.diagnose import explain
 from borderlink.common.logs import configure_logging
 
 
@@ -70,9 +70,36 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _chosen_parsers(parser: argparse.ArgumentParser, args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    """The parser and the subcommand parsers the command line chose, outermost first."""
+    while parser is not None:
+        yield parser
+        chosen = None
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                chosen = action.choices.get(getattr(args, action.dest, None) or "")
+        parser = chosen  # type: ignore[assignment]
+
+
+def check_environment_values(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Give a value from a ``BORDERLINK_*`` variable the check argparse gives the same flag
+    (argparse never checks a default against ``choices``)."""
+    for chosen in _chosen_parsers(parser, args):
+        for action in chosen._actions:
+            value = getattr(args, action.dest, None)
+            if isinstance(value, EnvValue) and action.choices and value not in action.choices:
+                chosen.error(
+                    f"{value.variable}={value!r} (the default of {action.option_strings[0]}): "
+                    f"invalid choice (choose from {', '.join(map(str, action.choices))})"
+                )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; every failure ends as one line ``borderlink ROLE: error: …`` on stderr
+    and the exit code of :mod:`borderlink.common.cli` (the traceback only at DEBUG)."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    check_environment_values(parser, args)
     configure_logging(args.log_level, args.log_format)
     handler = getattr(args, "func", None)
     if handler is None:
@@ -81,9 +108,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     try:
         return int(handler(args))
-    except BorderlinkError as exc:
-        logging.getLogger("borderlink").debug("failed", exc_info=True)
-        print(f"borderlink {args.role}: error: {exc}", file=sys.stderr)
-        return EXIT_FAILED
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
+    except Exception as exc:
+        error = explain(exc)
+        if error is None:
+            raise  # a bug, not a mistake: its traceback is what a report needs
+        logging.getLogger("borderlink").debug("failed", exc_info=True)
+        print(f"borderlink {args.role}: error: {error}", file=sys.stderr, flush=True)
+        return error.exit_code

@@ -20,10 +20,10 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 from pathlib import Path
 
-from borderlink.common.cli import EXIT_OK, EXIT_USAGE
+from borderlink.common.cli import EXIT_OK, hub_address, non_negative_int
+from borderlink.common.errors import UsageError
 
 DEFAULT_ORIGIN = "borderlink.example/AZ/log"
 
@@ -47,7 +47,7 @@ def init_hub_dir(
     directory.mkdir(parents=True, exist_ok=True)
     config = directory / "hub.toml"
     if config.exists():
-        raise FileExistsError(f"{config} exists; init never overwrites a hub")
+        raise UsageError(f"{config} exists; init never overwrites a hub")
     ca_dir = ca_dir if ca_dir is not None else directory / "ca"
     ca = CaDirectory(ca_dir) if (ca_dir / ROOT_CERT).exists() else init_ca_directory(ca_dir)
     (directory / "ca.pem").write_bytes(ca.trust_pem)
@@ -84,17 +84,13 @@ signing_key = "log.skey"
 
 
 def _init(args: argparse.Namespace) -> int:
-    try:
-        config = init_hub_dir(
-            Path(args.dir),
-            origin=args.origin,
-            listen=args.listen,
-            metrics_port=None if args.metrics_port == 0 else args.metrics_port,
-            ca_dir=Path(args.ca_dir) if args.ca_dir else None,
-        )
-    except FileExistsError as exc:
-        print(f"borderlink hub init: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+    config = init_hub_dir(
+        Path(args.dir),
+        origin=args.origin,
+        listen=args.listen,
+        metrics_port=None if args.metrics_port == 0 else args.metrics_port,
+        ca_dir=Path(args.ca_dir) if args.ca_dir else None,
+    )
     print(config)
     return EXIT_OK
 
@@ -110,6 +106,8 @@ def add_init_command(commands: argparse._SubParsersAction) -> None:  # type: ign
         help="the deployment's CA directory (default DIR/ca; made if it holds no root)",
     )
     p.add_argument("--origin", default=DEFAULT_ORIGIN, help="log origin (default %(default)s)")
-    p.add_argument("--listen", default="127.0.0.1:7443", help="hub address (default %(default)s)")
-    p.add_argument("--metrics-port", type=int, default=9464, help="Prometheus port, 0 = off")
+    p.add_argument("--listen", type=hub_address, default="127.0.0.1:7443",
+                   help="hub address (default %(default)s)")  # fmt: skip
+    p.add_argument("--metrics-port", type=non_negative_int, default=9464,
+                   help="Prometheus /metrics port on 127.0.0.1 (default %(default)s; 0 = off)")  # fmt: skip
     p.set_defaults(func=_init)

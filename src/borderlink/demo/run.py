@@ -14,7 +14,9 @@ from typing import TextIO
 
 import grpc
 
-from borderlink.common.cli import EXIT_FAILED, EXIT_OK, EXIT_UNAVAILABLE
+from borderlink.common.cli import EXIT_FAILED, EXIT_OK
+from borderlink.common.diagnose import explain_os_error
+from borderlink.common.errors import UnavailableError, UsageError
 from borderlink.hub_init import DEFAULT_ORIGIN
 from borderlink.report import render_html, render_summary
 from borderlink.report_model import AlertEvent, DemoResults, NodeResult
@@ -64,9 +66,32 @@ def _broker_answers(broker: tuple[str, int] | None) -> bool:
 
 
 def run_demo(options: DemoOptions) -> int:
-    out = sys.stdout
+    """Run the demo; a run that fails keeps its work folder (logs) and says where it is, since
+    it holds private keys, and removes a temporary one only after a complete run."""
+    if options.keep is not None:
+        if options.keep.exists() and not options.keep.is_dir():
+            raise UsageError(f"--keep {options.keep}: is a file, not a folder")
+        try:
+            options.keep.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise explain_os_error(exc, "--keep: cannot create the work folder") from exc
+    if options.report is not None and options.report.is_dir():
+        raise UsageError(f"--report {options.report}: is a folder; name a file")
     work = options.keep or Path(tempfile.mkdtemp(prefix="borderlink-demo-"))
-    work.mkdir(parents=True, exist_ok=True)
+    finished = False
+    try:
+        code = _run_in(work, options)
+        finished = True
+        return code
+    finally:
+        if not finished and work.exists():
+            print(f"borderlink demo: the run stopped early; its work folder {work} is kept for "
+                  "its logs and holds private keys: remove it when done", file=sys.stderr,
+                  flush=True)
+
+
+def _run_in(work: Path, options: DemoOptions) -> int:
+    out = sys.stdout
     broker = options.broker if _broker_answers(options.broker) else None
     if options.broker is None:
         print("no site broker (--broker none): running without site alerts", file=out)
@@ -101,9 +126,8 @@ def run_demo(options: DemoOptions) -> int:
         watcher.run(5.0)
         _live(site, console, options, out)
     except DemoError as exc:
-        print(f"\nborderlink demo: {exc}", file=sys.stderr)
         site.stop_all()
-        return EXIT_UNAVAILABLE
+        raise UnavailableError(str(exc)) from exc
     except KeyboardInterrupt:
         site.stop_all()
         raise
@@ -144,11 +168,12 @@ def run_demo(options: DemoOptions) -> int:
     report_path = options.report or (work / "report.html")
     report_path.write_text(render_html(results), encoding="utf-8")
     print("\n" + render_summary(results), file=out)
-    if options.keep is None and options.report is None:
-        kept = Path.cwd() / "borderlink-demo-report.html"
-        shutil.copy(report_path, kept)
-        shutil.rmtree(work, ignore_errors=True)
-        report_path = kept
+    if options.keep is None:
+        if options.report is None:
+            kept = Path.cwd() / "borderlink-demo-report.html"
+            shutil.copy(report_path, kept)
+            report_path = kept
+        shutil.rmtree(work, ignore_errors=True)  # it holds private keys
     print(f"\nreport: {report_path}", file=out)
     return EXIT_OK if not results.all_failures() else EXIT_FAILED
 

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from borderlink import __version__
+from borderlink.common.tls import TlsMaterialError, read_tls_files
 from borderlink.hardware_profiles.errors import FrameDecodeError, IncompleteFileError
 from borderlink.hardware_profiles.loader import load_profile
 from borderlink.hardware_profiles.protocols import decoder_for, framer_for
@@ -159,9 +160,12 @@ class EdgeAgent:
                 sitebus.on_alert_published = lambda item: metrics.alerts_published.inc()
             uplink = None
             if config.hub.enabled and config.tls is not None:
-                tls = TlsMaterial(_read(config.tls.ca, "CA certificate"),
-                                  _read(config.tls.cert, "node TLS certificate"),
-                                  _read(config.tls.key, "node TLS key"))
+                try:
+                    files = read_tls_files(config.tls.cert, config.tls.key, config.tls.ca,
+                                           options=("tls.cert", "tls.key", "tls.ca"))
+                except TlsMaterialError as exc:
+                    raise ConfigError(f"{config.source}: {exc}") from exc
+                tls = TlsMaterial(files.ca_pem, files.cert_pem, files.key_pem)
                 h = config.hub
                 uplink = Uplink(
                     UplinkConfig(h.addresses, h.max_batch_records, h.max_batch_bytes,

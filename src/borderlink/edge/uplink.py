@@ -204,7 +204,7 @@ class Uplink:
                 resumed = self._session_at(address)
             except Exception as exc:  # any failure: count, back off, try the next hub
                 self.last_error = f"{address}: {exc}"
-                log.warning("uplink to %s failed: %s", address, exc)
+                self._log_failure(address, exc)
             self.metrics.link_up.set(0)
             if self._stop.is_set():
                 break
@@ -217,6 +217,25 @@ class Uplink:
             attempt += 1
             self._stop.wait(delay)
         self.state = "stopped"
+
+    def _log_failure(self, address: str, exc: Exception) -> None:
+        """A connection failure is probed, so a TLS refusal ("the hub refused
+        this certificate", "this side does not trust the hub's") is logged as such and not
+        like a hub that is down."""
+        if "UNAVAILABLE" not in str(exc) and "no connection" not in str(exc):
+            log.warning("uplink to %s failed: %s", address, exc)
+            return
+        from borderlink.common.tls import TlsFiles, probe_tls
+
+        finding = probe_tls(address, TlsFiles(self.tls.cert_pem, self.tls.key_pem,
+                                              self.tls.ca_pem),
+                            server_name=self.config.tls_server_name, timeout_s=2.0)
+        if "TLS" in finding and "succeeded" not in finding or "trust" in finding:
+            self.last_error = f"{address}: TLS: {finding}"
+            log.error("uplink to %s failed: TLS: %s", address, finding,
+                      extra={"event": "tls_refused", "hub": address})
+        else:
+            log.warning("uplink to %s failed: %s (hub down: %s)", address, exc, finding)
 
     def _session_at(self, address: str) -> bool:
         """One stream to one hub; returns whether it got as far as a Resume."""

@@ -39,11 +39,19 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, NoReturn, TextIO
 
 import grpc
 
-from borderlink.common.cli import EXIT_FAILED, EXIT_OK, EXIT_UNAVAILABLE, env_default
+from borderlink.common.cli import (
+    EXIT_FAILED,
+    EXIT_OK,
+    env_default,
+    hub_address,
+    non_negative_int,
+    positive_float,
+)
+from borderlink.common.errors import UsageError
 from borderlink.proto import merkle
 from borderlink.proto.checkpoint import open_checkpoint, parse_checkpoint
 from borderlink.proto.errors import BorderlinkError, VerificationError
@@ -59,7 +67,7 @@ from borderlink.proto.v1 import (
 )
 
 
-class AgencyClientError(BorderlinkError):
+class AgencyClientError(UsageError):
     """A problem of the agency client's own inputs (certificate files, cursor file)."""
 
 
@@ -157,12 +165,12 @@ def check_pinned(node_key: common_pb2.NodeKey, trusted: Mapping[str, Sequence[Tr
 
 
 def load_trusted_keys(path: str) -> dict[str, tuple[TrustedKey, ...]]:
-    """Read a JSON list of nodes with ``node_id`` and ``kid`` and/or ``public_key`` (hex), and
+    """Read (from the file *path*, or from *path* itself when it is the JSON text) a JSON list of nodes with ``node_id`` and ``kid`` and/or ``public_key`` (hex), and
     optionally ``keys``, a list of such keys (a node's key history) — the form
     ``borderlink hub nodes --json`` prints. A node may also appear in several rows; every key
     given for it is pinned."""
     try:
-        rows = json.loads(Path(path).read_text())
+        rows = json.loads(path if path.lstrip().startswith("[") else Path(path).read_text())
         out: dict[str, list[TrustedKey]] = {}
         for row in rows:
             node_id = str(row["node_id"])
@@ -184,6 +192,28 @@ def load_trusted_keys(path: str) -> dict[str, tuple[TrustedKey, ...]]:
             f"trusted keys file {path}: {exc}; expected a JSON list of "
             '{"node_id": ..., "kid": hex and/or "public_key": hex, "keys": [optional, the same]}'
         ) from exc
+
+
+def read_log_key(text: str | None) -> str | None:
+    """The log's verifier key given as the key itself (``origin+id+base64``) or as a file
+    holding it; checked here, so a typo is one line and not a failure on every record."""
+    if not text:
+        return None
+    value = text.strip()
+    path = Path(value)
+    if "+" not in value or path.is_file():
+        try:
+            value = path.read_text(encoding="ascii").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise AgencyClientError(
+                f"--log-key {text}: neither a verifier key (origin+id+base64) nor a readable "
+                f"file ({getattr(exc, 'strerror', None) or exc})"
+            ) from exc
+    try:
+        parse_vkey(value)
+    except (BorderlinkError, ValueError) as exc:
+        raise AgencyClientError(f"--log-key {text}: not a C2SP verifier key: {exc}") from exc
+    return value
 
 
 def check_proof(
@@ -223,20 +253,14 @@ def check_proof(
 # --------------------------------------------------------------------------- the client
 
 
-def _read(path: str | None, what: str, option: str) -> bytes:
-    if not path:
-        raise AgencyClientError(f"{what} is required ({option} or its environment variable)")
-    try:
-        return Path(path).read_bytes()
-    except OSError as exc:
-        raise AgencyClientError(f"cannot read {what} {path}: {exc}") from exc
-
-
 def open_channel(args: argparse.Namespace) -> grpc.Channel:
+    from borderlink.common.tls import read_tls_files
+
+    args.tls = read_tls_files(args.cert, args.key, args.ca)
     creds = grpc.ssl_channel_credentials(
-        root_certificates=_read(args.ca, "the CA certificate", "--ca"),
-        private_key=_read(args.key, "the agency key", "--key"),
-        certificate_chain=_read(args.cert, "the agency certificate", "--cert"),
+        root_certificates=args.tls.ca_pem,
+        private_key=args.tls.key_pem,
+        certificate_chain=args.tls.cert_pem,
     )
     return grpc.secure_channel(args.hub, creds, options=list(GRPC_MESSAGE_OPTIONS))
 
@@ -259,6 +283,13 @@ def _when(text: str | None) -> int:
 
 
 def record_filter(args: argparse.Namespace) -> common_pb2.RecordFilter:
+    registry = default_registry()
+    unknown = [t for t in args.type or [] if registry.get(t) is None]
+    if unknown:
+        raise AgencyClientError(
+            f"--type {', '.join(unknown)}: no such record type; known types: "
+            f"{', '.join(sorted(registry.names()))}"
+        )
     return common_pb2.RecordFilter(
         types=args.type or [],
         sites=args.site or [],
@@ -289,7 +320,7 @@ class Printer:
     def __init__(self, out: TextIO, args: argparse.Namespace) -> None:
         self.out, self.failed, self.count = out, False, 0
         self.registry = default_registry()
-        self.log_key, self.origin = args.log_key, args.origin
+        self.log_key, self.origin = read_log_key(args.log_key), args.origin
         self.trusted = load_trusted_keys(args.trusted_keys) if args.trusted_keys else None
 
     def emit(self, fr: federation_pb2.FederatedRecord) -> dict[str, Any]:
@@ -307,16 +338,10 @@ class Printer:
         return line
 
 
-def _rpc_error(exc: grpc.RpcError, args: argparse.Namespace) -> int:
-    code = exc.code() if hasattr(exc, "code") else None
-    print(
-        f"borderlink agency: hub {args.hub}: {getattr(code, 'name', code)}: "
-        f"{exc.details() if hasattr(exc, 'details') else exc}",
-        file=sys.stderr,
-    )
-    if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
-        return EXIT_UNAVAILABLE
-    return EXIT_FAILED
+def _rpc_error(exc: grpc.RpcError, args: argparse.Namespace) -> NoReturn:
+    from borderlink.common.tls import explain_hub_failure
+
+    raise explain_hub_failure(exc, args.hub, getattr(args, "tls", None)) from exc
 
 
 #: Seconds between reconnection attempts of ``subscribe --follow`` (doubling up to the max).
@@ -430,7 +455,7 @@ def cmd_proof(args: argparse.Namespace) -> int:
 
 
 def _connection_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--hub", default=env_default("HUB", "127.0.0.1:7443"),
+    p.add_argument("--hub", type=hub_address, default=env_default("HUB", "127.0.0.1:7443"),
                    help="hub address host:port (env BORDERLINK_HUB; default %(default)s)")  # fmt: skip
     p.add_argument("--cert", default=env_default("CERT"),
                    help="agency certificate PEM (env BORDERLINK_CERT)")  # fmt: skip
@@ -439,15 +464,16 @@ def _connection_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ca", default=env_default("CA"),
                    help="CA certificate PEM (env BORDERLINK_CA)")  # fmt: skip
     p.add_argument("--log-key", default=env_default("LOG_KEY"),
-                   help="the hub's log verifier key (C2SP vkey); checkpoint signatures are "
-                   "checked with it (env BORDERLINK_LOG_KEY)")  # fmt: skip
+                   help="the hub's log verifier key (C2SP vkey), or a file holding it (hub "
+                   "init writes log.vkey); checkpoint signatures are checked with it "
+                   "(env BORDERLINK_LOG_KEY)")  # fmt: skip
     p.add_argument("--origin", default=env_default("LOG_ORIGIN"),
                    help="expected log origin line of checkpoints (env BORDERLINK_LOG_ORIGIN)")  # fmt: skip
     p.add_argument("--trusted-keys", default=env_default("TRUSTED_KEYS"),
                    help="JSON list of nodes (node_id + kid and/or public_key, as `hub nodes "
-                   "--json` prints) learnt out of band; records must be signed by these keys "
-                   "(env BORDERLINK_TRUSTED_KEYS)")  # fmt: skip
-    p.add_argument("--timeout", type=float, default=10.0,
+                   "--json` prints), or a file holding it, learnt out of band; records must "
+                   "be signed by these keys (env BORDERLINK_TRUSTED_KEYS)")  # fmt: skip
+    p.add_argument("--timeout", type=positive_float, default=10.0,
                    help="seconds per unary call (default %(default)s)")  # fmt: skip
 
 
@@ -471,12 +497,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
                        "JSON lines; resume with --cursor-file.")  # fmt: skip
     _connection_options(p)
     _filter_options(p)
-    p.add_argument("--cursor", type=int, default=0, help="first log index (default 0)")
+    p.add_argument("--cursor", type=non_negative_int, default=0,
+                   help="first log index (default 0)")  # fmt: skip
     p.add_argument("--cursor-file", default=env_default("AGENCY_CURSOR_FILE"),
                    help="read the cursor from and keep it in this file "
                    "(env BORDERLINK_AGENCY_CURSOR_FILE)")  # fmt: skip
     p.add_argument("--follow", action="store_true", help="keep following new records")
-    p.add_argument("--limit", type=int, default=0, help="stop after this many records")
+    p.add_argument("--limit", type=non_negative_int, default=0,
+                   help="stop after this many records (default 0: no limit)")  # fmt: skip
     p.set_defaults(func=cmd_subscribe)
 
     p = sub.add_parser("query", help="one bounded look-up (at most 1000 records)",
@@ -484,15 +512,17 @@ def configure(parser: argparse.ArgumentParser) -> None:
                        "the next cursor goes to stderr.")  # fmt: skip
     _connection_options(p)
     _filter_options(p)
-    p.add_argument("--cursor", type=int, default=0, help="first log index (default 0)")
-    p.add_argument("--limit", type=int, default=100, help="at most this many (max 1000)")
+    p.add_argument("--cursor", type=non_negative_int, default=0,
+                   help="first log index (default 0)")  # fmt: skip
+    p.add_argument("--limit", type=non_negative_int, default=100,
+                   help="at most this many (max 1000)")  # fmt: skip
     p.set_defaults(func=cmd_query)
 
     p = sub.add_parser("proof", help="fetch and verify the record at a log index with its proof",
                        description="Fetch one record with its inclusion proof; verify signature, "
                        "disclosures, inclusion and (with --log-key) the checkpoint.")  # fmt: skip
     _connection_options(p)
-    p.add_argument("log_index", type=int, help="log index of the record")
+    p.add_argument("log_index", type=non_negative_int, help="log index of the record")
     p.set_defaults(func=cmd_proof, type=None, site=None, node=None, since=None, until=None,
                    proofs=True)  # fmt: skip
 

@@ -22,11 +22,12 @@ from typing import Any
 import grpc
 
 from borderlink.common.cli import (
-    EXIT_FAILED,
     EXIT_OK,
-    EXIT_UNAVAILABLE,
     EXIT_USAGE,
     env_default,
+    hub_address,
+    non_negative_int,
+    positive_float,
 )
 from borderlink.common.runtime import settle_gc
 from borderlink.proto.v1 import GRPC_MESSAGE_OPTIONS, admin_pb2, admin_pb2_grpc, sync_pb2
@@ -77,13 +78,13 @@ def _keygen(args: argparse.Namespace) -> int:
 
 
 def _channel(args: argparse.Namespace) -> grpc.Channel:
-    for name in ("cert", "key", "ca"):
-        if not getattr(args, name):
-            raise SystemExit(f"--{name} (or BORDERLINK_{name.upper()}) is required")
+    from borderlink.common.tls import read_tls_files
+
+    args.tls = read_tls_files(args.cert, args.key, args.ca)
     creds = grpc.ssl_channel_credentials(
-        root_certificates=Path(args.ca).read_bytes(),
-        private_key=Path(args.key).read_bytes(),
-        certificate_chain=Path(args.cert).read_bytes(),
+        root_certificates=args.tls.ca_pem,
+        private_key=args.tls.key_pem,
+        certificate_chain=args.tls.cert_pem,
     )
     return grpc.secure_channel(args.hub, creds, options=GRPC_MESSAGE_OPTIONS)
 
@@ -155,15 +156,15 @@ def _public_key(text: str) -> bytes:
 
 
 def _rpc(fn: Any) -> Any:
+    """An Admin command whose gRPC failure is explained (a refused certificate named as such)."""
+
     def handler(args: argparse.Namespace) -> int:
+        from borderlink.common.tls import explain_hub_failure
+
         try:
             return int(fn(args))
         except grpc.RpcError as exc:
-            code = exc.code()  # type: ignore[attr-defined]
-            print(f"hub {args.hub}: {code.name}: {exc.details()}", file=sys.stderr)  # type: ignore[attr-defined]
-            if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
-                return EXIT_UNAVAILABLE
-            return EXIT_FAILED
+            raise explain_hub_failure(exc, args.hub, getattr(args, "tls", None)) from exc
 
     return handler
 
@@ -252,6 +253,7 @@ def _policy(args: argparse.Namespace) -> int:
 def _client_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--hub",
+        type=hub_address,
         default=env_default("HUB", "127.0.0.1:7443"),
         help="hub address host:port (env BORDERLINK_HUB; default %(default)s)",
     )
@@ -263,7 +265,7 @@ def _client_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--ca", default=env_default("CA"), help="CA certificate PEM (env BORDERLINK_CA)")
     p.add_argument(
-        "--timeout", type=float, default=10.0, help="seconds per call (default %(default)s)"
+        "--timeout", type=positive_float, default=10.0, help="seconds per call (default %(default)s)"
     )
 
 
@@ -303,7 +305,7 @@ def configure(parser: argparse.ArgumentParser) -> argparse._SubParsersAction:  #
 
     p = sub.add_parser("revoke", help="revoke a node (Admin.RevokeNode)")
     p.add_argument("node_id")
-    p.add_argument("--at-ms", type=int, default=0, help="revocation time, Unix ms (default: now)")
+    p.add_argument("--at-ms", type=non_negative_int, default=0, help="revocation time, Unix ms (default: now)")
     p.add_argument("--reason", default="")
     _client_options(p)
     p.set_defaults(func=_rpc(_revoke))

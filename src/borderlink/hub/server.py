@@ -23,6 +23,9 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from borderlink.common.diagnose import explain_os_error
+from borderlink.common.errors import UnavailableError
+from borderlink.common.tls import read_tls_files
 from borderlink.hub.admin_service import AdminServicer
 from borderlink.hub.auth import PeerAuth
 from borderlink.hub.config import HubConfig
@@ -99,6 +102,23 @@ class _PolicyHolder:
         if time.monotonic() - self._checked > self.ttl_s:
             self.refresh()
         return self._policy
+
+
+def _bind_problem(listen: str) -> str:
+    """Why gRPC could not bind *listen* (it says only "Failed to bind"): bind it ourselves."""
+    import socket
+
+    host, _, port = listen.rpartition(":")
+    host = host.strip("[]") or "0.0.0.0"
+    try:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.bind((host, int(port)))
+    except (OSError, ValueError) as exc:
+        if isinstance(exc, OSError):
+            return str(explain_os_error(exc)).removeprefix(": ")
+        return f"port {port!r} is not a number"
+    return "gRPC refused the address (see --log-level DEBUG)"
 
 
 class HubServer:
@@ -178,11 +198,14 @@ class HubServer:
     def from_config(cls, config: HubConfig, **overrides: Any) -> HubServer:
         """Open storage, read the TLS files and the log key named by *config*."""
         try:
+            tls = read_tls_files(
+                config.tls.cert, config.tls.key, config.tls.ca,
+                options=("[tls] cert", "[tls] key", "[tls] ca"),
+            )  # fmt: skip
             creds = grpc.ssl_server_credentials(
-                [(config.tls.key.read_bytes(), config.tls.cert.read_bytes())],
-                root_certificates=config.tls.ca.read_bytes(),
+                [(tls.key_pem, tls.cert_pem)], root_certificates=tls.ca_pem,
                 require_client_auth=True,
-            )
+            )  # fmt: skip
             auth = PeerAuth.from_files(config.tls.ca, config.tls.crl)
         except (OSError, ValueError) as exc:
             raise ConfigError(f"{config.source}: [tls]: {exc}") from exc
@@ -259,15 +282,25 @@ class HubServer:
         if self.verify_workers > 0:
             self._pool = PoolVerifier(self.verify_workers)
             self.ingest.verifier = self._pool
-        port = server.add_secure_port(self.listen, self._creds)
+        # Metrics first: a taken metrics port then fails before anything listens on gRPC.
+        if self.metrics_port is not None:
+            try:
+                self.metrics_port = self.metrics.serve(self.metrics_port, self.metrics_address)
+            except OSError as exc:
+                raise explain_os_error(
+                    exc, f"metrics on {self.metrics_address}:{self.metrics_port}:"
+                ) from exc
+        try:
+            port = server.add_secure_port(self.listen, self._creds)
+        except RuntimeError:
+            port = 0
         if port == 0:
-            raise ConfigError(f"cannot listen on {self.listen}")
+            self.metrics.close()
+            raise UnavailableError(f"cannot listen on {self.listen}: {_bind_problem(self.listen)}")
         self.sequencer.start()
         server.start()
         for name in ["", *services]:
             self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
-        if self.metrics_port is not None:
-            self.metrics_port = self.metrics.serve(self.metrics_port, self.metrics_address)
         self._server = server
         self.port = port
         log.info(
