@@ -7,7 +7,8 @@ The exit codes (documented in the README):
 1      a check failed (bad signature, broken chain, failed scenario, a record the hub
        refused) or an error of borderlink's own (a hub refusing the call, a bad store)
 2      wrong usage: a bad flag or environment value, a missing or unusable input file,
-       a key that does not belong to its certificate, or a part not built yet
+       a key that does not belong to its certificate, a certificate the hub refused,
+       or a part not built yet
 3      a service the command needs does not answer (hub, broker, database), or a port
        it must listen on is taken
 130    interrupted by the operator (Ctrl-C)

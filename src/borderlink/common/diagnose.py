@@ -62,7 +62,7 @@ _RPC_MEANINGS = {
 }
 
 
-def explain_rpc_error(exc: Exception, target: str = "the hub") -> BorderlinkError:
+def explain_rpc_error(exc: BaseException, target: str = "the hub") -> BorderlinkError:
     """``<target>: <STATUS>: <details> (<meaning>)``; exit 3 when the hub is unreachable."""
     code = exc.code()  # type: ignore[attr-defined]
     name = getattr(code, "name", str(code))

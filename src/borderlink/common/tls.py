@@ -161,5 +161,5 @@ def explain_hub_failure(exc: Exception, address: str, tls: TlsFiles | None) -> E
     if "refused this certificate" in finding or "does not trust" in finding:
         return TlsMaterialError(finding)
     if finding.startswith("nothing answers"):
-        return type(error)(finding)
+        return type(error)(f"hub {address}: UNAVAILABLE: {finding}")
     return type(error)(f"{error}; {finding}")

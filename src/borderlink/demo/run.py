@@ -109,7 +109,8 @@ def _run_in(work: Path, options: DemoOptions) -> int:
               f"nodes at {site.site_id}", file=out)
         site.start_hub()
         site.enroll_all()
-        print(f"hub listening on {site.hub_address} (mutual TLS); nodes enrolled, "
+        print(f"hub listening on {site.hub_address} (mutual TLS), metrics on "
+              f"http://127.0.0.1:{site.metrics_port}/metrics; nodes enrolled, "
               "federation policy loaded", file=out)
         if broker is not None:
             console = SiteConsole(broker[0], broker[1], site.site_id)

@@ -19,6 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from borderlink.common.cli import env_default
 from borderlink.hardware_profiles.loader import load_profile
 from borderlink.hardware_profiles.simulator import load_scenario
 from borderlink.hub.policy import EXAMPLE_POLICY
@@ -82,6 +83,9 @@ class Site:
     broker: tuple[str, int] | None
     python: str = sys.executable
     hub_port: int = 0
+    #: The hub's Prometheus /metrics port on 127.0.0.1 (env BORDERLINK_DEMO_METRICS_PORT;
+    #: default a free port), on as in ``hub init``.
+    metrics_port: int = 0
     nodes: list[Node] = field(default_factory=list)
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     site_id: str = ""
@@ -117,7 +121,8 @@ class Site:
         """The technician's part: CA, hub, agencies, and per node a key, certificate, config."""
         (self.work / "logs").mkdir(parents=True, exist_ok=True)
         self.hub_port = _free_port()
-        init_hub_dir(self.hub_dir, listen=self.hub_address, metrics_port=None)
+        self.metrics_port = int(env_default("DEMO_METRICS_PORT", 0)) or _free_port()
+        init_hub_dir(self.hub_dir, listen=self.hub_address, metrics_port=self.metrics_port)
         ca = self.ca = CaDirectory(self.hub_dir / "ca").issuing()
         for agency in AGENCIES:
             cert_path, key_path = self.agency_files(agency)
@@ -310,7 +315,9 @@ def _wait_for_port(port: int, timeout: float, process: subprocess.Popen[bytes], 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise DemoError(f"the hub exited with status {process.returncode}; see {log}")
+            said = [line for line in log.read_text(errors="replace").splitlines() if line.strip()]
+            raise DemoError(f"the hub exited with status {process.returncode}"
+                            f"{': ' + said[-1] if said else ''} (its log: {log})")
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.5):
                 return

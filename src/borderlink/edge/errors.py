@@ -18,6 +18,8 @@ class EdgeError(BorderlinkError):
 class ConfigError(EdgeError, ValueError):
     """A node configuration file that is missing, unreadable or invalid (names file and key)."""
 
+    exit_code = 2  # wrong usage: the operator's file
+
 
 class JournalError(EdgeError):
     """The journal database cannot be opened or written."""

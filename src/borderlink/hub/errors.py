@@ -71,3 +71,5 @@ class CursorError(FederationError, ValueError):
 
 class ConfigError(HubError, ValueError):
     """A hub configuration file that cannot be used; the message names the file and the key."""
+
+    exit_code = 2  # wrong usage: the operator's file
