@@ -7,7 +7,9 @@
   ``--sequence``, ``--min-version``, ``--out IMAGE`` — an unsigned image;
 * ``sign --key KEY IMAGE`` — adds the COSE_Sign1 envelope (``--out`` another file);
 * ``verify --public-key HEX|FILE IMAGE [--target T]`` — exit 0 when every check passes, 1 not;
-* ``inspect IMAGE`` — the manifest as JSON.
+* ``inspect IMAGE`` — the manifest as JSON;
+* ``deploy --port serial:///dev/ttyACM0 --public-key HEX|FILE IMAGE`` — verify, copy over
+  the device's raw REPL, check each file's digest on the device, manifest last, soft-reset.
 """
 
 from __future__ import annotations
@@ -126,6 +128,23 @@ def _inspect(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _deploy(args: argparse.Namespace) -> int:
+    from .deploy import deploy_image, open_port
+    from .rawrepl import RawRepl
+
+    image = _read_image(args.image)
+    public_key = read_public_key(args.public_key)
+    port: Any = open_port(args.port)
+    try:
+        manifest = deploy_image(image, public_key, RawRepl(port, timeout_s=args.timeout_s),
+                                progress=lambda m: print(m, file=sys.stderr))
+    finally:
+        port.close()
+    print(json.dumps({"deployed": True, "port": args.port, "version": manifest.version,
+                      "sequence": manifest.sequence, "files": len(manifest.files)}))
+    return EXIT_OK
+
+
 def configure_firmware(parser: argparse.ArgumentParser) -> None:
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
 
@@ -164,6 +183,15 @@ def configure_firmware(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--public-key", required=True, help="64 hex digits or a KEY.pub file")
     p.add_argument("--target", choices=TARGETS, help="refuse an image for another target")
     p.set_defaults(func=_verify)
+
+    p = action("deploy", "copy a sensor-node image onto a MicroPython device (raw REPL)")
+    p.add_argument("image")
+    p.add_argument("--port", required=True, default=env_default("FIRMWARE_PORT"),
+                   help="serial:///dev/ttyACM0[?baud=115200] (env BORDERLINK_FIRMWARE_PORT)")
+    p.add_argument("--public-key", required=True, help="64 hex digits or a KEY.pub file")
+    p.add_argument("--timeout-s", type=float, default=10.0,
+                   help="how long to wait for each answer of the device (default 10)")
+    p.set_defaults(func=_deploy)
 
     p = action("inspect", "print an image's manifest as JSON")
     p.add_argument("image")

@@ -23,3 +23,7 @@ class ImageVerificationError(FirmwareError):
 
 class BuildError(FirmwareError):
     """An image cannot be built from these inputs (missing tool, bad input file)."""
+
+
+class DeviceError(FirmwareError):
+    """The device answered wrongly, failed a command, or stopped answering."""
