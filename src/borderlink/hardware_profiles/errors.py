@@ -37,6 +37,14 @@ class UndatedSentenceError(FrameDecodeError):
     """An NMEA sentence with a time but no date (GGA) before any dated sentence or date hint."""
 
 
+class ImplausibleValueError(FrameDecodeError):
+    """A numeric field that is NaN, infinite or outside what any device could report."""
+
+
+class UnsafeDocumentError(FrameDecodeError):
+    """An XML document that declares a DTD or entities (in whatever encoding it is written)."""
+
+
 class IncompleteFileError(FrameDecodeError):
     """An export file that is still being written (no end marker yet): try again later."""
 

@@ -22,6 +22,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from borderlink.hardware_profiles.protocols.untrusted import check_finite, parse_untrusted_xml
 from borderlink.hardware_profiles.readings import GammaSpectrum, OccupancyReport, PanelCounts
 
 from ..errors import EdgeError
@@ -33,6 +34,9 @@ NS_2006 = "http://physics.nist.gov/Divisions/Div846/Gp4/ANSIN4242/2005/ANSIN4242
 NS_2011 = "http://physics.nist.gov/N42/2011/N42"
 GAMMA_LOW_KEV = (30.0, 400.0)  # the RPM profile's low window (see hardware_profiles n42 encoder)
 GAMMA_HIGH_KEV = (400.0, 3000.0)
+MAX_CHANNELS = 1 << 16  # the largest multichannel analysers have 64k channels
+_MAX_COEFFICIENTS = 8  # an energy polynomial of higher degree is no calibration
+_MAX_COUNT = 1 << 40
 _DUR = re.compile(r"^\s*P(?:T)?(?:(\d+(?:\.\d+)?)H)?(?:(\d+(?:\.\d+)?)M)?(?:(\d+(?:\.\d+)?)S)?\s*$")
 
 
@@ -68,7 +72,8 @@ def _seconds(text: str | None, where: str) -> float:
     if not m or not any(m.groups()):
         raise N42ImportError(f"N42 {where}: bad ISO 8601 duration {text!r}")
     h, mi, s = (float(g) if g else 0.0 for g in m.groups())
-    return h * 3600 + mi * 60 + s
+    return check_finite(h * 3600 + mi * 60 + s, f"N42 {where}: duration {text!r}", low=0.0,
+                        high=366 * 86400.0, error=N42ImportError)
 
 
 def _time(text: str | None) -> float | None:
@@ -76,18 +81,21 @@ def _time(text: str | None) -> float | None:
         return None
     try:
         when = dt.datetime.fromisoformat(text.strip())
-    except ValueError:
+        if when.tzinfo is None:  # N42 times without an offset are taken as UTC
+            when = when.replace(tzinfo=dt.UTC)
+        return when.timestamp()
+    except (ValueError, OverflowError, OSError):
         return None
-    if when.tzinfo is None:  # N42 times without an offset are taken as UTC
-        when = when.replace(tzinfo=dt.UTC)
-    return when.timestamp()
 
 
 def _numbers(text: str | None, where: str) -> list[float]:
     try:
-        return [float(x) for x in (text or "").replace(",", " ").split()]
+        values = [float(x) for x in (text or "").replace(",", " ").split()]
     except ValueError as exc:
         raise N42ImportError(f"N42 {where}: non-numeric value ({exc})") from exc
+    for v in values:  # NaN and infinities parse as floats; no detector reports them
+        check_finite(v, f"N42 {where}: a value", error=N42ImportError)
+    return values
 
 
 def _channels(text: str | None, compression: str, where: str) -> tuple[int, ...]:
@@ -101,8 +109,11 @@ def _channels(text: str | None, compression: str, where: str) -> tuple[int, ...]
                 if i + 1 >= len(values):
                     raise N42ImportError(f"N42 {where}: CountedZeroes ends after a 0 without a run length")
                 run = values[i + 1]
-                if run < 0 or run != int(run) or run > 1 << 20:
+                if run < 0 or run != int(run):
                     raise N42ImportError(f"N42 {where}: bad CountedZeroes run length {run!r}")
+                if len(out) + run > MAX_CHANNELS:  # checked before allocating (a zip bomb)
+                    raise N42ImportError(f"N42 {where}: CountedZeroes expands beyond "
+                                         f"{MAX_CHANNELS} channels")
                 out.extend([0] * int(run))
                 i += 2
             else:
@@ -115,8 +126,10 @@ def _channels(text: str | None, compression: str, where: str) -> tuple[int, ...]
         raise N42ImportError(f"N42 {where}: unsupported compression {compression!r}")
     if not values_i:
         raise N42ImportError(f"N42 {where}: empty ChannelData")
-    if any(v < 0 for v in values_i):
-        raise N42ImportError(f"N42 {where}: negative channel count")
+    if len(values_i) > MAX_CHANNELS:
+        raise N42ImportError(f"N42 {where}: {len(values_i)} channels, more than {MAX_CHANNELS}")
+    if any(v < 0 or v > _MAX_COUNT for v in values_i):
+        raise N42ImportError(f"N42 {where}: channel count negative or beyond {_MAX_COUNT}")
     return tuple(values_i)
 
 
@@ -141,14 +154,16 @@ def _iter(el: ET.Element, name: str) -> list[ET.Element]:
 
 
 def _parse(data: bytes, max_bytes: int) -> ET.Element:
-    if len(data) > max_bytes:
-        raise N42ImportError(f"N42: document of {len(data)} bytes exceeds the {max_bytes}-byte limit")
-    if b"<!DOCTYPE" in data or b"<!ENTITY" in data:
-        raise N42ImportError("N42: document declares a DTD or entities (refused)")
-    try:
-        return ET.fromstring(data)
-    except ET.ParseError as exc:
-        raise N42ImportError(f"N42: not well-formed XML: {exc}") from exc
+    """The root, refusing DTDs and entities in any encoding (UTF-16 too) and big documents."""
+    return parse_untrusted_xml(data, "N42", max_bytes=max_bytes, refused=N42ImportError,
+                               malformed=N42ImportError)
+
+
+def _calibration(values: list[float], where: str) -> list[float]:
+    if len(values) > _MAX_COEFFICIENTS:
+        raise N42ImportError(f"N42 {where}: {len(values)} calibration coefficients, at most "
+                             f"{_MAX_COEFFICIENTS}")
+    return values
 
 
 def _read_2006(root: ET.Element) -> list[N42Spectrum]:
@@ -174,7 +189,8 @@ def _read_2006(root: ET.Element) -> list[N42Spectrum]:
                         if eq is not None and (eq.get("Model") or "Polynomial") != "Polynomial":
                             raise N42ImportError(f"N42 {where}: energy model {eq.get('Model')!r} unsupported")
                         c = next(iter(_iter(cal, "Coefficients")), None)
-                        coeffs = _numbers(c.text if c is not None else None, where)
+                        coeffs = _calibration(_numbers(c.text if c is not None else None, where),
+                                              where)
                         break
                 if not coeffs:
                     raise N42ImportError(f"N42 {where}: no energy calibration")
@@ -195,7 +211,8 @@ def _read_2006(root: ET.Element) -> list[N42Spectrum]:
 def _read_2011(root: ET.Element) -> list[N42Spectrum]:
     cals: dict[str, tuple[float, ...]] = {}
     for cal in _iter(root, "EnergyCalibration"):
-        coeffs = _numbers(_text(cal, "CoefficientValues"), f"EnergyCalibration {cal.get('id')!r}")
+        where = f"EnergyCalibration {cal.get('id')!r}"
+        coeffs = _calibration(_numbers(_text(cal, "CoefficientValues"), where), where)
         if coeffs:
             cals[cal.get("id") or ""] = tuple(coeffs)
     out: list[N42Spectrum] = []

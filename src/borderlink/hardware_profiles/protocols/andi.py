@@ -16,10 +16,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from ..errors import FrameDecodeError
+from ..errors import FrameDecodeError, ImplausibleValueError
 from ..readings import Chromatogram, LabRun, MassSpectrum
 from . import netcdf3
 from .netcdf3 import NC_DOUBLE, NC_FLOAT, NC_INT, Dataset, Variable
+from .untrusted import check_finite
 
 __all__ = ["Decoder", "encode_andi_ms", "parse_file"]
 
@@ -75,34 +76,62 @@ def encode_andi_ms(run: LabRun) -> bytes:
     return netcdf3.encode(ds)
 
 
+def _numbers(ds: Dataset, name: str, filename: str, *, whole: bool = False) -> list[Any]:
+    """A numeric variable's values, each finite and plausible (whole numbers if *whole*)."""
+    try:
+        var = ds.variables[name]
+    except KeyError:
+        raise FrameDecodeError(f"ANDI-MS: {filename or 'file'} lacks variable {name!r}") from None
+    if var.nc_type == netcdf3.NC_CHAR or isinstance(var.values, str):
+        raise FrameDecodeError(f"ANDI-MS: variable {name} holds text, expected numbers")
+    if whole and var.nc_type not in (netcdf3.NC_BYTE, netcdf3.NC_SHORT, NC_INT):
+        raise FrameDecodeError(f"ANDI-MS: variable {name} must be an integer variable")
+    for v in var.values:
+        check_finite(v, f"ANDI-MS: a value of {name}")
+    return list(var.values)
+
+
+def _attr_number(attrs: dict[str, Any], key: str, default: float, *, low: float,
+                 high: float) -> float:
+    value = attrs.get(key, default)
+    if isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError as exc:
+            raise FrameDecodeError(f"ANDI-MS: attribute {key} is not a number: {value[:40]!r}") from exc
+    if not isinstance(value, (int, float)):
+        raise FrameDecodeError(f"ANDI-MS: attribute {key} must be one number")
+    return check_finite(float(value), f"ANDI-MS: attribute {key}", low=low, high=high)
+
+
 def parse_file(data: bytes, filename: str = "") -> LabRun:
     ds = netcdf3.decode(data)
-    try:
-        times = ds.variables["scan_acquisition_time"].values
-        tic = ds.variables["total_intensity"].values
-        index = ds.variables["scan_index"].values
-        count = ds.variables["point_count"].values
-        masses = ds.variables["mass_values"].values
-        intens = ds.variables["intensity_values"].values
-    except KeyError as exc:
-        raise FrameDecodeError(f"ANDI-MS: {filename or 'file'} lacks variable {exc}") from None
+    times = _numbers(ds, "scan_acquisition_time", filename)
+    tic = _numbers(ds, "total_intensity", filename)
+    index = _numbers(ds, "scan_index", filename, whole=True)
+    count = _numbers(ds, "point_count", filename, whole=True)
+    masses = _numbers(ds, "mass_values", filename)
+    intens = _numbers(ds, "intensity_values", filename)
     if not (len(times) == len(tic) == len(index) == len(count)):
         raise FrameDecodeError("ANDI-MS: per-scan variables differ in length")
     a = ds.attrs
-    t = float(a.get("borderlink_timestamp", 0.0))
+    t = _attr_number(a, "borderlink_timestamp", 0.0, low=0.0, high=2.0**32)
     sample, case, instrument = str(a.get("sample_id", "")), str(a.get("borderlink_case_id", "")), \
         str(a.get("borderlink_instrument", ""))
     ladder = []
     for pair in str(a.get("borderlink_ri_calibration", "")).split():
         rt, _, ri = pair.partition(",")
         try:
-            ladder.append((float(rt), float(ri)))
+            ladder.append((check_finite(float(rt), "ANDI-MS: an RI calibration time"),
+                           check_finite(float(ri), "ANDI-MS: an RI calibration index")))
         except ValueError as exc:
-            raise FrameDecodeError(f"ANDI-MS: bad RI calibration pair {pair!r}") from exc
+            if isinstance(exc, ImplausibleValueError):
+                raise
+            raise FrameDecodeError(f"ANDI-MS: bad RI calibration pair {pair[:40]!r}") from exc
     chrom = Chromatogram(t=t, instrument=instrument, sample_id=sample, case_id=case, detector="TIC",
                          times_min=tuple(round(x / 60.0, 6) for x in times), intensities=tuple(tic),
                          ri_calibration=tuple(ladder))
-    energy = float(a.get("test_electron_energy", 70.0))
+    energy = _attr_number(a, "test_electron_energy", 70.0, low=0.0, high=1e4)
     spectra = []
     for i, n in enumerate(count):
         if n <= 0:

@@ -15,12 +15,14 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from ..errors import FrameDecodeError, IncompleteFileError
+from ..errors import FrameDecodeError, ImplausibleValueError, IncompleteFileError
 from ..readings import Chromatogram, LabRun, MassSpectrum
+from .untrusted import check_finite
 
 __all__ = ["Decoder", "encode_chromatogram_file", "encode_gcms_file", "parse_file"]
 
 _PER_LINE = 10
+_MAX_POINTS = 10_000_000  # points of one block: hours of GC at 1 kHz
 
 
 def _num(x: float) -> str:
@@ -127,46 +129,62 @@ def _blocks(text: str) -> list[dict[str, Any]]:
     return done
 
 
-def _float(labels: dict[str, str], key: str, default: float | None = None) -> float:
+def _value(text: str, what: str) -> float:
+    """One AFFN number, refused when it is no number or NaN, infinite or absurd."""
     try:
-        return float(labels[key])
-    except KeyError:
+        value = float(text)
+    except ValueError as exc:
+        raise FrameDecodeError(f"JCAMP-DX: {what} is not a number: {text[:40]!r}") from exc
+    return check_finite(value, f"JCAMP-DX: {what}")
+
+
+def _float(labels: dict[str, str], key: str, default: float | None = None) -> float:
+    if key not in labels:
         if default is not None:
             return default
-        raise FrameDecodeError(f"JCAMP-DX: missing ##{key}=") from None
-    except ValueError as exc:
-        raise FrameDecodeError(f"JCAMP-DX: ##{key}= is not a number: {labels[key]!r}") from exc
+        raise FrameDecodeError(f"JCAMP-DX: missing ##{key}=")
+    return _value(labels[key], f"##{key}=")
+
+
+def _count(labels: dict[str, str], key: str) -> int:
+    """A count label (NPOINTS, BLOCKS): a whole number 0..10 million."""
+    value = _float(labels, key)
+    if value != int(value) or not 0 <= value <= _MAX_POINTS:
+        raise ImplausibleValueError(f"JCAMP-DX: ##{key}={labels[key]} is not a count 0..{_MAX_POINTS}")
+    return int(value)
 
 
 def _meta(labels: dict[str, str]) -> tuple[float, str, str, str]:
-    return (_float(labels, "$TIMESTAMP", 0.0), labels.get("$INSTRUMENT", ""),
+    t = check_finite(_float(labels, "$TIMESTAMP", 0.0), "JCAMP-DX: ##$TIMESTAMP= (Unix s)",
+                     low=0.0, high=2.0**32)
+    return (t, labels.get("$INSTRUMENT", ""),
             labels.get("$SAMPLE ID", ""), labels.get("$CASE ID", ""))
 
 
 def _chromatogram(block: dict[str, Any]) -> Chromatogram:
     labels = block["_labels"]
     first, last = _float(labels, "FIRSTX"), _float(labels, "LASTX")
-    n = int(_float(labels, "NPOINTS"))
+    n = _count(labels, "NPOINTS")
     yf, xf = _float(labels, "YFACTOR", 1.0), _float(labels, "XFACTOR", 1.0)
     if labels.get("XYDATA", "").replace(" ", "") != "(X++(Y..Y))":
         raise FrameDecodeError(f"JCAMP-DX: unsupported XYDATA form {labels.get('XYDATA')!r}")
     ys: list[float] = []
-    try:
-        for line in block["_data"]:
-            ys.extend(float(v) * yf for v in line.replace(",", " ").split()[1:])
-    except ValueError as exc:
-        raise FrameDecodeError("JCAMP-DX: XYDATA holds a non-AFFN value (compressed forms unsupported)") from exc
+    for line in block["_data"]:
+        for v in line.replace(",", " ").split()[1:]:
+            ys.append(check_finite(_value(v, "an XYDATA value (compressed forms unsupported)") * yf,
+                                   "JCAMP-DX: an XYDATA value times ##YFACTOR="))
+        if len(ys) > _MAX_POINTS:
+            raise ImplausibleValueError(f"JCAMP-DX: XYDATA of more than {_MAX_POINTS} points")
     if len(ys) != n or n < 2:
         raise FrameDecodeError(f"JCAMP-DX: ##NPOINTS={n} but {len(ys)} values")
     delta = (last - first) / (n - 1)
-    times = tuple(round((first + i * delta) * xf, 6) for i in range(n))
+    times = tuple(round(check_finite((first + i * delta) * xf, "JCAMP-DX: a time"), 6)
+                  for i in range(n))
     ladder: list[tuple[float, float]] = []
     for pair in labels.get("$RI CALIBRATION", "").split():
         rt, _, ri = pair.partition(",")
-        try:
-            ladder.append((float(rt), float(ri)))
-        except ValueError as exc:
-            raise FrameDecodeError(f"JCAMP-DX: bad RI calibration pair {pair!r}") from exc
+        ladder.append((_value(rt, f"RI calibration pair {pair[:40]!r}"),
+                       _value(ri, f"RI calibration pair {pair[:40]!r}")))
     t, instrument, sample, case = _meta(labels)
     return Chromatogram(t=t, instrument=instrument, sample_id=sample, case_id=case,
                         detector=labels.get("$DETECTOR", "FID"), times_min=times, intensities=tuple(ys),
@@ -177,15 +195,14 @@ def _spectrum(block: dict[str, Any]) -> MassSpectrum:
     labels = block["_labels"]
     mz: list[float] = []
     inten: list[float] = []
-    try:
-        for line in block["_data"]:
-            for pair in line.split():
-                x, _, y = pair.partition(",")
-                mz.append(float(x))
-                inten.append(float(y))
-    except ValueError as exc:
-        raise FrameDecodeError("JCAMP-DX: bad PEAK TABLE pair") from exc
-    if "NPOINTS" in labels and int(_float(labels, "NPOINTS")) != len(mz):
+    for line in block["_data"]:
+        for pair in line.split():
+            x, _, y = pair.partition(",")
+            mz.append(_value(x, "a PEAK TABLE m/z"))
+            inten.append(_value(y, "a PEAK TABLE abundance"))
+        if len(mz) > _MAX_POINTS:
+            raise ImplausibleValueError(f"JCAMP-DX: PEAK TABLE of more than {_MAX_POINTS} peaks")
+    if "NPOINTS" in labels and _count(labels, "NPOINTS") != len(mz):
         raise FrameDecodeError(f"JCAMP-DX: ##NPOINTS={labels['NPOINTS']} but {len(mz)} peaks")
     t, instrument, sample, case = _meta(labels)
     return MassSpectrum(t=t, instrument=instrument, sample_id=sample, case_id=case,
@@ -204,6 +221,8 @@ def parse_file(data: bytes, filename: str = "") -> LabRun:
             raise IncompleteFileError(f"JCAMP-DX: {filename or 'file'} is empty (still being written?)")
         raise FrameDecodeError(f"JCAMP-DX: {filename or 'file'} does not start with ##TITLE=")
     blocks = _blocks(text)
+    if not blocks:
+        raise FrameDecodeError(f"JCAMP-DX: {filename or 'file'} holds no ##TITLE= block")
     chrom: Chromatogram | None = None
     spectra: list[MassSpectrum] = []
     for block in blocks:
@@ -216,7 +235,7 @@ def parse_file(data: bytes, filename: str = "") -> LabRun:
             raise FrameDecodeError(f"JCAMP-DX: unsupported DATA TYPE {kind!r}")
     outer = blocks[0]["_labels"]
     if outer.get("DATA TYPE", "").upper() == "LINK" and "BLOCKS" in outer and \
-            int(_float(outer, "BLOCKS")) != len(blocks) - 1:
+            _count(outer, "BLOCKS") != len(blocks) - 1:
         raise FrameDecodeError(f"JCAMP-DX: ##BLOCKS={outer['BLOCKS']} but {len(blocks) - 1} blocks")
     t, instrument, sample, case = _meta(outer)
     return LabRun(t=t, instrument=instrument, sample_id=sample, case_id=case, chromatogram=chrom,

@@ -11,17 +11,19 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import xml.etree.ElementTree as ET
 from xml.sax.saxutils import escape
 
 from ..errors import FrameDecodeError
 from ..readings import OccupancyReport, PanelCounts
+from .untrusted import check_finite, parse_untrusted_xml
 
 __all__ = ["NS", "encode_report", "parse_report"]
 
 NS = "http://physics.nist.gov/N42/2011/N42"
 _CHANNELS = (("GammaLow", "Gamma"), ("GammaHigh", "Gamma"), ("Neutron", "Neutron"))
 _MAX_XML = 1 << 20
+_MAX_COUNT = 1 << 40  # gross counts of one detector in one measurement
+_MAX_SECONDS = 366 * 86400.0  # a measurement longer than a year is no portal's
 
 
 def _iso(t: float) -> str:
@@ -108,24 +110,30 @@ def _seconds(text: str | None) -> float:
     if not m:
         raise FrameDecodeError(f"N42: bad duration {text!r}")
     h, mi, s = m.groups()
-    return int(h or 0) * 3600 + int(mi or 0) * 60 + float(s or 0)
+    seconds = int(h or 0) * 3600 + int(mi or 0) * 60 + float(s or 0)
+    return check_finite(seconds, f"N42: duration {text!r}", low=0.0, high=_MAX_SECONDS)
 
 
 def _time(text: str | None) -> float:
     try:
         return dt.datetime.fromisoformat((text or "").strip()).timestamp()
-    except ValueError as exc:
+    except (ValueError, OverflowError, OSError) as exc:
         raise FrameDecodeError(f"N42: bad date-time {text!r}") from exc
+
+
+def _speed(text: str | None) -> float | None:
+    if not text:
+        return None
+    try:
+        value = float(text)
+    except ValueError as exc:
+        raise FrameDecodeError(f"N42: bad speed_kmh {text!r} in Remark") from exc
+    return check_finite(value, "N42: speed_kmh", low=0.0, high=1000.0)
 
 
 def parse_report(data: bytes) -> OccupancyReport:
     """Parse an N42.42 occupancy document as the emulator (and this family of RPMs) writes it."""
-    if len(data) > _MAX_XML or b"<!DOCTYPE" in data or b"<!ENTITY" in data:
-        raise FrameDecodeError("N42: document too large or uses DTD/entities (refused)")
-    try:
-        root = ET.fromstring(data)
-    except ET.ParseError as exc:
-        raise FrameDecodeError(f"N42: not well-formed XML: {exc}") from exc
+    root = parse_untrusted_xml(data, "N42", max_bytes=_MAX_XML)
     q = f"{{{NS}}}"
     if root.tag != f"{q}RadInstrumentData":
         raise FrameDecodeError(f"N42: root element is {root.tag!r}, expected RadInstrumentData")
@@ -145,9 +153,10 @@ def parse_report(data: bytes) -> OccupancyReport:
                 raise FrameDecodeError(f"N42: unknown detector reference {ref!r}")
             live = _seconds(gc.findtext(f"{q}LiveTimeDuration"))
             try:
-                value = int(float((gc.findtext(f"{q}CountData") or "").split()[0]))
+                number = float((gc.findtext(f"{q}CountData") or "").split()[0])
             except (ValueError, IndexError) as exc:
                 raise FrameDecodeError(f"N42: bad CountData for {ref}") from exc
+            value = int(check_finite(number, f"N42: CountData for {ref}", low=0, high=_MAX_COUNT))
             panels.setdefault(int(hit.group(1)), {})[hit.group(2)] = value
         counts = tuple(PanelCounts(panel=p, gamma_low=v.get("GammaLow", 0),
                                    gamma_high=v.get("GammaHigh", 0), neutron=v.get("Neutron", 0))
@@ -158,10 +167,10 @@ def parse_report(data: bytes) -> OccupancyReport:
     f_start, f_real, f_live, fore = measurements["Foreground"]
     _, _, b_live, back = measurements.get("Background", (0.0, 0.0, 0.0, ()))
     occ = remark.get("occupancy", "0")
-    speed = remark.get("speed_kmh")
+    speed = _speed(remark.get("speed_kmh"))
     return OccupancyReport(
         t=_time(root.get("n42DocDateTime")) if root.get("n42DocDateTime") else f_start + f_real,
-        lane=lane, occupancy_id=int(occ) if occ.isdigit() else 0, start=f_start, end=f_start + f_real,
+        lane=lane, occupancy_id=int(occ) if occ.isascii() and occ.isdigit() else 0, start=f_start, end=f_start + f_real,
         live_time_s=f_live, foreground=fore, background=back, background_live_time_s=b_live,
-        vehicle_speed_kmh=float(speed) if speed else None,
+        vehicle_speed_kmh=speed,
         instrument_alarm=remark.get("instrument_alarm"), uuid=root.get("n42DocUUID", ""))
