@@ -19,8 +19,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import cbor2
 import grpc
 import pytest
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import Encoding
 
 from borderlink.hardware_profiles.emulators import Emulator, PtyEndpoint
 from borderlink.hardware_profiles.loader import load_profile
@@ -96,6 +100,11 @@ class Deployment:
                address: str | None = None) -> subprocess.CompletedProcess[str]:
         return _cli("provision", "enroll", "--hub", address or self.enroll_address,
                     "--token", token, "--dir", str(folder), *extra)
+
+    def enroll_offline(self, token: str, folder: Path,
+                       out: Path) -> subprocess.CompletedProcess[str]:
+        return _cli("provision", "enroll", "--offline", "--out", str(out), "--token", token,
+                    "--dir", str(folder))
 
     def hub_node(self, node: str) -> dict[str, object] | None:
         done = _cli("hub", "nodes", "--hub", f"127.0.0.1:{self.hub_port}",
@@ -317,3 +326,87 @@ def test_attempts_are_rate_limited_per_peer(deployment: Deployment, tmp_path: Pa
         assert deployment.enroll(real["token"], tmp_path / "r").returncode == 0
     finally:
         limited.stop()
+
+
+def test_air_gapped_node_through_a_request_and_a_signed_bundle(deployment: Deployment,
+                                                               tmp_path: Path) -> None:
+    usb = tmp_path / "usb"
+    usb.mkdir()
+    hub = f"127.0.0.1:{deployment.hub_port}"
+
+    def offline_request(node: str) -> tuple[Path, Path]:
+        folder, req = tmp_path / node, usb / f"{node}.req"
+        done = deployment.enroll_offline(deployment.token(node)["token"], folder, req)
+        assert done.returncode == 0, done.stderr
+        return folder, req
+
+    folder, req = offline_request("bil-lab-01")
+    assert not (folder / "node.toml").exists()
+    assert stat.S_IMODE((folder / "pending/record-signing.pem").stat().st_mode) == 0o600
+    assert b"PRIVATE" not in req.read_bytes()
+    bundle = usb / "bil-lab-01.bundle"
+    done = _cli("provision", "sign-request", str(req), "--dir", str(deployment.ca.path),
+                "--out", str(bundle), "--hub", hub)
+    assert done.returncode == 0, done.stderr
+    assert deployment.hub_node("bil-lab-01") is not None
+    # The request replayed at the CA: its token is used.
+    again = _cli("provision", "sign-request", str(req), "--dir", str(deployment.ca.path),
+                 "--out", str(usb / "again.bundle"), "--hub", hub)
+    assert again.returncode == 12 and "token-used" in again.stderr
+
+    def install(path: Path, into: Path = folder) -> subprocess.CompletedProcess[str]:
+        return _cli("provision", "enroll", "--bundle", str(path), "--dir", str(into))
+
+    def nothing_installed(into: Path = folder) -> None:
+        assert sorted(p.name for p in into.iterdir()) == ["pending"]
+
+    # Tampered: one byte of the manifest changed (the site), signature kept.
+    doc = cbor2.loads(bundle.read_bytes())
+    manifest = cbor2.loads(doc["manifest"])
+    forged = dict(doc, manifest=cbor2.dumps({**manifest, "site": "AZ-OTHER"}, canonical=True))
+    (usb / "tampered.bundle").write_bytes(cbor2.dumps(forged))
+    result = install(usb / "tampered.bundle")
+    assert result.returncode == 19 and "bundle-invalid" in result.stderr
+    nothing_installed()
+    # Foreign: the genuine manifest re-signed by another CA's issuing key.
+    foreign = init_ca_directory(tmp_path / "foreign-ca").issuing()
+    resigned = {"manifest": doc["manifest"],
+                "signature": foreign.key.sign(doc["manifest"],  # type: ignore[call-arg,union-attr]
+                                              ec.ECDSA(hashes.SHA256())),
+                "signer": foreign.certificate.public_bytes(Encoding.DER)}
+    (usb / "foreign.bundle").write_bytes(cbor2.dumps(resigned))
+    result = install(usb / "foreign.bundle")
+    assert result.returncode == 19 and "bundle-invalid" in result.stderr
+    nothing_installed()
+    (usb / "garbage.bundle").write_bytes(b"\xff not cbor")
+    assert install(usb / "garbage.bundle").returncode == 19
+    nothing_installed()
+    # Another node's genuine bundle.
+    other_folder, other_req = offline_request("bil-lab-02")
+    other_bundle = usb / "bil-lab-02.bundle"
+    assert _cli("provision", "sign-request", str(other_req), "--dir", str(deployment.ca.path),
+                "--out", str(other_bundle), "--hub", hub).returncode == 0
+    result = install(other_bundle)
+    assert result.returncode == 20 and "bundle-other-node" in result.stderr
+    nothing_installed()
+    # No pending request at all.
+    assert install(bundle, tmp_path / "empty").returncode == 21
+
+    # The genuine bundle: installed, pending gone, and the node syncs from record 1.
+    result = install(bundle)
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in folder.iterdir()) == ["keys", "node.toml", "tls"]
+    record_key = SigningKey.read_pem(folder / "keys/record-signing.pem")
+    agent = subprocess.Popen(
+        [sys.executable, "-m", "borderlink", "edge", "run", "--config", str(folder / "node.toml")],
+        stdout=subprocess.DEVNULL, stderr=(tmp_path / "agent.log").open("ab"))
+    storage = open_storage(f"sqlite://{deployment.root / 'hub/hub.db'}")
+    try:
+        wait_for(lambda: storage.chain_head("bil-lab-01").seq >= 1, what="record 1 at the hub")
+        first = storage.get_record("bil-lab-01", 1)
+        assert first is not None
+        assert verify_record(first.record, record_key.public).record.record_type == "node.boot"
+    finally:
+        agent.terminate()
+        agent.wait(15)
+        storage.close()

@@ -6,7 +6,9 @@
 * ``token create --node ID --site SITE --agency AGENCY --profile PROFILE --expires 24h`` — a
   one-time enrolment token (printed, as a terminal QR code, optionally a PNG); ``token list``;
 * ``serve --dir DIR --hub ADDR`` — the Enrollment service (its own port, default 7444);
-* ``enroll --hub ADDR --token TOKEN`` — on the node: keys, certificate, a complete node.toml.
+* ``enroll --hub ADDR --token TOKEN`` — on the node: keys, certificate, a complete node.toml;
+* air-gapped: ``enroll --offline --out REQ --token TOKEN`` on the node, ``sign-request REQ
+  --out BUNDLE --hub ADDR`` at the CA, ``enroll --bundle BUNDLE`` on the node.
 
 Exit codes of ``enroll`` besides the common ones (borderlink.common.cli) name the refusal:
 see :data:`ENROLL_EXIT`.
@@ -42,6 +44,9 @@ ENROLL_EXIT = {
     "rate-limited": 17,
     "bad-request": 18,
     "bad-answer": EXIT_FAILED,
+    "bundle-invalid": 19,
+    "bundle-other-node": 20,
+    "no-pending-request": 21,
 }
 
 
@@ -207,6 +212,22 @@ def _serve(args: argparse.Namespace) -> int:
 def _enroll(args: argparse.Namespace) -> int:
     from borderlink.provisioning.enroll import NodeSettings, enroll
     from borderlink.provisioning.errors import CaDirectoryError, EnrollmentError, TokenError
+    from borderlink.provisioning.offline import install_bundle, write_request
+
+    host, _, port = (args.broker or "127.0.0.1:1883").rpartition(":")
+    settings = NodeSettings(device_url=args.device_url, unit_id=args.unit_id,
+                            broker_host=host, broker_port=int(port))
+    if args.bundle:
+        try:
+            print(install_bundle(Path(args.dir), Path(args.bundle), settings))
+        except EnrollmentError as exc:
+            print(f"borderlink provision enroll: {exc.reason}: {exc}", file=sys.stderr)
+            return ENROLL_EXIT.get(exc.reason, EXIT_FAILED)
+        return EXIT_OK
+    if not args.token or not (args.hub or args.offline):
+        print("borderlink provision enroll: give --token and --hub (online), --token and "
+              "--offline --out REQ, or --bundle BUNDLE", file=sys.stderr)
+        return EXIT_USAGE
     from borderlink.provisioning.tokens import Token
     from borderlink.provisioning.trust import normalise_fingerprint
 
@@ -226,15 +247,43 @@ def _enroll(args: argparse.Namespace) -> int:
         if not fp:
             raise TokenError("token-malformed", "the token carries no CA fingerprint: "
                              "give --ca-fingerprint")
-        host, _, port = (args.broker or "127.0.0.1:1883").rpartition(":")
+        if args.offline:
+            if not args.out:
+                print("borderlink provision enroll --offline: --out REQ is required",
+                      file=sys.stderr)
+                return EXIT_USAGE
+            print(write_request(Path(args.dir), Path(args.out), token_secret=token.secret,
+                                node_id=args.node or token.node_id, ca_fingerprint=fp))
+            return EXIT_OK
         config = enroll(Path(args.dir), address=args.hub, token_secret=token.secret,
                         node_id=args.node or token.node_id, ca_fingerprint=fp,
-                        settings=NodeSettings(device_url=args.device_url, unit_id=args.unit_id,
-                                              broker_host=host, broker_port=int(port)))
+                        settings=settings)
     except (EnrollmentError, TokenError) as exc:
         print(f"borderlink provision enroll: {exc.reason}: {exc}", file=sys.stderr)
         return ENROLL_EXIT.get(exc.reason, EXIT_FAILED)
     print(config)
+    return EXIT_OK
+
+
+def _sign_request(args: argparse.Namespace) -> int:
+    from borderlink.provisioning.errors import EnrollmentError, TokenError
+    from borderlink.provisioning.offline import sign_request
+    from borderlink.provisioning.registrar import HubLink, Registrar
+
+    ca, store = _open_tokens(args)
+    issuing = ca.issuing(_passphrase(args.issuing_passphrase_file))
+    registrar = Registrar(store, issuing, HubLink.issued(issuing, ca.trust_pem, args.hub,
+                                                         tuple(args.node_hub or ())))
+    try:
+        out = sign_request(ca, registrar, Path(args.request), Path(args.out),
+                           now_ms=int(time.time() * 1000))
+    except (EnrollmentError, TokenError) as exc:
+        print(f"borderlink provision sign-request: {exc.reason}: {exc}", file=sys.stderr)
+        return ENROLL_EXIT.get(exc.reason, EXIT_FAILED)
+    finally:
+        registrar.close()
+        store.close()
+    print(out)
     return EXIT_OK
 
 
@@ -314,9 +363,23 @@ def configure_provision(parser: argparse.ArgumentParser) -> None:
                    help="attempts a peer host may make at once (default %(default)s)")
     p.set_defaults(func=_serve)
 
+    p = actions.add_parser("sign-request", help="at the CA: sign an offline enrolment request")
+    p.add_argument("request", help="the REQ file from `provision enroll --offline`")
+    ca_dir(p)
+    p.add_argument("--out", required=True, help="the signed node bundle to write")
+    p.add_argument("--hub", required=True, help="the hub's address, for Admin.EnrollNode")
+    p.add_argument("--node-hub", action="append",
+                   help="Sync address written into node.toml (repeatable; default --hub)")
+    p.add_argument("--issuing-passphrase-file", help="passphrase of issuing.key")
+    p.set_defaults(func=_sign_request)
+
     p = actions.add_parser("enroll", help="on the node: enrol with a token, write node.toml")
-    p.add_argument("--hub", required=True, help="the Enrollment service, HOST:PORT")
-    p.add_argument("--token", required=True, help="the token as printed (BLT1:…)")
+    p.add_argument("--hub", help="the Enrollment service, HOST:PORT (online enrolment)")
+    p.add_argument("--token", help="the token as printed (BLT1:…)")
+    p.add_argument("--offline", action="store_true",
+                   help="air-gapped: make the keys and write a signed request to --out")
+    p.add_argument("--out", help="with --offline: the request file to carry to the CA")
+    p.add_argument("--bundle", help="air-gapped: install the node bundle the CA signed")
     p.add_argument("--ca-fingerprint", help="SHA-256 of the root CA (if not in the token)")
     p.add_argument("--node", help="node id (default: the token's)")
     p.add_argument("--dir", default=".", help="the node's folder (default: current)")

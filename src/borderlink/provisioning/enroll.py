@@ -35,8 +35,9 @@ from borderlink.proto.identity import IdentityError, Role, identity_of
 from borderlink.proto.keys import SigningKey
 from borderlink.proto.v1 import GRPC_MESSAGE_OPTIONS, enrollment_pb2, enrollment_pb2_grpc
 from borderlink.provisioning.ca import key_to_pem, write_private
-from borderlink.provisioning.enrollment_service import REASON_KEY, proof_transcript
+from borderlink.provisioning.enrollment_service import REASON_KEY
 from borderlink.provisioning.errors import EnrollmentError
+from borderlink.provisioning.registrar import proof_transcript
 from borderlink.provisioning.trust import certificates_from_pem, pem
 
 #: Causes of a refusal raised on the node (besides the service's, enrollment.proto).
@@ -47,6 +48,8 @@ NODE_CONFIGURED = "node-configured"
 
 NODE_TOML = "node.toml"
 FILES = ("keys", "tls", NODE_TOML)
+#: Where an offline request's keys wait for their bundle (offline.py).
+PENDING = "pending"
 
 
 @dataclass(frozen=True)
@@ -167,6 +170,33 @@ def _rpc_reason(exc: grpc.RpcError) -> str:
     return "refused"
 
 
+def check_folder(directory: Path) -> None:
+    """:class:`EnrollmentError` (``node-configured``) unless *directory* holds no node yet."""
+    present = [name for name in (*FILES, PENDING) if (directory / name).exists()]
+    if present:
+        raise EnrollmentError(
+            NODE_CONFIGURED,
+            f"{directory} already holds {', '.join(present)}: enrol into an empty folder "
+            "(a node re-enrols with a new token into a new folder, keeping the old journal)",
+        )
+
+
+def make_request(node_id: str, token_secret: bytes) -> tuple[
+        SigningKey, ec.EllipticCurvePrivateKey, enrollment_pb2.EnrollRequest]:
+    """New record and TLS keys, and the request proving both (enrollment.proto)."""
+    record_key = SigningKey.generate()
+    tls_key = ec.generate_private_key(ec.SECP256R1())
+    csr = (x509.CertificateSigningRequestBuilder()
+           .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, node_id)]))
+           .sign(tls_key, hashes.SHA256()))
+    csr_der = csr.public_bytes(serialization.Encoding.DER)
+    request = enrollment_pb2.EnrollRequest(
+        token_secret=token_secret, node_id=node_id, record_public_key=record_key.public,
+        record_key_proof=record_key.sign(proof_transcript(node_id, record_key.public, csr_der)),
+        tls_csr_der=csr_der)
+    return record_key, tls_key, request
+
+
 def enroll(
     directory: Path,
     *,
@@ -179,24 +209,8 @@ def enroll(
 ) -> Path:
     """Enrol this node through the service at *address*; returns the written ``node.toml``."""
     directory.mkdir(parents=True, exist_ok=True)
-    present = [name for name in FILES if (directory / name).exists()]
-    if present:
-        raise EnrollmentError(
-            NODE_CONFIGURED,
-            f"{directory} already holds {', '.join(present)}: enrol into an empty folder "
-            "(a node re-enrols with a new token into a new folder, keeping the old journal)",
-        )
-    record_key = SigningKey.generate()
-    tls_key = ec.generate_private_key(ec.SECP256R1())
-    csr = (x509.CertificateSigningRequestBuilder()
-           .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, node_id)]))
-           .sign(tls_key, hashes.SHA256()))
-    csr_der = csr.public_bytes(serialization.Encoding.DER)
-    request = enrollment_pb2.EnrollRequest(
-        token_secret=token_secret, node_id=node_id, record_public_key=record_key.public,
-        record_key_proof=record_key.sign(proof_transcript(node_id, record_key.public, csr_der)),
-        tls_csr_der=csr_der)
-
+    check_folder(directory)
+    record_key, tls_key, request = make_request(node_id, token_secret)
     root = pinned_root(address, ca_fingerprint, timeout_s)
     creds = grpc.ssl_channel_credentials(root_certificates=pem(root))
     with grpc.secure_channel(address, creds, options=GRPC_MESSAGE_OPTIONS) as channel:
@@ -206,8 +220,15 @@ def enroll(
         except grpc.RpcError as exc:
             raise EnrollmentError(_rpc_reason(exc),
                                   f"enrolment refused: {exc.details()}") from exc  # type: ignore[attr-defined]
-    chain, bundle = _check_answer(answer, node_id, root, tls_key)
+    return install(directory, node_id, record_key, tls_key, answer, root, settings)
 
+
+def install(directory: Path, node_id: str, record_key: SigningKey,
+            tls_key: ec.EllipticCurvePrivateKey, answer: enrollment_pb2.EnrollResponse,
+            root: x509.Certificate, settings: NodeSettings) -> Path:
+    """Check *answer* against the pinned *root* and our keys, then write the node's files
+    through a staging folder, ``node.toml`` last."""
+    chain, bundle = _check_answer(answer, node_id, root, tls_key)
     staging = Path(tempfile.mkdtemp(prefix=".enroll-", dir=directory))
     try:
         (staging / "keys").mkdir(mode=0o700)
@@ -219,13 +240,13 @@ def enroll(
         (staging / NODE_TOML).write_text(node_toml(node_id, answer, settings))
         for name in FILES:  # node.toml last: its presence means the rest is there
             os.rename(staging / name, directory / name)
-        _fsync_dir(directory)
+        fsync_dir(directory)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return directory / NODE_TOML
 
 
-def _fsync_dir(directory: Path) -> None:
+def fsync_dir(directory: Path) -> None:
     fd = os.open(directory, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -233,4 +254,5 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
-__all__ = ["NodeSettings", "enroll", "node_toml", "pinned_root", "presented_chain"]
+__all__ = ["NodeSettings", "check_folder", "enroll", "install", "make_request", "node_toml",
+           "pinned_root", "presented_chain"]
