@@ -273,6 +273,9 @@ def default_registry() -> RecordTypeRegistry:
                     "max_sigma": req("number"),
                     "alarm": req("bool"),
                     "energy_ratio": opt("number"),
+                    "nuisance": opt("bool"),  # on an alarm: NORM explains the whole excess
+                    "nuclides": opt("list"),  # maps: name ("Cs-137"), confidence 0..1
+                    "verdict_reason": opt("text"),  # why nuisance or not, in words
                     "n42": opt("text"),  # ANSI N42.42 report as received, when the RPM sends one
                     "plate": secret("text"),
                 },
@@ -289,6 +292,8 @@ def default_registry() -> RecordTypeRegistry:
                     "start_ms": req("uint"),
                     "end_ms": req("uint"),
                     "energy_ratio": opt("number"),
+                    "nuclides": opt("list"),  # maps: name ("Cs-137"), confidence 0..1
+                    "verdict_reason": opt("text"),  # why nuisance or not, in words
                     "occupancy_seq": opt("uint"),
                     "level": opt("text", *_ALERT_LEVEL),
                     "plate": secret("text"),

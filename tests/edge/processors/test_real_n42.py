@@ -55,7 +55,7 @@ def _peak_energy(s: N42Spectrum, lo_kev: float, hi_kev: float) -> float:
 def test_the_folder_holds_the_files_the_readme_cites() -> None:
     names = {p.name for p in ALL_FILES}
     readme = (DATA / "README.md").read_text(encoding="utf-8")
-    assert len(names) == 6
+    assert len(names) == 7
     for name in names:
         assert name in readme
 

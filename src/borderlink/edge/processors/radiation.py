@@ -498,6 +498,12 @@ class RadiationProcessor:
         }
         if r.energy_ratio is not None:
             body["energy_ratio"] = round(r.energy_ratio, 4)
+        identified = _identified(r)
+        if alarm:
+            body["nuisance"] = r.nuisance
+        if r.photopeaks is not None:
+            body["nuclides"] = identified
+            body["verdict_reason"] = r.photopeaks.reason
         if n42 is not None:
             body["n42"] = n42
         extra = {"result": r}
@@ -521,9 +527,14 @@ class RadiationProcessor:
             }
             if r.energy_ratio is not None:
                 abody["energy_ratio"] = round(r.energy_ratio, 4)
+            abody["nuclides"] = identified
+            if r.photopeaks is not None:
+                abody["verdict_reason"] = r.photopeaks.reason
+            elif r.nuisance:
+                abody["verdict_reason"] = "NORM nuisance: energy-window ratio in the NORM band"
             what = "NORM nuisance" if r.nuisance else f"{kind} ALARM"
-            if r.photopeaks is not None and (r.photopeaks.man_made or r.photopeaks.norm):
-                what += f" ({', '.join(r.photopeaks.man_made + r.photopeaks.norm)})"
+            if identified:
+                what += f" ({', '.join(n['name'] for n in identified)})"
             out.append(Decision("radiation.alarm", abody, t=now, alert=level, decided_at=now,
                                 summary=f"lane {c.lane} occupancy {r.occupancy_seq}: {what}",
                                 extra=extra))
@@ -600,3 +611,11 @@ class RadiationProcessor:
             norm_test=norm_test, photopeaks=peaks,
         )
         return self._decisions(result, rep.t, n42=None)
+
+
+def _identified(r: OccupancyResult) -> list[dict[str, Any]]:
+    """The record's ``nuclides``: name (``Cs-137``) and confidence, best first (none without
+    spectra: a count-only monitor identifies nothing)."""
+    if r.photopeaks is None:
+        return []
+    return [{"name": name, "confidence": conf} for name, conf in r.photopeaks.nuclides]
