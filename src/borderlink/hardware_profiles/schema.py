@@ -457,6 +457,7 @@ def _processing(check: _Check, data: dict[str, Any], device_class: str,
 #: Radiation detector types and what each needs: the two-window NORM band of plastic panels,
 #: the energy resolution of spectroscopic ones (whose spectra are judged on photopeaks).
 DETECTOR_TYPES: dict[str, str] = {"pvt": "pvt_norm_ratio_band", "nai": "resolution_662_pct",
+                                  "csi": "resolution_662_pct", "labr3": "resolution_662_pct",
                                   "hpge": "resolution_662_pct"}
 
 

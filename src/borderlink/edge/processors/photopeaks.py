@@ -37,7 +37,8 @@ explained by NORM, never "some NORM windows rose":
 * every significant peak of the excess spectrum (a scan of the whole 120-3000 keV range at a
   third of the FWHM) must be explained: a line of a claimed series, or an artefact of one
   (its backscatter peak, Compton edge, escape peaks and the 511 keV annihilation line above
-  1022 keV, within 1.5 FWHM and weaker than the line itself). An unexplained peak (``unexplained_kev``) or a man-made line
+  1022 keV: weaker than their line, within 1.5 FWHM; the backscatter humps of all lines add
+  up, within 2 FWHM). An unexplained peak (``unexplained_kev``) or a man-made line
   (:data:`MAN_MADE`, its key line seen) forbids the nuisance;
 * the excess above the highest claimed line's reach (its energy + 3 FWHM) must be
   insignificant: nothing of NORM lies there.
@@ -198,7 +199,9 @@ class _Excess:
 def _artefacts(e: float) -> list[float]:
     """Energies where a line at *e* keV puts a peak-like feature of its own."""
     backscatter = e / (1 + 2 * e / 511.0)
-    out = [backscatter, e - backscatter]  # the Compton edge is e minus the backscatter energy
+    # the backscatter hump (marked negative: the humps of several lines add up) and the
+    # Compton edge (e minus the backscatter energy)
+    out = [-backscatter, e - backscatter]
     if e > 1022.0:
         out += [511.0, e - 511.0, e - 1022.0]  # annihilation, single and double escape
     return out
@@ -370,8 +373,15 @@ def _near(e: float, energies: Sequence[float], ex: _Excess, fwhms: float) -> boo
 
 def _artefact(e: float, excess: float, artefacts: Sequence[tuple[float, float]],
               ex: _Excess) -> bool:
-    """Is a feature at *e* keV (of *excess* counts) an artefact of a stronger line?"""
-    return any(abs(e - a) <= 1.5 * ex.fwhm(a) and excess <= parent for a, parent in artefacts)
+    """Is a feature at *e* keV (of *excess* counts) an artefact of stronger lines? The
+    backscatter humps of several lines add up and are broad (2 FWHM); an edge or escape
+    peak is explained by its own line alone (1.5 FWHM)."""
+    hump = sum(parent for a, parent in artefacts
+               if a < 0 and abs(e + a) <= 2.0 * ex.fwhm(-a))  # backscatter: stored as -E
+    if hump > 0 and excess <= hump:
+        return True
+    return any(a > 0 and abs(e - a) <= 1.5 * ex.fwhm(a) and excess <= parent
+               for a, parent in artefacts)
 
 
 def _explain(v: PhotopeakVerdict, reasons: list[str]) -> PhotopeakVerdict:

@@ -63,11 +63,15 @@ from .base import AlertLevel, Decision
 from .photopeaks import PhotopeakVerdict, analyse
 from .poisson import negbin_threshold, per_test_rate, poisson_threshold
 
-__all__ = ["DETECTOR_TYPES", "OccupancyResult", "RadiationConfig", "RadiationProcessor"]
+__all__ = ["DETECTOR_TYPES", "RESOLUTION_662_PCT", "OccupancyResult", "RadiationConfig", "RadiationProcessor"]
 
 #: Detector types; the spectroscopic ones are judged on photopeaks when spectra come.
-DETECTOR_TYPES = frozenset({"pvt", "nai", "hpge"})
-_SPECTROSCOPIC = frozenset({"nai", "hpge"})
+DETECTOR_TYPES = frozenset({"pvt", "nai", "csi", "labr3", "hpge"})
+_SPECTROSCOPIC = frozenset({"nai", "csi", "labr3", "hpge"})
+#: Typical FWHM at 662 keV (%) of each spectroscopic type when the profile gives none:
+#: NaI(Tl) ~7, a small CsI(Tl) hand-held ~7.5, LaBr3(Ce) ~3, coaxial HPGe ~0.2 (1.3 keV).
+#: PVT has no photopeaks (Compton edges only): no identification.
+RESOLUTION_662_PCT = {"nai": 7.0, "csi": 7.5, "labr3": 3.0, "hpge": 0.2}
 
 
 @dataclass(frozen=True)
@@ -88,7 +92,8 @@ class RadiationConfig:
     detector_type: str = "pvt"  # pvt (plastic), nai, hpge: what a window or a line means
     # the two-window NORM band of this detector type (None: two windows never call NORM)
     norm_ratio_band: tuple[float, float] | None = (0.30, 0.52)
-    resolution_662_pct: float = 7.0  # FWHM at 662 keV (spectroscopic detectors)
+    # FWHM at 662 keV (spectroscopic detectors); None: the type's RESOLUTION_662_PCT
+    resolution_662_pct: float | None = None
     photopeak_min_sigma: float = 5.0  # a line is seen at this many standard errors ...
     man_made_min_share: float = 0.02  # ... holding this share of the excess (man-made) ...
     norm_min_share: float = 0.005  # ... or this share (NORM lines)
@@ -112,6 +117,9 @@ class RadiationConfig:
         if self.detector_type not in DETECTOR_TYPES:
             raise ValueError(f"detector_type must be one of {sorted(DETECTOR_TYPES)}, "
                              f"got {self.detector_type!r}")
+        if self.resolution_662_pct is None:
+            object.__setattr__(self, "resolution_662_pct",
+                               RESOLUTION_662_PCT.get(self.detector_type, 7.0))
         if self.norm_ratio_band is not None:
             low, high = self.norm_ratio_band
             if not 0.0 <= low < high <= 1.0:
@@ -589,7 +597,7 @@ class RadiationProcessor:
         peaks = None
         if c.detector_type in _SPECTROSCOPIC and rep.foreground_spectra:
             peaks = analyse(rep.foreground_spectra, rep.background_spectra,
-                            resolution_662_pct=c.resolution_662_pct,
+                            resolution_662_pct=float(c.resolution_662_pct or 7.0),
                             min_sigma=c.photopeak_min_sigma,
                             man_made_min_share=c.man_made_min_share,
                             norm_min_share=c.norm_min_share)
