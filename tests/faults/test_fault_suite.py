@@ -50,6 +50,8 @@ def test_short_run_holds_every_invariant_through_every_fault_kind(tmp_path: Path
     assert set(totals["attacks"]) == {name for name, _, _ in ATTACKS}
     assert totals["attacks_tried"] == totals["attacks_refused"] == len(ATTACKS)
     assert totals["healthy_records_accepted_during_attacks"] > 0
+    # the hub's and agents' logs hold no key material and no watchlisted personal data
+    assert totals["log_lines_scanned"] > 100 and totals["secrets_in_logs"] == 0
 
 
 def test_the_journal_reader_sees_what_the_agent_wrote(tmp_path: Path) -> None:
@@ -137,3 +139,22 @@ def test_a_stalled_link_holds_bytes_without_a_reset_and_a_slow_one_delays_them()
     finally:
         relay.close()
         server.close()
+
+
+def test_the_log_scan_finds_a_planted_key_and_a_watchlisted_name(tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    from borderlink.faults.invariants import Invariants, _secrets
+    from borderlink.proto.keys import SigningKey
+
+    key = SigningKey.generate()
+    site = SimpleNamespace(work=tmp_path, nodes=[SimpleNamespace(node_id="n1", key=key)])
+    (tmp_path / "logs").mkdir()
+    (tmp_path / "logs" / "hub.log").write_text('{"msg": "ok"}\n{"msg": "hit MAMMADOV"}\n')
+    (tmp_path / "logs" / "edge-n1.log").write_text(f"seed {key.seed.hex()}\n")
+    (tmp_path / "logs" / "simulator.log").write_text("MAMMADOV is the device's business\n")
+    found = Invariants()
+    _secrets(site, found)
+    assert found.log_lines_scanned == 3 and found.secrets_in_logs == 2
+    assert any("hub.log:2" in p and "name" in p for p in found.problems)
+    assert any("edge-n1.log:1" in p and "signing key" in p for p in found.problems)

@@ -47,6 +47,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--json", type=Path, help="write the totals as JSON to FILE")
     parser.add_argument("--no-attacks", action="store_true",
                         help="faults only: skip the attack corpus run mid-round")
+    parser.add_argument("--fuzz-seconds", type=int,
+                        help="seconds of coverage-guided fuzzing per parser after the rounds "
+                        "(needs the fuzz extra, atheris; default 0 for --short, 60 otherwise)")
+    parser.add_argument("--corpus", type=Path, default=Path("tests/fuzz_corpus"),
+                        help="fuzz corpus root (default %(default)s)")
     parser.add_argument("--quiet", action="store_true", help="no line per fault, only the table")
     return parser
 
@@ -127,6 +132,8 @@ def totals(results: list[RoundResult]) -> dict[str, object]:
         "chains_intact": f"{sum(i.chains_ok for i in inv)}/{sum(i.chain_nodes for i in inv)}",
         "signatures_verified": sum(i.signatures_ok for i in inv),
         "checkpoints_checked": sum(i.checkpoints_checked for i in inv),
+        "log_lines_scanned": sum(i.log_lines_scanned for i in inv),
+        "secrets_in_logs": sum(i.secrets_in_logs for i in inv),
         "log_consistent": all(i.consistency_ok for i in inv),
         "agency_streams": agencies,
         "held": all(i.held for i in inv),
@@ -170,6 +177,8 @@ def print_table(t: dict[str, object], out: TextIO) -> None:
         ("MQTT alerts / naming no durable record",
          f"{t['alerts_seen']} / {t['alerts_naming_no_durable_record']}", "second must be 0"),
         ("hash chains intact", t["chains_intact"], ""),
+        ("log lines scanned / holding secrets",
+         f"{t['log_lines_scanned']} / {t['secrets_in_logs']}", "second must be 0"),
         ("signatures verified", t["signatures_verified"], ""),
         ("checkpoints seen, all consistent",
          f"{t['checkpoints_checked']}, {'yes' if t['log_consistent'] else 'NO'}", ""),
@@ -182,6 +191,11 @@ def print_table(t: dict[str, object], out: TextIO) -> None:
                      f"resumed {row['resumed']} times"))
     for name, value, note in rows:
         out.write(f"{name:<42}{value!s:>16}  {note}\n")
+    fuzzed = t.get("fuzz")
+    if isinstance(fuzzed, dict):
+        out.write(f"\n{'parser fuzzed':<22}{'inputs':>12}{'crashes':>9}\n")
+        for name, row in fuzzed.items():
+            out.write(f"{name:<22}{row['inputs']:>12}{row['crashes']:>9}\n")
     problems = t["problems"]
     assert isinstance(problems, list)
     for problem in problems:
@@ -209,6 +223,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
     t = totals(results)
+    fuzz_seconds = args.fuzz_seconds if args.fuzz_seconds is not None else (0 if args.short else 60)
+    if fuzz_seconds > 0:
+        from . import fuzz
+
+        runs = []
+        for name in fuzz.TARGETS:
+            runs.append(fuzz.fuzz_target(name, fuzz_seconds, args.corpus))
+            log(f"fuzzed {name}: {runs[-1]['runs']} inputs, {len(runs[-1]['crashes'])} crashes")
+        t["fuzz"] = {r["target"]: {"inputs": r["runs"], "crashes": len(r["crashes"])}
+                     for r in runs}
+        if any(r["crashes"] for r in runs):
+            t["held"] = False
+            problems = t["problems"]
+            assert isinstance(problems, list)
+            problems.extend(f"fuzz crash: {c}" for r in runs for c in r["crashes"])
     print_table(t, out)
     if args.json:
         args.json.write_text(json.dumps(t, indent=2) + "\n")

@@ -47,6 +47,8 @@ class Invariants:
     agency_lost: dict[str, int] = field(default_factory=dict)
     agency_duplicates: dict[str, int] = field(default_factory=dict)
     agency_breaks: dict[str, int] = field(default_factory=dict)
+    log_lines_scanned: int = 0
+    secrets_in_logs: int = 0
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -191,6 +193,45 @@ def _agency_streams(site: Any, followers: dict[str, Any], found: Invariants) -> 
                                   "of order)")
 
 
+def _needles(site: Any) -> dict[str, str]:
+    """What must never appear in a log: key material and the watchlist's personal data."""
+    import base64
+    import json
+
+    from borderlink.hardware_profiles.loader import DATA_DIR
+
+    needles = {"PRIVATE KEY": "a PEM private key"}
+    for node in site.nodes:
+        seed = node.key.seed
+        needles[seed.hex()] = f"{node.node_id}'s signing key (hex)"
+        needles[base64.b64encode(seed).decode().rstrip("=")] = f"{node.node_id}'s signing key"
+    watchlist = json.loads((DATA_DIR / "watchlist.json").read_text("utf-8"))
+    for person in watchlist.get("persons", ()):
+        for key in ("surname", "surname_latin", "given_names_latin"):
+            value = str(person.get(key) or "")
+            if len(value) >= 5:
+                needles[value] = f"a watchlisted person's name ({key})"
+        if person.get("birth_date"):
+            needles[str(person["birth_date"])] = "a watchlisted person's birth date"
+    for document in watchlist.get("documents", ()):
+        needles[str(document["number"])] = "a watchlisted document number"
+    return needles
+
+
+def _secrets(site: Any, found: Invariants) -> None:
+    """No log of the hub or an agent holds key material or watchlisted personal data."""
+    needles = _needles(site)
+    for path in sorted((site.work / "logs").glob("*.log")):
+        if path.name == "simulator.log":  # the devices' own side, not borderlink's
+            continue
+        for number, line in enumerate(path.read_text("utf-8", errors="replace").splitlines(), 1):
+            found.log_lines_scanned += 1
+            for needle, what in needles.items():
+                if needle in line:
+                    found.secrets_in_logs += 1
+                    found.problems.append(f"{path.name}:{number} holds {what}")
+
+
 def check_round(site: Any, followers: dict[str, Any], console: Any,
                 watcher: CheckpointWatcher, drained: dict[str, int],
                 others: dict[str, int]) -> Invariants:
@@ -212,5 +253,6 @@ def check_round(site: Any, followers: dict[str, Any], console: Any,
     if len(watcher.seen) < 2:
         found.problems.append(f"only {len(watcher.seen)} checkpoints seen: consistency untested")
     _alerts(console, journals, found)
+    _secrets(site, found)
     _agency_streams(site, followers, found)
     return found

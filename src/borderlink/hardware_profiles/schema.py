@@ -323,12 +323,19 @@ def profile_from_dict(data: dict[str, Any], source: str, base_dir: Path | None =
 def _transport(check: _Check, data: dict[str, Any]) -> Transport:
     table = check.table(data, "transport")
     template = check.string(data, "transport.url")
-    scheme = urlsplit(template).scheme
+    try:
+        scheme = urlsplit(template).scheme
+    except ValueError as exc:  # e.g. an unclosed IPv6 bracket (found by fuzzing)
+        raise check.fail("transport.url", "a well-formed URL", template) from exc
     if scheme not in {"serial", "tcp", "file"}:
         raise check.fail("transport.url", "a URL with scheme serial://, tcp:// or file://", template)
     params = {k: v for k, v in table.items() if k not in {"url", "reconnect_s", "atomic_write",
                                                            "poll_s"}}
-    fields = {f for _, f, _, _ in string.Formatter().parse(template) if f}
+    try:
+        fields = {f for _, f, _, _ in string.Formatter().parse(template) if f}
+    except ValueError as exc:  # an unmatched brace (found by fuzzing)
+        raise check.fail("transport.url", "a URL whose {placeholders} are well formed",
+                         template) from exc
     missing = sorted(fields - set(params))
     if missing:
         raise check.fail(f"transport.{missing[0]}", f"a value for the URL placeholder {{{missing[0]}}}")
