@@ -19,7 +19,7 @@ from borderlink.faults.cli import build_parser, config_from_args
 from borderlink.faults.errors import FaultSuiteError
 from borderlink.faults.invariants import journal_rows, journal_tip
 
-pytestmark = pytest.mark.mqtt
+pytestmark = pytest.mark.mqtt  # the suite starts a Mosquitto of its own
 
 
 def test_short_run_holds_every_invariant_through_every_fault_kind(tmp_path: Path) -> None:

@@ -62,6 +62,13 @@ class Node:
     url: str = ""
     relay: LinkRelay | None = None
     process: subprocess.Popen[bytes] | None = None
+    #: The journal's path, relative to the node's folder (the fault suite puts some on a
+    #: small filesystem of their own).
+    journal: str = "journal.db"
+
+    @property
+    def journal_path(self) -> Path:
+        return self.directory / self.journal
 
     @property
     def config(self) -> Path:
@@ -282,7 +289,7 @@ connect_timeout_s = 3.0
 
 {broker}
 [journal]
-path = "journal.db"
+path = "{node.journal}"
 
 [status]
 path = "status.json"

@@ -31,7 +31,7 @@ from typing import Any
 from borderlink.hardware_profiles.errors import FrameDecodeError
 
 from .drivers import Transport
-from .errors import DeviceDisconnectedError
+from .errors import DeviceDisconnectedError, JournalFullError
 from .metrics import EdgeMetrics
 from .processors.base import Decision, Processor
 from .recorder import Recorded, Recorder
@@ -60,6 +60,11 @@ class DeviceHealth:
     def as_dict(self) -> dict[str, Any]:
         return {"state": self.state, "frames": self.frames, "faults": dict(self.faults),
                 "last_frame_at": self.last_frame_at, "last_error": self.last_error}
+
+
+#: Decisions held in memory while the journal's disk is full; past it the oldest that raised no
+#: alert are dropped (counted), alarms never.
+MAX_HELD_DECISIONS = 50_000
 
 
 class DeviceRunner:
@@ -92,6 +97,9 @@ class DeviceRunner:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self.on_recorded: Callable[[float, list[Recorded]], None] | None = None
+        #: Decisions made while the journal's disk was full, in order, with their frame time.
+        self._held: list[tuple[float, Decision]] = []
+        self.held_dropped = 0
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -209,6 +217,8 @@ class DeviceRunner:
             except queue.Empty:
                 pass
             try:
+                if self._held:
+                    self._flush_held()
                 if batch:
                     self._process(batch)
                 now = time.monotonic()
@@ -255,7 +265,49 @@ class DeviceRunner:
         return device_t + (time.monotonic() - seen_at)
 
     def _record(self, received_at: float, decisions: list[Decision]) -> None:
-        done = self.recorder.record_many(decisions)
+        if self._held:  # behind decisions still waiting for space: keep the order
+            self._hold(received_at, decisions)
+            self._flush_held()
+            return
+        try:
+            done = self.recorder.record_many(decisions)
+        except JournalFullError as exc:
+            log.warning("journal disk full: holding decisions until space returns (%s)", exc)
+            self.health.count("storage_full")
+            self._hold(received_at, decisions)
+            return
+        self._observe(received_at, done)
+
+    def _hold(self, received_at: float, decisions: list[Decision]) -> None:
+        """Keep *decisions* for later, thinned as the profile says (the journal is under
+        pressure while its disk is full); over the bound, drop the oldest non-alerts."""
+        journal = self.recorder.journal
+        admitted = [(received_at, d) for d in decisions if journal.admit(d.record_type)]
+        self.recorder.thinned += len(decisions) - len(admitted)
+        self._held.extend(admitted)
+        if len(self._held) > MAX_HELD_DECISIONS:
+            keep: list[tuple[float, Decision]] = []
+            excess = len(self._held) - MAX_HELD_DECISIONS
+            for item in self._held:
+                if excess and item[1].alert is None:
+                    excess -= 1
+                    self.held_dropped += 1
+                    continue
+                keep.append(item)
+            self._held = keep
+
+    def _flush_held(self) -> None:
+        pending = self._held
+        try:
+            done = self.recorder.record_many([d for _, d in pending], admit=False)
+        except JournalFullError:
+            return  # still full: keep holding
+        self._held = []
+        log.info("journal writable again: %d held decisions recorded, %d dropped",
+                 len(done), self.held_dropped)
+        self._observe(pending[0][0], done)
+
+    def _observe(self, received_at: float, done: list[Recorded]) -> None:
         if done:
             latency = done[-1].durable_at - received_at
             self.metrics.frame_to_durable.observe(latency)

@@ -25,6 +25,11 @@ class JournalError(EdgeError):
     """The journal database cannot be opened or written."""
 
 
+class JournalFullError(JournalError):
+    """The disk under the journal is full: the append did not happen (the chain is where it
+    was); the caller keeps the decisions and retries, thinned, when space returns."""
+
+
 class JournalCorruptError(JournalError):
     """The journal holds records that do not form one chain (a gap or a broken link)."""
 

@@ -31,6 +31,13 @@ the profile's :class:`~borderlink.hardware_profiles.schema.JournalPolicy` to new
 kept) — thinning happens before signing, so the chain never has a hole. The recorder writes a
 ``node.storage_pressure`` record when pressure begins.
 
+A full disk is pressure too: an append that fails because the filesystem (or SQLite's page
+limit) is full raises :class:`~borderlink.edge.errors.JournalFullError` and leaves the chain
+where it was; until an append succeeds again, :meth:`Journal.admit` thins as above, and the
+caller keeps what it could not write (:class:`~borderlink.edge.device.DeviceRunner` holds the
+decisions and retries them), so that when space returns routine telemetry has been thinned and
+no alarm is lost.
+
 Acknowledgements (the ``acked`` flag) are committed without their own fsync: losing one
 costs only a re-acknowledgement by the hub's ``Resume`` on the next connect.
 
@@ -54,7 +61,7 @@ import cbor2
 
 from borderlink.proto.record import GENESIS_PREV, decode_record, record_hash
 
-from .errors import JournalCorruptError, JournalError
+from .errors import JournalCorruptError, JournalError, JournalFullError
 
 __all__ = ["Journal", "JournalEntry", "JournalStats", "StoredRecord", "ThinningPolicy"]
 
@@ -162,6 +169,7 @@ class Journal:
         self._used = 0
         self._last_acked = 0
         self._pressure = False
+        self._disk_full = False  # the last append failed for want of space
         self._thin_counts: dict[str, int] = {}
         self._closed = False
 
@@ -240,13 +248,18 @@ class Journal:
 
     @property
     def under_pressure(self) -> bool:
-        return self._pressure
+        return self._pressure or self._disk_full
+
+    @property
+    def disk_full(self) -> bool:
+        """The last append failed because the disk (or SQLite's page limit) was full."""
+        return self._disk_full
 
     # -- writing ------------------------------------------------------------------------
 
     def admit(self, record_type: str) -> bool:
         """Whether a new decision of *record_type* is to be recorded (False: thinned away)."""
-        if not self._pressure or record_type not in self.policy.thin:
+        if not self.under_pressure or record_type not in self.policy.thin:
             return True
         if record_type in self.policy.never_drop:
             return True
@@ -286,7 +299,12 @@ class Journal:
             except sqlite3.Error as exc:
                 if self._w.in_transaction:
                     self._w.execute("ROLLBACK")
+                if getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL:
+                    self._disk_full = True
+                    raise JournalFullError(f"{self.path}: disk full, append refused: {exc}") \
+                        from exc
                 raise JournalError(f"{self.path}: append failed: {exc}") from exc
+            self._disk_full = False
             self._tip_seq, self._tip_hash = seq, tip
             self._used += added
             if self._used > self.max_bytes:

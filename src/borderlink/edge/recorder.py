@@ -106,8 +106,10 @@ class Recorder:
         done = self._record((decision,), admit=False)
         return done[0]
 
-    def record_many(self, decisions: Iterable[Decision]) -> list[Recorded]:
-        return self._record(tuple(decisions), admit=True)
+    def record_many(self, decisions: Iterable[Decision], *, admit: bool = True) -> list[Recorded]:
+        """Sign, chain and journal *decisions* in one transaction; with *admit* False they were
+        thinned already (decisions held while the disk was full)."""
+        return self._record(tuple(decisions), admit=admit)
 
     def _record(self, decisions: tuple[Decision, ...], *, admit: bool) -> list[Recorded]:
         if not decisions:

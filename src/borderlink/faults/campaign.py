@@ -11,6 +11,8 @@ seeded random schedule, each at its instant, in its own thread:
 ``stall``        the link half-open: connections stay up, nothing passes, no reset is sent
 ``slow``         every chunk on the link held back (a congested line)
 ``break-stream`` an agency's federation stream broken off; it resumes from its cursor
+``disk-full``    the filesystem under a node's journal filled up (a ballast file), then freed;
+                 the nodes that take it have their journal on a small tmpfs of their own
 
 After the devices finish, every link is restored and the suite waits until each node's journal
 tip is at the hub, then checks the invariants (:mod:`.invariants`). A long run is several
@@ -22,6 +24,7 @@ from __future__ import annotations
 import os
 import random
 import signal
+import subprocess
 import tempfile
 import threading
 import time
@@ -44,7 +47,10 @@ from .follower import AgencyFollower
 from .invariants import Invariants, check_round, journal_tip
 
 #: Fault kinds, in the order the table prints them.
-FAULT_KINDS = ("kill-agent", "kill-hub", "cut", "flap", "stall", "slow", "break-stream")
+FAULT_KINDS = ("kill-agent", "kill-hub", "cut", "flap", "stall", "slow", "break-stream",
+               "disk-full")
+#: Size of the filesystem a ``disk-full`` target's journal lives on.
+SMALL_DISK = "16m"
 #: Seconds the emulators wait before the first frame (the agents open their devices first).
 START_DELAY_S = 6.0
 
@@ -61,7 +67,10 @@ class CampaignConfig:
     #: Faults per round, by kind.
     faults: dict[str, int] = field(default_factory=dict)
     drain_timeout_s: float = 180.0
-    broker: tuple[str, int] | None = ("127.0.0.1", 1883)
+    #: The site broker: ``"own"`` starts a Mosquitto of the round's own on a free loopback port
+    #: (so that no other run on the machine can publish into the round's alert topics), a
+    #: ``(host, port)`` uses that broker, ``None`` runs without a site bus.
+    broker: tuple[str, int] | str | None = "own"
     #: Run the attack corpus (:mod:`.attacks`) once per round, mid-round.
     attacks: bool = True
 
@@ -70,14 +79,14 @@ class CampaignConfig:
 SHORT = CampaignConfig(
     rounds=1, duration_s=45.0,
     faults={"kill-agent": 6, "kill-hub": 2, "cut": 3, "flap": 2, "stall": 2, "slow": 2,
-            "break-stream": 4},
+            "break-stream": 4, "disk-full": 2},
 )
 #: The long run: ten rounds of two minutes of the stress scenario (rates far above a real site,
 #: so that kills land while records are being written and sent), a fault about every second.
 LONG = CampaignConfig(
     scenario="stress", rounds=10, duration_s=120.0,
     faults={"kill-agent": 40, "kill-hub": 6, "cut": 10, "flap": 6, "stall": 6, "slow": 6,
-            "break-stream": 12},
+            "break-stream": 12, "disk-full": 6},
 )
 
 
@@ -205,6 +214,20 @@ class _Injector:
         relay.restore()
         self.log(f"slowed and restored the link of {node_id}")
 
+    def _disk_full(self, node_id: str) -> None:
+        disk = self._node(node_id).journal_path.parent
+        ballast = disk / "ballast"
+        with open(ballast, "wb") as fh:
+            try:
+                while True:
+                    fh.write(b"\0" * 65536)
+                    fh.flush()
+            except OSError:
+                pass  # full
+        time.sleep(self.rng.uniform(3.0, 8.0))
+        ballast.unlink()
+        self.log(f"filled and freed the disk under the journal of {node_id}")
+
     def _break_stream(self, agency: str) -> None:
         self.followers[agency].break_stream()
         self.log(f"broke off the federation stream of {agency}")
@@ -222,10 +245,16 @@ def run_round(config: CampaignConfig, seed: int, work: Path,
     """One round on a fresh site in *work*; raises :class:`FaultSuiteError` if it cannot run."""
     begin = time.monotonic()
     rng = random.Random(seed)
-    site = Site(work, config.scenario, seed, config.speed, config.broker)
+    own_broker: subprocess.Popen[bytes] | None = None
+    broker = config.broker
+    if broker == "own":
+        own_broker, broker = _start_broker(work)
+    assert broker is None or isinstance(broker, tuple)
+    site = Site(work, config.scenario, seed, config.speed, broker)
     console: SiteConsole | None = None
     followers: dict[str, AgencyFollower] = {}
     watcher: CheckpointWatcher | None = None
+    small_disks: list[Path] = []
     try:
         site.provision()
         site.start_hub()
@@ -240,12 +269,13 @@ def run_round(config: CampaignConfig, seed: int, work: Path,
             if attacker is None:
                 raise FaultSuiteError("the site has no CA to issue the attacker's certificates")
             attacker.enroll()
-        if config.broker is not None:
-            console = SiteConsole(config.broker[0], config.broker[1], site.site_id)
+        if broker is not None:
+            console = SiteConsole(broker[0], broker[1], site.site_id)
             if not console.start():
-                raise FaultSuiteError(f"the site broker {config.broker[0]}:{config.broker[1]} "
-                                      "refused the console; pass --broker none to run without")
+                raise FaultSuiteError(f"the site broker {broker[0]}:{broker[1]} refused the "
+                                      "console; pass --broker none to run without")
         site.start_devices(START_DELAY_S, config.duration_s)
+        small_disks = _small_disks(site, config)
         site.start_agents()
         agencies = sorted({"SBS", "SCC", "SMS"})
         for agency in agencies:
@@ -285,6 +315,8 @@ def run_round(config: CampaignConfig, seed: int, work: Path,
                            attack_phase.healthy_made, attack_phase.healthy_accepted,
                            attack_phase.seconds)
     finally:
+        for disk in small_disks:
+            subprocess.run(["umount", "-l", str(disk)], capture_output=True, check=False)
         if watcher is not None:
             watcher.stop()
         for follower in followers.values():
@@ -292,6 +324,41 @@ def run_round(config: CampaignConfig, seed: int, work: Path,
         if console is not None:
             console.stop()
         site.stop_all()
+        if own_broker is not None:
+            own_broker.terminate()
+            own_broker.wait(10)
+
+
+def _start_broker(work: Path) -> tuple[subprocess.Popen[bytes], tuple[str, int]]:
+    """A Mosquitto of the round's own on a free loopback port (local-only, anonymous)."""
+    import shutil
+    import socket
+
+    binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    (work / "logs").mkdir(parents=True, exist_ok=True)
+    log = open(work / "logs" / "broker.txt", "ab")  # noqa: SIM115 - the child keeps it
+    try:
+        process = subprocess.Popen([binary, "-p", str(port)], stdout=log, stderr=subprocess.STDOUT,
+                                   stdin=subprocess.DEVNULL, start_new_session=True)
+    except OSError as exc:
+        raise FaultSuiteError(f"cannot start Mosquitto ({binary}): {exc}; "
+                              "pass --broker HOST:PORT or --broker none") from exc
+    finally:
+        log.close()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return process, ("127.0.0.1", port)
+        except OSError:
+            if process.poll() is not None:
+                break
+            time.sleep(0.1)
+    process.kill()
+    raise FaultSuiteError(f"Mosquitto did not listen on 127.0.0.1:{port}; see {work}/logs")
 
 
 class _AttackPhase:
@@ -311,7 +378,7 @@ class _AttackPhase:
 
     def _counts(self) -> tuple[int, int]:
         """Records the real nodes hold in their journals, and hold at the hub."""
-        made = sum(journal_tip(n.directory / "journal.db") for n in self.site.nodes)
+        made = sum(journal_tip(n.journal_path) for n in self.site.nodes)
         storage = open_storage(f"sqlite:///{self.site.hub_dir / 'hub.db'}")
         try:
             accepted = 0
@@ -331,6 +398,26 @@ class _AttackPhase:
         self.seconds = time.monotonic() - began
         made1, accepted1 = self._counts()
         self.healthy_made, self.healthy_accepted = made1 - made0, accepted1 - accepted0
+
+
+def _small_disks(site: Site, config: CampaignConfig) -> list[Path]:
+    """Put every node's journal on a small filesystem of its own (``disk-full`` may hit any)."""
+    if not config.faults.get("disk-full"):
+        return []
+    mounts: list[Path] = []
+    for node in site.nodes:
+        disk = node.directory / "disk"
+        disk.mkdir(exist_ok=True)
+        done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={SMALL_DISK},mode=0700",
+                               "tmpfs", str(disk)], capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            for mounted in mounts:
+                subprocess.run(["umount", "-l", str(mounted)], capture_output=True, check=False)
+            raise FaultSuiteError(f"disk-full needs a size-limited filesystem (mount as root): "
+                                  f"{done.stderr.strip()}; or pass --fault disk-full=0")
+        mounts.append(disk)
+        node.journal = "disk/journal.db"
+    return mounts
 
 
 def _monitor_channel(site: Site) -> grpc.Channel:
@@ -385,7 +472,7 @@ def _drain(site: Site, timeout_s: float) -> dict[str, int]:
         try:
             pending = {}
             for node in site.nodes:
-                tip = tips[node.node_id] = journal_tip(node.directory / "journal.db")
+                tip = tips[node.node_id] = journal_tip(node.journal_path)
                 row = storage.get_node(node.node_id)
                 at_hub = row.last_seq if row is not None else 0
                 if at_hub < tip:

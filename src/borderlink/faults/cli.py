@@ -41,8 +41,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--fault", action="append", default=[], metavar="KIND=N",
                         help=f"faults per round of one kind ({', '.join(FAULT_KINDS)}); "
                         "repeat; replaces the run's default count for that kind")
-    parser.add_argument("--broker", default="127.0.0.1:1883",
-                        help="site MQTT broker host:port, or 'none' (default %(default)s)")
+    parser.add_argument("--broker", default="own",
+                        help="site MQTT broker: 'own' (a Mosquitto of each round's own on a free "
+                        "port, the default), host:port, or 'none'")
     parser.add_argument("--keep", type=Path, help="keep each round's work folder under DIR")
     parser.add_argument("--json", type=Path, help="write the totals as JSON to FILE")
     parser.add_argument("--no-attacks", action="store_true",
@@ -65,8 +66,10 @@ def config_from_args(args: argparse.Namespace) -> CampaignConfig:
             raise FaultSuiteError(f"--fault {item!r}: expected KIND=N with KIND one of "
                                   f"{', '.join(FAULT_KINDS)}")
         faults[kind] = int(count)
-    broker = None
-    if args.broker.lower() != "none":
+    broker: tuple[str, int] | str | None = None
+    if args.broker.lower() == "own":
+        broker = "own"
+    elif args.broker.lower() != "none":
         host, _, port = args.broker.rpartition(":")
         if not port.isdigit():
             raise FaultSuiteError(f"--broker {args.broker!r}: expected host:port or 'none'")

@@ -108,7 +108,7 @@ def _exactly_once(site: Any, found: Invariants, drained: dict[str, int],
                                   f"allowed to store {others.get(node_id, 0)}")
     journals: dict[str, dict[int, tuple[bytes, str, bool]]] = {}
     for node in site.nodes:
-        rows = journal_rows(node.directory / "journal.db")
+        rows = journal_rows(node.journal_path)
         journals[node.node_id] = {seq: (raw, rtype, alert) for seq, raw, rtype, alert, _ in rows}
         tip = rows[-1][0] if rows else 0
         acked = {seq for seq, *_, was_acked in rows if was_acked}
