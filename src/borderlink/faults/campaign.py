@@ -217,13 +217,14 @@ class _Injector:
     def _disk_full(self, node_id: str) -> None:
         disk = self._node(node_id).journal_path.parent
         ballast = disk / "ballast"
-        with open(ballast, "wb") as fh:
-            try:
-                while True:
-                    fh.write(b"\0" * 65536)
-                    fh.flush()
-            except OSError:
-                pass  # full
+        fd = os.open(ballast, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:  # unbuffered: the write that finds the disk full fails here, not at close
+            while True:
+                os.write(fd, b"\0" * 65536)
+        except OSError:
+            pass  # full
+        finally:
+            os.close(fd)
         time.sleep(self.rng.uniform(3.0, 8.0))
         ballast.unlink()
         self.log(f"filled and freed the disk under the journal of {node_id}")
