@@ -118,3 +118,19 @@ def test_split_view_evidence_is_proven_offline_and_honest_growth_is_not() -> Non
         small, large, fork[6], tuple(hashlib.sha256(b"x").digest() for _ in incl(6, fork))
     )
     assert "does not lead" in check_split_view(noise, log.verifier).reason
+
+
+def test_check_split_view_command(tmp_path, capsys) -> None:
+    from borderlink.cli import main
+
+    log = NoteSigner.generate(ORIGIN)
+    hist = leaves(b"a", 9)
+    fork = hist[:3] + leaves(b"fork", 6)
+    ev = SplitView(signed(log, hist[:5]), signed(log, fork), fork[4], tuple(incl(4, fork)))
+    (tmp_path / "ev.json").write_text(ev.dumps())
+    (tmp_path / "log.vkey").write_text(log.verifier.vkey + "\n")
+    argv = ["audit", "check-split-view", str(tmp_path / "ev.json"), "--log-key"]
+    assert main([*argv, str(tmp_path / "log.vkey")]) == 0
+    assert "split view proven" in capsys.readouterr().out
+    assert main([*argv, NoteSigner.generate(ORIGIN).verifier.vkey, "--json"]) == 1
+    assert '"proven": false' in capsys.readouterr().out

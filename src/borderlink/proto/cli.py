@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import sys
 from pathlib import Path
 
@@ -53,6 +54,21 @@ def configure_audit(parser: argparse.ArgumentParser) -> None:
                          help="check the signature with this key (64 hex digits)")
     inspect.set_defaults(func=_inspect)
 
+    split = actions.add_parser(
+        "check-split-view",
+        help="check a witness's split-view evidence offline",
+        description="Check evidence a witness recorded (borderlink-split-view/v1 JSON): two "
+        "checkpoints signed by the log key that no single history can explain. Exits 0 when "
+        "the evidence proves a split view, 1 when it does not (the reason is printed).",
+    )
+    split.add_argument("file", help="the evidence file ('-' reads stdin)")
+    split.add_argument(
+        "--log-key", required=env_default("LOG_KEY") is None, default=env_default("LOG_KEY"),
+        help="the log's verifier key, or a file holding it (env BORDERLINK_LOG_KEY)",
+    )
+    split.add_argument("--json", action="store_true", help="print the report as JSON")
+    split.set_defaults(func=_check_split_view)
+
 
 def _read(name: str) -> bytes:
     if name == "-":
@@ -80,6 +96,28 @@ def _verify_sign1(args: argparse.Namespace) -> int:
           f"kid {message.kid.hex() if message.kid else '(none)'}", file=sys.stderr)
     print(_diag(message.payload))
     return EXIT_OK
+
+
+def _check_split_view(args: argparse.Namespace) -> int:
+    from .note import parse_vkey
+    from .witness import SplitView, check_split_view
+
+    text = args.log_key.strip()
+    if "+" not in text or Path(text).is_file():
+        text = _read(text).decode("ascii", "replace").strip()
+    try:
+        log_key = parse_vkey(text)
+        evidence = SplitView.loads(_read(args.file))
+    except (BorderlinkError, ValueError) as exc:
+        print(f"invalid: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    report = check_split_view(evidence, log_key)
+    if args.json:
+        print(json.dumps(report.to_json()))
+    else:
+        verdict = "split view proven" if report.proven else "not proven"
+        print(f"{verdict}: {report.reason} (sizes {report.sizes[0]} and {report.sizes[1]})")
+    return EXIT_OK if report.proven else EXIT_FAILED
 
 
 def _diag(payload: bytes) -> str:
