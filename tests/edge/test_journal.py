@@ -6,6 +6,7 @@ import os
 import random
 import signal
 import sqlite3
+import stat
 import subprocess
 import sys
 import time
@@ -207,3 +208,28 @@ def test_kill_9_at_any_instant_never_gaps_forks_or_loses_an_acknowledged_record(
     for seq, digest in acknowledged.items():
         assert held.get(seq) == digest, f"acknowledged record {seq} lost or replaced"
     assert len(acknowledged) > 50
+
+
+def test_journal_files_and_folder_are_readable_by_the_owner_only(tmp_path: Path,
+                                                                   node_key: SigningKey) -> None:
+    old = os.umask(0o022)  # the usual umask, which made them 0644 before
+    try:
+        path = tmp_path / "site" / "journal.db"
+        journal = Journal.open(path)
+        recorder = Recorder.for_journal(node_key, journal, node_id="n1", site="AZ-BIL",
+                                        registry=default_registry())
+        recorder.record_event("node.boot", {"software": "t", "profile": "p", "resumed_seq": 0,
+                                            "reason": "start"})
+        modes = {p.name: stat.S_IMODE(p.stat().st_mode)
+                 for p in (path, Path(f"{path}-wal"), Path(f"{path}-shm"))}
+        assert modes == {"journal.db": 0o600, "journal.db-wal": 0o600, "journal.db-shm": 0o600}
+        assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+        journal.close()
+        # a journal an older version left world-readable is narrowed when opened
+        os.chmod(path, 0o644)
+        os.chmod(path.parent, 0o755)
+        Journal.open(path).close()
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+        assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    finally:
+        os.umask(old)

@@ -47,6 +47,7 @@ Append-only: a trigger refuses any change to a stored record's bytes; the only u
 
 from __future__ import annotations
 
+import logging
 import os
 import sqlite3
 import threading
@@ -64,6 +65,8 @@ from borderlink.proto.record import GENESIS_PREV, decode_record, record_hash
 from .errors import JournalCorruptError, JournalError, JournalFullError
 
 __all__ = ["Journal", "JournalEntry", "JournalStats", "StoredRecord", "ThinningPolicy"]
+
+log = logging.getLogger(__name__)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS records (
@@ -140,6 +143,31 @@ class ThinningPolicy:
                    frozenset(policy.never_drop))
 
 
+_FILE_MODE, _DIR_MODE = 0o600, 0o700  # journals hold names, document numbers and MRZ lines
+
+
+def _private(path: Path) -> None:
+    """Make the journal folder 0700 and the database 0600 before SQLite touches them.
+
+    SQLite gives the ``-wal`` and ``-shm`` files the mode of the database file, so creating the
+    database 0600 (and tightening one made by an older version) covers all three; the umask is
+    narrowed meanwhile so nothing is created readable by others even for an instant.
+    """
+    old = os.umask(0o077)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.parent.stat().st_uid == os.geteuid():
+            os.chmod(path.parent, _DIR_MODE)
+        else:  # a folder someone else owns (/tmp): the files themselves are still 0600
+            log.warning("journal folder %s is not ours; not narrowing its mode", path.parent)
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, _FILE_MODE))
+        for p in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+            if p.exists():
+                os.chmod(p, _FILE_MODE)
+    finally:
+        os.umask(old)
+
+
 def _connect(path: Path) -> sqlite3.Connection:
     conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False,
                            timeout=30.0)
@@ -187,12 +215,12 @@ class Journal:
             raise JournalError(f"journal max_bytes must be positive, got {max_bytes}")
         path = Path(path)
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
             existed = path.exists()
+            _private(path)
             writer = _connect(path)
             writer.executescript(_SCHEMA)
             reader = _connect(path)
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, OSError) as exc:
             raise JournalError(f"{path}: cannot open the journal: {exc}") from exc
         if not existed:
             _fsync_dir(path.parent)
