@@ -347,7 +347,7 @@ def test_summary_reads_like_a_report() -> None:
     assert "312 vehicles screened for radiation; 3 alarms, of which 2 natural (NORM)" in summary
     assert "3 devices lost the hub for up to 1 min 0 s, kept working and all caught up" in summary
     assert "Cocaine in case CASE-2026-118, match 912" in summary
-    assert "SCC 1,412 (withheld:" in summary
+    assert "SCC 1,412 (withheld by policy:" in summary
     assert all(len(line) < 400 for line in lines)
 
 

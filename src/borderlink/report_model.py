@@ -246,12 +246,29 @@ class LabResult:
 
 
 @dataclass(frozen=True)
+class FieldCounts:
+    """One personal-data field of one record type, over the records an agency received.
+
+    received: records whose value of the field the agency was given (and verified);
+    withheld: records that hold the field, whose value the agency's policy kept from it;
+    absent: records that do not hold the field at all (nothing to disclose or withhold).
+    """
+
+    received: int = 0
+    withheld: int = 0
+    absent: int = 0
+
+
+@dataclass(frozen=True)
 class AgencyView:
     """What one agency (``"SBS"``, ``"SCC"``, ``"SMS"``) received when it pulled from the hub.
 
     records_seen: records delivered to it.
     by_type: record type -> records of that type it received.
-    withheld: record type -> personal-data fields its policy withheld (disclosures not sent).
+    withheld: record type -> personal-data fields its policy withheld in at least one record
+        that holds them (never a field merely absent from the records).
+    fields: record type -> personal-data field -> :class:`FieldCounts`: received, withheld by
+        policy, not present in the record. Empty when not measured.
     signatures_verified: delivered records whose node signature the agency verified.
     """
 
@@ -259,10 +276,14 @@ class AgencyView:
     by_type: Mapping[str, int] = field(default_factory=dict)
     withheld: Mapping[str, Sequence[str]] = field(default_factory=dict)
     signatures_verified: int = 0
+    fields: Mapping[str, Mapping[str, FieldCounts]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         _set(self, "by_type", dict(self.by_type))
         _set(self, "withheld", {k: tuple(v) for k, v in self.withheld.items()})
+        _set(self, "fields", {t: {f: c if isinstance(c, FieldCounts) else FieldCounts(**c)
+                                  for f, c in sorted(by_field.items())}
+                              for t, by_field in sorted(self.fields.items())})
 
 
 @dataclass(frozen=True)

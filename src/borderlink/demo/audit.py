@@ -67,8 +67,13 @@ class CheckpointWatcher:
         self._stop.set()
 
 
-def audit_log(store_path: Path, watcher: CheckpointWatcher) -> tuple[AuditResult, list[Record]]:
-    """Check every record, chain and tree head; the result and the decoded records."""
+def audit_log(store_path: Path, watcher: CheckpointWatcher,
+              present: dict[int, frozenset[str]] | None = None) -> tuple[AuditResult, list[Record]]:
+    """Check every record, chain and tree head; the result and the decoded records.
+
+    *present*, when given, is filled with log index -> the personal-data fields the record
+    holds (its disclosures at the hub), so that what an agency was not given can be told
+    apart: withheld by its policy, or not in the record at all."""
     registry = default_registry()
     problems = list(watcher.problems)
     storage = open_storage(f"sqlite:///{store_path}")
@@ -96,6 +101,8 @@ def audit_log(store_path: Path, watcher: CheckpointWatcher) -> tuple[AuditResult
                                     f"#{stored.seq}): {exc}")
                     continue
                 signatures_ok += 1
+                if present is not None and stored.log_index is not None:
+                    present[stored.log_index] = frozenset(verified.disclosed)
                 records.append(verified.record)
                 verifiers[stored.node_id].feed(verified.record)
             if not page.records or page.next_index <= start:

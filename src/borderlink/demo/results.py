@@ -20,6 +20,7 @@ from borderlink.proto.record import Record
 from borderlink.report_model import (
     AgencyView,
     Breach,
+    FieldCounts,
     GeoData,
     Intrusion,
     KeyFigures,
@@ -62,6 +63,27 @@ def pull_agency(site: Any, agency: str, vkey_path: Path, origin: str) -> tuple[A
     return view, lines, problems
 
 
+def field_disclosure(lines: list[dict[str, Any]], present: dict[int, frozenset[str]],
+                     registry: Any) -> tuple[dict[str, dict[str, FieldCounts]], dict[str, list[str]]]:
+    """Per record type and personal-data field, over the records one agency received: given,
+    withheld by policy (the record holds the field), not in the record; and the fields
+    withheld in at least one record."""
+    counts: dict[str, dict[str, list[int]]] = defaultdict(dict)
+    for line in lines:
+        spec = registry.get(line.get("type", ""))
+        if spec is None or not line.get("verified"):
+            continue
+        held = present.get(int(line["log_index"]), frozenset())
+        disclosed = set(line.get("disclosed") or ())
+        for name in sorted(spec.sensitive):
+            row = counts[spec.name].setdefault(name, [0, 0, 0])
+            row[0 if name in disclosed else 1 if name in held else 2] += 1
+    fields = {t: {f: FieldCounts(*c) for f, c in by.items()} for t, by in counts.items()}
+    withheld = {t: sorted(f for f, c in by.items() if c.withheld)
+                for t, by in fields.items() if any(c.withheld for c in by.values())}
+    return fields, withheld
+
+
 def inclusion_checked(lines: list[dict[str, Any]]) -> int:
     return sum(1 for line in lines if line.get("verified") and line.get("proof"))
 
@@ -92,8 +114,13 @@ def score(site: Any, records: list[Record], alert_keys: set[tuple[str, int]]) ->
     rows = []
     failures = []
     for name, cls in sorted(report.classes.items()):
+        # The waits from the deciding event to the signed record, as `simulate score`
+        # measures them (the compute time of each call is not known from records).
+        measured = bool(cls.latencies_ms)
         rows.append(ScoreRow(device_class=name, recall=cls.recall, precision=cls.precision,
-                             latency_p50_ms=None, latency_p99_ms=None, cases=cls.truths))
+                             latency_p50_ms=cls.percentile(0.5) if measured else None,
+                             latency_p99_ms=cls.percentile(0.99) if measured else None,
+                             cases=cls.truths))
         bar = scoring.BARS.get(name, {}).get("recall")
         if bar is not None and cls.truths and cls.recall < bar:
             failures.append(f"{name}: recall {cls.recall:.3f} below {bar} on the run's records")

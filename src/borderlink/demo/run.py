@@ -18,8 +18,9 @@ from borderlink.common.cli import EXIT_FAILED, EXIT_OK
 from borderlink.common.diagnose import explain_os_error
 from borderlink.common.errors import UnavailableError, UsageError
 from borderlink.hub_init import DEFAULT_ORIGIN
+from borderlink.proto.record_types import default_registry
 from borderlink.report import render_html, render_summary
-from borderlink.report_model import AlertEvent, DemoResults, NodeResult
+from borderlink.report_model import AlertEvent, DemoResults, NodeResult, results_to_json
 
 from . import results as collect
 from .audit import CheckpointWatcher, audit_log
@@ -146,13 +147,19 @@ def _run_in(work: Path, options: DemoOptions) -> int:
         print("pulling as each agency, auditing the log …", file=out)
         agencies = {}
         inclusion = 0
+        pulled = {}
         for agency in AGENCIES:
             view, lines, problems = collect.pull_agency(site, agency, site.hub_dir / "log.vkey",
                                                         watcher.origin)
-            agencies[agency] = view
+            pulled[agency] = (view, lines)
             inclusion += collect.inclusion_checked(lines)
             failures.extend(problems)
-        audit, records = audit_log(site.hub_dir / "hub.db", watcher)
+        present: dict[int, frozenset[str]] = {}
+        audit, records = audit_log(site.hub_dir / "hub.db", watcher, present)
+        registry = default_registry()
+        for agency, (view, lines) in pulled.items():
+            fields, withheld = collect.field_disclosure(lines, present, registry)
+            agencies[agency] = replace(view, fields=fields, withheld=withheld)
         audit = replace(audit, inclusion_checked=inclusion)
         alerts = console.snapshot() if console else []
         alert_keys = {(a.node, a.seq) for a in alerts}
@@ -168,6 +175,8 @@ def _run_in(work: Path, options: DemoOptions) -> int:
                        failures, final_status)
     report_path = options.report or (work / "report.html")
     report_path.write_text(render_html(results), encoding="utf-8")
+    # What the report was drawn from, beside the logs (kept with --keep): checkable facts.
+    (work / "results.json").write_text(results_to_json(results), encoding="utf-8")
     print("\n" + render_summary(results), file=out)
     if options.keep is None:
         if options.report is None:

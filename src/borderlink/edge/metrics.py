@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
+from borderlink.common.metrics import add_process_metrics
+
 _LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1.0)
 
 
@@ -39,12 +41,15 @@ class EdgeMetrics:
                                "highest sequence number the hub acknowledged", registry=r)
         self.records_sent = Counter("borderlink_edge_records_sent", "records sent to the hub",
                                     registry=r)
-        self.clock_skew_ms = Gauge("borderlink_edge_clock_skew_ms",
-                                   "node clock minus hub clock at the last connect", registry=r)
+        self.clock_skew_seconds = Gauge("borderlink_edge_clock_skew_seconds",
+                                        "node clock minus hub clock at the last connect",
+                                        registry=r)
         self.journal_used_bytes = Gauge("borderlink_edge_journal_used_bytes",
                                         "record bytes held by the journal", registry=r)
         self.journal_unsynced = Gauge("borderlink_edge_journal_unsynced_records",
                                       "records not yet acknowledged by the hub", registry=r)
+
+        add_process_metrics(r, "edge")
 
     def serve(self, port: int, addr: str = "127.0.0.1") -> None:
         start_http_server(port, addr=addr, registry=self.registry)

@@ -344,7 +344,7 @@ class Uplink:
 
     def _check_clock(self, skew: int, address: str) -> None:
         self.clock_skew_ms = skew
-        self.metrics.clock_skew_ms.set(skew)
+        self.metrics.clock_skew_seconds.set(skew / 1000)
         threshold = self.config.clock_skew_threshold_ms
         if abs(skew) <= threshold:
             self._skew_recorded = None

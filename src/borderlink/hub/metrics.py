@@ -4,7 +4,15 @@ Names: ``borderlink_hub_*``. Ingest rate is ``rate(borderlink_hub_records_stored
 verification failures by reason ``borderlink_hub_records_refused_total{reason}``; the log size
 and checkpoint age are gauges; per node: last stored seq, backlog (records the node reported
 in its journal but the hub has not stored), lag (hub receive time - record time of the last
-stored record) and clock skew.
+stored record) and clock skew. Per RPC: ``borderlink_hub_rpcs_handled_total{method,code}``
+and ``borderlink_hub_rpc_handling_seconds{method}``; besides, ``process_*``, ``python_info``
+and ``borderlink_build_info`` (:mod:`borderlink.common.metrics`). Every figure is in base
+units (seconds, bytes, records).
+
+``borderlink_hub_checkpoint_age_seconds`` is the age of the latest signed checkpoint. The
+sequencer signs one only when the log has grown, so on an idle hub the age keeps rising
+while nothing is wrong: alert on it together with
+``rate(borderlink_hub_records_stored_total[5m]) > 0``, not alone.
 """
 
 from __future__ import annotations
@@ -14,6 +22,8 @@ import time
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client import start_http_server as _start_http_server
+
+from borderlink.common.metrics import add_process_metrics
 
 
 class HubMetrics:
@@ -95,6 +105,19 @@ class HubMetrics:
             ["kind", "applied"],
             registry=r,
         )
+        self.rpcs = Counter(
+            "borderlink_hub_rpcs_handled",
+            "RPCs finished, by full method name and gRPC status code",
+            ["method", "code"],
+            registry=r,
+        )
+        self.rpc_seconds = Histogram(
+            "borderlink_hub_rpc_handling_seconds",
+            "time from an RPC's start to its end (streams: the stream's life)",
+            ["method"],
+            registry=r,
+        )
+        add_process_metrics(r, "hub")
         self._server: object | None = None
         self._lock = threading.Lock()
 

@@ -33,6 +33,7 @@ from borderlink.hub.errors import ConfigError, PolicyError
 from borderlink.hub.ingest import Ingest, PoolVerifier
 from borderlink.hub.log import Sequencer
 from borderlink.hub.metrics import HubMetrics
+from borderlink.hub.rpc_metrics import RpcMetricsInterceptor
 from borderlink.hub.storage import CheckpointRow, Storage, open_storage
 from borderlink.hub.sync_service import DEFAULT_LIMITS, DownlinkBus, SyncLimits, SyncServicer
 from borderlink.hub.transparency_service import TransparencyServicer
@@ -270,6 +271,7 @@ class HubServer:
         server = grpc.server(
             futures.ThreadPoolExecutor(max_workers=self._max_workers, thread_name_prefix="grpc"),
             options=options,
+            interceptors=[RpcMetricsInterceptor(self.metrics)],
         )
         sync_pb2_grpc.add_SyncServicer_to_server(self.sync, server)
         transparency_pb2_grpc.add_TransparencyServicer_to_server(self.transparency, server)

@@ -133,6 +133,8 @@ class _Session:
         self.held_lock = threading.Lock()
         self.busy = threading.Lock()
         self.closed = threading.Event()
+        #: The node's journal tip as far as the hub knows: Hello's, then the records received.
+        self.journal_seq = 0
 
     def offer(self, item: DownlinkItem) -> bool:
         node = self.node
@@ -453,6 +455,7 @@ class SyncServicer(sync_pb2_grpc.SyncServicer):
         )
         m = self.metrics
         m.node_last_seq.labels(node.node_id).set(node.last_seq)
+        session.journal_seq = hello.last_journal_seq
         m.node_backlog.labels(node.node_id).set(max(0, hello.last_journal_seq - node.last_seq))
         if skew is not None:
             m.node_skew.labels(node.node_id).set(skew / 1000)
@@ -551,6 +554,11 @@ class SyncServicer(sync_pb2_grpc.SyncServicer):
             )
         )
         m.node_last_seq.labels(session.node_id).set(result.highest_contiguous_seq)
+        # The backlog follows the acknowledgements (not frozen at Hello's figure): records
+        # the node has journalled, as far as the hub knows, minus what is stored.
+        acked = result.highest_contiguous_seq
+        session.journal_seq = max(session.journal_seq, acked)
+        m.node_backlog.labels(session.node_id).set(max(0, session.journal_seq - acked))
         if result.stored and self.on_stored is not None:
             self.on_stored()
         if result.skew_ms is not None:

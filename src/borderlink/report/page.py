@@ -119,16 +119,46 @@ def _verdict_html(results: DemoResults) -> str:
 
 
 def _agency_html(code: str, view: AgencyView) -> str:
-    types = sorted(set(view.by_type) | set(view.withheld))
-    rows = [(_record_type_label(t), _n(int(view.by_type.get(t, 0))),
-             ", ".join(f.replace("_", " ") for f in view.withheld.get(t, ())) or "none")
-            for t in types]
+    rows = [(_record_type_label(t), _n(int(view.by_type.get(t, 0)))) for t in sorted(view.by_type)]
     name = AGENCY_NAMES.get(code, "")
-    return (f'<div class="agency"><h3>{_e(code)}{" — " + _e(name) if name else ""}</h3>'
-            f'<p>{_plural(view.records_seen, "record")} delivered, '
-            f'{_n(view.signatures_verified)} signatures verified by the agency.</p>'
-            + (_table(("record type", "records", "personal-data fields withheld"), rows, (1,))
-               if rows else "<p>No records.</p>") + "</div>")
+    out = [f'<div class="agency"><h3>{_e(code)}{" — " + _e(name) if name else ""}</h3>'
+           f'<p>{_plural(view.records_seen, "record")} delivered, '
+           f'{_n(view.signatures_verified)} signatures verified by the agency.</p>']
+    out.append(_table(("record type", "records"), rows, (1,)) if rows else "<p>No records.</p>")
+    fields = [(_record_type_label(t), f.replace("_", " "), _n(c.received), _n(c.withheld),
+               _n(c.absent))
+              for t, by_field in view.fields.items() for f, c in by_field.items()]
+    if fields:
+        out.append("<p>Personal-data fields, counted over the records delivered:</p>"
+                   + _table(("record type", "field", "received", "withheld by policy",
+                             "not in the record"), fields, (2, 3, 4), cls="fields"))
+    elif view.withheld:
+        withheld = "; ".join(f"{_record_type_label(t)}: " + ", ".join(
+            f.replace("_", " ") for f in names) for t, names in sorted(view.withheld.items()))
+        out.append(f"<p>Withheld by policy: {_e(withheld)}.</p>")
+    return "".join(out) + "</div>"
+
+
+def _alerts_table(results: DemoResults, limit: int = 200) -> str:
+    """Every alarm and warning (then info alerts) as a table: what the timeline's marks say
+    on hover, on paper too."""
+    rank = {level: i for i, level in enumerate(reversed(ALERT_LEVELS))}
+    chosen = sorted(results.alerts, key=lambda a: (rank.get(a.level, len(rank)), a.t))[:limit]
+    chosen.sort(key=lambda a: a.t)
+    rows = [(_clock(a.t), a.node_id, a.level, a.record_type, a.summary) for a in chosen]
+    left = len(results.alerts) - len(chosen)
+    return (_table(("time (UTC)", "node", "level", "record type", "what"), rows, cls="alerts")
+            + (f'<p class="note">{_plural(left, "more alert")} of lower level not listed '
+               "(all are in the hub's log).</p>" if left else ""))
+
+
+def _lab_table(results: DemoResults) -> str:
+    rows = [(s.sample_id, s.case_id, s.substance, "CONTROLLED" if s.controlled else "no",
+             s.match_factor, s.reverse_match, s.instrument or "—",
+             f"{s.retention_min:.2f}" if s.retention_min is not None else "—")
+            for s in results.lab]
+    return _table(("sample", "case", "identified as", "controlled", "match", "reverse match",
+                   "instrument", "RT (min)"), rows, (4, 5, 7), cls="lab")
 
 
 def _audit_html(results: DemoResults) -> str:
@@ -170,8 +200,10 @@ h1{margin:0 0 4px;font-size:26px}h2{margin:28px 0 8px;font-size:20px;border-bott
 .card .det{color:#444;font-size:13px}
 figure{margin:8px 0 16px}figcaption{color:#333;font-size:13px;margin-top:4px}
 svg{max-width:100%;height:auto;display:block}
-.spectra{display:grid;grid-template-columns:repeat(auto-fill,minmax(520px,1fr));gap:12px}
-.spectra figure{border:1px solid #ccc;border-radius:6px;padding:8px;margin:0}
+.spectra{display:grid;grid-template-columns:repeat(auto-fill,minmax(250px,1fr));gap:8px}
+.spectra figure{border:1px solid #ccc;border-radius:6px;padding:4px;margin:0;min-width:0}
+.spectra figcaption{font-size:12px}
+table{max-width:100%}td{overflow-wrap:anywhere}
 .tag{display:inline-block;padding:1px 7px;border-radius:10px;font-size:12px;font-weight:700;
  border:1.5px solid}
 .tag.ctl{color:#9b1c14;border-color:#9b1c14}.tag.nc{color:#333;border-color:#777}
@@ -179,10 +211,11 @@ table{border-collapse:collapse;margin:6px 0 10px;font-size:14px}
 th,td{border:1px solid #bbb;padding:3px 8px;text-align:left;vertical-align:top}
 th{background:#eee}.r{text-align:right;font-variant-numeric:tabular-nums}
 .agencies{display:grid;grid-template-columns:repeat(auto-fill,minmax(340px,1fr));gap:14px}
+.agency{min-width:0}
 .note{color:#555;font-size:12px}
 @page{size:A4;margin:12mm}
 @media print{body{padding:0;max-width:none;font-size:11pt}h2{break-after:avoid}
- .spectra{grid-template-columns:1fr 1fr}.spectra svg{width:100%}
+ .spectra{grid-template-columns:1fr 1fr 1fr}.spectra svg{width:100%}
  figure,.card,table,.verdict,.agency{break-inside:avoid}
  .verdict.ok,.verdict.fail,th{-webkit-print-color-adjust:exact;print-color-adjust:exact}}
 """
@@ -210,14 +243,47 @@ def render_html(results: DemoResults) -> str:
                    f'<div class="lbl">{_e(label)}</div><div class="det">{_e(detail)}</div></div>')
     out.append("</div>")
 
+    # What an officer needs first: the verdict, what each agency received, the audit and the
+    # detection scores; then the pictures; the laboratory's spectra last, as small multiples.
+    out.append("<h2>1. What each agency saw</h2>")
+    if r.agencies:
+        out.append('<p>"Withheld by policy": the record holds the field, and this agency\'s '
+                   'policy kept its value from it. "Not in the record": nothing to disclose '
+                   "(the reader did not send it).</p>")
+        out.append('<div class="agencies">' + "".join(
+            _agency_html(code, view) for code, view in sorted(r.agencies.items())) + "</div>")
+    else:
+        out.append("<p>No agency pulled records.</p>")
+
+    out.append("<h2>2. Audit and detection scores</h2><h3>Audit</h3>" + _audit_html(r))
+    out.append("<h3>Detections scored against the scenario's ground truth</h3>")
+    if r.scores:
+        out.append(_table(("device class", "cases", "recall", "precision", "latency p50",
+                           "latency p99"),
+                          ((_class_label(s.device_class), _n(s.cases), _pct(s.recall),
+                            _pct(s.precision), _ms(s.latency_p50_ms), _ms(s.latency_p99_ms))
+                           for s in r.scores), (1, 2, 3, 4, 5), cls="scores"))
+        out.append('<p class="note">Latency: from the event\'s deciding moment to the signed '
+                   "record, measured on this run's records as <code>borderlink simulate "
+                   "score</code> measures it.</p>")
+    else:
+        out.append("<p>No scores.</p>")
+
     counts = {lvl: sum(1 for a in r.alerts if a.level == lvl) for lvl in ALERT_LEVELS}
-    out.append("<h2>1. Alerts over the run</h2><figure>" + _timeline_svg(r) +
+    out.append("<h2>3. Alerts over the run</h2><figure>" + _timeline_svg(r) +
                f"<figcaption>{_plural(len(r.alerts), 'alert')}: "
                + ", ".join(f"{_n(c)} {lvl}" for lvl, c in counts.items())
-               + ". Each mark is one alert; hover for details. Hatched: a node's uplink to the "
+               + ". Each mark is one alert (listed below). Hatched: a node's uplink to the "
                "hub was cut on purpose; the devices kept working.</figcaption></figure>")
+    cut = [n for n in r.nodes if n.link_cut is not None]
+    if cut:
+        out.append("<p>Uplink cut: " + _e("; ".join(
+            f"{n.node_id} {_clock(n.link_cut[0])}–{_clock(n.link_cut[1])}"
+            for n in cut if n.link_cut)) + ".</p>")
+    if r.alerts:
+        out.append(_alerts_table(r))
 
-    out.append("<h2>2. Map of the green border</h2>")
+    out.append("<h2>4. Map of the green border</h2>")
     map_svg = _map_svg(r.geo) if r.geo is not None else ""
     if map_svg:
         geo = r.geo
@@ -229,28 +295,17 @@ def render_html(results: DemoResults) -> str:
                    f"travel). Equirectangular projection."
                    + (f" <span class=\"note\">{_e(geo.note)}</span>" if geo.note else "")
                    + "</figcaption></figure>")
+        events = sorted([(b.t, "geofence", b.unit, b.kind.replace("_", " "),
+                          f"{b.lat:.4f}, {b.lon:.4f}") for b in geo.breaches]
+                        + [(i.t, "intrusion", i.cls, i.direction, f"{i.lat:.4f}, {i.lon:.4f}")
+                           for i in geo.intrusions])
+        if events:
+            out.append(_table(("time (UTC)", "event", "who", "what", "where (lat, lon)"),
+                              ((_clock(t), *rest) for t, *rest in events), cls="geo"))
     else:
         out.append("<p>No map data in this scenario.</p>")
 
-    out.append("<h2>3. Laboratory: spectra against their library matches</h2>")
-    if r.lab:
-        out.append('<div class="spectra">')
-        for s in r.lab:
-            tag = ('<span class="tag ctl">CONTROLLED</span>' if s.controlled
-                   else '<span class="tag nc">not controlled</span>')
-            extra = " · ".join(x for x in (
-                s.instrument, f"RT {s.retention_min:.2f} min" if s.retention_min is not None
-                else "") if x)
-            out.append(f"<figure>{_spectrum_svg(s)}<figcaption><b>{_e(s.substance)}</b> {tag} "
-                       f"— match factor <b>{s.match_factor}</b>, reverse match "
-                       f"<b>{s.reverse_match}</b> (of 999) · sample {_e(s.sample_id)}, case "
-                       f"{_e(s.case_id)}" + (f" · {_e(extra)}" if extra else "")
-                       + "</figcaption></figure>")
-        out.append("</div>")
-    else:
-        out.append("<p>No laboratory samples in this run.</p>")
-
-    out.append("<h2>4. Sync backlog per node</h2>")
+    out.append("<h2>5. Sync backlog per node</h2>")
     if r.nodes:
         out.append(f"<figure>{_backlog_svg(r)}<figcaption>Records each node has journalled but "
                    "the hub has not yet acknowledged. A node whose uplink is cut keeps "
@@ -258,31 +313,28 @@ def render_html(results: DemoResults) -> str:
                    "</figcaption></figure>")
     else:
         out.append("<p>No nodes.</p>")
-
-    out.append("<h2>5. What each agency saw</h2>")
-    if r.agencies:
-        out.append('<div class="agencies">' + "".join(
-            _agency_html(code, view) for code, view in sorted(r.agencies.items())) + "</div>")
-    else:
-        out.append("<p>No agency pulled records.</p>")
-
-    out.append("<h2>6. Audit and detection scores</h2><h3>Audit</h3>" + _audit_html(r))
-    out.append("<h3>Detections scored against the scenario's ground truth</h3>")
-    if r.scores:
-        out.append(_table(("device class", "cases", "recall", "precision", "latency p50",
-                           "latency p99"),
-                          ((_class_label(s.device_class), _n(s.cases), _pct(s.recall),
-                            _pct(s.precision), _ms(s.latency_p50_ms), _ms(s.latency_p99_ms))
-                           for s in r.scores), (1, 2, 3, 4, 5)))
-    else:
-        out.append("<p>No scores.</p>")
     out.append("<h3>Devices</h3>")
     out.append(_table(("node", "device class", "profile", "records", "alerts", "last acked",
                        "uplink cut"),
                       ((n.node_id, _class_label(n.device_class), n.profile, _n(n.records),
                         _n(n.alerts), _n(n.last_acked_seq),
                         f"{_clock(n.link_cut[0])}–{_clock(n.link_cut[1])}" if n.link_cut
-                        else "—") for n in r.nodes), (3, 4, 5)))
+                        else "—") for n in r.nodes), (3, 4, 5), cls="devices"))
+
+    out.append("<h2>6. Laboratory: identifications and their spectra</h2>")
+    if r.lab:
+        out.append(_lab_table(r))
+        out.append('<div class="spectra">')
+        for s in r.lab:
+            tag = ('<span class="tag ctl">CONTROLLED</span>' if s.controlled
+                   else '<span class="tag nc">not controlled</span>')
+            out.append(f"<figure>{_spectrum_svg(s)}<figcaption><b>{_e(s.sample_id)}</b>: "
+                       f"{_e(s.substance)} {tag} · match factor {s.match_factor}, reverse "
+                       f"match {s.reverse_match}"
+                       "</figcaption></figure>")
+        out.append("</div>")
+    else:
+        out.append("<p>No laboratory samples in this run.</p>")
     out.append('<p class="note">Generated by borderlink from the demo\'s results; this page '
                "needs no network and no scripts.</p></body></html>")
     return "\n".join(out)

@@ -84,10 +84,16 @@ def render_summary(results: DemoResults) -> str:
     if r.agencies:
         views = []
         for code, view in sorted(r.agencies.items()):
-            denied = sorted({fld.replace("_", " ") for fields in view.withheld.values()
-                             for fld in fields})
+            if view.fields:  # counted: a field absent from a record is not "withheld"
+                denied = sorted(f"{fld.replace('_', ' ')} in {c.withheld} of "
+                                f"{c.received + c.withheld + c.absent}"
+                                for by_field in view.fields.values()
+                                for fld, c in by_field.items() if c.withheld)
+            else:
+                denied = sorted({fld.replace("_", " ") for fields in view.withheld.values()
+                                 for fld in fields})
             views.append(f"{code} {_n(view.records_seen)}"
-                         + (f" (withheld: {', '.join(denied[:4])}"
+                         + (f" (withheld by policy: {', '.join(denied[:4])}"
                             + (", …" if len(denied) > 4 else "") + ")" if denied else ""))
         lines.append("Agencies saw: " + "; ".join(views) + ".")
     if r.scores:

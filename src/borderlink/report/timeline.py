@@ -31,13 +31,18 @@ LEVEL_STYLES = {"info": (BLUE, "circle"), "warning": (ORANGE, "triangle"),
 
 
 def _cut_windows(nodes: Iterable[NodeResult]) -> list[tuple[float, float, list[str]]]:
-    """Distinct uplink-cut windows with the nodes cut in each."""
-    windows: dict[tuple[float, float], list[str]] = {}
-    for node in nodes:
-        if node.link_cut is not None:
-            key = (float(node.link_cut[0]), float(node.link_cut[1]))
-            windows.setdefault(key, []).append(node.node_id)
-    return [(a, b, ids) for (a, b), ids in sorted(windows.items())]
+    """Uplink-cut bands with the nodes cut in each: overlapping cuts (the demo cuts several
+    nodes a moment apart) are one band with every node, so one label says how many."""
+    cuts = sorted((float(n.link_cut[0]), float(n.link_cut[1]), n.node_id)
+                  for n in nodes if n.link_cut is not None)
+    bands: list[tuple[float, float, list[str]]] = []
+    for a, b, node_id in cuts:
+        if bands and a <= bands[-1][1]:
+            start, end, ids = bands[-1]
+            bands[-1] = (start, max(end, b), [*ids, node_id])
+        else:
+            bands.append((a, b, [node_id]))
+    return bands
 
 
 def _timeline_svg(results: DemoResults) -> str:
@@ -69,7 +74,7 @@ def _timeline_svg(results: DemoResults) -> str:
                    f'height="{_f(plot_h)}" fill="url(#tl-hatch)" opacity="0.7">'
                    f'<title>uplink cut {_clock(a)}–{_clock(b)}: {_e(", ".join(ids))}</title></rect>')
         out.append(f'<text x="{_f((xa + xb) / 2)}" y="{_f(top - 6)}" text-anchor="middle" '
-                   f'font-size="11" fill="#444">uplink cut ({len(ids)})</text>')
+                   f'font-size="11" fill="#444">uplink cut: {_plural(len(ids), "node")}</text>')
     dense_rows = 0
     for i, cls in enumerate(rows):
         y = top + i * row_h
@@ -131,7 +136,7 @@ def _timeline_svg(results: DemoResults) -> str:
         lx += 90
     out.append(f'<rect x="{_f(lx)}" y="{_f(ly - 10)}" width="18" height="12" '
                f'fill="url(#tl-hatch)" stroke="#888"/>'
-               f'<text x="{_f(lx + 24)}" y="{_f(ly)}">uplink cut (number of nodes)</text>')
+               f'<text x="{_f(lx + 24)}" y="{_f(ly)}">uplink cut</text>')
     if dense_rows:
         out.append(f'<text x="{_f(lx + 230)}" y="{_f(ly)}">strips: busy rows, darker = more '
                    f'alerts</text>')
