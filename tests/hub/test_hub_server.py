@@ -285,8 +285,16 @@ def test_metrics_endpoint(pki: Pki, tmp_path: Path) -> None:
         assert 'borderlink_hub_records_refused_total{reason="MALFORMED"} 1.0' in text
         assert "borderlink_hub_log_size 3.0" in text
         assert 'borderlink_hub_node_last_seq{node="bil-dr-22"} 3.0' in text
-        assert 'borderlink_hub_node_backlog{node="bil-dr-22"} 7.0' in text
+        # the node reported 7 journalled at Hello; 3 are stored since: the gauge follows acks
+        assert 'borderlink_hub_node_backlog{node="bil-dr-22"} 4.0' in text
         assert "borderlink_hub_checkpoint_age_seconds" in text
+        assert "process_resident_memory_bytes" in text and "process_cpu_seconds_total" in text
+        assert 'borderlink_build_info{component="hub"' in text
+        enroll = 'borderlink_hub_rpcs_handled_total{code="OK",method="/borderlink.v1.Admin/EnrollNode"} 1.0'
+        assert enroll in text
+        assert 'borderlink_hub_rpc_handling_seconds_count{method="/borderlink.v1.Admin/EnrollNode"} 1.0' in text
+        assert "_ms" not in "".join(line.split("{")[0] for line in text.splitlines()
+                                    if not line.startswith("#"))  # base units only
         stream.close()
     finally:
         h.server.stop(0.2)
