@@ -214,3 +214,14 @@ def test_a_failed_demo_says_where_its_work_folder_is(lab: Lab) -> None:
     assert f"work folder {work} is kept" in done.stderr
     assert "private keys" in done.stderr
     assert (work / "hub" / "ca.key").exists() or any(work.rglob("*.key"))
+
+
+def test_json_logs_make_every_stderr_line_json(tmp_path: Path) -> None:
+    """With --log-format json, the printed error line is a JSON object too."""
+    import json
+
+    done = borderlink("--log-format", "json", "hub", "serve", "--config",
+                      str(tmp_path / "none.toml"))  # fmt: skip
+    assert done.returncode == 2
+    lines = [json.loads(line) for line in done.stderr.splitlines() if line.strip()]
+    assert lines and lines[-1]["level"] == "error" and "none.toml" in lines[-1]["msg"]
