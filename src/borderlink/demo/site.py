@@ -220,8 +220,13 @@ class Site:
         for node in self.nodes:
             node.relay = LinkRelay(node.node_id, (hub_host, hub_port)).start()
             node.config.write_text(_node_toml(node, self))
-            node.process = self._spawn(f"edge-{node.node_id}", "edge", "run", "--config",
-                                       str(node.config))
+            self.spawn_agent(node)
+
+    def spawn_agent(self, node: Node) -> subprocess.Popen[bytes]:
+        """Start (or restart) *node*'s edge agent on its written configuration."""
+        node.process = self._spawn(f"edge-{node.node_id}", "edge", "run", "--config",
+                                   str(node.config))
+        return node.process
 
     def read_status(self, node: Node) -> dict[str, object]:
         try:

@@ -291,10 +291,14 @@ def idle_stream(a: Attacker) -> str:
         stream.close()
 
 
-def node_on_admin(a: Attacker) -> str:
-    with _channel(a.address, a.stolen) as channel:
+def _admin_as(a: Attacker, creds: Credentials) -> str:
+    with _channel(a.address, creds) as channel:
         stub = admin_pb2_grpc.AdminStub(channel)
         return _rpc_status(lambda: stub.ListNodes(admin_pb2.ListNodesRequest(), timeout=10))
+
+
+def node_on_admin(a: Attacker) -> str:
+    return _admin_as(a, a.stolen)
 
 
 def node_on_federation(a: Attacker) -> str:
@@ -304,9 +308,7 @@ def node_on_federation(a: Attacker) -> str:
 
 
 def agency_on_admin(a: Attacker) -> str:
-    with _channel(a.address, a.sms) as channel:
-        stub = admin_pb2_grpc.AdminStub(channel)
-        return _rpc_status(lambda: stub.ListNodes(admin_pb2.ListNodesRequest(), timeout=10))
+    return _admin_as(a, a.sms)
 
 
 def agency_beyond_policy(a: Attacker) -> str:
@@ -321,6 +323,8 @@ def agency_beyond_policy(a: Attacker) -> str:
     return "nothing beyond its policy" if not reply.records else f"{len(reply.records)} records"
 
 
+#: How the hub refuses a stream that never says Hello (its hello timeout).
+IDLE_REFUSALS = frozenset({"DEADLINE_EXCEEDED"})
 #: name, attack, the answers that mean "refused".
 ATTACKS: list[tuple[str, Callable[[Attacker], str], frozenset[str]]] = [
     ("forged signature", forged_signature, frozenset({"REJECT_REASON_BAD_SIGNATURE"})),
@@ -339,7 +343,7 @@ ATTACKS: list[tuple[str, Callable[[Attacker], str], frozenset[str]]] = [
     ("batch before hello", batch_before_hello, frozenset({"FAILED_PRECONDITION"})),
     ("malformed protobuf", malformed_protobuf,
      frozenset({"INTERNAL", "INVALID_ARGUMENT", "UNKNOWN"})),
-    ("stream that idles", idle_stream, frozenset({"DEADLINE_EXCEEDED"})),
+    ("stream that idles", idle_stream, IDLE_REFUSALS),
     ("node certificate on Admin", node_on_admin, frozenset({"PERMISSION_DENIED"})),
     ("node certificate on Federation", node_on_federation, frozenset({"PERMISSION_DENIED"})),
     ("agency certificate on Admin", agency_on_admin, frozenset({"PERMISSION_DENIED"})),
@@ -365,5 +369,4 @@ def run_attacks(attacker: Attacker) -> Iterator[AttackResult]:
     answer = idle[0] if idle else "no answer"
     if answer == "UNAVAILABLE":  # a kill of the hub ended the wait: try the attack once more
         answer = idle_stream(attacker)
-    yield AttackResult("stream that idles", answer,
-                       answer in dict((n, r) for n, _, r in ATTACKS)["stream that idles"])
+    yield AttackResult("stream that idles", answer, answer in IDLE_REFUSALS)

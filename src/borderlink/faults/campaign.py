@@ -166,8 +166,7 @@ class _Injector:
         _kill9(process.pid)
         process.wait(10)
         time.sleep(self.rng.uniform(0.2, 2.0))
-        node.process = self.site._spawn(f"edge-{node_id}", "edge", "run", "--config",
-                                        str(node.config))
+        self.site.spawn_agent(node)
         self.log(f"killed -9 and restarted the agent of {node_id}")
 
     def _kill_hub(self, _target: str) -> None:
@@ -453,7 +452,7 @@ def _restart_dead(site: Site, log: Callable[[str], None]) -> None:
             site.start_hub()
         elif name.startswith("edge-"):
             node = next(n for n in site.nodes if f"edge-{n.node_id}" == name)
-            node.process = site._spawn(name, "edge", "run", "--config", str(node.config))
+            site.spawn_agent(node)
 
 
 def _drain(site: Site, timeout_s: float) -> dict[str, int]:

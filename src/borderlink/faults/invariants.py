@@ -17,6 +17,7 @@ from typing import Any
 import grpc
 
 from borderlink.demo.audit import CheckpointWatcher, audit_log
+from borderlink.edge.journal import read_stats
 from borderlink.hub.storage import open_storage
 from borderlink.proto.v1 import GRPC_MESSAGE_OPTIONS, federation_pb2, federation_pb2_grpc
 
@@ -70,14 +71,8 @@ def journal_rows(path: Path) -> list[tuple[int, bytes, str, bool, bool]]:
 
 
 def journal_tip(path: Path) -> int:
-    if not path.exists():
-        return 0
-    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
-    try:
-        (tip,) = db.execute("SELECT COALESCE(MAX(seq), 0) FROM records").fetchone()
-        return int(tip)
-    finally:
-        db.close()
+    """The journal's tip sequence number, read from its file (0 when there is none yet)."""
+    return int(read_stats(path)["tip_seq"]) if path.exists() else 0
 
 
 def _hub_records(store: Path) -> dict[str, list[tuple[int, bytes]]]:
