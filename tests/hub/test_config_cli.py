@@ -53,6 +53,10 @@ def test_config_resolves_paths_against_the_file(pki: Pki, tmp_path: Path) -> Non
     assert cfg.limits.hello_timeout_s == 3.0 and cfg.limits.max_batch_records == 256
     assert cfg.metrics is not None and cfg.metrics.port == 9464
     assert cfg.log.checkpoint_interval_s <= 1.0
+    assert cfg.health is None  # off unless asked for
+    for address in ("127.0.0.1", "::1", "localhost", "127.0.0.2"):
+        cfg = load_config(_write(tmp_path, GOOD + f'[health]\nport = 7444\naddress = "{address}"\n'))
+        assert cfg.health is not None and (cfg.health.port, cfg.health.address) == (7444, address)
 
 
 @pytest.mark.parametrize(
@@ -72,6 +76,9 @@ def test_config_resolves_paths_against_the_file(pki: Pki, tmp_path: Path) -> Non
         ),
         (lambda s: s.replace('url = "sqlite:data/hub.db"', 'url = "mysql://x"'), "storage.url"),
         (lambda s: s.replace("[storage]\n", "[storage_]\n"), "storage_"),
+        # the health port has no TLS: a routable address would expose it beyond the host
+        (lambda s: s + '[health]\nport = 7444\naddress = "0.0.0.0"\n', "health.address"),
+        (lambda s: s + "[health]\nport = 70000\n", "health.port"),
     ],
 )
 def test_config_errors_name_the_file_and_key(pki: Pki, tmp_path: Path, edit, key: str) -> None:

@@ -33,7 +33,7 @@ from borderlink.hub.policy import EXAMPLE_POLICY
 from borderlink.hub.storage import DownlinkAckRow, DownlinkKind, open_storage
 from borderlink.proto.checkpoint import open_checkpoint
 from borderlink.proto.keys import SigningKey
-from borderlink.proto.v1 import admin_pb2, sync_pb2
+from borderlink.proto.v1 import admin_pb2, admin_pb2_grpc, sync_pb2
 
 pki = hubkit.pki
 hub = hubkit.hub
@@ -266,6 +266,32 @@ def test_health_and_reflection(hub: Hub, pki: Pki) -> None:
     } <= services
     sync = db.FindFileContainingSymbol("borderlink.v1.Sync")
     assert sync.name.endswith("sync.proto")
+
+
+def test_health_on_a_plaintext_loopback_port_for_probes(pki: Pki, tmp_path: Path) -> None:
+    """A probe without a client certificate (grpc_health_probe, a load balancer) asks the
+    loopback health port; that port answers health and nothing else."""
+    h = start_hub(pki, f"sqlite://{tmp_path / 'h.db'}", health_port=0)
+    try:
+        assert h.server.health_port and h.server.health_port != h.server.port
+        channel = grpc.insecure_channel(f"127.0.0.1:{h.server.health_port}")
+        probe = health_pb2_grpc.HealthStub(channel)
+        for service in ("", "borderlink.v1.Sync"):
+            resp = probe.Check(health_pb2.HealthCheckRequest(service=service), timeout=5)
+            assert resp.status == health_pb2.HealthCheckResponse.SERVING, service
+        with pytest.raises(grpc.RpcError) as err:  # no other service behind the plaintext port
+            admin_pb2_grpc.AdminStub(channel).ListNodes(admin_pb2.ListNodesRequest(), timeout=5)
+        assert err.value.code() == grpc.StatusCode.UNIMPLEMENTED
+        # the TLS port still wants a client certificate: plaintext health there is refused
+        with pytest.raises(grpc.RpcError):
+            health_pb2_grpc.HealthStub(grpc.insecure_channel(f"127.0.0.1:{h.server.port}")).Check(
+                health_pb2.HealthCheckRequest(), timeout=2)
+        h.server.health.enter_graceful_shutdown()  # what stop() does first: probes see it
+        resp = probe.Check(health_pb2.HealthCheckRequest(), timeout=5)
+        assert resp.status == health_pb2.HealthCheckResponse.NOT_SERVING
+        channel.close()
+    finally:
+        h.server.stop(0.2)
 
 
 def test_metrics_endpoint(pki: Pki, tmp_path: Path) -> None:

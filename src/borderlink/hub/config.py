@@ -30,6 +30,10 @@ and the key. Example (``borderlink hub init`` writes one)::
     port = 9464                    # Prometheus /metrics; omit the table to turn it off
     address = "127.0.0.1"
 
+    [health]
+    port = 7444                    # grpc.health.v1 without TLS, for probes that cannot
+    address = "127.0.0.1"          # present a client certificate; loopback only
+
     [limits]
     max_batch_records = 256
     max_batch_bytes = 1048576
@@ -40,6 +44,7 @@ and the key. Example (``borderlink hub init`` writes one)::
 
 from __future__ import annotations
 
+import ipaddress
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -73,6 +78,16 @@ class MetricsConfig:
 
 
 @dataclass(frozen=True)
+class HealthConfig:
+    """A plaintext port serving only ``grpc.health.v1``: load balancers, kubelets and
+    ``grpc_health_probe`` cannot present a client certificate. Loopback only, since it is
+    unauthenticated (it says SERVING or not, nothing else)."""
+
+    port: int
+    address: str = "127.0.0.1"
+
+
+@dataclass(frozen=True)
 class HubConfig:
     listen: str
     tls: TlsConfig
@@ -80,6 +95,7 @@ class HubConfig:
     log: LogConfig
     limits: SyncLimits = field(default_factory=SyncLimits)
     metrics: MetricsConfig | None = None
+    health: HealthConfig | None = None
     grace_s: float = 5.0
     max_workers: int = 256
     #: Let several hub processes bind one port (SO_REUSEPORT); off by default.
@@ -169,7 +185,7 @@ def parse_config(text: str, *, source: str = "<config>", base: Path | None = Non
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{source}: not valid TOML: {exc}") from exc
-    r.known(doc, "", {"server", "tls", "storage", "log", "metrics", "limits"})
+    r.known(doc, "", {"server", "tls", "storage", "log", "metrics", "health", "limits"})
     server = r.table(doc, "server") or {}
     r.known(server, "server", {"listen", "grace_s", "max_workers", "reuse_port", "verify_workers"})
     listen = r.get(server, "server", "listen", str)
@@ -210,6 +226,18 @@ def parse_config(text: str, *, source: str = "<config>", base: Path | None = Non
         if not 0 <= port_m <= 65535:
             raise r.fail("metrics.port", f"must be 0..65535, got {port_m}")
         metrics = MetricsConfig(port_m, r.get(metrics_t, "metrics", "address", str, "127.0.0.1"))
+    health = None
+    health_t = r.table(doc, "health", required=False)
+    if health_t is not None:
+        r.known(health_t, "health", {"port", "address"})
+        port_h = r.get(health_t, "health", "port", int)
+        if not 0 <= port_h <= 65535:
+            raise r.fail("health.port", f"must be 0..65535, got {port_h}")
+        address_h = r.get(health_t, "health", "address", str, "127.0.0.1")
+        if not _is_loopback(address_h):
+            raise r.fail("health.address", f"{address_h!r} is not a loopback address: the health "
+                         "port has no TLS, so it may listen on 127.0.0.1, ::1 or localhost only")
+        health = HealthConfig(port_h, address_h)
     limits_t = r.table(doc, "limits", required=False) or {}
     r.known(
         limits_t,
@@ -245,12 +273,22 @@ def parse_config(text: str, *, source: str = "<config>", base: Path | None = Non
         log=log_cfg,
         limits=limits,
         metrics=metrics,
+        health=health,
         grace_s=r.positive(server, "server", "grace_s", float, 5.0),
         max_workers=r.positive(server, "server", "max_workers", int, 256),
         reuse_port=r.get(server, "server", "reuse_port", bool, False),
         verify_workers=r.get(server, "server", "verify_workers", int, 0),
         source=source,
     )
+
+
+def _is_loopback(address: str) -> bool:
+    if address == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(address.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def load_config(path: str | Path) -> HubConfig:
@@ -262,4 +300,4 @@ def load_config(path: str | Path) -> HubConfig:
     return parse_config(text, source=str(path), base=path.resolve().parent)
 
 
-__all__ = ["HubConfig", "LogConfig", "MetricsConfig", "TlsConfig", "load_config", "parse_config"]
+__all__ = ["HealthConfig", "HubConfig", "LogConfig", "MetricsConfig", "TlsConfig", "load_config", "parse_config"]

@@ -139,6 +139,8 @@ class HubServer:
         max_workers: int = 256,
         metrics_port: int | None = None,
         metrics_address: str = "127.0.0.1",
+        health_port: int | None = None,
+        health_address: str = "127.0.0.1",
         reuse_port: bool = False,
         verify_workers: int = 0,
         owns_storage: bool = True,
@@ -187,6 +189,9 @@ class HubServer:
             clock_ms=clock_ms,
         )
         self.health = health.HealthServicer()
+        self.health_port = health_port
+        self.health_address = health_address
+        self._health_server: grpc.Server | None = None
         self._creds = server_credentials
         self._reuse_port = reuse_port
         self._max_workers = max_workers
@@ -226,6 +231,8 @@ class HubServer:
             "verify_workers": config.verify_workers,
             "metrics_port": config.metrics.port if config.metrics else None,
             "metrics_address": config.metrics.address if config.metrics else "127.0.0.1",
+            "health_port": config.health.port if config.health else None,
+            "health_address": config.health.address if config.health else "127.0.0.1",
             "reuse_port": config.reuse_port,
         }
         kwargs.update(overrides)
@@ -299,6 +306,8 @@ class HubServer:
         if port == 0:
             self.metrics.close()
             raise UnavailableError(f"cannot listen on {self.listen}: {_bind_problem(self.listen)}")
+        if self.health_port is not None:
+            self._health_server, self.health_port = self._start_health(self.health_port)
         self.sequencer.start()
         server.start()
         for name in ["", *services]:
@@ -307,9 +316,29 @@ class HubServer:
         self.port = port
         log.info(
             "hub serving",
-            extra={"port": port, "services": services, "metrics_port": self.metrics_port},
+            extra={"port": port, "services": services, "metrics_port": self.metrics_port,
+                   "health_port": self.health_port},
         )
         return port
+
+    def _start_health(self, port: int) -> tuple[grpc.Server, int]:
+        """The plaintext loopback port serving only health, from the same servicer (so a
+        probe sees exactly what an mTLS client sees, NOT_SERVING during shutdown included)."""
+        server = grpc.server(futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="health"))
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
+        address = f"[{self.health_address}]" if ":" in self.health_address else self.health_address
+        try:
+            bound = server.add_insecure_port(f"{address}:{port}")
+        except RuntimeError:
+            bound = 0
+        if bound == 0:
+            self.metrics.close()
+            raise UnavailableError(
+                f"cannot listen for health on {address}:{port}: "
+                f"{_bind_problem(f'{address}:{port}')}"
+            )
+        server.start()
+        return server, bound
 
     def stop(self, grace_s: float | None = None) -> CheckpointRow | None:
         """Graceful shutdown; returns the last checkpoint this process published (if any)."""
@@ -323,6 +352,8 @@ class HubServer:
             self.federation.stop()
         if self._server is not None:
             self._server.stop(grace).wait(grace + 1)
+        if self._health_server is not None:
+            self._health_server.stop(0)
         last = self.sequencer.stop(final_round=True)
         if last is not None:
             log.info("final checkpoint", extra={"tree_size": last.tree_size})
