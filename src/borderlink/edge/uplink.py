@@ -30,7 +30,7 @@ import queue
 import random
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -457,16 +457,6 @@ class Uplink:
                 session.out.put(sync_pb2.EdgeMessage(batch=batch))
             self.records_sent += len(page)
             self.metrics.records_sent.inc(len(page))
-
-
-def parse_addresses(values: Sequence[str]) -> tuple[str, ...]:
-    out = []
-    for v in values:
-        host, sep, port = v.rpartition(":")
-        if not sep or not host or not port.isdigit():
-            raise ValueError(f"hub address {v!r} must be host:port")
-        out.append(v)
-    return tuple(out)
 
 
 def _kind_pb(number: int) -> sync_pb2.DownlinkKind:

@@ -10,7 +10,6 @@ sequencer integrates what is left and publishes a last checkpoint, storage close
 
 from __future__ import annotations
 
-import importlib
 import logging
 import threading
 import time
@@ -26,6 +25,7 @@ from grpc_reflection.v1alpha import reflection
 from borderlink.common.diagnose import explain_os_error
 from borderlink.common.errors import UnavailableError
 from borderlink.common.tls import read_tls_files
+from borderlink.hub import federation_service
 from borderlink.hub.admin_service import AdminServicer
 from borderlink.hub.auth import PeerAuth
 from borderlink.hub.config import HubConfig
@@ -251,17 +251,13 @@ class HubServer:
         self._notify()
 
     def _add_federation(self, server: grpc.Server) -> list[str]:
-        try:
-            fed = importlib.import_module("borderlink.hub.federation_service")
-        except ImportError:
-            return []
         self.policy.refresh()
-        self.federation = fed.FederationServicer(
+        self.federation = federation_service.FederationServicer(
             self.storage, self.policy, identify=lambda ctx: self.auth.identify(ctx)
         )
         notifier = self.federation.notifier
         self._notify = notifier.notify
-        fed.add_federation_servicer(self.federation, server)
+        federation_service.add_federation_servicer(self.federation, server)
         return [FEDERATION]
 
     def start(self) -> int:
