@@ -262,27 +262,63 @@ def _postgres_pids() -> list[int]:
     return pids
 
 
+def _descendants(pid: int) -> list[int]:
+    """*pid*'s live child processes, recursively (the hub's verify workers): their CPU is
+    not in the parent's utime until they exit and are waited for."""
+    out: list[int] = []
+    try:
+        tasks = list(Path(f"/proc/{pid}/task").iterdir())
+    except OSError:
+        return out
+    for task in tasks:
+        try:
+            children = [int(c) for c in (task / "children").read_text().split()]
+        except OSError:
+            continue
+        for child in children:
+            out += [child, *_descendants(child)]
+    return out
+
+
 class CpuMeter:
-    """CPU time of the run's own processes (this client, the hubs, every PostgreSQL process)
-    over a phase, in cores: how much of the machine one hub and its database already use."""
+    """CPU time of the run's own processes over a phase: the hubs with their verify workers
+    and every PostgreSQL process (the hub's share), and this client. ``cores`` is all of it
+    per wall second; ``hub_cpu_s`` the hub's share, for a CPU cost per record."""
 
     def __init__(self, hub_pids: list[int]) -> None:
         self.hub_pids = hub_pids
         self.pids: list[int] = []
-        self.start_ticks = self.start_s = 0.0
-        self.cores = 0.0
+        self.start: dict[int, int] = {}
+        self.start_s = 0.0
+        self.cores = self.hub_cpu_s = self.client_cpu_s = 0.0
 
-    def _total(self) -> int:
-        return sum(_ticks(pid) for pid in self.pids)
+    def _hub_side(self) -> list[int]:
+        pids = [p for h in self.hub_pids for p in (h, *_descendants(h))]
+        return pids + [p for p in _postgres_pids() if p not in pids]
 
     def begin(self) -> None:
-        self.pids = [os.getpid(), *self.hub_pids, *_postgres_pids()]
-        self.start_ticks, self.start_s = self._total(), time.perf_counter()
+        self.start = {pid: _ticks(pid) for pid in [os.getpid(), *self._hub_side()]}
+        self.start_s = time.perf_counter()
 
     def end(self) -> None:
-        self.pids += [p for p in _postgres_pids() if p not in self.pids]  # new backends
         seconds = time.perf_counter() - self.start_s
-        self.cores = (self._total() - self.start_ticks) / os.sysconf("SC_CLK_TCK") / seconds
+        tick = os.sysconf("SC_CLK_TCK")
+        used = {pid: _ticks(pid) - self.start.get(pid, 0) for pid in [*self.start, *self._hub_side()]}
+        self.client_cpu_s = used.pop(os.getpid()) / tick
+        self.hub_cpu_s = sum(max(0, u) for u in used.values()) / tick  # new backends from 0
+        self.cores = (self.hub_cpu_s + self.client_cpu_s) / seconds
+
+
+def _cpu_per_record(report: Report, figure: str, meter: CpuMeter, nodes: list[Node],
+                    verify_rate: float) -> None:
+    """The hub's CPU time per stored record (its processes and workers, and PostgreSQL's for
+    that store) beside one raw Ed25519 verify: what a record costs, whatever the core count."""
+    records = sum(len(n.envelopes) for n in nodes)
+    report.add(f"{figure} (us)", meter.hub_cpu_s * 1e6 / records, "us",
+               "raw Ed25519 verify (us)", 1e6 / verify_rate, higher_is_better=False)
+    print(f"  {figure}: {meter.hub_cpu_s * 1e6 / records:,.0f} us of hub CPU and "
+          f"{meter.client_cpu_s * 1e6 / records:,.0f} us of client CPU per record "
+          f"(raw verify {1e6 / verify_rate:.0f} us)", file=sys.stderr)
 
 
 def ingest_rate(pki: Pki, nodes: list[Node], ports: list[int], meter: CpuMeter | None = None) -> float:
@@ -449,11 +485,14 @@ def main() -> None:
                          for i in range(STREAMS)]
                 db = Path(d) / f"hub-{record_type}.db"
                 proc, port = start_hub(pki, f"sqlite-{record_type}", f"sqlite://{db}", args.workers)
+                meter = CpuMeter([proc.pid])
                 try:
-                    rate = ingest_rate(pki, nodes, [port])
+                    rate = ingest_rate(pki, nodes, [port], meter)
                 finally:
                     stop_hub(proc)
                 report.add(figure, rate, "r/s", "raw Ed25519 verify, 1 core", verify_rate, bar=bar)
+                _cpu_per_record(report, f"hub CPU/record, SQLite, {record_type.split('.')[1]}",
+                                meter, nodes, verify_rate)
         if not args.skip_pg:
             import psycopg
             from psycopg import sql
@@ -461,6 +500,7 @@ def main() -> None:
             admin = psycopg.connect(PG_URL, autocommit=True, connect_timeout=5)
             rates: dict[int, float] = {1: 0.0, 2: 0.0}
             cores_1hub: list[float] = []
+            pg_cost: list[float] = []
             try:
                 # In turns, so both figures see the same spells of load from whoever else
                 # shares the machine; the best round of each is kept.
@@ -484,6 +524,7 @@ def main() -> None:
                         rates[hubs] = max(rates[hubs], got[hubs])
                         if hubs == 1:
                             cores_1hub.append(meter.cores)
+                            pg_cost.append(meter.hub_cpu_s * 1e6 / sum(len(n.envelopes) for n in fresh))
                     print(f"  PostgreSQL round {round_ + 1}: 1 hub {got[1]:,.0f} rec/s (hub, "
                           f"PostgreSQL and client busy {cores_1hub[-1]:.2f} cores), 2 hubs "
                           f"{got[2]:,.0f} rec/s ({meter.cores:.2f} cores): {got[2] / got[1]:.2f}x",
@@ -495,6 +536,8 @@ def main() -> None:
                        "raw Ed25519 verify, 1 core", verify_rate)
             report.add(f"ingest, 2 hubs, PostgreSQL, 8 streams, {kind}", rates[2], "r/s",
                        "1 hub on PostgreSQL", rates[1], bar=1.6)
+            report.add(f"hub+PostgreSQL CPU/record, {kind} (us)", min(pg_cost), "us",
+                       "raw Ed25519 verify (us)", 1e6 / verify_rate, higher_is_better=False)
             report.add("raw verify, 2 processes vs 1 (x100)", scaling * 100, "x",
                        "2.00x: two free cores", 200.0)
     if not args.skip_proofs:
