@@ -17,7 +17,7 @@ from typing import Any
 
 from ..errors import FrameDecodeError
 from ..readings import CallDetailRecord, LinkStatus
-from ._framing import FramerStats, crc16_ccitt
+from ._framing import DelimitedFramer, crc16_ccitt
 
 __all__ = ["Decoder", "Framer", "encode_cdr", "encode_link"]
 
@@ -50,48 +50,23 @@ def encode_link(s: LinkStatus) -> bytes:
                   _opt(s.tx_kbps)])
 
 
-class Framer:
-    """Lines with a good CRC; everything else is counted as garbage or bad checksum."""
+class Framer(DelimitedFramer):
+    """Lines from a record tag to the newline with a good CRC; everything else is counted as
+    garbage or bad checksum (a line may start with noise: the frame starts at its tag)."""
+
+    starts = (b"CDR|", b"LNK|")
+    end = b"\n"
 
     def __init__(self, max_frame_bytes: int = 512) -> None:
-        self.max_frame_bytes = max_frame_bytes
-        self.stats = FramerStats()
-        self._buf = bytearray()
+        super().__init__(max_frame_bytes)
 
-    def feed(self, data: bytes) -> list[bytes]:
-        self._buf += data
-        buf = self._buf
-        out: list[bytes] = []
-        while True:
-            end = buf.find(b"\n")
-            if end < 0:
-                if len(buf) > self.max_frame_bytes:
-                    self.stats.oversize += 1
-                    self.stats.skip(len(buf))
-                    buf.clear()
-                break
-            line = bytes(buf[: end + 1])
-            del buf[: end + 1]
-            # a line may start with noise: look for the last record tag in it
-            starts = [i for i in (line.rfind(b"CDR|"), line.rfind(b"LNK|")) if i >= 0]
-            if not starts:
-                self.stats.skip(len(line))
-                continue
-            start = max(starts)
-            self.stats.skip(start)
-            text = line[start:].rstrip(b"\r\n")
-            star = text.rfind(b"*")
-            if star < 0 or len(text) != star + 5 or text[star + 1:].upper() != \
-                    f"{crc16_ccitt(text[:star]):04X}".encode():
-                self.stats.bad_checksum += 1
-                self.stats.skip(len(line) - start)  # the whole rest of the line, newline included
-                continue
-            if len(text) > self.max_frame_bytes:
-                self.stats.oversize += 1
-                continue
-            self.stats.frames += 1
-            out.append(text)
-        return out
+    def accept(self, frame: bytes) -> bytes | None:
+        text = frame.rstrip(b"\r\n")
+        star = text.rfind(b"*")
+        if star < 0 or len(text) != star + 5 or text[star + 1:].upper() != \
+                f"{crc16_ccitt(text[:star]):04X}".encode():
+            return None
+        return text
 
 
 def _num(value: str) -> float | None:

@@ -44,7 +44,7 @@ from typing import Any
 
 from ..errors import FrameDecodeError, UndatedSentenceError
 from ..readings import FixLoss, NmeaFix, RadioStatus
-from ._framing import FramerStats
+from ._framing import DelimitedFramer
 
 __all__ = ["Decoder", "Framer", "checksum", "encode_gga", "encode_rmc", "encode_status", "sentence"]
 
@@ -127,61 +127,24 @@ def encode_status(status: RadioStatus) -> bytes:
                     f"{_STATE_CODES.get(status.state, 'OK')},{battery}")
 
 
-class Framer:
+class Framer(DelimitedFramer):
     """Delimits ``$…*hh\\r\\n`` sentences; garbage and bad checksums are counted and skipped."""
 
-    def __init__(self, max_frame_bytes: int = MAX_SENTENCE) -> None:
-        self.max_frame_bytes = max_frame_bytes
-        self.stats = FramerStats()
-        self._buf = bytearray()
+    starts = (b"$",)
+    end = b"\n"
 
-    def feed(self, data: bytes) -> list[bytes]:
-        self._buf += data
-        buf = self._buf
-        out: list[bytes] = []
-        while True:
-            start = buf.find(b"$")
-            if start < 0:
-                self.stats.skip(len(buf))
-                buf.clear()
-                break
-            if start:
-                self.stats.skip(start)
-                del buf[:start]
-            end = buf.find(b"\n")
-            nxt = buf.find(b"$", 1)
-            if 0 < nxt and (end < 0 or nxt < end):
-                self.stats.skip(nxt)
-                del buf[:nxt]
-                continue
-            if end < 0:
-                if len(buf) > self.max_frame_bytes:
-                    self.stats.oversize += 1
-                    self.stats.skip(len(buf))
-                    buf.clear()
-                break
-            line = bytes(buf[: end + 1])
-            del buf[: end + 1]
-            text = line.rstrip(b"\r\n")
-            if len(line) > self.max_frame_bytes:
-                self.stats.oversize += 1
-                self.stats.skip(len(line))
-                continue
-            star = text.rfind(b"*")
-            if any(b < 0x20 or b > 0x7E for b in text):
-                star = -1  # control or 8-bit bytes: line noise, not a sentence
-            try:
-                good = star > 0 and len(text) == star + 3 and \
-                    text[star + 1:].decode("ascii").upper() == checksum(text[1:star].decode("ascii"))
-            except UnicodeDecodeError:
-                good = False
-            if not good:
-                self.stats.bad_checksum += 1
-                self.stats.skip(len(line))
-                continue
-            self.stats.frames += 1
-            out.append(text)
-        return out
+    def __init__(self, max_frame_bytes: int = MAX_SENTENCE) -> None:
+        super().__init__(max_frame_bytes)
+
+    def accept(self, frame: bytes) -> bytes | None:
+        text = frame.rstrip(b"\r\n")
+        if any(b < 0x20 or b > 0x7E for b in text):
+            return None  # control or 8-bit bytes: line noise, not a sentence
+        star = text.rfind(b"*")
+        if star <= 0 or len(text) != star + 3:
+            return None
+        return text if text[star + 1:].decode("ascii").upper() == \
+            checksum(text[1:star].decode("ascii")) else None
 
 
 def _coord(value: str, hemi: str, degrees: int) -> float:

@@ -18,7 +18,7 @@ from typing import Any
 
 from ..errors import FrameDecodeError
 from ..readings import MrzRead
-from ._framing import FramerStats, crc16_ccitt
+from ._framing import DelimitedFramer, crc16_ccitt
 
 __all__ = ["ETX", "MAGIC", "STX", "Decoder", "Framer", "encode"]
 
@@ -38,58 +38,21 @@ def encode(read: MrzRead) -> bytes:
     return bytes([STX]) + body + f"{crc16_ccitt(body):04X}".encode() + b"\r\n"
 
 
-class Framer:
-    """Delimits reader frames in a serial byte stream; skips and counts everything else."""
+class Framer(DelimitedFramer):
+    """Delimits reader frames (STX … ETX, then the CRC and CR LF) in a serial byte stream;
+    skips and counts everything else."""
 
-    TRAILER = 6  # 4 hex + CR LF
+    starts = (bytes([STX]),)
+    end = bytes([ETX])
+    trailer = 6  # 4 hex + CR LF
 
     def __init__(self, max_frame_bytes: int = 512) -> None:
-        self.max_frame_bytes = max_frame_bytes
-        self.stats = FramerStats()
-        self._buf = bytearray()
+        super().__init__(max_frame_bytes)
 
-    def feed(self, data: bytes) -> list[bytes]:
-        self._buf += data
-        out: list[bytes] = []
-        buf = self._buf
-        while True:
-            start = buf.find(STX)
-            if start < 0:
-                self.stats.skip(len(buf))
-                buf.clear()
-                break
-            if start:
-                self.stats.skip(start)
-                del buf[:start]
-            end = buf.find(ETX, 1)
-            nxt = buf.find(STX, 1)
-            if 0 < nxt and (end < 0 or nxt < end):
-                self.stats.skip(nxt)  # a frame cut short: resync on the next STX
-                del buf[:nxt]
-                continue
-            if end < 0:
-                if len(buf) > self.max_frame_bytes:
-                    self.stats.oversize += 1
-                    self.stats.skip(len(buf))
-                    buf.clear()
-                break
-            if len(buf) < end + 1 + self.TRAILER:
-                break
-            frame = bytes(buf[: end + 1 + self.TRAILER])
-            body, trailer = frame[1: end + 1], frame[end + 1:]
-            ok = trailer[4:] == b"\r\n" and trailer[:4].upper() == f"{crc16_ccitt(body):04X}".encode()
-            if not ok:
-                self.stats.bad_checksum += 1
-                self.stats.skip(1)
-                del buf[:1]
-                continue
-            del buf[: len(frame)]
-            if len(frame) > self.max_frame_bytes:
-                self.stats.oversize += 1
-                continue
-            self.stats.frames += 1
-            out.append(frame)
-        return out
+    def accept(self, frame: bytes) -> bytes | None:
+        body, trailer = frame[1:-self.trailer], frame[-self.trailer:]
+        good = trailer[4:] == b"\r\n" and trailer[:4].upper() == f"{crc16_ccitt(body):04X}".encode()
+        return frame if good else None
 
 
 class Decoder:
