@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import stat
 import threading
 import time
 from collections.abc import Callable
@@ -277,3 +278,87 @@ def test_missing_folder_is_a_disconnected_device(tmp_path: Path) -> None:
     t = open_url(f"file://{tmp_path}/nope")
     with pytest.raises(DeviceDisconnectedError, match="not there"):
         t.connect()
+
+
+def _strict_end_marker(data: bytes) -> bool:
+    """A decoder stand-in: False while being written, an error (of any type) when bad."""
+    if b"poison" in data:
+        raise ValueError("##NPOINTS=nan is no count")  # even a bare ValueError
+    if b"bug" in data:
+        raise RuntimeError("decoder bug")
+    return _end_marker(data)
+
+
+def test_bad_files_are_quarantined_and_the_scan_goes_on(tmp_path: Path) -> None:
+    now = [0.0]
+    t = FolderTransport("file://x", tmp_path, settle_s=1.0, poll_s=0.0,
+                        is_complete=_strict_end_marker, clock=lambda: now[0])
+    t.connect()
+    (tmp_path / "a.jdx").write_bytes(b"poison\n##END=\n")
+    (tmp_path / "b.jdx").write_bytes(b"bug\n##END=\n")
+    (tmp_path / "c.jdx").write_bytes(b"good\n##END=\n")
+    (tmp_path / "d.jdx").write_bytes(b"still being written")
+    assert t.read(0) == []
+    now[0] += 1.5
+    assert t.read(0) == [b"good\n##END=\n"]  # after the two bad ones, in the same scan
+    taken = t.take_quarantined()
+    assert [(q.name, q.reason) for q in taken] == [
+        ("a.jdx", "ValueError: ##NPOINTS=nan is no count"),
+        ("b.jdx", "RuntimeError: decoder bug")]
+    assert [q.path for q in taken] == [tmp_path / "quarantine" / "a.jdx",
+                                       tmp_path / "quarantine" / "b.jdx"]
+    assert (tmp_path / "quarantine" / "a.jdx").read_bytes() == b"poison\n##END=\n"
+    assert stat.S_IMODE((tmp_path / "quarantine").stat().st_mode) == 0o700
+    assert t.take_quarantined() == [] and t.quarantined_files == 2  # each taken once
+    assert (tmp_path / "d.jdx").exists() and t.partial_files == 1  # partial: not quarantined
+    now[0] += 5
+    assert t.read(0) == [] and t.take_quarantined() == []  # and never re-offered
+
+
+def test_oversized_files_are_quarantined_unread_once_settled(tmp_path: Path) -> None:
+    now = [0.0]
+    looked_at: list[bytes] = []
+
+    def complete(data: bytes) -> bool:
+        looked_at.append(data)
+        return True
+
+    t = FolderTransport("file://x", tmp_path, settle_s=1.0, poll_s=0.0, max_file_bytes=100,
+                        is_complete=complete, clock=lambda: now[0])
+    t.connect()
+    big = tmp_path / "big.jdx"
+    big.write_bytes(b"x" * 101)
+    assert t.read(0) == []
+    now[0] += 0.5
+    with big.open("ab") as f:  # still being written: the settling rule holds for big files too
+        f.write(b"y")
+    os.utime(big, ns=(0, 10**9))
+    assert t.read(0) == [] and big.exists()
+    now[0] += 1.5
+    (tmp_path / "edge.jdx").write_bytes(b"z" * 100)  # exactly the limit is fine
+    assert t.read(0) == []
+    [q] = t.take_quarantined()
+    assert q.name == "big.jdx" and "102 bytes exceeds the profile's limit of 100 bytes" in q.reason
+    assert looked_at == []  # never read
+    now[0] += 1.5
+    assert t.read(0) == [b"z" * 100]
+
+
+def test_quarantine_folder_from_the_url_and_names_never_overwritten(tmp_path: Path) -> None:
+    watched, kept = tmp_path / "in", tmp_path / "held" / "lab"
+    watched.mkdir()
+    t = open_url(f"file://{watched}?atomic=1&poll_s=0&quarantine={kept}",
+                 is_complete=_strict_end_marker)
+    t.connect()
+    for n in range(3):
+        (watched / "run.jdx").write_bytes(b"poison %d" % n)
+        (watched / "ok.jdx").write_bytes(b"ok %d\n##END=\n" % n)
+        assert t.read(0) == [b"ok %d\n##END=\n" % n]
+    assert sorted(p.name for p in kept.iterdir()) == ["run.1.jdx", "run.2.jdx", "run.jdx"]
+    assert [(kept / f).read_bytes() for f in ("run.jdx", "run.1.jdx", "run.2.jdx")] == [
+        b"poison 0", b"poison 1", b"poison 2"]
+    assert sorted(p.name for p in (watched / "processed").iterdir()) == [
+        "ok.1.jdx", "ok.2.jdx", "ok.jdx"]  # an instrument reusing a name loses nothing either
+    os.replace(kept / "run.1.jdx", watched / "run.jdx")  # re-offered by the technician
+    (watched / "run.jdx").write_bytes(b"fixed\n##END=\n")
+    assert t.read(0) == [b"fixed\n##END=\n"]

@@ -24,7 +24,7 @@ from typing import Any
 
 from borderlink import __version__
 from borderlink.common.tls import TlsMaterialError, read_tls_files
-from borderlink.hardware_profiles.errors import FrameDecodeError, IncompleteFileError
+from borderlink.hardware_profiles.errors import IncompleteFileError
 from borderlink.hardware_profiles.loader import load_profile
 from borderlink.hardware_profiles.protocols import decoder_for, framer_for
 from borderlink.hardware_profiles.schema import Profile
@@ -65,16 +65,21 @@ def build_device_runner(profile: Profile, url: str, *, processor: Processor,
     framer_factory = None
     if profile.transport.scheme == "file":
         def is_complete(data: bytes) -> bool:
+            """False while the file is being written; any other refusal of the decoder
+            propagates and the folder driver quarantines the file (it is bad, not partial)."""
             try:
                 decoder.decode(data)
             except IncompleteFileError:
                 return False
-            except FrameDecodeError:
-                return True  # complete but bad: the runner counts it
             return True
 
         options = {"atomic": profile.transport.atomic_write, "poll_s": profile.transport.poll_s,
-                   "is_complete": is_complete}
+                   "is_complete": is_complete,
+                   # one frame is one whole file: a larger one is quarantined unread
+                   "max_file_bytes": profile.framing.max_frame_bytes}
+        settle_s = profile.framing.param("settle_s")
+        if settle_s is not None:  # the profile's own settling time (GCMSsolution pauses)
+            options["settle_s"] = settle_s
     else:
         protocol, limit = profile.framing.protocol, profile.framing.max_frame_bytes
 

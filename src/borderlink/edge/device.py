@@ -13,13 +13,16 @@ is a local fsync, publishing and sending are hand-offs to other threads.
 
 Faults (garbage, bad checksums, undecodable frames, disconnects, reconnects, half-written
 files, overload) are counted in :class:`DeviceHealth` by whichever thread sees them and
-recorded by the processor thread as one ``node.device_fault`` per kind and interval. After a
+recorded by the processor thread as one ``node.device_fault`` per kind and interval. A file
+the folder driver quarantined (bad or oversized input) is recorded once, on its own, as a
+fault of kind ``quarantined`` naming the file, where it was kept and why. After a
 disconnect the transport is reconnected every ``reconnect_s`` with a fresh framer (bytes of a
 frame cut by the unplug are discarded, never glued to the next frame).
 """
 
 from __future__ import annotations
 
+import collections
 import logging
 import queue
 import threading
@@ -41,7 +44,7 @@ __all__ = ["FAULT_KINDS", "DeviceHealth", "DeviceRunner"]
 log = logging.getLogger(__name__)
 
 FAULT_KINDS = ("garbage", "checksum", "disconnect", "reconnect", "partial_file", "overload",
-               "other")
+               "quarantined", "other")
 
 
 @dataclass
@@ -88,6 +91,9 @@ class DeviceRunner:
         self.max_batch_frames = max_batch_frames
         self.health = DeviceHealth()
         self._reported = dict.fromkeys(FAULT_KINDS, 0)
+        # Quarantined files, handed from the reader thread to the processor thread (which
+        # records one fault per file); a deque's append and popleft are thread-safe.
+        self._quarantined: collections.deque[Any] = collections.deque()
         self._framer_seen = {"garbage": 0, "checksum": 0, "other": 0}
         # The device's clock as last seen: (device time of a reading, monotonic time we saw it).
         # Processors judge time by the device's clock, never by ours (DESIGN: no rewriting of
@@ -178,6 +184,9 @@ class DeviceRunner:
             partial = getattr(transport, "partial_files", None)
             if partial is not None:
                 health.faults["partial_file"] = partial
+            take_quarantined = getattr(transport, "take_quarantined", None)
+            if take_quarantined is not None:
+                self._quarantined.extend(take_quarantined())
             if not chunks:
                 continue
             now = time.monotonic()
@@ -317,6 +326,16 @@ class DeviceRunner:
                 self.on_recorded(received_at, done)
 
     def _report_faults(self) -> None:
+        while self._quarantined:
+            item = self._quarantined[0]  # taken off only once recorded (a full disk retries)
+            self.recorder.record_event("node.device_fault", {
+                "kind": "quarantined", "count": 1,
+                "detail": f"{item.name} kept as {item.path}: {item.reason}"[:500]})
+            self._quarantined.popleft()
+            log.warning("device file quarantined: %s -> %s: %s", item.name, item.path, item.reason)
+            self.health.count("quarantined")
+            self._reported["quarantined"] += 1
+            self.metrics.device_faults.labels("quarantined").inc()
         for kind in FAULT_KINDS:
             total = self.health.faults.get(kind, 0)
             delta = total - self._reported[kind]

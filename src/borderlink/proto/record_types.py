@@ -449,7 +449,7 @@ def _node_events(agency: Agency) -> list[RecordType]:
             "a firmware image was verified and installed"),
         RecordType("node.device_fault", agency, {
             "kind": req("text", "garbage", "disconnect", "reconnect", "partial_file",
-                        "overload", "checksum", "stuck", "other"),
+                        "overload", "checksum", "stuck", "quarantined", "other"),
             "count": req("uint"), "detail": opt("text")},
             "the device link misbehaved: resynchronised, counted, recorded"),
         RecordType("node.downlink_applied", agency, {

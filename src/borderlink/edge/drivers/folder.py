@@ -1,4 +1,4 @@
-"""``file:///<folder>?settle_s=1&poll_s=1&atomic=0`` — a folder an instrument exports files to.
+"""``file:///<folder>?settle_s=1&poll_s=1&atomic=0&quarantine=<dir>`` — a folder an instrument exports to.
 
 Each completed file is returned whole (one item = one frame for the protocol's file decoder)
 and then moved to ``<folder>/processed/``. A file still being written is never returned:
@@ -13,13 +13,27 @@ and then moved to ``<folder>/processed/``. A file still being written is never r
   looked at again when it changes; one that stays incomplete for ``give_up_s`` is moved to
   ``<folder>/rejected/`` and counted.
 
-``partial_files`` counts half-written files seen; ``rejected_files`` those given up. A
-missing folder is a disconnected device (a network share gone).
+Bad input never blocks the folder. A settled file over ``max_file_bytes`` (the profile's
+``framing.max_frame_bytes``) is moved to the quarantine folder unread; one that ``is_complete``
+refuses with an exception (the decoder's error: a malformed or implausible file) is moved there
+with that error as the reason. Either way the scan goes on with the next file, and the runner
+takes each :class:`Quarantined` once (:meth:`FolderTransport.take_quarantined`) to record one
+fault naming the file. The quarantine folder (query ``quarantine=``, default
+``<folder>/quarantine/``: the same file system, so the move is one rename) is created 0700;
+it is never scanned, so a quarantined file stays there across restarts until a technician moves
+it back into ``<folder>`` to offer it again. No move ever overwrites: a name already taken gets
+a ``.1``, ``.2`` … before its suffix.
+
+``partial_files`` counts half-written files seen; ``rejected_files`` those given up;
+``quarantined_files`` those quarantined. A missing folder is a disconnected device (a network
+share gone).
 """
 
 from __future__ import annotations
 
+import errno
 import os
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -31,6 +45,16 @@ from ..errors import DeviceDisconnectedError
 _WRITING_SUFFIXES = (".tmp", ".part", ".partial", "~")
 PROCESSED = "processed"
 REJECTED = "rejected"
+QUARANTINE = "quarantine"
+
+
+@dataclass(frozen=True)
+class Quarantined:
+    """A file taken out of the watched folder as bad input: where it went and why."""
+
+    name: str
+    path: Path
+    reason: str
 
 
 @dataclass
@@ -48,6 +72,7 @@ class FolderTransport:
     def __init__(self, url: str, folder: Path, *, settle_s: float = 1.0, poll_s: float = 1.0,
                  atomic: bool = False, give_up_s: float = 600.0,
                  is_complete: Callable[[bytes], bool] | None = None,
+                 max_file_bytes: int | None = None, quarantine: Path | None = None,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.url = url
         self.folder = folder
@@ -56,9 +81,13 @@ class FolderTransport:
         self.atomic = atomic
         self.give_up_s = give_up_s
         self.is_complete = is_complete
+        self.max_file_bytes = max_file_bytes
+        self.quarantine = quarantine if quarantine is not None else folder / QUARANTINE
         self.clock = clock
         self.partial_files = 0
         self.rejected_files = 0
+        self.quarantined_files = 0
+        self._quarantined: list[Quarantined] = []
         self._seen: dict[str, _Seen] = {}
         self._last_poll = -1e18
         self._connected = False
@@ -114,8 +143,18 @@ class FolderTransport:
                     self.rejected_files += 1
                     del self._seen[name]
                 continue
+            if self.max_file_bytes is not None and st.st_size > self.max_file_bytes:
+                # unread: a file this size is not an export of this instrument
+                self._quarantine(name, f"{st.st_size} bytes exceeds the profile's limit of "
+                                       f"{self.max_file_bytes} bytes (unread)")
+                continue
             data = (self.folder / name).read_bytes()
-            if self.is_complete is not None and not self.is_complete(data):
+            try:
+                complete = self.is_complete is None or self.is_complete(data)
+            except Exception as exc:  # any refusal of the decoder: bad input, set it aside
+                self._quarantine(name, f"{type(exc).__name__}: {exc}")
+                continue
+            if not complete:
                 if not seen.incomplete:
                     self.partial_files += 1
                 seen.incomplete = True
@@ -127,13 +166,52 @@ class FolderTransport:
             del self._seen[name]
         return out
 
+    def _quarantine(self, name: str, reason: str) -> None:
+        self._seen.pop(name, None)
+        if not self.quarantine.is_dir():
+            self.quarantine.mkdir(mode=0o700, parents=True)
+            os.chmod(self.quarantine, 0o700)  # whatever the umask: lab results, owner only
+        path = _move_unique(self.folder / name, self.quarantine)
+        self.quarantined_files += 1
+        self._quarantined.append(Quarantined(name, path, reason))
+
+    def take_quarantined(self) -> list[Quarantined]:
+        """Files quarantined since the last call (each is returned once)."""
+        taken, self._quarantined = self._quarantined, []
+        return taken
+
     def _move(self, name: str, where: str) -> None:
         target = self.folder / where
         target.mkdir(exist_ok=True)
-        os.replace(self.folder / name, target / name)
+        _move_unique(self.folder / name, target)
 
     def close(self) -> None:
         self._connected = False
+
+
+def _move_unique(source: Path, folder: Path) -> Path:
+    """Move *source* into *folder* under its name, or ``stem.N.suffix`` if that is taken.
+
+    The target name is claimed first with ``O_EXCL`` and only then replaced by the file, so two
+    files of one name (an instrument that reuses ``sample.jdx``) never overwrite each other.
+    """
+    stem, suffix = os.path.splitext(source.name)
+    for n in range(100_000):
+        target = folder / (source.name if n == 0 else f"{stem}.{n}{suffix}")
+        try:
+            os.close(os.open(target, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+        except FileExistsError:
+            continue
+        try:
+            os.replace(source, target)
+        except OSError as exc:
+            if exc.errno != errno.EXDEV:
+                os.unlink(target)
+                raise
+            shutil.copyfile(source, target)  # quarantine on another file system
+            os.unlink(source)
+        return target
+    raise FileExistsError(f"{folder}: no free name for {source.name}")
 
 
 def from_url(url: str, **options: object) -> FolderTransport:
@@ -142,7 +220,7 @@ def from_url(url: str, **options: object) -> FolderTransport:
     if not path:
         raise ValueError(f"{url}: a folder URL is file:///path/to/folder")
     query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
-    unknown = set(query) - {"settle_s", "poll_s", "atomic", "give_up_s"}
+    unknown = set(query) - {"settle_s", "poll_s", "atomic", "give_up_s", "quarantine"}
     if unknown:
         raise ValueError(f"{url}: unknown folder options {sorted(unknown)}")
     try:
@@ -152,8 +230,12 @@ def from_url(url: str, **options: object) -> FolderTransport:
     atomic = query.get("atomic", options.pop("atomic", False))
     atomic = atomic in (True, "1", "true", "yes")
     is_complete = options.pop("is_complete", None)
+    max_file_bytes = options.pop("max_file_bytes", None)
     for k in ("settle_s", "poll_s"):
         if k in options and k not in kwargs:
             kwargs[k] = float(options.pop(k))  # type: ignore[arg-type]
+    quarantine = Path(query["quarantine"]) if query.get("quarantine") else None
     return FolderTransport(url, Path(path), atomic=atomic,
-                           is_complete=is_complete, **kwargs)  # type: ignore[arg-type]
+                           is_complete=is_complete,  # type: ignore[arg-type]
+                           max_file_bytes=max_file_bytes,  # type: ignore[arg-type]
+                           quarantine=quarantine, **kwargs)  # type: ignore[arg-type]
