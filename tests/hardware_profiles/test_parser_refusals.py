@@ -75,6 +75,25 @@ def test_jcamp_npoints_nan_is_the_issue_file_and_a_frame_decode_error() -> None:
         jcamp.parse_file(data)
 
 
+@pytest.mark.parametrize("bad", BAD_NUMBERS)
+@pytest.mark.parametrize("label", ["$RETENTION TIME", ".IONIZATION ENERGY", "NPOINTS",
+                                   "$TIMESTAMP"])
+def test_jcamp_refuses_bad_numbers_in_a_mass_spectrum_block(label: str, bad: str) -> None:
+    data = _gcms()
+    at = data.rfind(f"##{label}=".encode())  # the last block: the mass spectrum
+    assert at > 0, label
+    end = data.index(b"\r\n", at)
+    with pytest.raises(ImplausibleValueError, match=re.escape(f"##{label}=")):
+        jcamp.parse_file(data[:at] + f"##{label}={bad}".encode() + data[end:])
+
+
+def test_jcamp_npoints_nan_is_its_own_error_not_a_bare_value_error() -> None:
+    data = _set_label(jcamp.encode_chromatogram_file(_chrom()), "NPOINTS", "nan")
+    with pytest.raises(ImplausibleValueError, match="NPOINTS") as caught:
+        jcamp.parse_file(data)
+    assert type(caught.value) is ImplausibleValueError
+
+
 @pytest.mark.parametrize("bad", ["nan", "inf", "1e400"])
 def test_jcamp_refuses_non_finite_data_values(bad: str) -> None:
     good = jcamp.encode_chromatogram_file(_chrom())
@@ -192,6 +211,28 @@ def test_n42_dtd_is_refused_in_every_encoding(codec: str, declared: str) -> None
     assert b"<!DOCTYPE" not in data or codec in ("utf-8", "latin-1")
     with pytest.raises(FrameDecodeError, match="DTD|well-formed"):
         n42.parse_report(data)
+
+
+@pytest.mark.parametrize("codec,declared", [("utf-8", "UTF-8"), ("utf-8-sig", "UTF-8"),
+                                            ("utf-16", "UTF-16"), ("utf-16-le", "UTF-16"),
+                                            ("utf-16-be", "UTF-16"), ("utf-16-le", "UTF-16LE"),
+                                            ("utf-16-be", "UTF-16BE")])
+def test_n42_dtd_is_refused_as_unsafe_not_merely_malformed(codec: str, declared: str) -> None:
+    with pytest.raises(UnsafeDocumentError, match="DTD"):
+        n42.parse_report(_DTD.format(enc=declared).encode(codec))
+
+
+@pytest.mark.parametrize("codec", ["utf-32", "utf-32-le", "utf-32-be"])
+@pytest.mark.parametrize("declared", [True, False])
+def test_n42_in_utf32_is_refused_before_a_tree_is_built(codec: str, declared: bool) -> None:
+    # expat has no UTF-32 decoder: such a document (with or without a DTD) is not well formed
+    # to it, so it is refused at the scan and never reaches ElementTree
+    good = n42.encode_report(_report()).decode().split("?>", 1)[1].lstrip()
+    head = '<?xml version="1.0" encoding="UTF-32"?>' if declared else ""
+    for text in (head + good, head + '<!DOCTYPE r [<!ENTITY a "b">]><r>&a;</r>'):
+        with pytest.raises(FrameDecodeError, match="not well-formed") as caught:
+            n42.parse_report(text.encode(codec))
+        assert not isinstance(caught.value, UnsafeDocumentError | ImplausibleValueError)
 
 
 @pytest.mark.parametrize("codec", ["utf-16", "utf-16-le", "utf-16-be"])

@@ -4,7 +4,9 @@ A profile is a TOML file (one per device model) with these tables::
 
     [profile]     name, class, vendor, model, agency, description
     [transport]   url (a template: ``serial://{port}?baud={baud}``), and its parameters
-    [framing]     protocol (a name of :data:`PROTOCOLS`), max_frame_bytes, protocol parameters
+    [framing]     protocol (a name of :data:`PROTOCOLS`), max_frame_bytes, protocol parameters;
+                  for a file protocol one frame is one file: a larger export is quarantined
+                  unread by the edge's folder driver
     [[channels]]  name, unit, scale, offset (value = raw * scale + offset), optional panel/kind
     [processing]  class-specific parameters (thresholds, windows, library, geofence …);
                   keys ending in ``_file`` are paths, resolved against the profile's folder

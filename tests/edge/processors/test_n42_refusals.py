@@ -42,6 +42,25 @@ def test_a_counted_zeroes_bomb_is_refused_before_it_allocates() -> None:
     assert peak < 8 * MAX_CHANNELS * 8  # a few spectra's worth, never hundreds of MB
 
 
+def test_many_spectra_of_long_runs_in_4_kb_are_refused_before_they_allocate() -> None:
+    # each spectrum stays under MAX_CHANNELS, together they asked for 11.5 MB per 4 KB (and
+    # about 23 GB at the 8 MB document limit): the document's own size bounds the expansion
+    spectrum = ("<Spectrum><LiveTime>PT1S</LiveTime><Calibration><Equation><Coefficients>0 3"
+                "</Coefficients></Equation></Calibration><ChannelData Compression='CountedZeroes'>"
+                f"0 {MAX_CHANNELS}</ChannelData></Spectrum>")
+    bomb = ("<N42InstrumentData><Measurement>" + spectrum * 21
+            + "</Measurement></N42InstrumentData>").encode()
+    assert len(bomb) < 4096
+    tracemalloc.start()
+    try:
+        with pytest.raises(N42ImportError, match="more channels than its size allows"):
+            read_spectra(bomb)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 8 * MAX_CHANNELS * 8, peak
+
+
 def test_runs_up_to_the_channel_count_still_expand() -> None:
     [s] = read_spectra(_doc(f"7 0 {MAX_CHANNELS - 2} 9"))
     assert len(s.counts) == MAX_CHANNELS and s.counts[0] == 7 and s.counts[-1] == 9
@@ -82,6 +101,18 @@ def test_a_dtd_is_refused_in_every_encoding(codec: str, declared: str | None) ->
     if codec.startswith("utf-16"):
         assert b"<!DOCTYPE" not in data  # what the old byte search missed
     with pytest.raises(N42ImportError, match="DTD"):
+        read_spectra(data)
+
+
+@pytest.mark.parametrize("codec", ["utf-8-sig", "utf-32", "utf-32-le", "utf-32-be"])
+@pytest.mark.parametrize("declared", [True, False])
+def test_a_dtd_with_a_bom_or_in_utf32_is_refused(codec: str, declared: bool) -> None:
+    # expat reads UTF-8 with a BOM (refused as a DTD) and no UTF-32 at all (refused as not
+    # well formed): either way the tree is never built and no entity is expanded
+    body = CS137.decode().split("?>", 1)[1]
+    head = f'<?xml version="1.0" encoding="{codec.split("-s")[0].upper()}"?>' if declared else ""
+    data = (head + '<!DOCTYPE N42InstrumentData [<!ENTITY big "x">]>' + body).encode(codec)
+    with pytest.raises(N42ImportError, match="DTD" if codec == "utf-8-sig" else "well-formed"):
         read_spectra(data)
 
 

@@ -37,6 +37,10 @@ GAMMA_HIGH_KEV = (400.0, 3000.0)
 MAX_CHANNELS = 1 << 16  # the largest multichannel analysers have 64k channels
 _MAX_COEFFICIENTS = 8  # an energy polynomial of higher degree is no calibration
 _MAX_COUNT = 1 << 40
+#: CountedZeroes is compression: a document may expand to one full spectrum plus this many
+#: channels per byte of itself (real sparse portal spectra: ~13), never beyond the absolute cap.
+_CHANNELS_PER_BYTE = 64
+_MAX_DOCUMENT_CHANNELS = 1 << 24
 _DUR = re.compile(r"^\s*P(?:T)?(?:(\d+(?:\.\d+)?)H)?(?:(\d+(?:\.\d+)?)M)?(?:(\d+(?:\.\d+)?)S)?\s*$")
 
 
@@ -98,29 +102,58 @@ def _numbers(text: str | None, where: str) -> list[float]:
     return values
 
 
-def _channels(text: str | None, compression: str, where: str) -> tuple[int, ...]:
+class _ChannelBudget:
+    """The channels one document may still expand to (many spectra of long zero runs in a few
+    KB would each stay under :data:`MAX_CHANNELS` yet add up to gigabytes)."""
+
+    def __init__(self, document_bytes: int) -> None:
+        self.left = min(MAX_CHANNELS + _CHANNELS_PER_BYTE * document_bytes, _MAX_DOCUMENT_CHANNELS)
+
+    def take(self, n: int, where: str) -> None:
+        if n > self.left:
+            raise N42ImportError(f"N42 {where}: the document expands to more channels than its "
+                                 f"size allows ({_CHANNELS_PER_BYTE} per byte, compressed)")
+        self.left -= n
+
+
+def _counted_zeroes_length(values: list[float], where: str) -> int:
+    """The expanded length of a CountedZeroes list, checked without allocating it."""
+    length = i = 0
+    while i < len(values):
+        if values[i] == 0.0:
+            if i + 1 >= len(values):
+                raise N42ImportError(f"N42 {where}: CountedZeroes ends after a 0 without a run length")
+            run = values[i + 1]
+            if run < 0 or run != int(run):
+                raise N42ImportError(f"N42 {where}: bad CountedZeroes run length {run!r}")
+            length += int(run)
+            i += 2
+        else:
+            length += 1
+            i += 1
+        if length > MAX_CHANNELS:  # checked before allocating (a zip bomb)
+            raise N42ImportError(f"N42 {where}: CountedZeroes expands beyond {MAX_CHANNELS} channels")
+    return length
+
+
+def _channels(text: str | None, compression: str, where: str,
+              budget: _ChannelBudget) -> tuple[int, ...]:
     values = _numbers(text, where)
     if compression.lower() == "countedzeroes":
+        budget.take(_counted_zeroes_length(values, where), where)
         out: list[int] = []
         i = 0
         while i < len(values):
             v = values[i]
             if v == 0.0:
-                if i + 1 >= len(values):
-                    raise N42ImportError(f"N42 {where}: CountedZeroes ends after a 0 without a run length")
-                run = values[i + 1]
-                if run < 0 or run != int(run):
-                    raise N42ImportError(f"N42 {where}: bad CountedZeroes run length {run!r}")
-                if len(out) + run > MAX_CHANNELS:  # checked before allocating (a zip bomb)
-                    raise N42ImportError(f"N42 {where}: CountedZeroes expands beyond "
-                                         f"{MAX_CHANNELS} channels")
-                out.extend([0] * int(run))
+                out.extend([0] * int(values[i + 1]))
                 i += 2
             else:
                 out.append(round(v))
                 i += 1
         values_i = out
     elif compression in ("", "None", "none"):
+        budget.take(len(values), where)
         values_i = [round(v) for v in values]
     else:
         raise N42ImportError(f"N42 {where}: unsupported compression {compression!r}")
@@ -166,7 +199,7 @@ def _calibration(values: list[float], where: str) -> list[float]:
     return values
 
 
-def _read_2006(root: ET.Element) -> list[N42Spectrum]:
+def _read_2006(root: ET.Element, budget: _ChannelBudget) -> list[N42Spectrum]:
     out: list[N42Spectrum] = []
     sample = 0
     # spectroscopic portals: Measurement/DetectorData (one per sample) with Occupied flags;
@@ -200,7 +233,7 @@ def _read_2006(root: ET.Element) -> list[N42Spectrum]:
                     raise N42ImportError(f"N42 {where}: no LiveTime")
                 out.append(N42Spectrum(
                     detector=spec.get("Detector") or "", sample=sample,
-                    counts=_channels(cd.text, cd.get("Compression") or "", where),
+                    counts=_channels(cd.text, cd.get("Compression") or "", where, budget),
                     live_time_s=_seconds(live_text, where), real_time_s=real,
                     calibration=tuple(coeffs), measurement_class=(_text(spec, "SourceType") or "").strip(),
                     occupied=occupied, start=start))
@@ -208,7 +241,7 @@ def _read_2006(root: ET.Element) -> list[N42Spectrum]:
     return out
 
 
-def _read_2011(root: ET.Element) -> list[N42Spectrum]:
+def _read_2011(root: ET.Element, budget: _ChannelBudget) -> list[N42Spectrum]:
     cals: dict[str, tuple[float, ...]] = {}
     for cal in _iter(root, "EnergyCalibration"):
         where = f"EnergyCalibration {cal.get('id')!r}"
@@ -237,7 +270,7 @@ def _read_2011(root: ET.Element) -> list[N42Spectrum]:
                 raise N42ImportError(f"N42 {where}: no LiveTimeDuration")
             out.append(N42Spectrum(
                 detector=spec.get("radDetectorInformationReference") or "", sample=sample,
-                counts=_channels(cd.text, cd.get("compressionCode") or "", where),
+                counts=_channels(cd.text, cd.get("compressionCode") or "", where, budget),
                 live_time_s=_seconds(live_text, where), real_time_s=real, calibration=cals[ref],
                 measurement_class=cls, occupied=occupied, start=start))
     return out
@@ -248,9 +281,9 @@ def read_spectra(data: bytes, *, max_bytes: int = 8 << 20) -> list[N42Spectrum]:
     root = _parse(data, max_bytes)
     tag = root.tag
     if tag in (f"{{{NS_2006}}}N42InstrumentData", "N42InstrumentData"):
-        spectra = _read_2006(root)
+        spectra = _read_2006(root, _ChannelBudget(len(data)))
     elif tag == f"{{{NS_2011}}}RadInstrumentData":
-        spectra = _read_2011(root)
+        spectra = _read_2011(root, _ChannelBudget(len(data)))
     else:
         raise N42ImportError(f"N42: root element {tag!r} is neither N42InstrumentData (2006) "
                              "nor RadInstrumentData (2011)")
