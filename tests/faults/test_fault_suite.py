@@ -14,10 +14,18 @@ from pathlib import Path
 import pytest
 
 from borderlink.demo.linkcut import LinkRelay
-from borderlink.faults.campaign import FAULT_KINDS, SHORT, CampaignConfig, schedule
+from borderlink.faults.campaign import (
+    FAULT_KINDS,
+    SHORT,
+    CampaignConfig,
+    poisoned_export,
+    schedule,
+)
 from borderlink.faults.cli import build_parser, config_from_args
 from borderlink.faults.errors import FaultSuiteError
 from borderlink.faults.invariants import journal_rows, journal_tip
+from borderlink.hardware_profiles.errors import ImplausibleValueError
+from borderlink.hardware_profiles.protocols import jcamp
 
 pytestmark = pytest.mark.mqtt  # the suite starts a Mosquitto of its own
 
@@ -158,3 +166,17 @@ def test_the_log_scan_finds_a_planted_key_and_a_watchlisted_name(tmp_path: Path)
     assert found.log_lines_scanned == 3 and found.secrets_in_logs == 2
     assert any("hub.log:2" in p and "name" in p for p in found.problems)
     assert any("edge-n1.log:1" in p and "signing key" in p for p in found.problems)
+
+
+def test_poison_export_targets_lab_folder_nodes_and_its_file_is_the_issue_file() -> None:
+    config = CampaignConfig(faults={"poison-export": 6, "kill-agent": 3})
+    plan = schedule(config, ["n1", "lab-gc", "lab-ms"], ["SBS"], 40.0, random.Random(5),
+                    ["lab-gc", "lab-ms"])
+    assert {f.target for f in plan if f.kind == "poison-export"} <= {"lab-gc", "lab-ms"}
+    assert sum(f.kind == "poison-export" for f in plan) == 6
+    with pytest.raises(FaultSuiteError, match="poison-export needs a node reading JCAMP-DX"):
+        schedule(config, ["n1"], ["SBS"], 40.0, random.Random(5), [])
+    data = poisoned_export()
+    assert b"##NPOINTS=nan\r\n" in data and data.rstrip().endswith(b"##END=")
+    with pytest.raises(ImplausibleValueError, match="NPOINTS"):  # complete, so not partial
+        jcamp.parse_file(data)

@@ -13,6 +13,9 @@ seeded random schedule, each at its instant, in its own thread:
 ``break-stream`` an agency's federation stream broken off; it resumes from its cursor
 ``disk-full``    the filesystem under a node's journal filled up (a ballast file), then freed;
                  the nodes that take it have their journal on a small tmpfs of their own
+``poison-export`` a lab export with ``##NPOINTS=nan`` dropped (renamed in, complete) into a
+                 JCAMP-DX instrument's watched folder; it must be quarantined with exactly one
+                 ``node.device_fault`` naming it while the instrument's own exports go on
 
 After the devices finish, every link is restored and the suite waits until each node's journal
 tip is at the hub, then checks the invariants (:mod:`.invariants`). A long run is several
@@ -24,6 +27,7 @@ from __future__ import annotations
 import os
 import random
 import signal
+import sqlite3
 import subprocess
 import tempfile
 import threading
@@ -32,14 +36,19 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 import grpc
 
 from borderlink.demo.audit import CheckpointWatcher
 from borderlink.demo.monitor import SiteConsole
 from borderlink.demo.site import Node, Site
+from borderlink.hardware_profiles.loader import load_profile
+from borderlink.hardware_profiles.protocols import jcamp
+from borderlink.hardware_profiles.readings import Chromatogram
 from borderlink.hub.storage import open_storage
 from borderlink.hub_init import DEFAULT_ORIGIN
+from borderlink.proto.record import decode_record
 
 from .attacks import STOLEN, Attacker, AttackResult, run_attacks
 from .errors import FaultSuiteError
@@ -48,7 +57,7 @@ from .invariants import Invariants, check_round, journal_tip
 
 #: Fault kinds, in the order the table prints them.
 FAULT_KINDS = ("kill-agent", "kill-hub", "cut", "flap", "stall", "slow", "break-stream",
-               "disk-full")
+               "disk-full", "poison-export")
 #: Size of the filesystem a ``disk-full`` target's journal lives on.
 SMALL_DISK = "16m"
 #: Seconds the emulators wait before the first frame (the agents open their devices first).
@@ -79,14 +88,14 @@ class CampaignConfig:
 SHORT = CampaignConfig(
     rounds=1, duration_s=45.0,
     faults={"kill-agent": 6, "kill-hub": 2, "cut": 3, "flap": 2, "stall": 2, "slow": 2,
-            "break-stream": 4, "disk-full": 2},
+            "break-stream": 4, "disk-full": 2, "poison-export": 2},
 )
 #: The long run: ten rounds of two minutes of the stress scenario (rates far above a real site,
 #: so that kills land while records are being written and sent), a fault about every second.
 LONG = CampaignConfig(
     scenario="stress", rounds=10, duration_s=120.0,
     faults={"kill-agent": 40, "kill-hub": 6, "cut": 10, "flap": 6, "stall": 6, "slow": 6,
-            "break-stream": 12, "disk-full": 6},
+            "break-stream": 12, "disk-full": 6, "poison-export": 6},
 )
 
 
@@ -114,16 +123,22 @@ class _Fault:
 
 
 def schedule(config: CampaignConfig, nodes: list[str], agencies: list[str], active_s: float,
-             rng: random.Random) -> list[_Fault]:
-    """The round's faults at seeded random instants within the devices' active window."""
+             rng: random.Random, lab_nodes: list[str] | None = None) -> list[_Fault]:
+    """The round's faults at seeded random instants within the devices' active window.
+    ``poison-export`` targets one of *lab_nodes* (nodes reading JCAMP-DX from a folder)."""
     out = []
     for kind, count in config.faults.items():
         if kind not in FAULT_KINDS:
             raise FaultSuiteError(f"unknown fault kind {kind!r}; known: {', '.join(FAULT_KINDS)}")
+        if kind == "poison-export" and count and not lab_nodes:
+            raise FaultSuiteError("poison-export needs a node reading JCAMP-DX exports from a "
+                                  "folder; the scenario has none")
         for _ in range(count):
             at = START_DELAY_S + rng.uniform(0.05, 0.9) * active_s
             target = ("hub" if kind == "kill-hub" else
-                      rng.choice(agencies) if kind == "break-stream" else rng.choice(nodes))
+                      rng.choice(agencies) if kind == "break-stream" else
+                      rng.choice(lab_nodes or nodes) if kind == "poison-export" else
+                      rng.choice(nodes))
             out.append(_Fault(at, kind, target))
     return sorted(out, key=lambda f: f.at_s)
 
@@ -142,6 +157,7 @@ class _Injector:
         self.injected: Counter[str] = Counter()
         self.errors: list[str] = []
         self._guard = threading.Lock()
+        self._poisoned = 0
 
     def fire(self, fault: _Fault) -> None:
         with self._guard:
@@ -228,9 +244,68 @@ class _Injector:
         ballast.unlink()
         self.log(f"filled and freed the disk under the journal of {node_id}")
 
+    def _poison_export(self, node_id: str) -> None:
+        node = self._node(node_id)
+        folder = Path(unquote(urlsplit(node.url).path))
+        with self._guard:
+            self._poisoned += 1
+            name = f"poisoned-{self._poisoned:03d}.jdx"
+        tmp = folder / f".{name}.tmp"
+        tmp.write_bytes(poisoned_export())
+        os.replace(tmp, folder / name)  # complete when it appears: bad, not half-written
+        kept = folder / "quarantine" / name
+        deadline = time.monotonic() + 30.0
+        while not (kept.exists() and len(_quarantine_faults(node.journal_path, name)) >= 1):
+            if time.monotonic() > deadline:
+                raise FaultSuiteError(f"{name} in {folder} was not quarantined with a fault "
+                                      "record within 30 s")
+            time.sleep(0.2)
+        time.sleep(2.0)  # a storm would add records every fault interval
+        faults = _quarantine_faults(node.journal_path, name)
+        if len(faults) != 1:
+            raise FaultSuiteError(f"{name}: {len(faults)} fault records, expected one: {faults}")
+        self.log(f"dropped {name} (##NPOINTS=nan) into the export folder of {node_id}: "
+                 "quarantined with one fault record")
+
     def _break_stream(self, agency: str) -> None:
         self.followers[agency].break_stream()
         self.log(f"broke off the federation stream of {agency}")
+
+
+def poisoned_export() -> bytes:
+    """A complete JCAMP-DX chromatogram whose ``##NPOINTS=`` is NaN (the issue's file)."""
+    times = tuple(round(i * 0.01, 6) for i in range(11))
+    good = jcamp.encode_chromatogram_file(Chromatogram(
+        0.0, "GC-2010", "POISON", "", "FID", times, tuple(100.0 for _ in times), (), "m"))
+    head, _, rest = good.partition(b"##NPOINTS=")
+    return head + b"##NPOINTS=nan" + rest[rest.index(b"\r\n"):]
+
+
+def _quarantine_faults(journal: Path, name: str) -> list[str]:
+    """The ``detail`` of each quarantine fault in *journal* naming *name*."""
+    if not journal.exists():
+        return []
+    conn = sqlite3.connect(f"file:{journal}?mode=ro", uri=True, timeout=5.0)
+    try:
+        raws = [row[0] for row in conn.execute(
+            "SELECT raw FROM records WHERE type = 'node.device_fault'")]
+    except sqlite3.OperationalError:  # the schema not made yet
+        return []
+    finally:
+        conn.close()
+    bodies = [decode_record(raw).body for raw in raws]
+    return [str(b.get("detail", "")) for b in bodies
+            if b.get("kind") == "quarantined" and str(b.get("detail", "")).startswith(name + " ")]
+
+
+def _lab_nodes(site: Site) -> list[str]:
+    """Nodes whose device is a folder of JCAMP-DX exports."""
+    out = []
+    for node in site.nodes:
+        profile = load_profile(node.profile)
+        if profile.transport.scheme == "file" and profile.framing.protocol == "jcamp-dx":
+            out.append(node.node_id)
+    return out
 
 
 def _kill9(pid: int) -> None:
@@ -281,7 +356,8 @@ def run_round(config: CampaignConfig, seed: int, work: Path,
         for agency in agencies:
             followers[agency] = AgencyFollower(site, agency).start()
         active_s = (config.duration_s or site.scenario_duration_s) / config.speed
-        plan = schedule(config, [n.node_id for n in site.nodes], agencies, active_s, rng)
+        plan = schedule(config, [n.node_id for n in site.nodes], agencies, active_s, rng,
+                        _lab_nodes(site))
         injector = _Injector(site, followers, rng, log)
         threads = _fire_on_time(plan, injector)
         attack_phase = _AttackPhase(site, attacker)
