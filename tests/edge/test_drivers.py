@@ -362,3 +362,24 @@ def test_quarantine_folder_from_the_url_and_names_never_overwritten(tmp_path: Pa
     os.replace(kept / "run.1.jdx", watched / "run.jdx")  # re-offered by the technician
     (watched / "run.jdx").write_bytes(b"fixed\n##END=\n")
     assert t.read(0) == [b"fixed\n##END=\n"]
+
+
+def test_a_file_that_cannot_be_moved_is_reported_once_and_never_blocks(tmp_path: Path) -> None:
+    watched = tmp_path / "in"
+    watched.mkdir()
+    not_a_folder = tmp_path / "quarantine-is-a-file"
+    not_a_folder.write_bytes(b"")
+    t = FolderTransport("file://x", watched, poll_s=0.0, atomic=True,
+                        is_complete=_strict_end_marker, quarantine=not_a_folder)
+    t.connect()
+    (watched / "a.jdx").write_bytes(b"poison")
+    (watched / "b.jdx").write_bytes(b"b\n##END=\n")
+    assert t.read(0) == [b"b\n##END=\n"]
+    [q] = t.take_quarantined()
+    assert q.path == watched / "a.jdx" and "could not be moved" in q.reason
+    for _ in range(3):  # left in place, skipped while unchanged: no fault storm, no block
+        (watched / "c.jdx").write_bytes(b"c\n##END=\n")
+        assert t.read(0) == [b"c\n##END=\n"]
+        assert t.take_quarantined() == []
+    (watched / "a.jdx").write_bytes(b"a fixed\n##END=\n")  # changed: looked at again
+    assert t.read(0) == [b"a fixed\n##END=\n"]

@@ -32,6 +32,7 @@ share gone).
 from __future__ import annotations
 
 import errno
+import logging
 import os
 import shutil
 import time
@@ -41,6 +42,8 @@ from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from ..errors import DeviceDisconnectedError
+
+log = logging.getLogger(__name__)
 
 _WRITING_SUFFIXES = (".tmp", ".part", ".partial", "~")
 PROCESSED = "processed"
@@ -89,6 +92,9 @@ class FolderTransport:
         self.quarantined_files = 0
         self._quarantined: list[Quarantined] = []
         self._seen: dict[str, _Seen] = {}
+        # Files that could not be moved (a read-only share, a full disk): (size, mtime) when
+        # tried; skipped while unchanged, so they neither block the scan nor repeat
+        self._stuck: dict[str, tuple[int, int]] = {}
         self._last_poll = -1e18
         self._connected = False
 
@@ -127,6 +133,9 @@ class FolderTransport:
                 st = entry.stat(follow_symlinks=False)
             except FileNotFoundError:
                 continue
+            if self._stuck.get(name) == (st.st_size, st.st_mtime_ns):
+                continue
+            self._stuck.pop(name, None)
             seen = self._seen.get(name)
             if seen is None or (seen.size, seen.mtime_ns) != (st.st_size, st.st_mtime_ns):
                 if seen is not None and not seen.incomplete:
@@ -139,39 +148,61 @@ class FolderTransport:
                 continue
             elif seen.incomplete:
                 if now - seen.first_seen >= self.give_up_s:
-                    self._move(name, REJECTED)
-                    self.rejected_files += 1
                     del self._seen[name]
+                    self.rejected_files += 1
+                    try:
+                        self._move(name, REJECTED)
+                    except OSError as exc:
+                        log.error("%s: %s not moved to %s/: %s", self.url, name, REJECTED, exc)
+                        self._stuck[name] = (st.st_size, st.st_mtime_ns)
                 continue
             if self.max_file_bytes is not None and st.st_size > self.max_file_bytes:
                 # unread: a file this size is not an export of this instrument
-                self._quarantine(name, f"{st.st_size} bytes exceeds the profile's limit of "
-                                       f"{self.max_file_bytes} bytes (unread)")
+                self._quarantine(name, st, f"{st.st_size} bytes exceeds the profile's limit "
+                                           f"of {self.max_file_bytes} bytes (unread)")
                 continue
-            data = (self.folder / name).read_bytes()
+            try:
+                data = (self.folder / name).read_bytes()
+            except FileNotFoundError:
+                continue  # taken away between the listing and the read
+            except OSError as exc:
+                self._quarantine(name, st, f"cannot be read: {exc.strerror or exc}")
+                continue
             try:
                 complete = self.is_complete is None or self.is_complete(data)
             except Exception as exc:  # any refusal of the decoder: bad input, set it aside
-                self._quarantine(name, f"{type(exc).__name__}: {exc}")
+                self._quarantine(name, st, f"{type(exc).__name__}: {exc}")
                 continue
             if not complete:
                 if not seen.incomplete:
                     self.partial_files += 1
                 seen.incomplete = True
                 continue
-            out.append(data)
-            self._move(name, PROCESSED)
             del self._seen[name]
+            try:
+                self._move(name, PROCESSED)
+            except OSError as exc:  # returned once; never again while it stays unchanged
+                log.error("%s: %s read but not moved to %s/: %s", self.url, name, PROCESSED, exc)
+                self._stuck[name] = (st.st_size, st.st_mtime_ns)
+            out.append(data)
         for name in set(self._seen) - present:
             del self._seen[name]
+        for name in set(self._stuck) - present:
+            del self._stuck[name]
         return out
 
-    def _quarantine(self, name: str, reason: str) -> None:
+    def _quarantine(self, name: str, st: os.stat_result, reason: str) -> None:
         self._seen.pop(name, None)
-        if not self.quarantine.is_dir():
-            self.quarantine.mkdir(mode=0o700, parents=True)
-            os.chmod(self.quarantine, 0o700)  # whatever the umask: lab results, owner only
-        path = _move_unique(self.folder / name, self.quarantine)
+        try:
+            if not self.quarantine.is_dir():
+                self.quarantine.mkdir(mode=0o700, parents=True)
+                os.chmod(self.quarantine, 0o700)  # whatever the umask: lab results, owner only
+            path = _move_unique(self.folder / name, self.quarantine)
+        except OSError as exc:  # still reported once, and skipped until it changes
+            path = self.folder / name
+            reason += (f"; could not be moved to {self.quarantine}: {exc.strerror or exc}, "
+                       "left in place and skipped while unchanged")
+            self._stuck[name] = (st.st_size, st.st_mtime_ns)
         self.quarantined_files += 1
         self._quarantined.append(Quarantined(name, path, reason))
 
