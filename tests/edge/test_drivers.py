@@ -354,6 +354,8 @@ def test_quarantine_folder_from_the_url_and_names_never_overwritten(tmp_path: Pa
         (watched / "run.jdx").write_bytes(b"poison %d" % n)
         (watched / "ok.jdx").write_bytes(b"ok %d\n##END=\n" % n)
         assert t.read(0) == [b"ok %d\n##END=\n" % n]
+        for q in t.take_quarantined():
+            t.reported(q)  # the runner says so once the fault is in the journal
     assert sorted(p.name for p in kept.iterdir()) == ["run.1.jdx", "run.2.jdx", "run.jdx"]
     assert [(kept / f).read_bytes() for f in ("run.jdx", "run.1.jdx", "run.2.jdx")] == [
         b"poison 0", b"poison 1", b"poison 2"]
@@ -383,3 +385,46 @@ def test_a_file_that_cannot_be_moved_is_reported_once_and_never_blocks(tmp_path:
         assert t.take_quarantined() == []
     (watched / "a.jdx").write_bytes(b"a fixed\n##END=\n")  # changed: looked at again
     assert t.read(0) == [b"a fixed\n##END=\n"]
+
+
+def test_a_fault_owed_when_the_agent_stopped_is_reported_after_the_restart_once(
+        tmp_path: Path) -> None:
+    def agent() -> FolderTransport:
+        t = FolderTransport("file://x", tmp_path, poll_s=0.0, atomic=True,
+                            is_complete=_strict_end_marker)
+        t.connect()
+        return t
+
+    first = agent()
+    (tmp_path / "a.jdx").write_bytes(b"poison")
+    (tmp_path / "b.jdx").write_bytes(b"poison too")
+    assert first.read(0) == []
+    a, b = first.take_quarantined()
+    first.reported(a)  # b's fault record never made it: killed -9 before the journal write
+    assert sorted(p.name for p in (tmp_path / "quarantine").iterdir()) == [
+        ".b.jdx.fault-owed", "a.jdx", "b.jdx"]
+    second = agent()
+    [again] = second.take_quarantined()
+    assert (again.name, again.path) == ("b.jdx", b.path)
+    assert again.reason == b.reason + " (found after a restart)"
+    assert second.take_quarantined() == []
+    second.connect()  # a reconnect while the fault is being recorded: not handed out twice
+    assert second.take_quarantined() == []
+    second.reported(again)
+    assert agent().take_quarantined() == []
+    assert sorted(p.name for p in (tmp_path / "quarantine").iterdir()) == ["a.jdx", "b.jdx"]
+
+
+def test_stopped_between_claiming_a_name_and_the_move_loses_nothing(tmp_path: Path) -> None:
+    quarantine = tmp_path / "quarantine"
+    quarantine.mkdir()
+    (tmp_path / "c.jdx").write_bytes(b"poison")  # still in the watched folder
+    (quarantine / "c.jdx").write_bytes(b"")  # the claimed name, empty
+    (quarantine / ".c.jdx.fault-owed").write_text('{"name": "c.jdx", "reason": "x"}')
+    t = FolderTransport("file://x", tmp_path, poll_s=0.0, atomic=True,
+                        is_complete=_strict_end_marker)
+    t.connect()
+    assert t.take_quarantined() == [] and not any(quarantine.iterdir())
+    assert t.read(0) == []
+    [q] = t.take_quarantined()  # quarantined now, under its own name
+    assert q.path == quarantine / "c.jdx" and q.path.read_bytes() == b"poison"

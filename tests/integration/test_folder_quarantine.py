@@ -150,7 +150,11 @@ def test_poisoned_export_is_quarantined_once_and_later_files_are_recorded(node: 
     wait_for(lambda: len(node.of_type("lab.analysis")) == 2, what="the two good lab results")
 
     quarantine = node.export / "quarantine"
-    assert sorted(p.name for p in quarantine.iterdir()) == ["a-000-poisoned.jdx"]
+
+    def kept() -> list[str]:  # a dot file is a fault still owed (see below: none remain)
+        return sorted(p.name for p in quarantine.iterdir() if not p.name.startswith("."))
+
+    assert kept() == ["a-000-poisoned.jdx"]
     assert (quarantine / "a-000-poisoned.jdx").read_bytes() == poison(good[0])  # kept whole
     assert stat.S_IMODE(quarantine.stat().st_mode) == 0o700
     assert sorted(p.name for p in (node.export / "processed").iterdir()) == ["a-001.jdx",
@@ -176,7 +180,7 @@ def test_poisoned_export_is_quarantined_once_and_later_files_are_recorded(node: 
     assert "ImplausibleValueError" in details[0]
     assert details[2].startswith("b-huge.jdx kept as ")
     assert f"{limit + 1} bytes exceeds the profile's limit of {limit} bytes (unread)" in details[2]
-    assert sorted(p.name for p in quarantine.iterdir()) == [
+    assert sorted(p.name for p in quarantine.iterdir()) == [  # every fault recorded: no notes
         "a-000-poisoned.1.jdx", "a-000-poisoned.jdx", "b-huge.jdx"]
     assert (quarantine / "a-000-poisoned.jdx").read_bytes() == poison(good[0])
     assert (quarantine / "a-000-poisoned.1.jdx").read_bytes() == poison(good[3])

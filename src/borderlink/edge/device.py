@@ -332,6 +332,9 @@ class DeviceRunner:
                 "kind": "quarantined", "count": 1,
                 "detail": f"{item.name} kept as {item.path}: {item.reason}"[:500]})
             self._quarantined.popleft()
+            reported = getattr(self.transport, "reported", None)
+            if reported is not None:  # durable now: a restart does not report it again
+                reported(item)
             log.warning("device file quarantined: %s -> %s: %s", item.name, item.path, item.reason)
             self.health.count("quarantined")
             self._reported["quarantined"] += 1

@@ -32,6 +32,7 @@ share gone).
 from __future__ import annotations
 
 import errno
+import json
 import logging
 import os
 import shutil
@@ -58,6 +59,8 @@ class Quarantined:
     name: str
     path: Path
     reason: str
+    #: The note that says this fault is still owed (``None``: the file could not be moved).
+    note: Path | None = None
 
 
 @dataclass
@@ -95,6 +98,7 @@ class FolderTransport:
         # Files that could not be moved (a read-only share, a full disk): (size, mtime) when
         # tried; skipped while unchanged, so they neither block the scan nor repeat
         self._stuck: dict[str, tuple[int, int]] = {}
+        self._owed: set[Path] = set()  # quarantined files whose fault is not yet recorded
         self._last_poll = -1e18
         self._connected = False
 
@@ -102,6 +106,7 @@ class FolderTransport:
         if not self.folder.is_dir():
             raise DeviceDisconnectedError(f"{self.url}: folder {self.folder} is not there")
         (self.folder / PROCESSED).mkdir(exist_ok=True)
+        self._recover_unreported()
         self._connected = True
 
     def read(self, timeout_s: float) -> list[bytes]:
@@ -197,19 +202,57 @@ class FolderTransport:
             if not self.quarantine.is_dir():
                 self.quarantine.mkdir(mode=0o700, parents=True)
                 os.chmod(self.quarantine, 0o700)  # whatever the umask: lab results, owner only
-            path = _move_unique(self.folder / name, self.quarantine)
+            note: Path | None = None
+
+            def owe(target: Path) -> None:
+                nonlocal note
+                note = _note_for(target)
+                _write_note(note, name, reason)
+
+            path = _move_unique(self.folder / name, self.quarantine, before=owe)
         except OSError as exc:  # still reported once, and skipped until it changes
-            path = self.folder / name
+            path, note = self.folder / name, None
             reason += (f"; could not be moved to {self.quarantine}: {exc.strerror or exc}, "
                        "left in place and skipped while unchanged")
             self._stuck[name] = (st.st_size, st.st_mtime_ns)
         self.quarantined_files += 1
-        self._quarantined.append(Quarantined(name, path, reason))
+        self._quarantined.append(Quarantined(name, path, reason, note))
+        self._owed.add(path)
 
     def take_quarantined(self) -> list[Quarantined]:
-        """Files quarantined since the last call (each is returned once)."""
+        """Files quarantined since the last call (each is returned once); after recording the
+        fault the caller says so with :meth:`reported`."""
         taken, self._quarantined = self._quarantined, []
         return taken
+
+    def reported(self, item: Quarantined) -> None:
+        """The fault of *item* is durable: its note goes, a restart will not report it again."""
+        self._owed.discard(item.path)
+        if item.note is not None:
+            item.note.unlink(missing_ok=True)
+
+    def _recover_unreported(self) -> None:
+        """Faults owed when the agent last stopped (killed between the move and the record):
+        each note in the quarantine is reported again, once."""
+        if not self.quarantine.is_dir():
+            return
+        for note in sorted(self.quarantine.glob(".*" + _NOTE_SUFFIX)):
+            target = note.with_name(note.name[1:-len(_NOTE_SUFFIX)])
+            try:
+                name, reason = _read_note(note)
+                size = target.stat().st_size
+            except (OSError, ValueError):
+                note.unlink(missing_ok=True)  # a torn note or no file: nothing to report
+                continue
+            if target in self._owed:
+                continue
+            if size == 0 and (self.folder / name).exists():  # stopped before the move itself
+                target.unlink()
+                note.unlink()
+                continue
+            self._owed.add(target)
+            self._quarantined.append(Quarantined(name, target, reason + " (found after a restart)",
+                                                 note))
 
     def _move(self, name: str, where: str) -> None:
         target = self.folder / where
@@ -220,11 +263,37 @@ class FolderTransport:
         self._connected = False
 
 
-def _move_unique(source: Path, folder: Path) -> Path:
+_NOTE_SUFFIX = ".fault-owed"
+
+
+def _note_for(target: Path) -> Path:
+    return target.with_name(f".{target.name}{_NOTE_SUFFIX}")
+
+
+def _write_note(note: Path, name: str, reason: str) -> None:
+    tmp = note.with_name(note.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump({"name": name, "reason": reason}, f)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, note)
+
+
+def _read_note(note: Path) -> tuple[str, str]:
+    data = json.loads(note.read_text(encoding="utf-8"))
+    if not isinstance(data, dict) or not isinstance(data.get("name"), str) \
+            or not isinstance(data.get("reason"), str) or "/" in data["name"]:
+        raise ValueError(f"{note}: not a quarantine note")
+    return data["name"], data["reason"]
+
+
+def _move_unique(source: Path, folder: Path,
+                 before: Callable[[Path], None] | None = None) -> Path:
     """Move *source* into *folder* under its name, or ``stem.N.suffix`` if that is taken.
 
     The target name is claimed first with ``O_EXCL`` and only then replaced by the file, so two
     files of one name (an instrument that reuses ``sample.jdx``) never overwrite each other.
+    *before* is called with the claimed target just before the move.
     """
     stem, suffix = os.path.splitext(source.name)
     for n in range(100_000):
@@ -234,10 +303,14 @@ def _move_unique(source: Path, folder: Path) -> Path:
         except FileExistsError:
             continue
         try:
+            if before is not None:
+                before(target)
             os.replace(source, target)
         except OSError as exc:
             if exc.errno != errno.EXDEV:
                 os.unlink(target)
+                if before is not None:
+                    _note_for(target).unlink(missing_ok=True)
                 raise
             shutil.copyfile(source, target)  # quarantine on another file system
             os.unlink(source)
