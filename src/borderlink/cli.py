@@ -51,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     def role(name: str, help_text: str) -> argparse.ArgumentParser:
         return roles.add_parser(name, help=help_text, description=help_text)
 
-    from borderlink.hub_init import add_init_command
+    from borderlink.hub_init import add_init_command, profile_record_types
 
     add_init_command(hub_cli.configure_hub(role("hub", "run and administer the hub")))
     edge_cli.configure_edge(role("edge", "run an edge agent beside a device"))
@@ -62,7 +62,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     # ``score`` runs the edge processors, which hardware_profiles may not import.
     scoring.configure_score(simulate_actions)
-    provisioning_cli.configure_provision(role("provision", "CA, enrollment and node bundles"))
+    provisioning_cli.configure_provision(
+        role("provision", "CA, enrollment and node bundles"),
+        record_types_of_profile=profile_record_types,
+    )
     firmware_cli.configure_firmware(role("firmware", "build, sign, verify and install firmware"))
     proto_cli.configure_audit(role("audit", "verify signed records and logs offline"))
     hub_cli.configure_agency(role("agency", "an agency's client: subscribe, query, proofs"))

@@ -95,8 +95,18 @@ def _init(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def profile_record_types(profile_name: str) -> tuple[str, ...]:
+    """The record types a hardware profile produces (its ``records.produces``): what
+    ``hub enroll`` declares for a node, read here because the hub never reads profiles."""
+    from borderlink.hardware_profiles.loader import load_profile
+
+    return load_profile(profile_name).produces
+
+
 def add_init_command(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    """Add ``init`` to the ``borderlink hub`` subcommands."""
+    """Add ``init`` to the ``borderlink hub`` subcommands (and let ``hub enroll`` read a
+    node's record types from its profile)."""
+    commands.choices["enroll"].set_defaults(record_types_of_profile=profile_record_types)
     p = commands.add_parser(
         "init", help="make a CA, hub and admin certificates, log key and hub.toml"
     )

@@ -203,6 +203,10 @@ class TestNode:
     site: str = "AZ-BIL"
     agency: str = "SBS"
     registry: RecordTypeRegistry = field(default_factory=default_registry)
+    #: Declared at enrolment; default: every type of the registry (a test profile that
+    #: produces everything). A real profile's ``records.produces`` narrows it.
+    record_types: tuple[str, ...] = ()
+    profile: str = "test-profile"
     chain: RecordChain = field(init=False)
     t0: int = field(default_factory=lambda: int(time.time() * 1000) - 60_000)
 
@@ -224,7 +228,8 @@ class TestNode:
                 public_key=self.key.public,
                 site=self.site,
                 agency=self.agency,
-                hardware_profile="test-profile",
+                hardware_profile=self.profile,
+                record_types=list(self.record_types or self.registry.names()),
             ),
             timeout=5,
         )

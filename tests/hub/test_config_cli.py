@@ -11,6 +11,7 @@ import pytest
 from hubkit import ORIGIN, Hub, Pki, TestNode
 
 from borderlink.cli import main
+from borderlink.hardware_profiles.loader import load_profile
 from borderlink.hub.config import load_config, parse_config
 from borderlink.hub.errors import ConfigError
 from borderlink.hub.policy import EXAMPLE_POLICY
@@ -129,9 +130,15 @@ def test_admin_commands_against_a_running_hub(hub: Hub, pki: Pki, capsys) -> Non
         "SBS",
         *conn,
     ]
+    # Without record types (nor a profile to read them from) the command refuses.
+    assert main(args) != 0
+    assert "--record-types is required" in capsys.readouterr().err
+    args += ["--profile", "docreader-first-line"]
     assert main(args) == 0
     enrolled = json.loads(capsys.readouterr().out)
     assert enrolled["node_id"] == node.node_id and enrolled["kid"] == node.key.kid.hex()
+    # The types come from the profile, read by the top-level tool (the hub never reads one).
+    assert enrolled["record_types"] == list(load_profile("docreader-first-line").produces)
     assert main(args) == 1  # already enrolled: the hub's refusal is printed
     assert "ALREADY_EXISTS" in capsys.readouterr().err
     assert main(["hub", "nodes", "--json", *conn]) == 0

@@ -170,7 +170,10 @@ class World:
             site = SITES.get(node_id, "AZ-BIL")
             agency = "SCC" if node_id.startswith(("bil-rpm", "lab")) else "SBS"
             self.storage.enroll_node(
-                NodeEnrollment(node_id, key.public, key.kid, site, agency, "test"),
+                NodeEnrollment(
+                    node_id, key.public, key.kid, site, agency, "test",
+                    record_types=tuple(REGISTRY.names()),
+                ),
                 enrolled_at_ms=T0 - 1000,
             )
             chain = self.chains[node_id] = RecordChain(
@@ -184,7 +187,10 @@ class World:
         self.storage.revoke_node(node_id, revoked_at_ms=self.clock + 1, reason="key rotation")
         key = SigningKey.generate()
         self.storage.enroll_node(
-            NodeEnrollment(node_id, key.public, key.kid, old.site, "SBS", "test"),
+            NodeEnrollment(
+                node_id, key.public, key.kid, old.site, "SBS", "test",
+                record_types=tuple(REGISTRY.names()),
+            ),
             enrolled_at_ms=self.clock + 2,
         )
         self.chains[node_id] = RecordChain(

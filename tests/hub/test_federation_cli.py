@@ -69,6 +69,8 @@ def check_lines(world: World, lines: list[dict], who: str) -> list[str]:
     labels = []
     for line in lines:
         assert line["verified"] is True, line
+        # The hub's own receive time comes beside the node's claimed time.
+        assert isinstance(line["received_ms"], int) and line["received_ms"] > 0
         label = world.labels[line["log_index"]]
         case = next(c for c in CASES if c.label == label)
         assert (line["type"], line["node"]) == (case.record_type, case.node)

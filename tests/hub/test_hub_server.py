@@ -148,7 +148,8 @@ def test_downlink_acks_are_kept_and_listed_with_the_key_history(
     new_key = SigningKey.generate()
     again = admin.EnrollNode(
         admin_pb2.EnrollNodeRequest(
-            node_id=node.node_id, public_key=new_key.public, site="AZ-BIL", agency="SBS"
+            node_id=node.node_id, public_key=new_key.public, site="AZ-BIL", agency="SBS",
+            record_types=["document.check"],
         ),
         timeout=5,
     )
@@ -216,10 +217,23 @@ def test_admin_enroll_list_revoke_and_policy(hub: Hub, pki: Pki) -> None:
                 certificate_der=der,
                 site="AZ-BIL",
                 agency="SBS",
+                record_types=["document.check"],
             ),
             timeout=5,
         )
     assert "someone-else" in err.value.details()
+    # No record types declared: refused (the hub would not know what the node may sign).
+    for types in ([], ["document.check", "bad type"]):
+        with pytest.raises(grpc.RpcError) as err:
+            admin.EnrollNode(
+                admin_pb2.EnrollNodeRequest(
+                    node_id="n4", public_key=node.key.public, site="AZ-BIL", agency="SBS",
+                    record_types=types,
+                ),
+                timeout=5,
+            )
+        assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert "record_types is required" in err.value.details()
     # ListNodes shows last seq, backlog and skew after a sync.
     stream, _ = connect(hub, node, journal_seq=10)
     stream.batch(1, [envelope(r) for r in node.records(4)])

@@ -27,6 +27,7 @@ from borderlink.proto.record_types import default_registry
 ORIGIN = "borderlink.example/AZ/log"
 KEY = SigningKey(bytes(range(32)))
 REG = default_registry()
+ALL_TYPES = tuple(REG.names())
 BOOT = {"software": "1.0", "profile": "p"}
 
 
@@ -102,7 +103,7 @@ def test_sequencer_checkpoints_restores_and_proves(open_store: Callable[[], Stor
     in batches of at most max_leaves_per_round, here 7)."""
     store = open_store()
     store.enroll_node(
-        NodeEnrollment("n1", KEY.public, KEY.kid, "AZ-BIL", "SBS", "p"), enrolled_at_ms=0
+        NodeEnrollment("n1", KEY.public, KEY.kid, "AZ-BIL", "SBS", "p", record_types=ALL_TYPES), enrolled_at_ms=0
     )
     ingest = Ingest(store, REG)
     chain = _chain()
@@ -179,7 +180,7 @@ def test_sequencer_refuses_nodes_that_disagree_with_the_checkpoint(store) -> Non
     from borderlink.hub.storage import CheckpointRow
 
     store.enroll_node(
-        NodeEnrollment("n1", KEY.public, KEY.kid, "AZ-BIL", "SBS", "p"), enrolled_at_ms=0
+        NodeEnrollment("n1", KEY.public, KEY.kid, "AZ-BIL", "SBS", "p", record_types=ALL_TYPES), enrolled_at_ms=0
     )
     chain = _chain()
     r = chain.prepare("node.boot", BOOT, time_ms=1)
@@ -215,7 +216,7 @@ def test_pool_verifier_decides_like_the_thread(store) -> None:
     try:
         assert pool(KEY.public, envelopes) == verify_batch(KEY.public, envelopes, REG)
         store.enroll_node(
-            NodeEnrollment("n1", KEY.public, KEY.kid, "AZ-BIL", "SBS", "p"), enrolled_at_ms=0
+            NodeEnrollment("n1", KEY.public, KEY.kid, "AZ-BIL", "SBS", "p", record_types=ALL_TYPES), enrolled_at_ms=0
         )
         result = Ingest(store, REG, verifier=pool).ingest("n1", envelopes)
     finally:

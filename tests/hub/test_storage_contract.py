@@ -436,7 +436,7 @@ def test_scan_filters_and_resumes_without_loss_or_duplicates(
         rows, nxt = store.scan_rows(cursor, limit=4, record_filter=flt)
         assert nxt > cursor and len(rows) <= 4
         lean += [(i, rec) for i, _node, rec, *_ in rows]
-        for i, node_id, _rec, rtype, agency, site in rows:
+        for i, node_id, _rec, rtype, agency, site, received_ms in rows:
             src = records[i]
             assert (node_id, rtype, agency, site) == (
                 src.node_id,
@@ -444,6 +444,8 @@ def test_scan_filters_and_resumes_without_loss_or_duplicates(
                 src.agency,
                 src.site,
             )
+            stored = store.get_record_at(i)
+            assert stored is not None and received_ms == stored.received_ms
         cursor = nxt
     assert lean == expected
 
@@ -668,3 +670,28 @@ def store_chain_ok(store: Storage, node: str, n: int) -> bool:
             return False
         prev = rec.record_hash
     return store.chain_head(node) == ChainHead(n, prev)
+
+
+def test_record_types_declared_at_enrolment_and_added_to_an_older_store(
+    open_store: Callable[[], Storage],
+) -> None:
+    store = open_store()
+    types = ("radiation.occupancy", "radiation.alarm", "alert.ack")
+    row = store.enroll_node(
+        dataclasses.replace(enrollment("n1"), record_types=types), enrolled_at_ms=T0
+    )
+    assert row.record_types == types and store.get_node("n1") == row
+    # A store made before the column: the column is added when it is opened again, and its
+    # nodes have no declared types (ingest then accepts only node.* records from them).
+    with store._write() as tx:  # type: ignore[attr-defined]
+        tx.execute("ALTER TABLE nodes DROP COLUMN record_types")
+    store.close()
+    reopened = open_store()
+    old = reopened.get_node("n1")
+    assert old is not None and old.record_types == () and old.site == "AZ-BIL"
+    # Re-enrolment after revocation declares them again.
+    reopened.revoke_node("n1", revoked_at_ms=T0 + 1)
+    again = reopened.enroll_node(
+        dataclasses.replace(enrollment("n1"), record_types=types[:1]), enrolled_at_ms=T0 + 2
+    )
+    assert again.record_types == types[:1]

@@ -92,7 +92,8 @@ class RealHub:
                                  options=GRPC_MESSAGE_OPTIONS) as ch:
             admin_pb2_grpc.AdminStub(ch).EnrollNode(admin_pb2.EnrollNodeRequest(
                 node_id=node_id, public_key=public_key, site=site, agency="SBS",
-                hardware_profile="patrol-radio"), timeout=5)
+                hardware_profile="patrol-radio",
+                record_types=load_profile("patrol-radio").produces), timeout=5)
 
     def publish_downlink(self, item: object) -> None:
         creds = grpc.ssl_channel_credentials(self.ca.cert_pem, self.admin_cert.key_pem(),

@@ -31,7 +31,8 @@ def test_edge_uplink_syncs_its_journal_into_the_hub_once(tmp_path: Path) -> None
     try:
         hub.admin().EnrollNode(
             admin_pb2.EnrollNodeRequest(
-                node_id=node_id, public_key=key.public, site="AZ-BIL", agency="SBS"
+                node_id=node_id, public_key=key.public, site="AZ-BIL", agency="SBS",
+                record_types=["document.check"],
             ),
             timeout=5,
         )

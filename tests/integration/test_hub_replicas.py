@@ -140,6 +140,7 @@ def test_kill_one_replica_mid_ingest_nothing_lost_or_duplicated(tmp_path: Path) 
                         public_key=node.key.public,
                         site=node.site,
                         agency="SBS",
+                        record_types=node.registry.names(),
                     ),
                     timeout=5,
                 )

@@ -163,11 +163,18 @@ def test_rotation_needs_the_root_key_and_keeps_old_leaves_trusted(tmp_path: Path
 def test_tokens_parse_and_keep_only_hashes(tmp_path: Path) -> None:
     store = TokenStore.open(tmp_path / "tokens.db")
     token, grant = store.create(node_id="n1", site="AZ-BIL", agency="SBS", profile="p",
-                                ttl_s=60, ca_fingerprint="ab" * 32, now_ms=1000)
+                                ttl_s=60, ca_fingerprint="ab" * 32, now_ms=1000,
+                                record_types=["document.check", "alert.ack"])
     assert Token.parse(str(token)) == token
     assert grant.expires_ms == 61_000
+    # The record types travel with the token to the hub's enrolment.
+    assert store.list()[0].record_types == ("document.check", "alert.ack")
+    with pytest.raises(TokenError, match="record types"):
+        store.create(node_id="n2", site="AZ-BIL", agency="SBS", profile="p", ttl_s=60,
+                     ca_fingerprint="ab" * 32)
     store.close()
     assert token.secret not in (tmp_path / "tokens.db").read_bytes()
+
     assert _mode(tmp_path / "tokens.db") == 0o600
     store = TokenStore.open(tmp_path / "tokens.db")
     with pytest.raises(TokenError) as e:
@@ -179,7 +186,8 @@ def test_tokens_parse_and_keep_only_hashes(tmp_path: Path) -> None:
     with pytest.raises(TokenError) as e:
         store.claim(token.secret, "n1", by="x", now_ms=61_000)
     assert e.value.reason == "token-expired"
-    assert store.claim(token.secret, "n1", by="x", now_ms=2000).used_ms == 2000
+    claimed = store.claim(token.secret, "n1", by="x", now_ms=2000)
+    assert claimed.used_ms == 2000 and claimed.record_types == ("document.check", "alert.ack")
     with pytest.raises(TokenError) as e:
         store.claim(token.secret, "n1", by="y", now_ms=2001)
     assert e.value.reason == "token-used"
@@ -208,3 +216,21 @@ def test_rate_limiter_is_per_host_and_refills() -> None:
     assert limiter.allow("b")
     now[0] += 10.0  # 6 per minute: one more after 10 s
     assert limiter.allow("a") and not limiter.allow("a")
+
+
+def test_token_store_made_before_record_types_gets_the_column(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "tokens.db"
+    old = sqlite3.connect(path)
+    old.execute("CREATE TABLE tokens (secret_sha256 BLOB PRIMARY KEY, node_id TEXT NOT NULL, "
+                "site TEXT NOT NULL, agency TEXT NOT NULL, profile TEXT NOT NULL, "
+                "created_ms INTEGER NOT NULL, expires_ms INTEGER NOT NULL, used_ms INTEGER, "
+                "used_by TEXT NOT NULL DEFAULT '')")
+    old.execute("INSERT INTO tokens VALUES (x'00', 'n0', 'AZ-BIL', 'SBS', 'p', 1, 2, NULL, '')")
+    old.commit()
+    old.close()
+    store = TokenStore.open(path)
+    # The old token declares no types: the hub will refuse to enrol with it (fail closed).
+    assert [(g.node_id, g.record_types) for g in store.list()] == [("n0", ())]
+    store.close()

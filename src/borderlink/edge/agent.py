@@ -29,7 +29,7 @@ from borderlink.hardware_profiles.loader import load_profile
 from borderlink.hardware_profiles.protocols import decoder_for, framer_for
 from borderlink.hardware_profiles.schema import Profile
 from borderlink.proto.keys import SigningKey
-from borderlink.proto.record_types import default_registry
+from borderlink.proto.record_types import node_registry
 
 from .config import EdgeConfig
 from .device import DeviceRunner
@@ -153,8 +153,10 @@ class EdgeAgent:
         journal = Journal.open(config.journal.path, max_bytes=config.journal.max_bytes,
                                policy=ThinningPolicy.from_profile(profile.journal))
         try:
+            # The node's own agency owns its node.* records (the hub refuses any other).
+            agency = config.node.agency or profile.agency
             recorder = Recorder.for_journal(key, journal, node_id=config.node.id,
-                                            site=config.node.site, registry=default_registry())
+                                            site=config.node.site, registry=node_registry(agency))
             sitebus = None
             if config.broker.enabled:
                 sitebus = SiteBus(SiteBusConfig(config.broker.host, config.broker.port,

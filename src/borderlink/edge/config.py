@@ -7,6 +7,8 @@ Example (every key; ``docs/edge-agent.md`` explains them)::
     id = "bil-radio-01"
     site = "AZ-BIL"
     signing_key = "keys/record-signing.pem"   # Ed25519 (PKCS#8 PEM): signs every record
+    # agency = "SBS"                          # the agency the node is enrolled with: owns its
+                                              # node.* records (default: the profile's agency)
 
     [tls]                                     # from `borderlink provision`: mutual TLS to the hub
     ca = "tls/ca.pem"
@@ -64,7 +66,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from borderlink.proto.record_types import Agency
+
 from .errors import ConfigError
+
+_AGENCIES = tuple(a.value for a in Agency)
 
 __all__ = ["EdgeConfig", "load_config"]
 
@@ -76,6 +82,9 @@ class NodeSection:
     id: str
     site: str
     signing_key: Path
+    #: The agency the node is enrolled with (owner of its node.* records); None: the
+    #: profile's agency.
+    agency: str | None = None
 
 
 @dataclass(frozen=True)
@@ -241,9 +250,12 @@ def config_from_dict(data: dict[str, Any], source: Path) -> EdgeConfig:
     r.unknown(data, "top level", {"node", "tls", "device", "processor", "hub", "broker",
                                   "journal", "downlink", "metrics", "status"})
     n = r.section("node")
-    r.unknown(n, "node", {"id", "site", "signing_key"})
+    r.unknown(n, "node", {"id", "site", "signing_key", "agency"})
+    agency = r.text(n, "node", "agency", None)
+    if agency is not None and agency not in _AGENCIES:
+        raise r.fail("node.agency", f"one of {', '.join(_AGENCIES)}", agency)
     node = NodeSection(r.text(n, "node", "id"), r.text(n, "node", "site"),
-                       r.path(n, "node", "signing_key"))
+                       r.path(n, "node", "signing_key"), agency)
 
     t = r.section("tls", required=False)
     r.unknown(t, "tls", {"ca", "cert", "key", "server_name"})

@@ -15,8 +15,12 @@ gone with the process memory.
 
 The clock quality stamped on each record comes from a callable — the uplink's last skew check
 (``ClockQuality.HUB`` while the node's clock agrees with the hub's, else ``UNSYNCHRONISED``).
-Timestamps are the device time of the decision (or the node clock for node events), never
-rewritten.
+Timestamps are the device time of the decision (or the node clock for node events), with one
+rule: a chain's TIME never goes back. A decision dated before the previous record (a device
+that reports an event after a later one, a lab file acquired before the last record) is
+stamped with the previous record's time; its own times stay in its body. The hub refuses a
+record dated before its node's previous one (issue #18: a node may not backdate), and a
+refused record would stop the node's chain there.
 """
 
 from __future__ import annotations
@@ -77,6 +81,8 @@ class Recorder:
         self._lock = threading.Lock()
         self._listeners: list[Listener] = []
         self._pressure_reported = False
+        #: TIME of the last durable record (the chain's TIME never goes below it).
+        self.last_time_ms = _last_time(journal)
         self.thinned = 0
         self.recorded = 0
 
@@ -121,11 +127,13 @@ class Recorder:
                                   prev_hash=chain.prev_hash)
             clock = int(self.clock_quality())
             signed: list[tuple[SignedRecord, Decision]] = []
+            floor = self.last_time_ms
             for d in decisions:
                 if admit and not self.journal.admit(d.record_type):
                     self.thinned += 1
                     continue
-                rec = scratch.prepare(d.record_type, d.body, time_ms=_ms(d.t), clock=clock)
+                floor = max(floor, _ms(d.t))
+                rec = scratch.prepare(d.record_type, d.body, time_ms=floor, clock=clock)
                 scratch.commit(rec)
                 signed.append((rec, d))
             if not signed:
@@ -138,6 +146,7 @@ class Recorder:
             durable_at = time.monotonic()
             for s, _ in signed:
                 chain.commit(s)
+            self.last_time_ms = floor
             self.recorded += len(signed)
             done = [Recorded(s, d.alert, d.summary, d, durable_at) for s, d in signed]
             for item in done:
@@ -164,6 +173,12 @@ class Recorder:
         self.record_event("node.storage_pressure", {
             "used_bytes": stats.used_bytes, "limit_bytes": stats.limit_bytes,
             "unsynced_records": stats.unsynced_records, "action": action})
+
+
+def _last_time(journal: Journal) -> int:
+    seq = journal.tip[0]
+    last = journal.read_from(seq, max_records=1) if seq else []
+    return last[0].time_ms if last else 0
 
 
 def _ms(t: float) -> int:

@@ -27,7 +27,7 @@ import grpc
 
 from borderlink.proto.keys import SigningKey
 from borderlink.proto.record import RecordChain, SignedRecord
-from borderlink.proto.record_types import default_registry
+from borderlink.proto.record_types import node_registry
 from borderlink.proto.v1 import (
     GRPC_MESSAGE_OPTIONS,
     admin_pb2,
@@ -129,8 +129,9 @@ class Attacker:
         self.foreign = _creds(ca_pem, foreign.issue_node(STOLEN))
         cert, key = site.agency_files("SMS")
         self.sms = Credentials(ca_pem, cert.read_bytes(), key.read_bytes())
+        # Signed as the edge signs for an SCC node: its node.* records are SCC's own.
         self.chain = RecordChain(self.key, node_id=STOLEN, site=site.site_id,
-                                 registry=default_registry())
+                                 registry=node_registry("SCC"))
         self.legit_records = 0
 
     def enroll(self) -> None:
@@ -167,14 +168,15 @@ def _envelope(raw: bytes, disclosures: tuple[bytes, ...] = ()) -> common_pb2.Env
 
 
 def _send_one(a: Attacker, raw: bytes, creds: Credentials | None = None,
-              node_id: str = STOLEN) -> str:
+              node_id: str = STOLEN, disclosures: tuple[bytes, ...] = ()) -> str:
     stream = _Sync(a.address, creds or a.stolen)
     try:
         stream.hello(node_id)
         resume = stream.answer("resume")
         if resume != "resume":
             return resume
-        stream.send(batch=sync_pb2.RecordBatch(batch_id=1, envelopes=[_envelope(raw)]))
+        stream.send(batch=sync_pb2.RecordBatch(batch_id=1,
+                                               envelopes=[_envelope(raw, disclosures)]))
         return stream.answer("ack")
     finally:
         stream.close()
@@ -193,7 +195,7 @@ def _rpc_status(call: Callable[[], Any]) -> str:
 def forged_signature(a: Attacker) -> str:
     """A record in the stolen node's name, signed with a key that is not its enrolled key."""
     forger = RecordChain(SigningKey.generate(), node_id=STOLEN, site=a.site.site_id,
-                         registry=default_registry())
+                         registry=node_registry("SCC"))
     raw = forger.prepare("node.tamper", {"kind": "attack", "detail": "forged"},
                          time_ms=_now_ms()).raw
     return _send_one(a, raw)
@@ -208,6 +210,59 @@ def legit_then_replayed(a: Attacker) -> str:
     a.legit_records += 1
     again = _send_one(a, signed.raw)
     return "idempotent" if again == "ack" else again  # stored once: checked by the invariants
+
+
+def _claiming(a: Attacker, record_type: str, body: dict[str, Any], *, site: str | None = None,
+              agency: str | None = None, time_ms: int | None = None) -> str:
+    """The stolen node's next record, validly signed with its enrolled key, claiming what
+    the enrolment does not allow (never committed: refused, it takes no place in the chain)."""
+    chain = RecordChain(a.key, node_id=STOLEN, site=site or a.site.site_id,
+                        registry=node_registry("SCC"), next_seq=a.chain.next_seq,
+                        prev_hash=a.chain.prev_hash)
+    signed = chain.prepare(record_type, body, agency=agency,
+                           time_ms=_now_ms() if time_ms is None else time_ms)
+    return _send_one(a, signed.raw, disclosures=tuple(signed.disclosure_bytes))
+
+
+#: A document check with an invented traveller on a watchlist: what a stolen radiation
+#: portal node would sign to make SBS and SMS act.
+WATCHLIST_HIT = {
+    "line": 1, "doc_format": "TD3", "doc_code": "P", "issuing_state": "AZE",
+    "nationality": "AZE", "verdict": "hit", "reasons": ["watchlist"],
+    "watchlist": {"list": "SMS-banned", "version": 1, "score": 0.99},
+    "surname": "INVENTED", "given_names": "TRAVELLER", "document_number": "X0000000",
+}
+_TAMPER = {"kind": "attack", "detail": "claims"}
+#: 2200-01-01T00:00:00Z in ms.
+YEAR_2200_MS = 7_258_118_400_000
+
+
+def portal_signs_watchlist_hit(a: Attacker) -> str:
+    """The radiation portal's key signs a document.check its hardware never produces."""
+    return _claiming(a, "document.check", WATCHLIST_HIT, agency="SBS")
+
+
+def record_claims_another_site(a: Attacker) -> str:
+    return _claiming(a, "node.tamper", _TAMPER, site="AZ-ASTARA")
+
+
+def record_claims_another_agency(a: Attacker) -> str:
+    """An SCC node's health record claiming SMS owns it (SMS's grant would then match)."""
+    return _claiming(a, "node.tamper", _TAMPER, agency="SMS")
+
+
+def health_record_as_sbs(a: Attacker) -> str:
+    """An SCC node's node.* record owned by SBS, as the edge stamped them before #18."""
+    return _claiming(a, "node.tamper", _TAMPER, agency="SBS")
+
+
+def record_dated_2200(a: Attacker) -> str:
+    return _claiming(a, "node.tamper", _TAMPER, time_ms=YEAR_2200_MS)
+
+
+def record_dated_1970_after_newer(a: Attacker) -> str:
+    """Dated 1970, after the node's record of today (stored by the replay attack before)."""
+    return _claiming(a, "node.tamper", _TAMPER, time_ms=1000)
 
 
 def chain_gap(a: Attacker) -> str:
@@ -329,6 +384,18 @@ IDLE_REFUSALS = frozenset({"DEADLINE_EXCEEDED"})
 ATTACKS: list[tuple[str, Callable[[Attacker], str], frozenset[str]]] = [
     ("forged signature", forged_signature, frozenset({"REJECT_REASON_BAD_SIGNATURE"})),
     ("replayed record", legit_then_replayed, frozenset({"idempotent"})),
+    # What a node may assert (#18 §1); before the chain gap, which moves the local chain on.
+    ("radiation portal signing a watchlist hit", portal_signs_watchlist_hit,
+     frozenset({"REJECT_REASON_TYPE_NOT_ALLOWED"})),
+    ("record claiming another site", record_claims_another_site,
+     frozenset({"REJECT_REASON_WRONG_SITE"})),
+    ("record claiming another agency", record_claims_another_agency,
+     frozenset({"REJECT_REASON_WRONG_AGENCY"})),
+    ("SCC node's health record owned by SBS", health_record_as_sbs,
+     frozenset({"REJECT_REASON_WRONG_AGENCY"})),
+    ("record dated 2200", record_dated_2200, frozenset({"REJECT_REASON_TIME_IN_FUTURE"})),
+    ("record dated 1970 after a newer one", record_dated_1970_after_newer,
+     frozenset({"REJECT_REASON_TIME_BEFORE_PREVIOUS"})),
     ("chain gap", chain_gap, frozenset({"REJECT_REASON_CHAIN_GAP"})),
     ("garbage record", garbage_record, frozenset({"REJECT_REASON_MALFORMED"})),
     ("deeply nested CBOR", deeply_nested_cbor, frozenset({"REJECT_REASON_MALFORMED"})),

@@ -54,10 +54,16 @@ RECORD_TYPES = frozenset(
         "link.status",
         "call.record",
         "lab.analysis",
+        "alert.ack",  # the agent records a console's acknowledgement of any alert it raised
         "node.boot",
         "node.device_fault",
         "node.storage_pressure",
         "node.clock_skew",
+        "node.config_change",
+        "node.key_rotation",
+        "node.tamper",
+        "node.firmware_installed",
+        "node.downlink_applied",
     }
 )
 

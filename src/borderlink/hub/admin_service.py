@@ -57,6 +57,7 @@ def node_info(
         last_seen_unix_ms=row.last_seen_ms or 0,
         clock_skew_ms=row.clock_skew_ms or 0,
         backlog=row.backlog,
+        record_types=list(row.record_types),
         keys=[
             common_pb2.NodeKey(
                 node_id=k.node_id,
@@ -116,6 +117,14 @@ class AdminServicer(admin_pb2_grpc.AdminServicer):
             )
         if not request.site:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, "site is required")
+        # Fail closed: a node whose record types are not declared could sign any type.
+        bad = [t for t in request.record_types if not t or t != t.strip() or " " in t]
+        if not request.record_types or bad:
+            context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                "record_types is required: the record types the node's hardware profile "
+                f"produces (its records.produces){f', got {bad!r}' if bad else ''}",
+            )
         if request.certificate_der:
             try:
                 named = identity_of(x509.load_der_x509_certificate(request.certificate_der))
@@ -136,6 +145,7 @@ class AdminServicer(admin_pb2_grpc.AdminServicer):
                     agency=request.agency,
                     profile=request.hardware_profile,
                     certificate_der=bytes(request.certificate_der) or None,
+                    record_types=tuple(request.record_types),
                 ),
                 enrolled_at_ms=self.clock_ms(),
             )

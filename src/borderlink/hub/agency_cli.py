@@ -98,7 +98,12 @@ def check_record(
     pinned one: a hub operator cannot then substitute a key and a record signed with it.
     Never raises for a bad record: the result says ``"verified": false`` and why.
     """
-    out: dict[str, Any] = {"log_index": fr.log_index, "next_cursor": fr.next_cursor}
+    out: dict[str, Any] = {
+        "log_index": fr.log_index,
+        "next_cursor": fr.next_cursor,
+        # The hub's receive time (its own clock), beside the node's claimed time_ms.
+        "received_ms": fr.received_at_unix_ms or None,
+    }
     try:
         if not fr.HasField("node_key"):
             raise VerificationError("the hub sent no node key with the record")

@@ -29,6 +29,7 @@ from borderlink.common.cli import (
     non_negative_int,
     positive_float,
 )
+from borderlink.common.errors import UsageError
 from borderlink.common.runtime import settle_gc
 from borderlink.proto.v1 import GRPC_MESSAGE_OPTIONS, admin_pb2, admin_pb2_grpc, sync_pb2
 
@@ -101,6 +102,7 @@ def _info_dict(n: admin_pb2.NodeInfo) -> dict[str, Any]:
         "site": n.site,
         "agency": n.agency,
         "profile": n.hardware_profile,
+        "record_types": list(n.record_types),
         "kid": n.kid.hex(),
         "enrolled_at_ms": n.enrolled_at_unix_ms,
         "revoked_at_ms": n.revoked_at_unix_ms or None,
@@ -178,6 +180,15 @@ def _enroll(args: argparse.Namespace) -> int:
         cert_der = x509.load_pem_x509_certificate(Path(args.node_cert).read_bytes()).public_bytes(
             Encoding.DER
         )
+    record_types = [t for t in (args.record_types or "").split(",") if t]
+    resolve = getattr(args, "record_types_of_profile", None)
+    if not record_types and args.profile and resolve is not None:
+        record_types = list(resolve(args.profile))
+    if not record_types:
+        raise UsageError(
+            "--record-types is required (or a --profile the top-level tool can read): the "
+            "hub accepts from the node only the types its hardware produces"
+        )
     info = _admin_call(
         args,
         "EnrollNode",
@@ -188,6 +199,7 @@ def _enroll(args: argparse.Namespace) -> int:
             site=args.site,
             agency=args.agency,
             hardware_profile=args.profile,
+            record_types=record_types,
         ),
     )
     print(json.dumps(_info_dict(info)))
@@ -299,6 +311,11 @@ def configure(parser: argparse.ArgumentParser) -> argparse._SubParsersAction:  #
     p.add_argument("--site", required=True)
     p.add_argument("--agency", required=True, choices=["SBS", "SCC", "SMS"])
     p.add_argument("--profile", default="", help="hardware profile name")
+    p.add_argument(
+        "--record-types",
+        help="comma-separated record types the node produces (default: its profile's "
+        "records.produces, read by `borderlink hub enroll`)",
+    )
     p.add_argument("--node-cert", help="the node's TLS certificate (PEM), optional")
     _client_options(p)
     p.set_defaults(func=_rpc(_enroll))

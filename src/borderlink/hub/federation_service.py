@@ -296,10 +296,11 @@ class FederationView:
             record_filter=record_filter,
             end_index=end,
         )
-        # (log_index, node_id, record, fields disclosed) of the records the agency sees.
-        decided: list[tuple[int, str, bytes, frozenset[str]]] = []
+        # (log_index, node_id, record, fields disclosed, hub receive time) of the records
+        # the agency sees.
+        decided: list[tuple[int, str, bytes, frozenset[str], int]] = []
         types = access.types
-        for log_index, node_id, record, record_type, agency, site in rows:
+        for log_index, node_id, record, record_type, agency, site, received_ms in rows:
             rule: TypeAccess | None = types.get(record_type)
             if rule is None:
                 continue
@@ -309,7 +310,7 @@ class FederationView:
                 fields = rule.decide(site, agency, body)
                 if fields is None:
                     continue
-            decided.append((log_index, node_id, record, fields))
+            decided.append((log_index, node_id, record, fields, received_ms))
         # Disclosures only of the records that get some, merged in by log index.
         wanted = [d[0] for d in decided if d[3]]
         drows = self.storage.disclosure_rows(wanted) if wanted else []
@@ -320,7 +321,7 @@ class FederationView:
         varint = _varint
         last = len(decided) - 1
         j, n_d = 0, len(drows)
-        for i, (log_index, node_id, record, fields) in enumerate(decided):
+        for i, (log_index, node_id, record, fields, received_ms) in enumerate(decided):
             parts = [b"\x08", varint(log_index), b"\x12"] if log_index else [b"\x12"]
             parts += (varint(len(record)), record)
             if fields:
@@ -337,7 +338,7 @@ class FederationView:
                 if proof:
                     parts += (b"\x2a", varint(len(proof)), proof)
             next_cursor = decided[i + 1][0] if i < last else next_index
-            parts += (b"\x30", varint(next_cursor))
+            parts += (b"\x30", varint(next_cursor), b"\x38", varint(received_ms))
             append(b"".join(parts))
         return Page(tuple(out), next_index)
 

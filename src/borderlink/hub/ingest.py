@@ -15,7 +15,8 @@ Checks, in order, per record: size limits (OVERSIZED), signature with the enroll
 key id (BAD_SIGNATURE; MALFORMED for bytes that are no record), the record's node is the
 stream's (UNKNOWN_NODE), body of a known type (INVALID_BODY; unknown types are accepted and
 flagged), disclosures against the signed digests (BAD_DISCLOSURE), revocation by the record's
-(node) time (REVOKED), then the chain: seq <= head is a stored seq, seq > head + 1 a
+(node) time (REVOKED), then what the node may assert (:func:`enrolment_refusal`: WRONG_SITE,
+TYPE_NOT_ALLOWED, WRONG_AGENCY, TIME_IN_FUTURE, TIME_BEFORE_PREVIOUS), then the chain: seq <= head is a stored seq, seq > head + 1 a
 CHAIN_GAP, a wrong previous hash a CHAIN_MISMATCH. After the first refusal the batch's later
 records no longer continue the stored chain and are refused with CHAIN_GAP.
 """
@@ -72,6 +73,24 @@ class Reason(enum.IntEnum):
     INVALID_BODY = 8
     OVERSIZED = 9
     BAD_DISCLOSURE = 10
+    WRONG_SITE = 11
+    WRONG_AGENCY = 12
+    TYPE_NOT_ALLOWED = 13
+    TIME_IN_FUTURE = 14
+    TIME_BEFORE_PREVIOUS = 15
+
+
+#: How far past the hub's receive time a record's claimed time may be, by its ClockQuality
+#: (0 unsynchronised, 1 compared with the hub, 2 NTP, 3 GNSS; any other value is taken as
+#: unsynchronised). A disciplined clock has no reason to run ahead; a free-running one may
+#: drift, but not by more than this before the edge's skew check marks it.
+FUTURE_ALLOWANCE_MS = {0: 600_000, 1: 30_000, 2: 5_000, 3: 2_000}
+#: How far before the node's previous record a record's claimed time may be: a node's chain
+#: is in time order (the edge keeps it so), so only clock jitter needs room. Offline catch-up
+#: is legal: old records arrive in their order, each no earlier than the one before.
+BACKDATE_TOLERANCE_MS = 5_000
+#: The record types every node produces whatever its hardware (its own lifecycle and health).
+LIFECYCLE_PREFIX = "node."
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +150,7 @@ def verify_envelope(
             NewDisclosure(d.digest, d.field, d.raw) for d in verified.disclosed.values()
         ),
         unknown_type=not verified.known_type,
+        clock=record.clock,
     )
 
 
@@ -183,8 +203,81 @@ def _verified(
     return verified
 
 
+def enrolment_refusal(
+    new: NewRecord,
+    *,
+    node: NodeRow,
+    registry: RecordTypeRegistry,
+    previous_time_ms: int | None,
+    now_ms: int,
+) -> Refused | None:
+    """What a node may assert inside a valid signature, checked against its enrolment: its
+    site, a record type its hardware produces (declared at enrolment) or a lifecycle type,
+    the owning agency by the hub's rule, and a claimed time between its previous record's
+    (less :data:`BACKDATE_TOLERANCE_MS`) and the hub's receive time plus the allowance of
+    its clock quality. None when the record may be stored."""
+    where = f"node {node.node_id} record {new.seq}"
+    if new.site != node.site:
+        return Refused(
+            Reason.WRONG_SITE,
+            f"{where} claims site {new.site!r}; the node is enrolled at site {node.site!r}",
+            new.seq,
+        )
+    lifecycle = new.record_type.startswith(LIFECYCLE_PREFIX) and new.record_type in registry
+    if not lifecycle and new.record_type not in node.record_types:
+        if not node.record_types:
+            why = (
+                "the node was enrolled without a list of record types (enrolled before the "
+                "hub checked them, or by a tool that did not pass them): re-enrol it with its "
+                "hardware profile's record types; until then only node.* records are accepted"
+            )
+        else:
+            why = f"its hardware profile {node.profile!r} produces {', '.join(node.record_types)}"
+        return Refused(
+            Reason.TYPE_NOT_ALLOWED,
+            f"{where} is of type {new.record_type!r}, which the node may not produce: {why}",
+            new.seq,
+        )
+    if lifecycle or new.record_type not in registry:
+        # A node's own health is its agency's business; a type this hub does not know
+        # (declared at enrolment) has no owner here but the node's agency.
+        owner, rule = node.agency, "the node's enrolled agency"
+    else:
+        owner = str(registry[new.record_type].agency.value)
+        rule = f"the owner of {new.record_type}"
+    if new.agency != owner:
+        return Refused(
+            Reason.WRONG_AGENCY,
+            f"{where} ({new.record_type}) claims agency {new.agency!r}; the hub's rule makes "
+            f"it {rule}, {owner!r}",
+            new.seq,
+        )
+    allowance = FUTURE_ALLOWANCE_MS.get(new.clock, FUTURE_ALLOWANCE_MS[0])
+    if new.time_ms > now_ms + allowance:
+        return Refused(
+            Reason.TIME_IN_FUTURE,
+            f"{where} claims time {new.time_ms} ms, {new.time_ms - now_ms} ms after the hub "
+            f"received it ({now_ms} ms); clock quality {new.clock} allows {allowance} ms",
+            new.seq,
+        )
+    if previous_time_ms is not None and new.time_ms < previous_time_ms - BACKDATE_TOLERANCE_MS:
+        return Refused(
+            Reason.TIME_BEFORE_PREVIOUS,
+            f"{where} claims time {new.time_ms} ms, {previous_time_ms - new.time_ms} ms "
+            f"before the node's previous record ({previous_time_ms} ms); a chain may go back "
+            f"at most {BACKDATE_TOLERANCE_MS} ms",
+            new.seq,
+        )
+    return None
+
+
 def decide(
-    verified: NewRecord | Refused, *, node: NodeRow, head: ChainHead, now_ms: int
+    verified: NewRecord | Refused,
+    *,
+    node: NodeRow,
+    head: ChainHead,
+    now_ms: int,
+    registry: RecordTypeRegistry,
 ) -> Outcome:
     """The checks against the node as enrolled and the chain head the batch reached (pure)."""
     if isinstance(verified, Refused):
@@ -218,6 +311,11 @@ def decide(
             f"of record {head.seq} ({head.hash.hex()[:16]}…)",
             new.seq,
         )
+    refused = enrolment_refusal(
+        new, node=node, registry=registry, previous_time_ms=head.time_ms, now_ms=now_ms
+    )
+    if refused is not None:
+        return refused
     return Accepted(new, new.time_ms - now_ms)
 
 
@@ -232,7 +330,7 @@ def check_envelope(
 ) -> Outcome:
     """Decide on one envelope (pure: no I/O). *head* is the chain head the batch reached."""
     verified = verify_envelope(raw, disclosures, node.public_key, registry)
-    return decide(verified, node=node, head=head, now_ms=now_ms)
+    return decide(verified, node=node, head=head, now_ms=now_ms, registry=registry)
 
 
 Envelopes = Sequence[tuple[bytes, Sequence[bytes]]]
@@ -291,6 +389,7 @@ def _verify_chunk_lean(public_key: bytes, envelopes: Envelopes) -> list[_Lean | 
                 not v.known_type,
                 sha256(raw).digest(),
                 leaf_hash(raw),
+                r.clock,
             )
         )
     return out
@@ -299,10 +398,12 @@ def _verify_chunk_lean(public_key: bytes, envelopes: Envelopes) -> list[_Lean | 
 def _from_lean(raw: bytes, lean: _Lean | Refused) -> NewRecord | Refused:
     if isinstance(lean, Refused):
         return lean
-    node_id, seq, prev, rtype, agency, site, time_ms, discl, unknown, rec_hash, leaf = lean
+    node_id, seq, prev, rtype, agency, site, time_ms, discl, unknown, rec_hash, leaf, clock = (
+        lean
+    )
     return NewRecord.hashed(
         node_id, seq, prev, raw, rtype, agency, site, time_ms,
-        tuple(map(NewDisclosure._make, discl)), unknown, rec_hash, leaf,
+        tuple(map(NewDisclosure._make, discl)), unknown, rec_hash, leaf, clock,
     )
 
 
@@ -435,6 +536,13 @@ class Ingest:
             # (what it stored is now a stored seq, acknowledged or equivocation).
             return self._ingest_once(node_id, envelopes, pending)
 
+    def _last_time(self, node: NodeRow) -> int | None:
+        """The claimed time of the node's last stored record (None: it has none)."""
+        if node.last_seq == 0:
+            return None
+        last = self.storage.get_record(node.node_id, node.last_seq)
+        return last.time_ms if last is not None else None
+
     def _ingest_once(
         self,
         node_id: str,
@@ -453,7 +561,7 @@ class Ingest:
                 ),
             )
         durable = ChainHead(node.last_seq, node.last_hash)
-        head = durable
+        head = ChainHead(node.last_seq, node.last_hash, self._last_time(node))
         now = self.clock_ms()
         accepted: list[NewRecord] = []
         rejections: list[Rejection] = []
@@ -475,10 +583,10 @@ class Ingest:
                     )
                 )
                 continue
-            outcome = decide(checked, node=node, head=head, now_ms=now)
+            outcome = decide(checked, node=node, head=head, now_ms=now, registry=self.registry)
             if isinstance(outcome, Accepted):
                 accepted.append(outcome.new)
-                head = ChainHead(outcome.new.seq, outcome.new.record_hash)
+                head = ChainHead(outcome.new.seq, outcome.new.record_hash, outcome.new.time_ms)
                 skew = outcome.skew_ms
             elif isinstance(outcome, StoredSeq):
                 stored = self.storage.get_record(node_id, outcome.new.seq)

@@ -229,8 +229,16 @@ class RecordTypeRegistry:
 _ALERT_LEVEL = ("info", "warning", "alarm")
 
 
-def default_registry() -> RecordTypeRegistry:
-    """The record types of the pilot's devices and of node events (a fresh registry each call)."""
+def node_registry(agency: Agency | str) -> RecordTypeRegistry:
+    """The default registry as a node of *agency* signs with: its node.* lifecycle and health
+    records are its own agency's (the hub's ownership rule), every other type its owner's."""
+    return default_registry(node_agency=Agency(agency))
+
+
+def default_registry(*, node_agency: Agency = Agency.SBS) -> RecordTypeRegistry:
+    """The record types of the pilot's devices and of node events (a fresh registry each call).
+    *node_agency* is the owner written by default on node.* records (see :func:`node_registry`;
+    the hub checks node.* records against the node's enrolled agency, never this default)."""
     SBS, SCC = Agency.SBS, Agency.SCC
     return RecordTypeRegistry(
         [
@@ -419,7 +427,7 @@ def default_registry() -> RecordTypeRegistry:
                 },
                 "an alert acknowledged at the site console",
             ),
-            *_node_events(SBS),
+            *_node_events(node_agency),
         ]
     )
 

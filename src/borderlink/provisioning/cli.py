@@ -22,10 +22,12 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from borderlink.common.cli import EXIT_FAILED, EXIT_OK, EXIT_UNAVAILABLE, EXIT_USAGE, env_default
+from borderlink.common.errors import UsageError
 from borderlink.proto.identity import Identity, Role
 
 #: ``provision enroll`` exit code per refusal cause (docs/provisioning.md).
@@ -137,11 +139,19 @@ def _token_create(args: argparse.Namespace) -> int:
 
     from borderlink.provisioning.tokens import parse_duration
 
+    record_types = [t for t in (args.record_types or "").split(",") if t]
+    resolve = getattr(args, "record_types_of_profile", None)
+    if not record_types and resolve is not None:
+        record_types = list(resolve(args.profile))
+    if not record_types:
+        raise UsageError("--record-types is required (or a --profile the top-level tool can "
+                         "read): the hub accepts from the node only the types its hardware "
+                         "produces")
     ca, store = _open_tokens(args)
     try:
         token, grant = store.create(node_id=args.node, site=args.site, agency=args.agency,
                                     profile=args.profile, ttl_s=parse_duration(args.expires),
-                                    ca_fingerprint=ca.fingerprint)
+                                    ca_fingerprint=ca.fingerprint, record_types=record_types)
     finally:
         store.close()
     text = str(token)
@@ -152,7 +162,7 @@ def _token_create(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"token": text, "node": grant.node_id, "site": grant.site,
                           "agency": grant.agency, "profile": grant.profile,
-                          "expires": expires, "ca_fingerprint": ca.fingerprint,
+                          "record_types": list(grant.record_types), "expires": expires, "ca_fingerprint": ca.fingerprint,
                           "png": args.png}))
         return EXIT_OK
     print(f"enrolment token for node {grant.node_id} ({grant.site}, {grant.agency}, "
@@ -287,7 +297,14 @@ def _sign_request(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def configure_provision(parser: argparse.ArgumentParser) -> None:
+def configure_provision(
+    parser: argparse.ArgumentParser,
+    *,
+    record_types_of_profile: Callable[[str], Sequence[str]] | None = None,
+) -> None:
+    """The ``provision`` subcommands. *record_types_of_profile* reads a hardware profile's
+    record types for ``token create`` (the top-level glue passes it: provisioning never reads
+    profiles)."""
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
 
     def ca_dir(p: argparse.ArgumentParser) -> None:
@@ -338,11 +355,13 @@ def configure_provision(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--site", required=True, help="site, e.g. AZ-BIL")
     p.add_argument("--agency", required=True, help="owning agency: SBS, SCC or SMS")
     p.add_argument("--profile", required=True, help="hardware profile, e.g. patrol-radio")
+    p.add_argument("--record-types", help="comma-separated record types the node produces "
+                   "(default: the profile's records.produces)")
     p.add_argument("--expires", default="24h", help="lifetime, e.g. 24h, 90m, 7d (default 24h)")
     p.add_argument("--png", help="also write the QR code as this PNG file")
     p.add_argument("--no-qr", action="store_true", help="no QR code in the terminal")
     p.add_argument("--json", action="store_true", help="one JSON object instead of text")
-    p.set_defaults(func=_token_create)
+    p.set_defaults(func=_token_create, record_types_of_profile=record_types_of_profile)
     p = t_actions.add_parser("list", help="tokens of this CA directory: open, used, expired")
     ca_dir(p)
     p.add_argument("--json", action="store_true")

@@ -134,7 +134,8 @@ class Registrar:
                 admin_pb2.EnrollNodeRequest(
                     node_id=node_id, public_key=record_public_key,
                     certificate_der=cert.public_bytes(Encoding.DER), site=grant.site,
-                    agency=grant.agency, hardware_profile=grant.profile),
+                    agency=grant.agency, hardware_profile=grant.profile,
+                    record_types=grant.record_types),
                 timeout=self.hub.timeout_s)
         except grpc.RpcError as exc:
             status, detail = exc.code(), exc.details()  # type: ignore[attr-defined]

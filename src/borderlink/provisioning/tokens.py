@@ -19,8 +19,10 @@ import secrets
 import sqlite3
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from borderlink.proto.identity import Role, check_name
 from borderlink.provisioning.errors import CaDirectoryError, TokenError
@@ -104,6 +106,18 @@ class TokenGrant:
     expires_ms: int
     used_ms: int | None = None
     used_by: str = ""
+    #: The record types the node's profile produces, declared to the hub at enrolment (it
+    #: accepts no other type from the node but the node.* lifecycle types).
+    record_types: tuple[str, ...] = ()
+
+
+_COLS = "node_id, site, agency, profile, created_ms, expires_ms, used_ms, used_by, record_types"
+
+
+def _grant(row: Any) -> TokenGrant:
+    node_id, site, agency, profile, created, expires, used, by, types = row
+    return TokenGrant(node_id, site, agency, profile, created, expires, used, by,
+                      tuple(types.split()))
 
 
 _SCHEMA = """
@@ -116,7 +130,8 @@ CREATE TABLE IF NOT EXISTS tokens (
     created_ms INTEGER NOT NULL,
     expires_ms INTEGER NOT NULL,
     used_ms INTEGER,
-    used_by TEXT NOT NULL DEFAULT ''
+    used_by TEXT NOT NULL DEFAULT '',
+    record_types TEXT NOT NULL DEFAULT ''
 );
 """
 
@@ -133,6 +148,10 @@ class TokenStore:
         db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         db.execute("PRAGMA busy_timeout = 5000")
         db.executescript(_SCHEMA)
+        # A store made before tokens carried record types: its open tokens carry none, and
+        # the hub refuses to enrol a node with them (create a new token).
+        if "record_types" not in {r[1] for r in db.execute("PRAGMA table_info(tokens)")}:
+            db.execute("ALTER TABLE tokens ADD COLUMN record_types TEXT NOT NULL DEFAULT ''")
         path.chmod(0o600)
         return cls(db)
 
@@ -148,31 +167,35 @@ class TokenStore:
         profile: str,
         ttl_s: int,
         ca_fingerprint: str,
+        record_types: Sequence[str] = (),
         now_ms: int | None = None,
     ) -> tuple[Token, TokenGrant]:
         check_name(Role.NODE, node_id)
         check_name(Role.AGENCY, agency)
         if not site or not profile:
             raise TokenError(TOKEN_MALFORMED, "a token needs a site and a hardware profile")
+        types = tuple(dict.fromkeys(record_types))
+        if not types or any(not t or " " in t for t in types):
+            raise TokenError(TOKEN_MALFORMED, "a token needs the record types the node's "
+                             f"hardware profile produces, got {list(record_types)!r}")
         now = now_ms if now_ms is not None else int(time.time() * 1000)
         token = Token(node_id, secrets.token_bytes(SECRET_BYTES), ca_fingerprint)
-        grant = TokenGrant(node_id, site, agency, profile, now, now + ttl_s * 1000)
+        grant = TokenGrant(node_id, site, agency, profile, now, now + ttl_s * 1000,
+                           record_types=types)
         with self._lock:
             self._db.execute(
                 "INSERT INTO tokens (secret_sha256, node_id, site, agency, profile, created_ms,"
-                " expires_ms) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                " expires_ms, record_types) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (secret_hash(token.secret), node_id, site, agency, profile, now,
-                 grant.expires_ms),
+                 grant.expires_ms, " ".join(types)),
             )
         return token, grant
 
     def _row(self, digest: bytes) -> TokenGrant | None:
         row = self._db.execute(
-            "SELECT node_id, site, agency, profile, created_ms, expires_ms, used_ms, used_by"
-            " FROM tokens WHERE secret_sha256 = ?",
-            (digest,),
+            f"SELECT {_COLS} FROM tokens WHERE secret_sha256 = ?", (digest,)
         ).fetchone()
-        return TokenGrant(*row) if row else None
+        return _grant(row) if row else None
 
     def claim(self, secret: bytes, node_id: str, *, by: str, now_ms: int) -> TokenGrant:
         """Use the token once for *node_id*; :class:`TokenError` with the cause otherwise.
@@ -201,7 +224,7 @@ class TokenStore:
             if done != 1:  # another process of the same store won the race
                 raise TokenError(TOKEN_USED, "enrolment token already used")
         return TokenGrant(grant.node_id, grant.site, grant.agency, grant.profile,
-                          grant.created_ms, grant.expires_ms, now_ms, by)
+                          grant.created_ms, grant.expires_ms, now_ms, by, grant.record_types)
 
     def release(self, secret: bytes) -> None:
         """Give a claimed token back (the hub could not be reached: not the node's fault)."""
@@ -212,11 +235,8 @@ class TokenStore:
             )
 
     def list(self) -> list[TokenGrant]:
-        rows = self._db.execute(
-            "SELECT node_id, site, agency, profile, created_ms, expires_ms, used_ms, used_by"
-            " FROM tokens ORDER BY created_ms"
-        ).fetchall()
-        return [TokenGrant(*r) for r in rows]
+        rows = self._db.execute(f"SELECT {_COLS} FROM tokens ORDER BY created_ms").fetchall()
+        return [_grant(r) for r in rows]
 
 
 __all__ = ["Token", "TokenGrant", "TokenStore", "parse_duration", "secret_hash"]

@@ -75,7 +75,8 @@ CREATE TABLE IF NOT EXISTS nodes (
     last_hash {BLOB} NOT NULL,
     reported_seq {INT} NOT NULL DEFAULT 0,
     clock_skew_ms {INT},
-    last_seen_ms {INT}
+    last_seen_ms {INT},
+    record_types TEXT
 );
 CREATE TABLE IF NOT EXISTS node_keys (
     node_id TEXT NOT NULL,
@@ -171,11 +172,16 @@ UPDATE meta SET value = '2' WHERE key = 'schema_version' AND value = '1';
 
 _NODE_COLS = (
     "node_id, public_key, kid, site, agency, profile, certificate_der, enrolled_at_ms, "
-    "revoked_at_ms, revoke_reason, last_seq, last_hash, reported_seq, clock_skew_ms, last_seen_ms"
+    "revoked_at_ms, revoke_reason, last_seq, last_hash, reported_seq, clock_skew_ms, last_seen_ms, "
+    "record_types"
 )
+#: Columns added to a table after its first release: (table, column, type), added by
+#: :meth:`SqlStorage` backends to a store created before them. ``nodes.record_types`` is
+#: NULL for a node enrolled before it (none declared: ingest accepts only node.* records).
+ADDED_COLUMNS = (("nodes", "record_types", "TEXT"),)
 _KEY_COLS = "node_id, kid, public_key, enrolled_at_ms, revoked_at_ms"
 _ACK_COLS = "node_id, kind, version, applied, message, received_ms"
-_LEAN_COLS = "log_index, node_id, record, record_type, agency, site"
+_LEAN_COLS = "log_index, node_id, record, record_type, agency, site, received_ms"
 RECORD_COLS = (
     "log_index, node_id, seq, record, record_hash, record_type, agency, site, time_ms, "
     "received_ms, unknown_type"
@@ -243,7 +249,17 @@ def _node(row: Sequence[Any]) -> NodeRow:
         reported_seq=row[12],
         clock_skew_ms=row[13],
         last_seen_ms=row[14],
+        record_types=decode_types(row[15]),
     )
+
+
+def encode_types(types: Sequence[str]) -> str:
+    """Record type names as stored: space-separated (names never hold spaces)."""
+    return " ".join(dict.fromkeys(types))
+
+
+def decode_types(text: str | None) -> tuple[str, ...]:
+    return tuple(text.split()) if text else ()
 
 
 def _node_key(row: Sequence[Any]) -> NodeKeyRow:
@@ -372,8 +388,8 @@ class SqlStorage:
             if row is None:
                 tx.execute(
                     "INSERT INTO nodes (node_id, public_key, kid, site, agency, profile, "
-                    "certificate_der, enrolled_at_ms, last_seq, last_hash, reported_seq) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, 0)",
+                    "certificate_der, enrolled_at_ms, last_seq, last_hash, reported_seq, "
+                    "record_types) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, 0, ?)",
                     (
                         node.node_id,
                         node.public_key,
@@ -384,6 +400,7 @@ class SqlStorage:
                         node.certificate_der,
                         enrolled_at_ms,
                         ZERO_HASH,
+                        encode_types(node.record_types),
                     ),
                 )
             elif _node(row).revoked:
@@ -391,7 +408,7 @@ class SqlStorage:
                 tx.execute(
                     "UPDATE nodes SET public_key = ?, kid = ?, site = ?, agency = ?, profile = ?, "
                     "certificate_der = ?, enrolled_at_ms = ?, revoked_at_ms = NULL, "
-                    "revoke_reason = NULL WHERE node_id = ?",
+                    "revoke_reason = NULL, record_types = ? WHERE node_id = ?",
                     (
                         node.public_key,
                         node.kid,
@@ -400,6 +417,7 @@ class SqlStorage:
                         node.profile,
                         node.certificate_der,
                         enrolled_at_ms,
+                        encode_types(node.record_types),
                         node.node_id,
                     ),
                 )
@@ -654,7 +672,7 @@ class SqlStorage:
         limit: int,
         record_filter: RecordFilter = ANY_RECORD,
         end_index: int | None = None,
-    ) -> tuple[list[tuple[int, str, bytes, str, str, str]], int]:
+    ) -> tuple[list[tuple[int, str, bytes, str, str, str, int]], int]:
         """As :meth:`scan_records`, as plain ``(log_index, node_id, record, record_type,
         agency, site)`` tuples (the lean read of the federation) and the next index."""
         if limit < 1:
@@ -663,7 +681,7 @@ class SqlStorage:
             rows, next_index = self._scan(
                 tx, _LEAN_COLS, max(0, start_index), limit, record_filter, end_index
             )
-        return [(r[0], r[1], bytes(r[2]), r[3], r[4], r[5]) for r in rows], next_index
+        return [(r[0], r[1], bytes(r[2]), r[3], r[4], r[5], r[6]) for r in rows], next_index
 
     def _scan(
         self,

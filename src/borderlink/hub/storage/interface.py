@@ -141,9 +141,10 @@ class Storage(Protocol):
         limit: int,
         record_filter: RecordFilter = ANY_RECORD,
         end_index: int | None = None,
-    ) -> tuple[list[tuple[int, str, bytes, str, str, str]], int]:
+    ) -> tuple[list[tuple[int, str, bytes, str, str, str, int]], int]:
         """As :meth:`scan_records` (same rows, same next index), as plain ``(log_index,
-        node_id, record, record_type, agency, site)`` tuples: the federation's lean read."""
+        node_id, record, record_type, agency, site, received_ms)`` tuples: the federation's
+        lean read."""
 
     def disclosure_rows(self, log_indexes: Sequence[int]) -> list[tuple[int, str, bytes]]:
         """``(log_index, field_name, disclosure)`` of the records at *log_indexes*

@@ -37,6 +37,10 @@ class NodeEnrollment:
     agency: str
     profile: str
     certificate_der: bytes | None = None
+    #: Record types the node's hardware profile produces, resolved from the profile by
+    #: whoever enrols it (the hub never reads profiles). Empty: none declared, and ingest
+    #: then accepts only the node lifecycle types (fail closed).
+    record_types: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -61,6 +65,8 @@ class NodeRow:
     #: node clock - hub clock at the last observation, in ms (None: never observed).
     clock_skew_ms: int | None
     last_seen_ms: int | None
+    #: Record types declared at enrolment (see :class:`NodeEnrollment`).
+    record_types: tuple[str, ...] = ()
 
     @property
     def revoked(self) -> bool:
@@ -90,6 +96,8 @@ class ChainHead:
 
     seq: int
     hash: bytes
+    #: The record's claimed (node) time, when the reader knows it (ingest's time check).
+    time_ms: int | None = None
 
 
 class NewDisclosure(NamedTuple):
@@ -123,6 +131,8 @@ class NewRecord:
     disclosures: Sequence[NewDisclosure] = ()
     #: The record type is not in the hub's registry (accepted, flagged).
     unknown_type: bool = False
+    #: The record's ClockQuality (how far its time_ms can be trusted; ingest's time check).
+    clock: int = 0
 
     # Cached: ingest, the chain check and the row all need them (a frozen dataclass without
     # slots keeps a __dict__, where cached_property stores the value).
@@ -149,12 +159,13 @@ class NewRecord:
         unknown_type: bool,
         record_hash: bytes,
         leaf_hash: bytes,
+        clock: int = 0,
     ) -> NewRecord:
         """A record whose two hashes were computed already (by a verify worker, in parallel):
         they go where the cached properties keep their values."""
         new = cls(
             node_id, seq, prev_hash, record, record_type, agency, site, time_ms, disclosures,
-            unknown_type,
+            unknown_type, clock,
         )
         new.__dict__["record_hash"] = record_hash
         new.__dict__["leaf_hash"] = leaf_hash

@@ -36,6 +36,7 @@ from psycopg import sql
 
 from borderlink.hub.errors import StorageError, StorageUnavailableError
 from borderlink.hub.storage._sql import (
+    ADDED_COLUMNS,
     DATA_COLS,
     RECORD_COLS,
     SqlStorage,
@@ -232,6 +233,10 @@ class PostgresStorage(SqlStorage):
             )
             for stmt in [*statements, *PENDING_SCHEMA]:
                 conn.execute(stmt)  # type: ignore[arg-type]
+            for table, column, kind in ADDED_COLUMNS:  # a store made before the column
+                conn.execute(
+                    f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {column} {kind}"  # type: ignore[arg-type]
+                )
 
     @contextmanager
     def _write(self) -> Iterator[_PgTx]:

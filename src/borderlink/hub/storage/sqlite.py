@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Self
 
 from borderlink.hub.errors import StorageError, StorageUnavailableError
-from borderlink.hub.storage._sql import SqlStorage, schema_statements
+from borderlink.hub.storage._sql import ADDED_COLUMNS, SqlStorage, schema_statements
 
 _SYNC_MODES = ("OFF", "NORMAL", "FULL", "EXTRA")
 
@@ -96,6 +96,10 @@ class SqliteStorage(SqlStorage):
                 "INTEGER", "BLOB", "INTEGER PRIMARY KEY AUTOINCREMENT", " WITHOUT ROWID"
             ):
                 writer.execute(stmt)
+            for table, column, kind in ADDED_COLUMNS:  # a store made before the column
+                have = {row[1] for row in writer.execute(f"PRAGMA table_info({table})")}
+                if column not in have:
+                    writer.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
         except sqlite3.Error as exc:
             raise StorageUnavailableError(
                 f"cannot open SQLite database {config.path}: {exc}"

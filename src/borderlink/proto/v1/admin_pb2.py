@@ -26,7 +26,7 @@ from borderlink.proto.v1 import common_pb2 as borderlink_dot_proto_dot_v1_dot_co
 from borderlink.proto.v1 import sync_pb2 as borderlink_dot_proto_dot_v1_dot_sync__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1f\x62orderlink/proto/v1/admin.proto\x12\rborderlink.v1\x1a borderlink/proto/v1/common.proto\x1a\x1e\x62orderlink/proto/v1/sync.proto\"\x89\x01\n\x11\x45nrollNodeRequest\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x12\n\npublic_key\x18\x02 \x01(\x0c\x12\x17\n\x0f\x63\x65rtificate_der\x18\x03 \x01(\x0c\x12\x0c\n\x04site\x18\x04 \x01(\t\x12\x0e\n\x06\x61gency\x18\x05 \x01(\t\x12\x18\n\x10hardware_profile\x18\x06 \x01(\t\"P\n\x11RevokeNodeRequest\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x1a\n\x12revoked_at_unix_ms\x18\x02 \x01(\x03\x12\x0e\n\x06reason\x18\x03 \x01(\t\"\xf2\x02\n\x08NodeInfo\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x12\n\npublic_key\x18\x02 \x01(\x0c\x12\x0b\n\x03kid\x18\x03 \x01(\x0c\x12\x0c\n\x04site\x18\x04 \x01(\t\x12\x0e\n\x06\x61gency\x18\x05 \x01(\t\x12\x18\n\x10hardware_profile\x18\x06 \x01(\t\x12\x1b\n\x13\x65nrolled_at_unix_ms\x18\x07 \x01(\x03\x12\x1a\n\x12revoked_at_unix_ms\x18\x08 \x01(\x03\x12\x10\n\x08last_seq\x18\t \x01(\x04\x12\x11\n\tlast_hash\x18\n \x01(\x0c\x12\x19\n\x11last_seen_unix_ms\x18\x0b \x01(\x03\x12\x15\n\rclock_skew_ms\x18\x0c \x01(\x03\x12\x0f\n\x07\x62\x61\x63klog\x18\r \x01(\x04\x12$\n\x04keys\x18\x0e \x03(\x0b\x32\x16.borderlink.v1.NodeKey\x12\x35\n\rdownlink_acks\x18\x0f \x03(\x0b\x32\x1e.borderlink.v1.DownlinkAckInfo\"\x8c\x01\n\x0f\x44ownlinkAckInfo\x12)\n\x04kind\x18\x01 \x01(\x0e\x32\x1b.borderlink.v1.DownlinkKind\x12\x0f\n\x07version\x18\x02 \x01(\x04\x12\x0f\n\x07\x61pplied\x18\x03 \x01(\x08\x12\x0f\n\x07message\x18\x04 \x01(\t\x12\x1b\n\x13received_at_unix_ms\x18\x05 \x01(\x03\"I\n\x10ListNodesRequest\x12\x0c\n\x04site\x18\x01 \x01(\t\x12\x0e\n\x06\x61gency\x18\x02 \x01(\t\x12\x17\n\x0finclude_revoked\x18\x03 \x01(\x08\";\n\x11ListNodesResponse\x12&\n\x05nodes\x18\x01 \x03(\x0b\x32\x17.borderlink.v1.NodeInfo\"9\n\x11LoadPolicyRequest\x12\x13\n\x0bpolicy_toml\x18\x01 \x01(\x0c\x12\x0f\n\x07\x64ry_run\x18\x02 \x01(\x08\"=\n\x12LoadPolicyResponse\x12\x15\n\rpolicy_digest\x18\x01 \x01(\t\x12\x10\n\x08\x61gencies\x18\x02 \x03(\t\"C\n\x16PublishDownlinkRequest\x12)\n\x08\x64ownlink\x18\x01 \x01(\x0b\x32\x17.borderlink.v1.Downlink\"0\n\x17PublishDownlinkResponse\x12\x15\n\rdelivered_now\x18\x01 \x01(\r2\x9e\x03\n\x05\x41\x64min\x12G\n\nEnrollNode\x12 .borderlink.v1.EnrollNodeRequest\x1a\x17.borderlink.v1.NodeInfo\x12G\n\nRevokeNode\x12 .borderlink.v1.RevokeNodeRequest\x1a\x17.borderlink.v1.NodeInfo\x12N\n\tListNodes\x12\x1f.borderlink.v1.ListNodesRequest\x1a .borderlink.v1.ListNodesResponse\x12Q\n\nLoadPolicy\x12 .borderlink.v1.LoadPolicyRequest\x1a!.borderlink.v1.LoadPolicyResponse\x12`\n\x0fPublishDownlink\x12%.borderlink.v1.PublishDownlinkRequest\x1a&.borderlink.v1.PublishDownlinkResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1f\x62orderlink/proto/v1/admin.proto\x12\rborderlink.v1\x1a borderlink/proto/v1/common.proto\x1a\x1e\x62orderlink/proto/v1/sync.proto\"\x9f\x01\n\x11\x45nrollNodeRequest\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x12\n\npublic_key\x18\x02 \x01(\x0c\x12\x17\n\x0f\x63\x65rtificate_der\x18\x03 \x01(\x0c\x12\x0c\n\x04site\x18\x04 \x01(\t\x12\x0e\n\x06\x61gency\x18\x05 \x01(\t\x12\x18\n\x10hardware_profile\x18\x06 \x01(\t\x12\x14\n\x0crecord_types\x18\x07 \x03(\t\"P\n\x11RevokeNodeRequest\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x1a\n\x12revoked_at_unix_ms\x18\x02 \x01(\x03\x12\x0e\n\x06reason\x18\x03 \x01(\t\"\x88\x03\n\x08NodeInfo\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x12\n\npublic_key\x18\x02 \x01(\x0c\x12\x0b\n\x03kid\x18\x03 \x01(\x0c\x12\x0c\n\x04site\x18\x04 \x01(\t\x12\x0e\n\x06\x61gency\x18\x05 \x01(\t\x12\x18\n\x10hardware_profile\x18\x06 \x01(\t\x12\x1b\n\x13\x65nrolled_at_unix_ms\x18\x07 \x01(\x03\x12\x1a\n\x12revoked_at_unix_ms\x18\x08 \x01(\x03\x12\x10\n\x08last_seq\x18\t \x01(\x04\x12\x11\n\tlast_hash\x18\n \x01(\x0c\x12\x19\n\x11last_seen_unix_ms\x18\x0b \x01(\x03\x12\x15\n\rclock_skew_ms\x18\x0c \x01(\x03\x12\x0f\n\x07\x62\x61\x63klog\x18\r \x01(\x04\x12$\n\x04keys\x18\x0e \x03(\x0b\x32\x16.borderlink.v1.NodeKey\x12\x35\n\rdownlink_acks\x18\x0f \x03(\x0b\x32\x1e.borderlink.v1.DownlinkAckInfo\x12\x14\n\x0crecord_types\x18\x10 \x03(\t\"\x8c\x01\n\x0f\x44ownlinkAckInfo\x12)\n\x04kind\x18\x01 \x01(\x0e\x32\x1b.borderlink.v1.DownlinkKind\x12\x0f\n\x07version\x18\x02 \x01(\x04\x12\x0f\n\x07\x61pplied\x18\x03 \x01(\x08\x12\x0f\n\x07message\x18\x04 \x01(\t\x12\x1b\n\x13received_at_unix_ms\x18\x05 \x01(\x03\"I\n\x10ListNodesRequest\x12\x0c\n\x04site\x18\x01 \x01(\t\x12\x0e\n\x06\x61gency\x18\x02 \x01(\t\x12\x17\n\x0finclude_revoked\x18\x03 \x01(\x08\";\n\x11ListNodesResponse\x12&\n\x05nodes\x18\x01 \x03(\x0b\x32\x17.borderlink.v1.NodeInfo\"9\n\x11LoadPolicyRequest\x12\x13\n\x0bpolicy_toml\x18\x01 \x01(\x0c\x12\x0f\n\x07\x64ry_run\x18\x02 \x01(\x08\"=\n\x12LoadPolicyResponse\x12\x15\n\rpolicy_digest\x18\x01 \x01(\t\x12\x10\n\x08\x61gencies\x18\x02 \x03(\t\"C\n\x16PublishDownlinkRequest\x12)\n\x08\x64ownlink\x18\x01 \x01(\x0b\x32\x17.borderlink.v1.Downlink\"0\n\x17PublishDownlinkResponse\x12\x15\n\rdelivered_now\x18\x01 \x01(\r2\x9e\x03\n\x05\x41\x64min\x12G\n\nEnrollNode\x12 .borderlink.v1.EnrollNodeRequest\x1a\x17.borderlink.v1.NodeInfo\x12G\n\nRevokeNode\x12 .borderlink.v1.RevokeNodeRequest\x1a\x17.borderlink.v1.NodeInfo\x12N\n\tListNodes\x12\x1f.borderlink.v1.ListNodesRequest\x1a .borderlink.v1.ListNodesResponse\x12Q\n\nLoadPolicy\x12 .borderlink.v1.LoadPolicyRequest\x1a!.borderlink.v1.LoadPolicyResponse\x12`\n\x0fPublishDownlink\x12%.borderlink.v1.PublishDownlinkRequest\x1a&.borderlink.v1.PublishDownlinkResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,25 +34,25 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'borderlink.proto.v1.admin_p
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_ENROLLNODEREQUEST']._serialized_start=117
-  _globals['_ENROLLNODEREQUEST']._serialized_end=254
-  _globals['_REVOKENODEREQUEST']._serialized_start=256
-  _globals['_REVOKENODEREQUEST']._serialized_end=336
-  _globals['_NODEINFO']._serialized_start=339
-  _globals['_NODEINFO']._serialized_end=709
-  _globals['_DOWNLINKACKINFO']._serialized_start=712
-  _globals['_DOWNLINKACKINFO']._serialized_end=852
-  _globals['_LISTNODESREQUEST']._serialized_start=854
-  _globals['_LISTNODESREQUEST']._serialized_end=927
-  _globals['_LISTNODESRESPONSE']._serialized_start=929
-  _globals['_LISTNODESRESPONSE']._serialized_end=988
-  _globals['_LOADPOLICYREQUEST']._serialized_start=990
-  _globals['_LOADPOLICYREQUEST']._serialized_end=1047
-  _globals['_LOADPOLICYRESPONSE']._serialized_start=1049
-  _globals['_LOADPOLICYRESPONSE']._serialized_end=1110
-  _globals['_PUBLISHDOWNLINKREQUEST']._serialized_start=1112
-  _globals['_PUBLISHDOWNLINKREQUEST']._serialized_end=1179
-  _globals['_PUBLISHDOWNLINKRESPONSE']._serialized_start=1181
-  _globals['_PUBLISHDOWNLINKRESPONSE']._serialized_end=1229
-  _globals['_ADMIN']._serialized_start=1232
-  _globals['_ADMIN']._serialized_end=1646
+  _globals['_ENROLLNODEREQUEST']._serialized_end=276
+  _globals['_REVOKENODEREQUEST']._serialized_start=278
+  _globals['_REVOKENODEREQUEST']._serialized_end=358
+  _globals['_NODEINFO']._serialized_start=361
+  _globals['_NODEINFO']._serialized_end=753
+  _globals['_DOWNLINKACKINFO']._serialized_start=756
+  _globals['_DOWNLINKACKINFO']._serialized_end=896
+  _globals['_LISTNODESREQUEST']._serialized_start=898
+  _globals['_LISTNODESREQUEST']._serialized_end=971
+  _globals['_LISTNODESRESPONSE']._serialized_start=973
+  _globals['_LISTNODESRESPONSE']._serialized_end=1032
+  _globals['_LOADPOLICYREQUEST']._serialized_start=1034
+  _globals['_LOADPOLICYREQUEST']._serialized_end=1091
+  _globals['_LOADPOLICYRESPONSE']._serialized_start=1093
+  _globals['_LOADPOLICYRESPONSE']._serialized_end=1154
+  _globals['_PUBLISHDOWNLINKREQUEST']._serialized_start=1156
+  _globals['_PUBLISHDOWNLINKREQUEST']._serialized_end=1223
+  _globals['_PUBLISHDOWNLINKRESPONSE']._serialized_start=1225
+  _globals['_PUBLISHDOWNLINKRESPONSE']._serialized_end=1273
+  _globals['_ADMIN']._serialized_start=1276
+  _globals['_ADMIN']._serialized_end=1690
 # @@protoc_insertion_point(module_scope)

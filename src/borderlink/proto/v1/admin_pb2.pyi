@@ -9,20 +9,22 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class EnrollNodeRequest(_message.Message):
-    __slots__ = ("node_id", "public_key", "certificate_der", "site", "agency", "hardware_profile")
+    __slots__ = ("node_id", "public_key", "certificate_der", "site", "agency", "hardware_profile", "record_types")
     NODE_ID_FIELD_NUMBER: _ClassVar[int]
     PUBLIC_KEY_FIELD_NUMBER: _ClassVar[int]
     CERTIFICATE_DER_FIELD_NUMBER: _ClassVar[int]
     SITE_FIELD_NUMBER: _ClassVar[int]
     AGENCY_FIELD_NUMBER: _ClassVar[int]
     HARDWARE_PROFILE_FIELD_NUMBER: _ClassVar[int]
+    RECORD_TYPES_FIELD_NUMBER: _ClassVar[int]
     node_id: str
     public_key: bytes
     certificate_der: bytes
     site: str
     agency: str
     hardware_profile: str
-    def __init__(self, node_id: _Optional[str] = ..., public_key: _Optional[bytes] = ..., certificate_der: _Optional[bytes] = ..., site: _Optional[str] = ..., agency: _Optional[str] = ..., hardware_profile: _Optional[str] = ...) -> None: ...
+    record_types: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, node_id: _Optional[str] = ..., public_key: _Optional[bytes] = ..., certificate_der: _Optional[bytes] = ..., site: _Optional[str] = ..., agency: _Optional[str] = ..., hardware_profile: _Optional[str] = ..., record_types: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class RevokeNodeRequest(_message.Message):
     __slots__ = ("node_id", "revoked_at_unix_ms", "reason")
@@ -35,7 +37,7 @@ class RevokeNodeRequest(_message.Message):
     def __init__(self, node_id: _Optional[str] = ..., revoked_at_unix_ms: _Optional[int] = ..., reason: _Optional[str] = ...) -> None: ...
 
 class NodeInfo(_message.Message):
-    __slots__ = ("node_id", "public_key", "kid", "site", "agency", "hardware_profile", "enrolled_at_unix_ms", "revoked_at_unix_ms", "last_seq", "last_hash", "last_seen_unix_ms", "clock_skew_ms", "backlog", "keys", "downlink_acks")
+    __slots__ = ("node_id", "public_key", "kid", "site", "agency", "hardware_profile", "enrolled_at_unix_ms", "revoked_at_unix_ms", "last_seq", "last_hash", "last_seen_unix_ms", "clock_skew_ms", "backlog", "keys", "downlink_acks", "record_types")
     NODE_ID_FIELD_NUMBER: _ClassVar[int]
     PUBLIC_KEY_FIELD_NUMBER: _ClassVar[int]
     KID_FIELD_NUMBER: _ClassVar[int]
@@ -51,6 +53,7 @@ class NodeInfo(_message.Message):
     BACKLOG_FIELD_NUMBER: _ClassVar[int]
     KEYS_FIELD_NUMBER: _ClassVar[int]
     DOWNLINK_ACKS_FIELD_NUMBER: _ClassVar[int]
+    RECORD_TYPES_FIELD_NUMBER: _ClassVar[int]
     node_id: str
     public_key: bytes
     kid: bytes
@@ -66,7 +69,8 @@ class NodeInfo(_message.Message):
     backlog: int
     keys: _containers.RepeatedCompositeFieldContainer[_common_pb2.NodeKey]
     downlink_acks: _containers.RepeatedCompositeFieldContainer[DownlinkAckInfo]
-    def __init__(self, node_id: _Optional[str] = ..., public_key: _Optional[bytes] = ..., kid: _Optional[bytes] = ..., site: _Optional[str] = ..., agency: _Optional[str] = ..., hardware_profile: _Optional[str] = ..., enrolled_at_unix_ms: _Optional[int] = ..., revoked_at_unix_ms: _Optional[int] = ..., last_seq: _Optional[int] = ..., last_hash: _Optional[bytes] = ..., last_seen_unix_ms: _Optional[int] = ..., clock_skew_ms: _Optional[int] = ..., backlog: _Optional[int] = ..., keys: _Optional[_Iterable[_Union[_common_pb2.NodeKey, _Mapping]]] = ..., downlink_acks: _Optional[_Iterable[_Union[DownlinkAckInfo, _Mapping]]] = ...) -> None: ...
+    record_types: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, node_id: _Optional[str] = ..., public_key: _Optional[bytes] = ..., kid: _Optional[bytes] = ..., site: _Optional[str] = ..., agency: _Optional[str] = ..., hardware_profile: _Optional[str] = ..., enrolled_at_unix_ms: _Optional[int] = ..., revoked_at_unix_ms: _Optional[int] = ..., last_seq: _Optional[int] = ..., last_hash: _Optional[bytes] = ..., last_seen_unix_ms: _Optional[int] = ..., clock_skew_ms: _Optional[int] = ..., backlog: _Optional[int] = ..., keys: _Optional[_Iterable[_Union[_common_pb2.NodeKey, _Mapping]]] = ..., downlink_acks: _Optional[_Iterable[_Union[DownlinkAckInfo, _Mapping]]] = ..., record_types: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class DownlinkAckInfo(_message.Message):
     __slots__ = ("kind", "version", "applied", "message", "received_at_unix_ms")

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from borderlink.proto.v1 import common_pb2 as borderlink_dot_proto_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$borderlink/proto/v1/federation.proto\x12\rborderlink.v1\x1a borderlink/proto/v1/common.proto\"\x80\x01\n\x10SubscribeRequest\x12+\n\x06\x66ilter\x18\x01 \x01(\x0b\x32\x1b.borderlink.v1.RecordFilter\x12\x0e\n\x06\x63ursor\x18\x02 \x01(\x04\x12\x0e\n\x06\x66ollow\x18\x03 \x01(\x08\x12\x1f\n\x17include_inclusion_proof\x18\x04 \x01(\x08\"\xc0\x01\n\x0f\x46\x65\x64\x65ratedRecord\x12\x11\n\tlog_index\x18\x01 \x01(\x04\x12\x0e\n\x06record\x18\x02 \x01(\x0c\x12\x13\n\x0b\x64isclosures\x18\x03 \x03(\x0c\x12(\n\x08node_key\x18\x04 \x01(\x0b\x32\x16.borderlink.v1.NodeKey\x12\x36\n\x0finclusion_proof\x18\x05 \x01(\x0b\x32\x1d.borderlink.v1.InclusionProof\x12\x13\n\x0bnext_cursor\x18\x06 \x01(\x04\"V\n\x0e\x46\x65\x64\x65ratedBatch\x12/\n\x07records\x18\x01 \x03(\x0b\x32\x1e.borderlink.v1.FederatedRecord\x12\x13\n\x0bnext_cursor\x18\x02 \x01(\x04\"{\n\x0cQueryRequest\x12+\n\x06\x66ilter\x18\x01 \x01(\x0b\x32\x1b.borderlink.v1.RecordFilter\x12\x0e\n\x06\x63ursor\x18\x02 \x01(\x04\x12\r\n\x05limit\x18\x03 \x01(\r\x12\x1f\n\x17include_inclusion_proof\x18\x04 \x01(\x08\"c\n\rQueryResponse\x12/\n\x07records\x18\x01 \x03(\x0b\x32\x1e.borderlink.v1.FederatedRecord\x12\x13\n\x0bnext_cursor\x18\x02 \x01(\x04\x12\x0c\n\x04more\x18\x03 \x01(\x08\x32\xf6\x01\n\nFederation\x12N\n\tSubscribe\x12\x1f.borderlink.v1.SubscribeRequest\x1a\x1e.borderlink.v1.FederatedRecord0\x01\x12T\n\x10SubscribeBatches\x12\x1f.borderlink.v1.SubscribeRequest\x1a\x1d.borderlink.v1.FederatedBatch0\x01\x12\x42\n\x05Query\x12\x1b.borderlink.v1.QueryRequest\x1a\x1c.borderlink.v1.QueryResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$borderlink/proto/v1/federation.proto\x12\rborderlink.v1\x1a borderlink/proto/v1/common.proto\"\x80\x01\n\x10SubscribeRequest\x12+\n\x06\x66ilter\x18\x01 \x01(\x0b\x32\x1b.borderlink.v1.RecordFilter\x12\x0e\n\x06\x63ursor\x18\x02 \x01(\x04\x12\x0e\n\x06\x66ollow\x18\x03 \x01(\x08\x12\x1f\n\x17include_inclusion_proof\x18\x04 \x01(\x08\"\xdd\x01\n\x0f\x46\x65\x64\x65ratedRecord\x12\x11\n\tlog_index\x18\x01 \x01(\x04\x12\x0e\n\x06record\x18\x02 \x01(\x0c\x12\x13\n\x0b\x64isclosures\x18\x03 \x03(\x0c\x12(\n\x08node_key\x18\x04 \x01(\x0b\x32\x16.borderlink.v1.NodeKey\x12\x36\n\x0finclusion_proof\x18\x05 \x01(\x0b\x32\x1d.borderlink.v1.InclusionProof\x12\x13\n\x0bnext_cursor\x18\x06 \x01(\x04\x12\x1b\n\x13received_at_unix_ms\x18\x07 \x01(\x03\"V\n\x0e\x46\x65\x64\x65ratedBatch\x12/\n\x07records\x18\x01 \x03(\x0b\x32\x1e.borderlink.v1.FederatedRecord\x12\x13\n\x0bnext_cursor\x18\x02 \x01(\x04\"{\n\x0cQueryRequest\x12+\n\x06\x66ilter\x18\x01 \x01(\x0b\x32\x1b.borderlink.v1.RecordFilter\x12\x0e\n\x06\x63ursor\x18\x02 \x01(\x04\x12\r\n\x05limit\x18\x03 \x01(\r\x12\x1f\n\x17include_inclusion_proof\x18\x04 \x01(\x08\"c\n\rQueryResponse\x12/\n\x07records\x18\x01 \x03(\x0b\x32\x1e.borderlink.v1.FederatedRecord\x12\x13\n\x0bnext_cursor\x18\x02 \x01(\x04\x12\x0c\n\x04more\x18\x03 \x01(\x08\x32\xf6\x01\n\nFederation\x12N\n\tSubscribe\x12\x1f.borderlink.v1.SubscribeRequest\x1a\x1e.borderlink.v1.FederatedRecord0\x01\x12T\n\x10SubscribeBatches\x12\x1f.borderlink.v1.SubscribeRequest\x1a\x1d.borderlink.v1.FederatedBatch0\x01\x12\x42\n\x05Query\x12\x1b.borderlink.v1.QueryRequest\x1a\x1c.borderlink.v1.QueryResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,13 +35,13 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_SUBSCRIBEREQUEST']._serialized_start=90
   _globals['_SUBSCRIBEREQUEST']._serialized_end=218
   _globals['_FEDERATEDRECORD']._serialized_start=221
-  _globals['_FEDERATEDRECORD']._serialized_end=413
-  _globals['_FEDERATEDBATCH']._serialized_start=415
-  _globals['_FEDERATEDBATCH']._serialized_end=501
-  _globals['_QUERYREQUEST']._serialized_start=503
-  _globals['_QUERYREQUEST']._serialized_end=626
-  _globals['_QUERYRESPONSE']._serialized_start=628
-  _globals['_QUERYRESPONSE']._serialized_end=727
-  _globals['_FEDERATION']._serialized_start=730
-  _globals['_FEDERATION']._serialized_end=976
+  _globals['_FEDERATEDRECORD']._serialized_end=442
+  _globals['_FEDERATEDBATCH']._serialized_start=444
+  _globals['_FEDERATEDBATCH']._serialized_end=530
+  _globals['_QUERYREQUEST']._serialized_start=532
+  _globals['_QUERYREQUEST']._serialized_end=655
+  _globals['_QUERYRESPONSE']._serialized_start=657
+  _globals['_QUERYRESPONSE']._serialized_end=756
+  _globals['_FEDERATION']._serialized_start=759
+  _globals['_FEDERATION']._serialized_end=1005
 # @@protoc_insertion_point(module_scope)

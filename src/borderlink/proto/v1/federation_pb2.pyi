@@ -20,20 +20,22 @@ class SubscribeRequest(_message.Message):
     def __init__(self, filter: _Optional[_Union[_common_pb2.RecordFilter, _Mapping]] = ..., cursor: _Optional[int] = ..., follow: _Optional[bool] = ..., include_inclusion_proof: _Optional[bool] = ...) -> None: ...
 
 class FederatedRecord(_message.Message):
-    __slots__ = ("log_index", "record", "disclosures", "node_key", "inclusion_proof", "next_cursor")
+    __slots__ = ("log_index", "record", "disclosures", "node_key", "inclusion_proof", "next_cursor", "received_at_unix_ms")
     LOG_INDEX_FIELD_NUMBER: _ClassVar[int]
     RECORD_FIELD_NUMBER: _ClassVar[int]
     DISCLOSURES_FIELD_NUMBER: _ClassVar[int]
     NODE_KEY_FIELD_NUMBER: _ClassVar[int]
     INCLUSION_PROOF_FIELD_NUMBER: _ClassVar[int]
     NEXT_CURSOR_FIELD_NUMBER: _ClassVar[int]
+    RECEIVED_AT_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
     log_index: int
     record: bytes
     disclosures: _containers.RepeatedScalarFieldContainer[bytes]
     node_key: _common_pb2.NodeKey
     inclusion_proof: _common_pb2.InclusionProof
     next_cursor: int
-    def __init__(self, log_index: _Optional[int] = ..., record: _Optional[bytes] = ..., disclosures: _Optional[_Iterable[bytes]] = ..., node_key: _Optional[_Union[_common_pb2.NodeKey, _Mapping]] = ..., inclusion_proof: _Optional[_Union[_common_pb2.InclusionProof, _Mapping]] = ..., next_cursor: _Optional[int] = ...) -> None: ...
+    received_at_unix_ms: int
+    def __init__(self, log_index: _Optional[int] = ..., record: _Optional[bytes] = ..., disclosures: _Optional[_Iterable[bytes]] = ..., node_key: _Optional[_Union[_common_pb2.NodeKey, _Mapping]] = ..., inclusion_proof: _Optional[_Union[_common_pb2.InclusionProof, _Mapping]] = ..., next_cursor: _Optional[int] = ..., received_at_unix_ms: _Optional[int] = ...) -> None: ...
 
 class FederatedBatch(_message.Message):
     __slots__ = ("records", "next_cursor")

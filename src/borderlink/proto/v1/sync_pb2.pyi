@@ -21,6 +21,11 @@ class RejectReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     REJECT_REASON_INVALID_BODY: _ClassVar[RejectReason]
     REJECT_REASON_OVERSIZED: _ClassVar[RejectReason]
     REJECT_REASON_BAD_DISCLOSURE: _ClassVar[RejectReason]
+    REJECT_REASON_WRONG_SITE: _ClassVar[RejectReason]
+    REJECT_REASON_WRONG_AGENCY: _ClassVar[RejectReason]
+    REJECT_REASON_TYPE_NOT_ALLOWED: _ClassVar[RejectReason]
+    REJECT_REASON_TIME_IN_FUTURE: _ClassVar[RejectReason]
+    REJECT_REASON_TIME_BEFORE_PREVIOUS: _ClassVar[RejectReason]
 
 class DownlinkKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -39,6 +44,11 @@ REJECT_REASON_EQUIVOCATION: RejectReason
 REJECT_REASON_INVALID_BODY: RejectReason
 REJECT_REASON_OVERSIZED: RejectReason
 REJECT_REASON_BAD_DISCLOSURE: RejectReason
+REJECT_REASON_WRONG_SITE: RejectReason
+REJECT_REASON_WRONG_AGENCY: RejectReason
+REJECT_REASON_TYPE_NOT_ALLOWED: RejectReason
+REJECT_REASON_TIME_IN_FUTURE: RejectReason
+REJECT_REASON_TIME_BEFORE_PREVIOUS: RejectReason
 DOWNLINK_KIND_UNSPECIFIED: DownlinkKind
 DOWNLINK_KIND_WATCHLIST: DownlinkKind
 DOWNLINK_KIND_CONFIG: DownlinkKind
