@@ -4,8 +4,11 @@ Glue at the top level because it needs both the CA (``borderlink.provisioning``)
 configuration format, and the hub never imports provisioning. Writes into DIR:
 
 * ``ca.pem`` — the deployment's trust bundle (issuing CA, then root) from the CA directory
-  (``--ca-dir``, default ``DIR/ca``: made with ``borderlink provision ca init`` when it holds no
-  root yet, else reused; move its ``root.key`` offline in production);
+  (``--ca-dir``, default ``DIR-ca`` beside DIR: made as ``borderlink provision ca init`` makes
+  it when it holds no root yet, else reused). The CA never lives inside DIR: the hub's folder
+  holds the store (names, document numbers, MRZ lines) and the hub's own key, and a copy or
+  a compromise of it must not carry the keys that issue every identity; ``init`` says where
+  the CA is and that its ``root.key`` goes offline;
 * ``hub.pem`` / ``hub.key`` — the hub's server certificate (``localhost``, ``127.0.0.1``), issued
   as ``borderlink provision cert hub`` issues it;
 * ``admin.pem`` / ``admin.key`` — a technician certificate for ``borderlink hub enroll …``;
@@ -28,6 +31,26 @@ from borderlink.common.errors import UsageError
 DEFAULT_ORIGIN = "borderlink.example/AZ/log"
 
 
+def default_ca_dir(directory: Path) -> Path:
+    """Where ``hub init --dir DIR`` keeps a CA it creates: ``DIR-ca``, beside DIR, not in it."""
+    return directory.parent / f"{directory.name}-ca"
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    path, folder = path.resolve(), folder.resolve()
+    return path == folder or folder in path.parents
+
+
+def _private_dir(directory: Path) -> None:
+    """The hub folder, 0700 whatever the umask: it holds the store and the hub's keys."""
+    old = os.umask(0o077)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    finally:
+        os.umask(old)
+    os.chmod(directory, 0o700)
+
+
 def init_hub_dir(
     directory: Path,
     *,
@@ -44,11 +67,17 @@ def init_hub_dir(
     from borderlink.provisioning.ca import write_private
     from borderlink.provisioning.trust import ROOT_CERT, CaDirectory, init_ca_directory
 
-    directory.mkdir(parents=True, exist_ok=True)
     config = directory / "hub.toml"
     if config.exists():
         raise UsageError(f"{config} exists; init never overwrites a hub")
-    ca_dir = ca_dir if ca_dir is not None else directory / "ca"
+    ca_dir = ca_dir if ca_dir is not None else default_ca_dir(directory)
+    if _inside(ca_dir, directory):
+        raise UsageError(
+            f"--ca-dir {ca_dir} is inside the hub folder {directory}: keep the CA apart "
+            "(its root key offline), e.g. --ca-dir "
+            f"{default_ca_dir(directory)}"
+        )
+    _private_dir(directory)
     ca = CaDirectory(ca_dir) if (ca_dir / ROOT_CERT).exists() else init_ca_directory(ca_dir)
     (directory / "ca.pem").write_bytes(ca.trust_pem)
     ca.issue(Identity(Role.HUB, "hub"), directory, dns_names=["localhost"],
@@ -84,14 +113,26 @@ signing_key = "log.skey"
 
 
 def _init(args: argparse.Namespace) -> int:
+    import sys
+
+    from borderlink.provisioning.trust import ROOT_CERT, ROOT_KEY
+
+    directory = Path(args.dir)
+    ca_dir = Path(args.ca_dir) if args.ca_dir else default_ca_dir(directory)
+    existed = (ca_dir / ROOT_CERT).exists()
     config = init_hub_dir(
-        Path(args.dir),
+        directory,
         origin=args.origin,
         listen=args.listen,
         metrics_port=None if args.metrics_port == 0 else args.metrics_port,
-        ca_dir=Path(args.ca_dir) if args.ca_dir else None,
+        ca_dir=ca_dir,
     )
     print(config)
+    made = "used the existing CA in" if existed else "made the deployment's CA in"
+    offline = (f"move {ca_dir / ROOT_KEY} offline (it is only needed to make a new issuing CA)"
+               if (ca_dir / ROOT_KEY).exists() else "its root key is not there (offline): good")
+    print(f"borderlink hub init: {made} {ca_dir}, outside the hub folder; {offline}",
+          file=sys.stderr)  # fmt: skip
     return EXIT_OK
 
 
@@ -113,7 +154,8 @@ def add_init_command(commands: argparse._SubParsersAction) -> None:  # type: ign
     p.add_argument("--dir", required=True, help="directory to fill (created if missing)")
     p.add_argument(
         "--ca-dir",
-        help="the deployment's CA directory (default DIR/ca; made if it holds no root)",
+        help="the deployment's CA directory, outside DIR (default DIR-ca beside it; "
+        "made if it holds no root, e.g. reuse one from `borderlink provision ca init`)",
     )
     p.add_argument("--origin", default=DEFAULT_ORIGIN, help="log origin (default %(default)s)")
     p.add_argument("--listen", type=hub_address, default="127.0.0.1:7443",

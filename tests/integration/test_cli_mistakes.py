@@ -69,9 +69,9 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
         done = borderlink("hub", "init", "--dir", str(root / name), "--listen",
                           f"127.0.0.1:{listen}", "--metrics-port", str(metrics))  # fmt: skip
         assert done.returncode == 0, done.stderr
-    CaDirectory(root / "hub" / "ca").issuing().issue_agency("SBS").save(
+    CaDirectory(root / "hub-ca").issuing().issue_agency("SBS").save(
         root / "sbs.pem", root / "sbs.key")
-    CaDirectory(root / "foreign" / "ca").issuing().issue_agency("SBS").save(
+    CaDirectory(root / "foreign-ca").issuing().issue_agency("SBS").save(
         root / "intruder.pem", root / "intruder.key")
     # a hub configuration whose key is not its certificate's
     toml = (root / "hub" / "hub.toml").read_text()

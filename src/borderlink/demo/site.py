@@ -108,6 +108,11 @@ class Site:
         return self.work / "hub"
 
     @property
+    def ca_dir(self) -> Path:
+        """The deployment's CA, beside the hub's folder and not in it (as ``hub init`` keeps it)."""
+        return self.work / "ca"
+
+    @property
     def hub_address(self) -> str:
         return f"127.0.0.1:{self.hub_port}"
 
@@ -129,8 +134,9 @@ class Site:
         (self.work / "logs").mkdir(parents=True, exist_ok=True)
         self.hub_port = _free_port()
         self.metrics_port = int(env_default("DEMO_METRICS_PORT", 0)) or _free_port()
-        init_hub_dir(self.hub_dir, listen=self.hub_address, metrics_port=self.metrics_port)
-        ca = self.ca = CaDirectory(self.hub_dir / "ca").issuing()
+        init_hub_dir(self.hub_dir, listen=self.hub_address, metrics_port=self.metrics_port,
+                     ca_dir=self.ca_dir)
+        ca = self.ca = CaDirectory(self.ca_dir).issuing()
         for agency in AGENCIES:
             cert_path, key_path = self.agency_files(agency)
             cert_path.parent.mkdir(parents=True, exist_ok=True)

@@ -181,11 +181,15 @@ def init_ca_directory(
     root_days: int = DEFAULT_CA_DAYS,
     issuing_days: int = DEFAULT_ISSUING_DAYS,
 ) -> CaDirectory:
-    """Make a root and an issuing CA in *directory*; refuses a directory that has a root."""
-    directory.mkdir(parents=True, exist_ok=True)
+    """Make a root and an issuing CA in *directory*; refuses a directory that has a root.
+
+    The folder is made 0700 whatever the umask: it holds the keys that issue every identity.
+    """
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     ca = CaDirectory(directory)
     if (directory / ROOT_CERT).exists() or (directory / ROOT_KEY).exists():
         raise CaDirectoryError(f"{directory} already holds a root CA; init never overwrites one")
+    os.chmod(directory, 0o700)
     root = CertificateAuthority.create(f"{name} root CA", valid_days=root_days, path_length=1)
     issuing = root.issue_ca(f"{name} issuing CA", valid_days=issuing_days)
     write_private(directory / ROOT_KEY, key_to_pem(root.key, root_passphrase))

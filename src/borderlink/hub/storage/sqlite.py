@@ -13,6 +13,7 @@ thread has its own connection. The sequencer lock is an exclusive ``flock`` on
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
 import sqlite3
 import threading
@@ -26,6 +27,32 @@ from borderlink.hub.errors import StorageError, StorageUnavailableError
 from borderlink.hub.storage._sql import ADDED_COLUMNS, SqlStorage, schema_statements
 
 _SYNC_MODES = ("OFF", "NORMAL", "FULL", "EXTRA")
+_FILE_MODE, _DIR_MODE = 0o600, 0o700  # the store holds names, document numbers and MRZ lines
+
+log = logging.getLogger("borderlink.hub.storage.sqlite")
+
+
+def _private(path: Path) -> None:
+    """Make the database's folder 0700 and the database 0600 before SQLite touches them.
+
+    SQLite gives the ``-wal`` and ``-shm`` files the mode of the database file, so a 0600
+    database (one made by an older version is tightened) covers all three, and the sequencer
+    lock is created 0600 too. The umask is narrowed meanwhile so nothing is ever created
+    readable by others, even for an instant, whatever the process umask.
+    """
+    old = os.umask(0o077)
+    try:
+        # A missing folder stays an error (a mistyped path is not created).
+        if path.parent.stat().st_uid == os.geteuid():
+            os.chmod(path.parent, _DIR_MODE)
+        else:  # a folder someone else owns (/tmp): the files themselves are still 0600
+            log.warning("hub database folder %s is not ours; not narrowing its mode", path.parent)
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, _FILE_MODE))
+        for p in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+            if p.exists():
+                os.chmod(p, _FILE_MODE)
+    finally:
+        os.umask(old)
 
 
 @dataclass(frozen=True)
@@ -91,6 +118,7 @@ class SqliteStorage(SqlStorage):
         """Open (creating if needed) the database at *path* and its schema."""
         config = SqliteConfig(Path(path), **options)
         try:
+            _private(config.path)
             writer = cls._connect(config)
             for stmt in schema_statements(
                 "INTEGER", "BLOB", "INTEGER PRIMARY KEY AUTOINCREMENT", " WITHOUT ROWID"
@@ -100,7 +128,7 @@ class SqliteStorage(SqlStorage):
                 have = {row[1] for row in writer.execute(f"PRAGMA table_info({table})")}
                 if column not in have:
                     writer.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, OSError) as exc:
             raise StorageUnavailableError(
                 f"cannot open SQLite database {config.path}: {exc}"
             ) from exc
