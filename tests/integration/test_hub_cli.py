@@ -95,6 +95,8 @@ def test_init_serve_enroll_sync_and_stop(tmp_path: Path, capsys) -> None:
                     "AZ-AST",
                     "--agency",
                     "SBS",
+                    "--record-types",
+                    "document.check",
                     *conn,
                 ]
             )
@@ -190,7 +192,8 @@ def test_hub_folder_and_store_are_owner_only_and_the_ca_lives_apart(tmp_path: Pa
         conn = ["--hub", f"127.0.0.1:{port}", "--cert", str(d / "admin.pem"), "--key",
                 str(d / "admin.key"), "--ca", str(d / "ca.pem")]  # fmt: skip
         assert main(["hub", "enroll", node.node_id, "--public-key", node.key.public.hex(),
-                     "--site", "AZ-AST", "--agency", "SBS", *conn]) == 0  # fmt: skip
+                     "--site", "AZ-AST", "--agency", "SBS", "--record-types", "document.check",
+                     *conn]) == 0  # fmt: skip
         stream = Stream(grpc.secure_channel(
             f"127.0.0.1:{port}",
             grpc.ssl_channel_credentials(ca.cert_pem, node.cert.key_pem(), node.cert.cert_pem)))
