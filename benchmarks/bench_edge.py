@@ -54,6 +54,7 @@ from borderlink.edge.journal import Journal
 from borderlink.edge.processors.base import AlertLevel, Decision
 from borderlink.edge.recorder import Recorder
 from borderlink.edge.uplink import TlsMaterial, Uplink, UplinkConfig
+from borderlink.hardware_profiles.loader import load_profile
 from borderlink.hardware_profiles.protocols import nmea
 from borderlink.hardware_profiles.readings import NmeaFix, RadioStatus
 from borderlink.proto.keys import SigningKey
@@ -237,7 +238,8 @@ class HubChild:
         with self.channel(self.admin) as ch:
             admin_pb2_grpc.AdminStub(ch).EnrollNode(admin_pb2.EnrollNodeRequest(
                 node_id=node_id, public_key=public, site=SITE, agency="SBS",
-                hardware_profile="patrol-radio"), timeout=10)
+                hardware_profile="patrol-radio",
+                record_types=load_profile("patrol-radio").produces), timeout=10)
 
     def stop(self) -> None:
         assert self.proc.stdin is not None

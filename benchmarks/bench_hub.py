@@ -198,7 +198,8 @@ class Node:
         with pki.channel(port, pki.admin) as ch:
             admin_pb2_grpc.AdminStub(ch).EnrollNode(
                 admin_pb2.EnrollNodeRequest(node_id=self.node_id, public_key=self.key.public,
-                                            site="AZ-BIL", agency="SBS"),
+                                            site="AZ-BIL", agency="SBS",
+                                            record_types=list(BODIES)),
                 timeout=10,
             )
 

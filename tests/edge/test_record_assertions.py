@@ -19,36 +19,40 @@ from borderlink.proto.record_types import default_registry, node_registry
 
 from .conftest import NODE_ID, SITE
 
-T = 1_796_644_700.0  # seconds
+T = 1_700_000_000.0  # seconds
 
 
 def _tamper(i: int) -> dict[str, str]:
     return {"kind": "test", "detail": str(i)}
 
 
-def test_a_decision_dated_before_the_previous_record_is_stamped_no_earlier(
+def test_chain_time_never_goes_back_nor_ahead_of_the_node_clock(
     tmp_path: Path, node_key: SigningKey
 ) -> None:
     path = tmp_path / "j.db"
     with Journal.open(path) as j:
         rec = Recorder.for_journal(node_key, j, node_id=NODE_ID, site=SITE,
-                                   registry=default_registry())  # fmt: skip
+                                   registry=default_registry(),
+                                   wall_clock=lambda: T + 15.0)  # fmt: skip
         # A device reporting a later event first (its own times stay in the bodies).
         rec.record_many([Decision("node.tamper", _tamper(0), T + 10.0),
                          Decision("node.tamper", _tamper(1), T + 4.0),
                          Decision("node.tamper", _tamper(2), T + 12.0)])  # fmt: skip
         rec.record(Decision("node.tamper", _tamper(3), T + 1.0))
+        # A device clock an hour fast: the node's own clock dates it.
+        rec.record(Decision("node.tamper", _tamper(4), T + 3600.0))
     # After a restart the floor is the journal's last record.
     with Journal.open(path) as j:
         rec = Recorder.for_journal(node_key, j, node_id=NODE_ID, site=SITE,
-                                   registry=default_registry())  # fmt: skip
-        assert rec.last_time_ms == round((T + 12.0) * 1000)
-        rec.record(Decision("node.tamper", _tamper(4), T + 2.0))
-        rec.record(Decision("node.tamper", _tamper(5), T + 20.0))
+                                   registry=default_registry(),
+                                   wall_clock=lambda: T + 30.0)  # fmt: skip
+        assert rec.last_time_ms == round((T + 15.0) * 1000)
+        rec.record(Decision("node.tamper", _tamper(5), T + 2.0))
+        rec.record(Decision("node.tamper", _tamper(6), T + 20.0))
         records = [decode_record(r.raw) for r in j.iter_all()]
     times = [r.time_ms - round(T * 1000) for r in records]
-    assert times == [10_000, 10_000, 12_000, 12_000, 12_000, 20_000]
-    assert [r.body["detail"] for r in records] == ["0", "1", "2", "3", "4", "5"]
+    assert times == [10_000, 10_000, 12_000, 12_000, 15_000, 15_000, 20_000]
+    assert [r.body["detail"] for r in records] == ["0", "1", "2", "3", "4", "5", "6"]
     assert verify_chain(records).ok
 
 

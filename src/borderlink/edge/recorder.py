@@ -15,12 +15,13 @@ gone with the process memory.
 
 The clock quality stamped on each record comes from a callable — the uplink's last skew check
 (``ClockQuality.HUB`` while the node's clock agrees with the hub's, else ``UNSYNCHRONISED``).
-Timestamps are the device time of the decision (or the node clock for node events), with one
-rule: a chain's TIME never goes back. A decision dated before the previous record (a device
-that reports an event after a later one, a lab file acquired before the last record) is
-stamped with the previous record's time; its own times stay in its body. The hub refuses a
-record dated before its node's previous one (issue #18: a node may not backdate), and a
-refused record would stop the node's chain there.
+Timestamps are the device time of the decision (or the node clock for node events), within
+two rules the hub enforces (issue #18: a node may not backdate nor date ahead), since a
+refused record would stop the node's chain there: a chain's TIME never goes back, and never
+runs ahead of the node's own clock. A decision dated before the previous record (a device that
+reports an event after a later one, a lab file acquired before the last record) is stamped
+with the previous record's time; one dated after the node's clock (a device clock that runs
+fast) with the node's clock. Its own times stay in its body.
 """
 
 from __future__ import annotations
@@ -128,11 +129,12 @@ class Recorder:
             clock = int(self.clock_quality())
             signed: list[tuple[SignedRecord, Decision]] = []
             floor = self.last_time_ms
+            now = _ms(self.wall_clock())
             for d in decisions:
                 if admit and not self.journal.admit(d.record_type):
                     self.thinned += 1
                     continue
-                floor = max(floor, _ms(d.t))
+                floor = max(floor, min(_ms(d.t), now))
                 rec = scratch.prepare(d.record_type, d.body, time_ms=floor, clock=clock)
                 scratch.commit(rec)
                 signed.append((rec, d))
