@@ -11,6 +11,7 @@ and the key. Example (``borderlink hub init`` writes one)::
     reuse_port = false             # several hub processes on one port (SO_REUSEPORT)
     verify_workers = 0             # processes verifying records (0: in the stream threads;
                                    # one per core is fastest, and what `hub init` writes)
+    handshake_timeout_s = 10.0     # a client must finish the TLS handshake within this
 
     [tls]
     cert = "hub.pem"               # hub server certificate (PEM)
@@ -40,6 +41,9 @@ and the key. Example (``borderlink hub init`` writes one)::
     max_in_flight_batches = 8
     hello_timeout_s = 10.0
     downlink_poll_s = 2.0
+    max_streams_per_node = 4       # Sync streams open at once per node certificate
+    max_streams_per_agency = 8     # Subscribe streams open at once per agency certificate
+    max_equivocations_kept = 4     # conflicting records kept per (node, seq); more are counted
 """
 
 from __future__ import annotations
@@ -102,6 +106,12 @@ class HubConfig:
     reuse_port: bool = False
     #: Worker processes verifying records (0: in the stream's own thread).
     verify_workers: int = 0
+    #: Seconds a client has to finish the TLS handshake (a stalled one is dropped).
+    handshake_timeout_s: float = 10.0
+    #: Federation streams open at once per agency identity.
+    max_streams_per_agency: int = 8
+    #: Distinct conflicting records kept as evidence per (node, seq); the rest are counted.
+    max_equivocations_kept: int = 4
     source: str = "<config>"
 
 
@@ -187,7 +197,8 @@ def parse_config(text: str, *, source: str = "<config>", base: Path | None = Non
         raise ConfigError(f"{source}: not valid TOML: {exc}") from exc
     r.known(doc, "", {"server", "tls", "storage", "log", "metrics", "health", "limits"})
     server = r.table(doc, "server") or {}
-    r.known(server, "server", {"listen", "grace_s", "max_workers", "reuse_port", "verify_workers"})
+    r.known(server, "server", {"listen", "grace_s", "max_workers", "reuse_port", "verify_workers",
+                          "handshake_timeout_s"})
     listen = r.get(server, "server", "listen", str)
     host, sep, port = listen.rpartition(":")
     if not sep or not host or not port.isdigit() or int(port) > 65535:
@@ -248,6 +259,9 @@ def parse_config(text: str, *, source: str = "<config>", base: Path | None = Non
             "max_in_flight_batches",
             "hello_timeout_s",
             "downlink_poll_s",
+            "max_streams_per_node",
+            "max_streams_per_agency",
+            "max_equivocations_kept",
         },
     )
     limits = SyncLimits(
@@ -260,6 +274,7 @@ def parse_config(text: str, *, source: str = "<config>", base: Path | None = Non
         ),
         hello_timeout_s=r.positive(limits_t, "limits", "hello_timeout_s", float, 10.0),
         downlink_poll_s=r.positive(limits_t, "limits", "downlink_poll_s", float, 2.0),
+        max_streams_per_node=r.positive(limits_t, "limits", "max_streams_per_node", int, 4),
     )
     if limits.max_batch_records > MAX_BATCH_RECORDS or limits.max_batch_bytes > MAX_BATCH_BYTES:
         raise r.fail(
@@ -278,6 +293,9 @@ def parse_config(text: str, *, source: str = "<config>", base: Path | None = Non
         max_workers=r.positive(server, "server", "max_workers", int, 256),
         reuse_port=r.get(server, "server", "reuse_port", bool, False),
         verify_workers=r.get(server, "server", "verify_workers", int, 0),
+        handshake_timeout_s=r.positive(server, "server", "handshake_timeout_s", float, 10.0),
+        max_streams_per_agency=r.positive(limits_t, "limits", "max_streams_per_agency", int, 8),
+        max_equivocations_kept=r.positive(limits_t, "limits", "max_equivocations_kept", int, 4),
         source=source,
     )
 

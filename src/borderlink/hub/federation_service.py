@@ -49,8 +49,10 @@ import cbor2
 import grpc
 
 from borderlink.hub.errors import CursorError, FederationError, StorageError
+from borderlink.hub.metrics import HubMetrics
 from borderlink.hub.policy import DENY_ALL, AgencyPolicy, Policy, TypeAccess
 from borderlink.hub.storage import CheckpointRow, RecordFilter, Storage
+from borderlink.hub.stream_slots import StreamSlots
 from borderlink.proto import merkle
 from borderlink.proto.cose import decode_sign1, protected_header
 from borderlink.proto.errors import RecordDecodeError
@@ -68,6 +70,9 @@ POLL_INTERVAL_S = 0.25
 NODE_CACHE_S = 5.0
 #: Pages a subscription reads ahead of what gRPC has sent (0: read inline).
 PREFETCH_PAGES = 2
+#: Federation streams one agency may hold open at once (a feed per consumer, a few replicas);
+#: more are refused RESOURCE_EXHAUSTED (``[limits] max_streams_per_agency``).
+MAX_STREAMS_PER_AGENCY = 8
 #: Query examines at most this many pages before answering (``more`` is then true).
 QUERY_MAX_PAGES = 10
 
@@ -540,8 +545,13 @@ class FederationServicer:
         poll_interval_s: float = POLL_INTERVAL_S,
         page_records: int = PAGE_RECORDS,
         prefetch_pages: int = PREFETCH_PAGES,
+        slots: StreamSlots | None = None,
     ) -> None:
         self.storage = storage
+        #: Subscribe/SubscribeBatches streams open at once per agency (both count together).
+        self.slots = slots or StreamSlots(
+            "Subscribe", MAX_STREAMS_PER_AGENCY, HubMetrics(), who="agency"
+        )
         self._policy: PolicySource = policy if callable(policy) else (lambda: policy)
         self._identify = identify
         self.notifier = notifier or LogNotifier()
@@ -588,6 +598,17 @@ class FederationServicer:
         batched: bool,
     ) -> Iterator[bytes]:
         agency = self._agency(context)
+        with self.slots.hold(agency, context):
+            yield from self._stream(agency, request, context, batched=batched)
+
+    def _stream(
+        self,
+        agency: str,
+        request: federation_pb2.SubscribeRequest,
+        context: grpc.ServicerContext,
+        *,
+        batched: bool,
+    ) -> Iterator[bytes]:
         view = FederationView(self.storage, agency, page_records=self._page_records)
         try:
             snapshot_end = view.check_cursor(request.cursor)

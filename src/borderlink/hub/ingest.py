@@ -33,6 +33,7 @@ from typing import Any
 
 from borderlink.hub.errors import ChainConflictError, UnknownNodeError
 from borderlink.hub.storage import (
+    MAX_EQUIVOCATIONS_KEPT,
     ChainHead,
     NewDisclosure,
     NewRecord,
@@ -484,6 +485,8 @@ class BatchResult:
     #: node clock - hub clock of the batch's last accepted record (ms), None if none.
     skew_ms: int | None = None
     equivocations: int = 0
+    #: Conflicting records counted but not kept: their (node, seq) holds its limit.
+    equivocations_dropped: int = 0
 
 
 class Ingest:
@@ -497,8 +500,10 @@ class Ingest:
         clock_ms: Callable[[], int] = lambda: int(time.time() * 1000),
         on_equivocation: Callable[[str, int], None] | None = None,
         verifier: BatchVerifier | None = None,
+        max_equivocations_kept: int = MAX_EQUIVOCATIONS_KEPT,
     ) -> None:
         self.storage = storage
+        self.max_equivocations_kept = max_equivocations_kept
         self.registry = registry
         self.verifier: BatchVerifier = verifier or (
             lambda key, envelopes: verify_batch(key, envelopes, registry)
@@ -565,7 +570,7 @@ class Ingest:
         now = self.clock_ms()
         accepted: list[NewRecord] = []
         rejections: list[Rejection] = []
-        duplicates = equivocations = 0
+        duplicates = equivocations = dropped = 0
         skew: int | None = None
         broken = False
         if pending is not None and pending.public_key == node.public_key:
@@ -609,15 +614,18 @@ class Ingest:
                     e.seq == outcome.new.seq and e.conflicting_record == raw
                     for e in self.storage.list_equivocations(node_id)
                 )
+                kept = known
                 if not known:  # a re-sent conflicting record is refused, not stored again
-                    self.storage.add_equivocation(
+                    kept = self.storage.add_equivocation(
                         node_id=node_id,
                         seq=outcome.new.seq,
                         conflicting_record=raw,
                         detected_at_ms=now,
                         note=f"hub received a second record for seq {outcome.new.seq}",
-                    )
+                        keep_at_most=self.max_equivocations_kept,
+                    ) is not None
                     equivocations += 1
+                    dropped += not kept
                     log.warning("equivocation", extra={"node_id": node_id, "seq": outcome.new.seq})
                     if self.on_equivocation is not None:
                         self.on_equivocation(node_id, outcome.new.seq)
@@ -627,7 +635,10 @@ class Ingest:
                         outcome.new.seq,
                         Reason.EQUIVOCATION,
                         f"node {node_id} seq {outcome.new.seq}: a different record is stored "
-                        f"(hash {stored.record_hash.hex()[:16]}…); both kept as evidence",
+                        f"(hash {stored.record_hash.hex()[:16]}…); "
+                        + ("both kept as evidence" if kept else
+                           f"{self.max_equivocations_kept} other versions of this seq are "
+                           "already kept as evidence; this one is counted, not kept"),
                     )
                 )
                 broken = True
@@ -662,6 +673,7 @@ class Ingest:
             unknown_types=sum(1 for r in accepted if r.unknown_type),
             skew_ms=skew,
             equivocations=equivocations,
+            equivocations_dropped=dropped,
         )
 
 

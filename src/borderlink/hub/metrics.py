@@ -65,6 +65,17 @@ class HubMetrics:
             ["code"],
             registry=r,
         )
+        self.streams_over_limit = Counter(
+            "borderlink_hub_streams_over_limit",
+            "streams refused RESOURCE_EXHAUSTED: their identity already held its limit",
+            ["service"],
+            registry=r,
+        )
+        self.equivocations_dropped = Counter(
+            "borderlink_hub_equivocations_dropped",
+            "conflicting records counted but not kept: their (node, seq) holds its limit",
+            registry=r,
+        )
         self.log_size = Gauge(
             "borderlink_hub_log_size", "leaves in the latest checkpoint", registry=r
         )

@@ -34,7 +34,13 @@ from borderlink.hub.ingest import Ingest, PoolVerifier
 from borderlink.hub.log import Sequencer
 from borderlink.hub.metrics import HubMetrics
 from borderlink.hub.rpc_metrics import RpcMetricsInterceptor
-from borderlink.hub.storage import CheckpointRow, Storage, open_storage
+from borderlink.hub.storage import (
+    MAX_EQUIVOCATIONS_KEPT,
+    CheckpointRow,
+    Storage,
+    open_storage,
+)
+from borderlink.hub.stream_slots import StreamSlots
 from borderlink.hub.sync_service import DEFAULT_LIMITS, DownlinkBus, SyncLimits, SyncServicer
 from borderlink.hub.transparency_service import TransparencyServicer
 from borderlink.proto.checkpoint import NoteSigner
@@ -56,6 +62,9 @@ SYNC = sync_pb2.DESCRIPTOR.services_by_name["Sync"].full_name
 TRANSPARENCY = transparency_pb2.DESCRIPTOR.services_by_name["Transparency"].full_name
 ADMIN = admin_pb2.DESCRIPTOR.services_by_name["Admin"].full_name
 FEDERATION = "borderlink.v1.Federation"
+#: Seconds a client has to finish the TLS handshake after connecting (``[server]
+#: handshake_timeout_s``): a node on a slow satellite link needs a few round trips, not minutes.
+HANDSHAKE_TIMEOUT_S = 10.0
 
 
 def read_signer(path: Path) -> NoteSigner:
@@ -143,6 +152,9 @@ class HubServer:
         health_address: str = "127.0.0.1",
         reuse_port: bool = False,
         verify_workers: int = 0,
+        max_streams_per_agency: int = federation_service.MAX_STREAMS_PER_AGENCY,
+        handshake_timeout_s: float = HANDSHAKE_TIMEOUT_S,
+        max_equivocations_kept: int = MAX_EQUIVOCATIONS_KEPT,
         owns_storage: bool = True,
         clock_ms: Callable[[], int] = lambda: int(time.time() * 1000),
     ) -> None:
@@ -152,7 +164,11 @@ class HubServer:
         self.listen = listen
         self.grace_s = grace_s
         self.owns_storage = owns_storage
+        self.handshake_timeout_s = handshake_timeout_s
         self.metrics = HubMetrics()
+        self.agency_slots = StreamSlots(
+            "Subscribe", max_streams_per_agency, self.metrics, who="agency"
+        )
         self.metrics_port = metrics_port
         self.metrics_address = metrics_address
         self.bus = DownlinkBus()
@@ -166,7 +182,8 @@ class HubServer:
         )
         self.verify_workers = verify_workers
         self._pool: PoolVerifier | None = None
-        self.ingest = Ingest(storage, self.registry, clock_ms=clock_ms)
+        self.ingest = Ingest(storage, self.registry, clock_ms=clock_ms,
+                             max_equivocations_kept=max_equivocations_kept)  # fmt: skip
         self.policy = _PolicyHolder(storage, self.registry)
         self.federation: Any = None
         self._notify: Callable[[], None] = lambda: None
@@ -229,6 +246,9 @@ class HubServer:
             "grace_s": config.grace_s,
             "max_workers": config.max_workers,
             "verify_workers": config.verify_workers,
+            "max_streams_per_agency": config.max_streams_per_agency,
+            "handshake_timeout_s": config.handshake_timeout_s,
+            "max_equivocations_kept": config.max_equivocations_kept,
             "metrics_port": config.metrics.port if config.metrics else None,
             "metrics_address": config.metrics.address if config.metrics else "127.0.0.1",
             "health_port": config.health.port if config.health else None,
@@ -253,8 +273,9 @@ class HubServer:
     def _add_federation(self, server: grpc.Server) -> list[str]:
         self.policy.refresh()
         self.federation = federation_service.FederationServicer(
-            self.storage, self.policy, identify=lambda ctx: self.auth.identify(ctx)
-        )
+            self.storage, self.policy, identify=lambda ctx: self.auth.identify(ctx),
+            slots=self.agency_slots,
+        )  # fmt: skip
         notifier = self.federation.notifier
         self._notify = notifier.notify
         federation_service.add_federation_servicer(self.federation, server)
@@ -270,6 +291,9 @@ class HubServer:
             ("grpc.keepalive_permit_without_calls", 1),
             ("grpc.http2.min_recv_ping_interval_without_data_ms", 5_000),
             ("grpc.http2.max_ping_strikes", 0),
+            # A client that opens TCP and never finishes the TLS handshake (slowloris) is
+            # dropped after this; grpc core's default is 120 s per connection.
+            ("grpc.server_handshake_timeout_ms", int(self.handshake_timeout_s * 1000)),
         ]
         server = grpc.server(
             futures.ThreadPoolExecutor(max_workers=self._max_workers, thread_name_prefix="grpc"),

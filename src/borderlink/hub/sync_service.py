@@ -37,6 +37,7 @@ from borderlink.hub.errors import StorageUnavailableError
 from borderlink.hub.ingest import Ingest, PendingVerification
 from borderlink.hub.metrics import HubMetrics
 from borderlink.hub.storage import DownlinkAckRow, DownlinkItem, DownlinkKind, NodeRow, Storage
+from borderlink.hub.stream_slots import StreamSlots
 from borderlink.proto.identity import Role
 from borderlink.proto.v1 import (
     HELLO_TIMEOUT_S,
@@ -68,6 +69,10 @@ class SyncLimits:
     hello_timeout_s: float = HELLO_TIMEOUT_S
     #: How often a connected stream looks for downlink items other replicas stored (s).
     downlink_poll_s: float = 2.0
+    #: Sync streams one node identity may hold open at once; more are refused
+    #: RESOURCE_EXHAUSTED. A node needs one (a reconnect replaces its stream); the spare
+    #: slots cover reconnects racing the old stream's end.
+    max_streams_per_node: int = 4
 
 
 #: The contract's limits.
@@ -250,6 +255,7 @@ class SyncServicer(sync_pb2_grpc.SyncServicer):
         self.limits = limits
         self.bus = bus or DownlinkBus()
         self.clock_ms = clock_ms
+        self.slots = StreamSlots("Sync", limits.max_streams_per_node, self.metrics, who="node")
         self._sessions: dict[str, _Session] = {}
         self._sessions_lock = threading.Lock()
         self._shutting_down = threading.Event()
@@ -270,14 +276,23 @@ class SyncServicer(sync_pb2_grpc.SyncServicer):
         self, request_iterator: Iterator[sync_pb2.EdgeMessage], context: grpc.ServicerContext
     ) -> Iterator[sync_pb2.HubMessage]:
         identity = self.auth.identify(context, [Role.NODE])
+        with self.slots.hold(identity.name, context):
+            yield from self._stream(identity.name, request_iterator, context)
+
+    def _stream(
+        self,
+        node_id: str,
+        request_iterator: Iterator[sync_pb2.EdgeMessage],
+        context: grpc.ServicerContext,
+    ) -> Iterator[sync_pb2.HubMessage]:
         if self._shutting_down.is_set():
             context.abort(grpc.StatusCode.UNAVAILABLE, "hub is shutting down")
-        session = _Session(identity.name)
+        session = _Session(node_id)
         context.add_callback(lambda: session.out.put(_END))
         reader = threading.Thread(
             target=self._read,
             args=(session, request_iterator),
-            name=f"sync-{identity.name}",
+            name=f"sync-{node_id}",
             daemon=True,
         )
         token: int | None = None
@@ -514,6 +529,7 @@ class SyncServicer(sync_pb2_grpc.SyncServicer):
         m.duplicates.inc(result.duplicates)
         m.unknown_types.inc(result.unknown_types)
         m.equivocations.inc(result.equivocations)
+        m.equivocations_dropped.inc(result.equivocations_dropped)
         for rej in result.rejections:
             m.refused.labels(rej.reason.name).inc()
             session.out.put(

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 from borderlink.hub.storage.interface import NodeKey, Storage
 from borderlink.hub.storage.model import (
+    MAX_EQUIVOCATIONS_KEPT,
     ZERO_HASH,
     AppendResult,
     ChainHead,
@@ -70,6 +71,7 @@ __all__ = [
     "DownlinkAckRow",
     "DownlinkItem",
     "DownlinkKind",
+    "MAX_EQUIVOCATIONS_KEPT",
     "Equivocation",
     "LogState",
     "NewDisclosure",

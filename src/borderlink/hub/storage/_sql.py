@@ -24,6 +24,7 @@ from borderlink.hub.errors import (
 from borderlink.hub.storage.interface import NodeKey
 from borderlink.hub.storage.model import (
     ANY_RECORD,
+    MAX_EQUIVOCATIONS_KEPT,
     ZERO_HASH,
     AppendResult,
     ChainHead,
@@ -142,6 +143,12 @@ CREATE TABLE IF NOT EXISTS equivocations (
     note TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS equivocations_node ON equivocations (node_id, seq);
+CREATE TABLE IF NOT EXISTS equivocations_dropped (
+    node_id TEXT NOT NULL,
+    seq {INT} NOT NULL,
+    dropped {INT} NOT NULL,
+    PRIMARY KEY (node_id, seq)
+){WITHOUT_ROWID};
 CREATE TABLE IF NOT EXISTS downlinks (
     kind TEXT NOT NULL,
     target TEXT NOT NULL,
@@ -866,9 +873,31 @@ class SqlStorage:
         conflicting_record: bytes,
         detected_at_ms: int,
         note: str = "",
-    ) -> Equivocation:
+        keep_at_most: int = MAX_EQUIVOCATIONS_KEPT,
+    ) -> Equivocation | None:
         digest = hashlib.sha256(conflicting_record).digest()
         with self._write() as tx:
+            kept = [
+                _equivocation(r)
+                for r in tx.execute(
+                    f"SELECT {_EQUIV_COLS} FROM equivocations WHERE node_id = ? AND seq = ? "
+                    "ORDER BY id",
+                    (node_id, seq),
+                ).fetchall()
+            ]
+            for e in kept:
+                if e.conflicting_hash == digest:
+                    return e  # this version is already kept
+            if len(kept) >= keep_at_most:
+                # Enough versions prove the key signed two records for this seq; more would
+                # only let a stolen key fill the disk. Count them so the flood itself shows.
+                tx.execute(
+                    "INSERT INTO equivocations_dropped (node_id, seq, dropped) VALUES (?, ?, 1) "
+                    "ON CONFLICT (node_id, seq) DO UPDATE "
+                    "SET dropped = equivocations_dropped.dropped + 1",
+                    (node_id, seq),
+                )
+                return None
             stored = tx.execute(
                 "SELECT log_index FROM records WHERE node_id = ? AND seq = ?", (node_id, seq)
             ).fetchone()
@@ -886,6 +915,14 @@ class SqlStorage:
                 ),
             ).fetchone()
         return _equivocation(row)
+
+    def equivocations_dropped(self, node_id: str, seq: int) -> int:
+        with self._read() as tx:
+            row = tx.execute(
+                "SELECT dropped FROM equivocations_dropped WHERE node_id = ? AND seq = ?",
+                (node_id, seq),
+            ).fetchone()
+        return int(row[0]) if row else 0
 
     def list_equivocations(self, node_id: str | None = None) -> list[Equivocation]:
         sql = f"SELECT {_EQUIV_COLS} FROM equivocations"

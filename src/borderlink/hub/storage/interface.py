@@ -24,6 +24,7 @@ from typing import Protocol, runtime_checkable
 
 from borderlink.hub.storage.model import (
     ANY_RECORD,
+    MAX_EQUIVOCATIONS_KEPT,
     AppendResult,
     ChainHead,
     CheckpointRow,
@@ -192,8 +193,18 @@ class Storage(Protocol):
         conflicting_record: bytes,
         detected_at_ms: int,
         note: str = "",
-    ) -> Equivocation:
-        """Keep a conflicting record as evidence (beside the stored one at that seq)."""
+        keep_at_most: int = MAX_EQUIVOCATIONS_KEPT,
+    ) -> Equivocation | None:
+        """Keep a conflicting record as evidence (beside the stored one at that seq).
+
+        At most *keep_at_most* distinct versions are kept per (node, seq): the same version
+        again returns the row kept for it; one more beyond the limit is only counted
+        (:meth:`equivocations_dropped`) and None is returned, so a stolen key flooding one
+        seq with variants cannot fill the hub's disk.
+        """
+
+    def equivocations_dropped(self, node_id: str, seq: int) -> int:
+        """Conflicting records for (node, seq) counted but not kept (over the limit)."""
 
     def list_equivocations(self, node_id: str | None = None) -> list[Equivocation]: ...
 

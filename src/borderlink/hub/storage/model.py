@@ -233,6 +233,11 @@ class ScanPage:
     next_index: int
 
 
+#: Distinct conflicting records kept as evidence per (node, seq); one already proves the key
+#: signed twice, a few show what else it signed. The rest are counted, not kept.
+MAX_EQUIVOCATIONS_KEPT = 4
+
+
 @dataclass(frozen=True)
 class Equivocation:
     """Evidence of two different records signed for one (node, seq)."""
