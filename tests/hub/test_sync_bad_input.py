@@ -141,20 +141,26 @@ def test_bad_disclosure_and_invalid_body(hub: Hub, pki: Pki, node: TestNode) -> 
     s2.close()
 
 
-def test_revoked_node_keeps_earlier_records_and_loses_later_ones(hub: Hub, node: TestNode) -> None:
+def test_revocation_is_judged_by_arrival_never_by_the_claimed_time(hub: Hub, node: TestNode) -> None:
+    """A stolen key dates its records before the revocation: still refused, none stored."""
     stream, _ = connect(hub, node)
-    early = node.record(time_ms=node.t0 + 10)
-    late = node.record(time_ms=node.t0 + 5_000)
+    before = node.record(time_ms=node.t0 + 10)
+    rejects, head = _rejects(stream, 1, [envelope(before)])
+    assert rejects == [] and head == 1  # logged before the revocation: stays valid
     hub.admin().RevokeNode(
         admin_pb2.RevokeNodeRequest(
             node_id=node.node_id, revoked_at_unix_ms=node.t0 + 1_000, reason="stolen"
         ),
         timeout=5,
     )
-    rejects, head = _rejects(stream, 1, [envelope(early), envelope(late)])
+    backdated = node.record(time_ms=node.t0 + 20)  # claims to predate the revocation
+    late = node.record(time_ms=node.t0 + 5_000)
+    rejects, head = _rejects(stream, 2, [envelope(backdated), envelope(late)])
     assert head == 1
-    assert [(r.seq, r.reason) for r in rejects] == [(2, R.REJECT_REASON_REVOKED)]
-    assert "revoked" in rejects[0].message
+    assert [(r.seq, r.reason) for r in rejects][0] == (2, R.REJECT_REASON_REVOKED)
+    assert "revoked" in rejects[0].message and "not evidence" in rejects[0].message
+    assert hub.storage.get_record(node.node_id, 2) is None
+    assert hub.storage.get_record(node.node_id, 1) is not None
     stream.close()
 
 

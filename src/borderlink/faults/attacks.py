@@ -19,6 +19,7 @@ import datetime as dt
 import queue
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -119,6 +120,7 @@ class Attacker:
         self.site = site
         self.address = site.hub_address
         ca_pem = (site.hub_dir / "ca.pem").read_bytes()
+        self.ca, self.ca_pem = ca, ca_pem
         self.key = SigningKey.generate()
         self.stolen = _creds(ca_pem, ca.issue_node(STOLEN))
         self.ghost = _creds(ca_pem, ca.issue_node(GHOST))
@@ -254,6 +256,29 @@ def record_claims_another_agency(a: Attacker) -> str:
 def health_record_as_sbs(a: Attacker) -> str:
     """An SCC node's node.* record owned by SBS, as the edge stamped them before #18."""
     return _claiming(a, "node.tamper", _TAMPER, agency="SBS")
+
+
+def stolen_key_backdates_after_revocation(a: Attacker) -> str:
+    """A node revoked as compromised since a minute ago; its stolen key then signs a record
+    dated two minutes ago, before the revocation it knows of. Refused: revocation is judged
+    by when the record reaches the log, never by the time it claims. (A node of its own, so
+    the other attacks keep theirs.)"""
+    node_id = f"az-bil-rev-{uuid.uuid4().hex[:8]}"
+    key = SigningKey.generate()
+    creds = _creds(a.ca_pem, a.ca.issue_node(node_id))
+    done = a.site._cli("hub", "enroll", node_id, "--public-key", key.public_hex, "--site",
+                       a.site.site_id, "--agency", "SCC", "--profile", "rpm-lane",
+                       *a.site.admin_args())
+    if done.returncode != 0:
+        return f"attack failed: enrolling {node_id}: {done.stderr.strip()}"
+    done = a.site._cli("hub", "revoke", node_id, "--at-ms", str(_now_ms() - 60_000),
+                       "--reason", "key reported stolen", *a.site.admin_args())
+    if done.returncode != 0:
+        return f"attack failed: revoking {node_id}: {done.stderr.strip()}"
+    chain = RecordChain(key, node_id=node_id, site=a.site.site_id, registry=node_registry("SCC"))
+    raw = chain.prepare("node.tamper", {"kind": "attack", "detail": "backdated"},
+                        time_ms=_now_ms() - 120_000).raw
+    return _send_one(a, raw, creds, node_id=node_id)
 
 
 def record_dated_2200(a: Attacker) -> str:
@@ -396,6 +421,8 @@ ATTACKS: list[tuple[str, Callable[[Attacker], str], frozenset[str]]] = [
     ("record dated 2200", record_dated_2200, frozenset({"REJECT_REASON_TIME_IN_FUTURE"})),
     ("record dated 1970 after a newer one", record_dated_1970_after_newer,
      frozenset({"REJECT_REASON_TIME_BEFORE_PREVIOUS"})),
+    ("stolen key backdating a record after its revocation", stolen_key_backdates_after_revocation,
+     frozenset({"REJECT_REASON_REVOKED"})),
     ("chain gap", chain_gap, frozenset({"REJECT_REASON_CHAIN_GAP"})),
     ("garbage record", garbage_record, frozenset({"REJECT_REASON_MALFORMED"})),
     ("deeply nested CBOR", deeply_nested_cbor, frozenset({"REJECT_REASON_MALFORMED"})),

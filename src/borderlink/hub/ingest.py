@@ -14,9 +14,10 @@ transaction and says how far the node's chain is durably stored.
 Checks, in order, per record: size limits (OVERSIZED), signature with the enrolled key and the
 key id (BAD_SIGNATURE; MALFORMED for bytes that are no record), the record's node is the
 stream's (UNKNOWN_NODE), body of a known type (INVALID_BODY; unknown types are accepted and
-flagged), disclosures against the signed digests (BAD_DISCLOSURE), revocation by the record's
-(node) time (REVOKED), then what the node may assert (:func:`enrolment_refusal`: WRONG_SITE,
-TYPE_NOT_ALLOWED, WRONG_AGENCY, TIME_IN_FUTURE, TIME_BEFORE_PREVIOUS), then the chain: seq <= head is a stored seq, seq > head + 1 a
+flagged), disclosures against the signed digests (BAD_DISCLOSURE), revocation (REVOKED: any
+record arriving after it, whatever time it claims), then what the node may assert
+(:func:`enrolment_refusal`: WRONG_SITE, TYPE_NOT_ALLOWED, WRONG_AGENCY, TIME_IN_FUTURE,
+TIME_BEFORE_PREVIOUS), then the chain: seq <= head is a stored seq, seq > head + 1 a
 CHAIN_GAP, a wrong previous hash a CHAIN_MISMATCH. After the first refusal the batch's later
 records no longer continue the stored chain and are refused with CHAIN_GAP.
 """
@@ -294,11 +295,15 @@ def decide(
             f"record names node {new.node_id!r}, the stream is node {node.node_id!r}",
             new.seq,
         )
-    if node.revoked_at_ms is not None and new.time_ms > node.revoked_at_ms:
+    if node.revoked_at_ms is not None:
+        # Judged by arrival, never by the time the record claims: from the revocation on,
+        # nothing the key signs enters the log, however early it says it was made (a stolen
+        # key would otherwise date its records one minute before the revocation).
         return Refused(
             Reason.REVOKED,
-            f"record {new.seq} signed at {new.time_ms} ms, after node {node.node_id} "
-            f"was revoked at {node.revoked_at_ms} ms",
+            f"record {new.seq} arrived after node {node.node_id}'s key was revoked "
+            f"({node.revoke_reason or 'no reason given'}); its claimed time "
+            f"{new.time_ms} ms is not evidence",
             new.seq,
         )
     if new.seq <= head.seq:
