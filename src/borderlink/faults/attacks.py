@@ -54,6 +54,8 @@ class AttackResult:
     name: str
     answer: str  # what the hub answered
     refused: bool
+    #: Whether the hub's /metrics counted a refusal while it ran (None: could not be scraped).
+    counted: bool | None = None
 
 
 @dataclass

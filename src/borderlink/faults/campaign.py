@@ -33,8 +33,8 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -54,6 +54,7 @@ from .attacks import STOLEN, Attacker, AttackResult, run_attacks
 from .errors import FaultSuiteError
 from .follower import AgencyFollower
 from .invariants import Invariants, check_round, journal_tip
+from .refusal_metrics import scrape_refusals
 
 #: Fault kinds, in the order the table prints them.
 FAULT_KINDS = ("kill-agent", "kill-hub", "cut", "flap", "stall", "slow", "break-stream",
@@ -465,12 +466,24 @@ class _AttackPhase:
             storage.close()
         return made, accepted
 
+    def _counted(self, attacks: Iterator[AttackResult]) -> Iterator[AttackResult]:
+        """Each attack's result, with whether the hub's /metrics counted its refusal."""
+        url = f"http://127.0.0.1:{self.site.metrics_port}/metrics"
+        before = scrape_refusals(url)
+        for result in attacks:
+            after = scrape_refusals(url)
+            # A restarted hub starts its counters again: then the attack's count is unknown.
+            moved = None if before is None or after is None or after < before \
+                else after > before
+            yield replace(result, counted=moved)
+            before = after
+
     def _run(self, at_s: float) -> None:
         assert self.attacker is not None
         time.sleep(at_s)
         made0, accepted0 = self._counts()
         began = time.monotonic()
-        self.results = list(run_attacks(self.attacker))
+        self.results = list(self._counted(run_attacks(self.attacker)))
         self.seconds = time.monotonic() - began
         made1, accepted1 = self._counts()
         self.healthy_made, self.healthy_accepted = made1 - made0, accepted1 - accepted0

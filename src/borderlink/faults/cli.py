@@ -103,9 +103,11 @@ def totals(results: list[RoundResult]) -> dict[str, object]:
     attacks: dict[str, dict[str, Any]] = {}
     for r in results:
         for a in r.attacks:
-            tally = attacks.setdefault(a.name, {"tried": 0, "refused": 0, "answers": []})
+            tally = attacks.setdefault(a.name, {"tried": 0, "refused": 0, "counted": 0,
+                                                "answers": []})
             tally["tried"] += 1
             tally["refused"] += int(a.refused)
+            tally["counted"] += int(bool(a.counted))
             if a.answer not in tally["answers"]:
                 tally["answers"].append(a.answer)
     attack_s = sum(r.attack_seconds for r in results)
@@ -115,6 +117,10 @@ def totals(results: list[RoundResult]) -> dict[str, object]:
         "attacks": attacks,
         "attacks_tried": sum(len(r.attacks) for r in results),
         "attacks_refused": sum(1 for r in results for a in r.attacks if a.refused),
+        # Refusals the hub's /metrics counted while the attack ran (see refusal_metrics).
+        "attacks_counted_in_metrics": sum(1 for r in results for a in r.attacks if a.counted),
+        "attacks_not_counted_in_metrics": sorted({a.name for r in results for a in r.attacks
+                                                  if a.counted is False}),
         "healthy_records_made_during_attacks": sum(r.healthy_made for r in results),
         "healthy_records_accepted_during_attacks": healthy,
         "attack_seconds": round(attack_s, 1),
@@ -160,11 +166,14 @@ def print_table(t: dict[str, object], out: TextIO) -> None:
     attacks = t["attacks"]
     assert isinstance(attacks, dict)
     if attacks:
-        out.write(f"{'attack':<36}{'tried':>7}{'refused':>9}  answer\n")
+        out.write(f"{'attack':<42}{'tried':>7}{'refused':>9}{'counted':>9}  answer\n")
         for name, row in attacks.items():
             answers = ", ".join(row["answers"])
-            out.write(f"{name:<36}{row['tried']:>7}{row['refused']:>9}  {answers}\n")
-        out.write(f"{'total':<36}{t['attacks_tried']:>7}{t['attacks_refused']:>9}\n")
+            out.write(f"{name:<42}{row['tried']:>7}{row['refused']:>9}{row['counted']:>9}"
+                      f"  {answers}\n")
+        out.write(f"{'total':<42}{t['attacks_tried']:>7}{t['attacks_refused']:>9}"
+                  f"{t['attacks_counted_in_metrics']:>9}\n")
+        out.write("counted: the hub's /metrics refusal counters moved while the attack ran\n")
         out.write(f"while attacked ({t['attack_seconds']} s) the real nodes made "
                   f"{t['healthy_records_made_during_attacks']} records and the hub accepted "
                   f"{t['healthy_records_accepted_during_attacks']} of theirs "
