@@ -236,6 +236,7 @@ def test_pinned_node_keys(
         agency(hub, files, "SMS", "subscribe", "--trusted-keys", str(pinned)), capsys
     )
     assert code == 0 and check_lines(world, lines, "SMS") == expected_labels("SMS")
+    assert {line["key_basis"] for line in lines} == {"pinned"}
     # The document reader's key "as the hub reports it" is not the one the agency pinned.
     for row in rows:
         if row["node_id"] == "bil-dr-01":
@@ -246,6 +247,28 @@ def test_pinned_node_keys(
     )
     assert code == 1 and lines and all(not line["verified"] for line in lines)
     assert "pinned key id" in lines[0]["error"]
+
+
+def test_records_logged_after_a_reported_compromise_are_flagged_never_dropped(
+    world: World, hub: Hub, files: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A key revoked as compromised since time T: what the hub logged from T on is shown
+    with a flag, judged by the hub's receive time, not by the time the record claims."""
+    world.add_cases(rounds=2)
+    code, before, _ = run(agency(hub, files, "SBS", "subscribe"), capsys)
+    assert code == 0 and before and not any("compromised" in line for line in before)
+    assert {line["key_basis"] for line in before} == {"hub-supplied"}
+    mine = [line for line in before if line["node"] == "bil-dr-01"]
+    assert len(mine) >= 2
+    since = mine[len(mine) // 2]["received_ms"]
+    world.storage.revoke_node("bil-dr-01", revoked_at_ms=since, reason="key reported stolen")
+    code, after, _ = run(agency(hub, files, "SBS", "subscribe"), capsys)
+    assert code == 0 and len(after) == len(before)  # nothing withheld or dropped
+    flagged = {line["log_index"] for line in after if "compromised" in line}
+    expected = {line["log_index"] for line in mine if line["received_ms"] >= since}
+    assert flagged == expected and 0 < len(flagged) < len(mine)
+    assert all(line["verified"] for line in after)
+    assert all(line["compromised"]["since_ms"] == since for line in after if "compromised" in line)
 
 
 def test_subscribe_falls_back_to_one_record_per_message(

@@ -19,7 +19,14 @@ it, every disclosure against the signed digests, the body against its type; with
 checkpoint's signature when ``--log-key`` names the hub's log key). With ``--trusted-keys``
 the node keys are pinned (learnt out of band, e.g. from ``borderlink hub nodes --json``), so
 not even the hub's operator can slip in a record under a substituted key. A record that fails
-is printed with ``"verified": false`` and the reason, and the command exits 1.
+is printed with ``"verified": false`` and the reason, and the command exits 1. Each line says
+on which basis its signature was checked (``"key_basis": "pinned"`` or ``"hub-supplied"``).
+
+A record the hub logged at or after the time its key was reported compromised (the
+revocation's date) carries ``"compromised": {"since_ms": …, "why": …}``: still shown, never
+silently dropped, but not evidence. This is judged by the hub's receive time, never by the
+time the record claims; from the revocation itself on, the hub accepts nothing signed by the
+key at all.
 
 ``subscribe`` reads ``Federation.SubscribeBatches`` (a page of records per message) and
 falls back to ``Subscribe`` when the hub does not offer it. ``subscribe --cursor-file F`` resumes from the cursor kept in F and rewrites F after every
@@ -130,6 +137,18 @@ def check_record(
             withheld=sorted(spec.sensitive - set(verified.disclosed)) if spec else None,
             known_type=verified.known_type,
         )
+        # On which basis the signature was checked: a key pinned out of band, or only the
+        # key the hub supplied (then a dishonest hub could have substituted it).
+        out["key_basis"] = "pinned" if trusted is not None else "hub-supplied"
+        compromised_since = fr.node_key.revoked_at_unix_ms
+        if compromised_since and fr.received_at_unix_ms >= compromised_since:
+            # Judged by when the hub logged it, never by the time the record claims: the key
+            # was reported compromised since then, so whoever held it may have signed this.
+            out["compromised"] = {
+                "since_ms": compromised_since,
+                "why": "logged after its key was reported compromised: signed, but not "
+                       "evidence of what the node saw",
+            }
         if fr.HasField("inclusion_proof"):
             out["proof"] = check_proof(fr, log_key=log_key, origin=origin)
         out["verified"] = True
