@@ -80,6 +80,10 @@ def test_config_resolves_paths_against_the_file(pki: Pki, tmp_path: Path) -> Non
         # the health port has no TLS: a routable address would expose it beyond the host
         (lambda s: s + '[health]\nport = 7444\naddress = "0.0.0.0"\n', "health.address"),
         (lambda s: s + "[health]\nport = 70000\n", "health.port"),
+        (lambda s: s + "max_streams_per_node = 0\n", "limits.max_streams_per_node"),
+        (lambda s: s + "max_equivocations_kept = -1\n", "limits.max_equivocations_kept"),
+        (lambda s: s.replace("[tls]", "handshake_timeout_s = 0\n[tls]"),
+         "server.handshake_timeout_s"),
     ],
 )
 def test_config_errors_name_the_file_and_key(pki: Pki, tmp_path: Path, edit, key: str) -> None:
@@ -178,3 +182,26 @@ def test_verify_workers_reach_the_server(pki: Pki, tmp_path: Path) -> None:
         assert server.verify_workers == 2
     finally:
         server.storage.close()
+
+
+def test_resource_limits_reach_the_server(pki: Pki, tmp_path: Path) -> None:
+    from borderlink.hub.server import HubServer
+
+    (tmp_path / "data").mkdir()
+    body = GOOD.replace('listen = "127.0.0.1:7443"',
+                        'listen = "127.0.0.1:0"\nhandshake_timeout_s = 2.5') + (
+        "max_streams_per_node = 3\nmax_streams_per_agency = 5\nmax_equivocations_kept = 2\n")
+    server = HubServer.from_config(load_config(_write(tmp_path, body)))
+    try:
+        assert server.sync.slots.limit == 3 and server.agency_slots.limit == 5
+        assert server.ingest.max_equivocations_kept == 2
+        assert server.handshake_timeout_s == 2.5
+    finally:
+        server.storage.close()
+    defaults = HubServer.from_config(load_config(_write(tmp_path, GOOD.replace(
+        'listen = "127.0.0.1:7443"', 'listen = "127.0.0.1:0"'))))
+    try:
+        assert (defaults.sync.slots.limit, defaults.agency_slots.limit) == (4, 8)
+        assert (defaults.ingest.max_equivocations_kept, defaults.handshake_timeout_s) == (4, 10.0)
+    finally:
+        defaults.storage.close()

@@ -10,6 +10,7 @@ import base64
 import json
 import os
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -133,7 +134,8 @@ def _agent(config: Path, log: Path) -> subprocess.Popen[bytes]:
         [sys.executable, "-m", "borderlink", "--log-level", "INFO", "edge", "run",
          "--config", str(config)],
         stdout=subprocess.DEVNULL, stderr=log.open("ab"),
-        env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        preexec_fn=lambda: os.umask(0o000))  # the journal is owner-only whatever the umask
 
 
 def test_pty_device_to_broker_and_hub_through_outage_and_kill_9(tmp_path: Path,
@@ -221,6 +223,10 @@ interval_s = 0.2
         assert birth["node"] == NODE
         wait_for(lambda: journal.exists() and read_stats(journal)["tip_seq"] >= 1,
                  what="node.boot")
+        modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in journal.parent.iterdir()
+                 if p.name.startswith("journal.db")}  # fmt: skip
+        assert {"journal.db", "journal.db-wal"} <= set(modes) and set(modes.values()) == {0o600}
+        assert stat.S_IMODE(journal.parent.stat().st_mode) == 0o700
         wait_device(agent)  # the device is opened after the boot record
         for _ in range(4):
             fix()

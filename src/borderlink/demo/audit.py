@@ -11,12 +11,13 @@ fetched from the hub's Transparency service, verified locally).
 from __future__ import annotations
 
 import threading
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import grpc
 
-from borderlink.hub.storage import open_storage
+from borderlink.hub.storage import MAX_EQUIVOCATIONS_KEPT, open_storage
 from borderlink.proto.chain import ChainVerifier
 from borderlink.proto.checkpoint import Checkpoint, open_checkpoint, parse_vkey
 from borderlink.proto.errors import BorderlinkError
@@ -68,12 +69,15 @@ class CheckpointWatcher:
 
 
 def audit_log(store_path: Path, watcher: CheckpointWatcher,
-              present: dict[int, frozenset[str]] | None = None) -> tuple[AuditResult, list[Record]]:
+              present: dict[int, frozenset[str]] | None = None,
+              attackers: frozenset[str] = frozenset()) -> tuple[AuditResult, list[Record]]:
     """Check every record, chain and tree head; the result and the decoded records.
 
     *present*, when given, is filled with log index -> the personal-data fields the record
     holds (its disclosures at the hub), so that what an agency was not given can be told
-    apart: withheld by its policy, or not in the record at all."""
+    apart: withheld by its policy, or not in the record at all. Equivocation evidence is a
+    problem, except that of *attackers* (a stolen node flooding one seq on purpose), which
+    is one only beyond the hub's bound of versions kept per (node, seq)."""
     registry = default_registry()
     problems = list(watcher.problems)
     storage = open_storage(f"sqlite:///{store_path}")
@@ -116,8 +120,13 @@ def audit_log(store_path: Path, watcher: CheckpointWatcher,
             else:
                 problems.extend(f"chain of {node_id}: {f.defect} at {f.seq}: {f.detail}"
                                 for f in report.findings)
-        for evidence in storage.list_equivocations():
-            problems.append(f"equivocation by {evidence.node_id} at #{evidence.seq}")
+        per_seq = Counter((e.node_id, e.seq) for e in storage.list_equivocations())
+        for (node_id, seq), kept in sorted(per_seq.items()):
+            if node_id not in attackers:
+                problems.append(f"equivocation by {node_id} at #{seq}")
+            elif kept > MAX_EQUIVOCATIONS_KEPT:
+                problems.append(f"{kept} versions of {node_id} #{seq} kept as evidence, over "
+                                f"the bound of {MAX_EQUIVOCATIONS_KEPT}")
     finally:
         storage.close()
     final = watcher.fetch()

@@ -405,12 +405,106 @@ def agency_beyond_policy(a: Attacker) -> str:
     return "nothing beyond its policy" if not reply.records else f"{len(reply.records)} records"
 
 
+#: Streams the flood opens at once from the stolen identity: well over the hub's default
+#: ``max_streams_per_node`` (4), well under its ``max_workers`` (256).
+FLOOD_STREAMS = 12
+
+
+def stream_flood(a: Attacker) -> str:
+    """The stolen certificate opens many Sync streams at once and holds them (no Hello)."""
+    streams = [_Sync(a.address, a.stolen) for _ in range(FLOOD_STREAMS)]
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            codes = [s.code for s in streams if s.code is not None]
+            if grpc.StatusCode.RESOURCE_EXHAUSTED in codes:
+                return "RESOURCE_EXHAUSTED"
+            if codes:
+                return codes[0].name
+            time.sleep(0.05)
+        return f"all {FLOOD_STREAMS} streams held open"
+    finally:
+        for s in streams:
+            s.close()
+
+
+#: A TLS record header announcing a 512-byte ClientHello, then only its first bytes.
+HALF_CLIENT_HELLO = bytes([0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xFC, 0x03, 0x03])
+#: The hub's default handshake timeout (``[server] handshake_timeout_s``) and some slack.
+HANDSHAKE_BOUND_S = 10.0 + 5.0
+
+
+def slow_handshake(a: Attacker) -> str:
+    """Slowloris: TCP to the hub, half a ClientHello, then silence. The hub must drop it."""
+    import socket
+
+    host, _, port = a.address.rpartition(":")
+    start = time.monotonic()
+    with socket.create_connection((host, int(port)), timeout=HANDSHAKE_BOUND_S + 5) as raw:
+        raw.sendall(HALF_CLIENT_HELLO)
+        try:
+            data = raw.recv(4096)
+        except TimeoutError:
+            return "held open"
+        except ConnectionResetError:
+            data = b""
+    waited = time.monotonic() - start
+    if data:
+        return "answered"
+    return "dropped in time" if waited <= HANDSHAKE_BOUND_S else f"dropped after {waited:.0f} s"
+
+
+#: Variants the flood signs for one stored seq: more than the hub keeps (4 by default).
+EQUIVOCATION_VARIANTS = 10
+
+
+def equivocation_flood(a: Attacker) -> str:
+    """The stolen key signs many different records for its stored seq 1 (after the replay
+    attack stored it): all refused; the hub keeps a bounded few as evidence and counts the rest."""
+    stream = _Sync(a.address, a.stolen)
+    try:
+        stream.hello(STOLEN)
+        resume = stream.answer("resume")
+        if resume != "resume":
+            return resume
+        notes = []
+        for i in range(EQUIVOCATION_VARIANTS):
+            fork = RecordChain(a.key, node_id=STOLEN, site=a.site.site_id,
+                               registry=node_registry("SCC"))
+            raw = fork.prepare("node.tamper", {"kind": "attack", "detail": f"variant {i}"},
+                               time_ms=_now_ms()).raw
+            stream.send(batch=sync_pb2.RecordBatch(batch_id=100 + i, envelopes=[_envelope(raw)]))
+            deadline = time.monotonic() + 15
+            while True:
+                item = stream._in.get(timeout=max(0.01, deadline - time.monotonic()))
+                if item is _Sync._END:
+                    return stream.code.name if stream.code is not None else "ended"
+                kind = item.WhichOneof("msg")
+                if kind == "reject":
+                    if item.reject.reason != sync_pb2.REJECT_REASON_EQUIVOCATION:
+                        return sync_pb2.RejectReason.Name(item.reject.reason)
+                    notes.append(item.reject.message)
+                elif kind == "ack":
+                    break
+        if len(notes) != EQUIVOCATION_VARIANTS:
+            return f"{len(notes)} of {EQUIVOCATION_VARIANTS} variants refused"
+        # what the store keeps is checked by the round's audit (at most the bound per seq)
+        return "evidence bounded" if "counted, not kept" in notes[-1] else "every variant kept"
+    except queue.Empty:
+        return "no answer"
+    finally:
+        stream.close()
+
+
 #: How the hub refuses a stream that never says Hello (its hello timeout).
 IDLE_REFUSALS = frozenset({"DEADLINE_EXCEEDED"})
 #: name, attack, the answers that mean "refused".
 ATTACKS: list[tuple[str, Callable[[Attacker], str], frozenset[str]]] = [
     ("forged signature", forged_signature, frozenset({"REJECT_REASON_BAD_SIGNATURE"})),
     ("replayed record", legit_then_replayed, frozenset({"idempotent"})),
+    # Resource limits (#18 §5); the flood needs seq 1 stored by the replay attack.
+    ("equivocation flood on one seq", equivocation_flood, frozenset({"evidence bounded"})),
+    ("stream flood from one identity", stream_flood, frozenset({"RESOURCE_EXHAUSTED"})),
     # What a node may assert (#18 §1); before the chain gap, which moves the local chain on.
     ("radiation portal signing a watchlist hit", portal_signs_watchlist_hit,
      frozenset({"REJECT_REASON_TYPE_NOT_ALLOWED"})),
@@ -440,6 +534,7 @@ ATTACKS: list[tuple[str, Callable[[Attacker], str], frozenset[str]]] = [
     ("malformed protobuf", malformed_protobuf,
      frozenset({"INTERNAL", "INVALID_ARGUMENT", "UNKNOWN"})),
     ("stream that idles", idle_stream, IDLE_REFUSALS),
+    ("TLS handshake that never finishes", slow_handshake, frozenset({"dropped in time"})),
     ("node certificate on Admin", node_on_admin, frozenset({"PERMISSION_DENIED"})),
     ("node certificate on Federation", node_on_federation, frozenset({"PERMISSION_DENIED"})),
     ("agency certificate on Admin", agency_on_admin, frozenset({"PERMISSION_DENIED"})),
@@ -448,19 +543,31 @@ ATTACKS: list[tuple[str, Callable[[Attacker], str], frozenset[str]]] = [
 ]
 
 
+def _attempt(attack: Callable[[Attacker], str], attacker: Attacker) -> str:
+    try:
+        return attack(attacker)
+    except Exception as exc:  # an attack the suite could not carry out counts as not refused
+        return f"attack failed: {type(exc).__name__}: {exc}"
+
+
 def run_attacks(attacker: Attacker) -> Iterator[AttackResult]:
-    """Every attack once, in order (the idle stream's wait runs beside the others)."""
+    """Every attack once, in order (the idle stream's and the slow handshake's waits run
+    beside the others)."""
     idle: list[str] = []
     waiter = threading.Thread(target=lambda: idle.append(idle_stream(attacker)), daemon=True)
     waiter.start()
+    slow: list[str] = []
+    slowloris = threading.Thread(target=lambda: slow.append(_attempt(slow_handshake, attacker)),
+                                 daemon=True)  # fmt: skip
+    slowloris.start()
     for name, attack, refusals in ATTACKS:
-        if attack is idle_stream:
+        if attack is idle_stream or attack is slow_handshake:
             continue
-        try:
-            answer = attack(attacker)
-        except Exception as exc:  # an attack the suite could not carry out counts as not refused
-            answer = f"attack failed: {type(exc).__name__}: {exc}"
+        answer = _attempt(attack, attacker)
         yield AttackResult(name, answer, answer in refusals)
+    slowloris.join(HANDSHAKE_BOUND_S + 10)
+    answer = slow[0] if slow else "no answer"
+    yield AttackResult("TLS handshake that never finishes", answer, answer == "dropped in time")
     waiter.join(40)
     answer = idle[0] if idle else "no answer"
     if answer == "UNAVAILABLE":  # a kill of the hub ended the wait: try the attack once more

@@ -235,7 +235,7 @@ def check_round(site: Any, followers: dict[str, Any], console: Any,
     the hub may hold of nodes without an agent (the attacker's stolen node)."""
     found = Invariants()
     journals = _exactly_once(site, found, drained, others)
-    audit, _records = audit_log(site.hub_dir / "hub.db", watcher)
+    audit, _records = audit_log(site.hub_dir / "hub.db", watcher, attackers=frozenset(others))
     found.signatures_ok = audit.signatures_ok
     found.chains_ok = audit.chains_ok
     found.chain_nodes = audit.nodes_checked
