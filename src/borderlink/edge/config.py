@@ -248,7 +248,9 @@ def _address(r: _Reader, key: str, value: Any) -> str:
 def config_from_dict(data: dict[str, Any], source: Path) -> EdgeConfig:
     r = _Reader(source, data)
     r.unknown(data, "top level", {"node", "tls", "device", "processor", "hub", "broker",
-                                  "journal", "downlink", "metrics", "status"})
+                                  "journal", "downlink", "metrics", "status",
+                                  # read by the firmware supervisor (firmware_tools/supervisor.py)
+                                  "firmware"})
     n = r.section("node")
     r.unknown(n, "node", {"id", "site", "signing_key", "agency"})
     agency = r.text(n, "node", "agency", None)

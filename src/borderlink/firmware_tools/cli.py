@@ -145,6 +145,12 @@ def _deploy(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _supervise(args: argparse.Namespace) -> int:
+    from .supervisor import Supervisor, load_supervisor_config
+
+    return Supervisor(load_supervisor_config(Path(args.node_config), Path(args.slots))).run()
+
+
 def configure_firmware(parser: argparse.ArgumentParser) -> None:
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
 
@@ -196,3 +202,9 @@ def configure_firmware(parser: argparse.ArgumentParser) -> None:
     p = action("inspect", "print an image's manifest as JSON")
     p.add_argument("image")
     p.set_defaults(func=_inspect)
+
+    p = action("supervise", "run the edge agent from the active of two slots and install "
+               "firmware offers with a trial that commits or rolls back")
+    p.add_argument("--node-config", required=True, help="the agent's node.toml ([firmware])")
+    p.add_argument("--slots", required=True, help="folder of the two slots and their state")
+    p.set_defaults(func=_supervise)

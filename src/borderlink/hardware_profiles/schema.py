@@ -63,6 +63,11 @@ RECORD_TYPES = frozenset(
         "node.key_rotation",
         "node.tamper",
         "node.firmware_installed",
+        "node.firmware_offered",
+        "node.firmware_refused",
+        "node.firmware_installing",
+        "node.firmware_committed",
+        "node.firmware_rolled_back",
         "node.downlink_applied",
     }
 )

@@ -455,6 +455,24 @@ def _node_events(agency: Agency) -> list[RecordType]:
         RecordType("node.firmware_installed", agency, {
             "version": req("text"), "sha256": req("bytes"), "previous": opt("text")},
             "a firmware image was verified and installed"),
+        RecordType("node.firmware_offered", agency, {
+            "version": req("text"), "sequence": req("uint"), "digest": req("bytes")},
+            "a firmware offer reached the node (not yet checked)"),
+        RecordType("node.firmware_refused", agency, {
+            "reason": req("text", "malformed", "wrong_target", "bad_signature_or_digest",
+                          "replay", "downgrade", "min_version", "download"),
+            "detail": req("text"), "sequence": opt("uint"), "version": opt("text")},
+            "a firmware offer failed a check and nothing was installed"),
+        RecordType("node.firmware_installing", agency, {
+            "version": req("text"), "sequence": req("uint"), "slot": req("text")},
+            "a checked release is being unpacked into the inactive slot"),
+        RecordType("node.firmware_committed", agency, {
+            "version": req("text"), "sequence": req("uint"), "slot": req("text"),
+            "previous": opt("text")},
+            "the new release proved healthy within its deadline and is now the active slot"),
+        RecordType("node.firmware_rolled_back", agency, {
+            "version": req("text"), "reason": req("text"), "running": opt("text")},
+            "the new release failed its trial; the previous slot runs again"),
         RecordType("node.device_fault", agency, {
             "kind": req("text", "garbage", "disconnect", "reconnect", "partial_file",
                         "overload", "checksum", "stuck", "quarantined", "other"),
