@@ -33,7 +33,14 @@ from borderlink.proto.record_types import node_registry
 
 from .config import EdgeConfig
 from .device import DeviceRunner
-from .downlink import KIND_NUMBERS, DownlinkItem, DownlinkStore, DownlinkVerifier
+from .downlink import (
+    FIRMWARE_EVENTS_ENV,
+    KIND_NUMBERS,
+    DownlinkItem,
+    DownlinkStore,
+    DownlinkVerifier,
+    record_firmware_events,
+)
 from .drivers import open_url
 from .errors import ConfigError, DownlinkError, ProcessorUnavailableError
 from .journal import Journal, ThinningPolicy
@@ -207,6 +214,7 @@ class EdgeAgent:
         if self.uplink is not None:
             self.uplink.start()
         resumed = self.journal.tip[0]
+        self._record_firmware_events()
         self.recorder.record_event("node.boot", {
             "software": f"borderlink {__version__}", "profile": self.profile.name,
             "resumed_seq": resumed, "reason": "start"})
@@ -219,7 +227,13 @@ class EdgeAgent:
         interval = self.config.status.interval_s
         while not stop.is_set():
             self.write_status()
+            self._record_firmware_events()
             stop.wait(interval)
+
+    def _record_firmware_events(self) -> None:
+        events = os.environ.get(FIRMWARE_EVENTS_ENV)
+        if events:
+            record_firmware_events(Path(events), self.journal, self.recorder.record_event)
 
     def stop(self) -> None:
         if self._stopped:

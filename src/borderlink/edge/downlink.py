@@ -26,8 +26,9 @@ applied again.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,7 +41,8 @@ from borderlink.proto.keys import SigningKey, key_id
 
 from .errors import DownlinkError, DownlinkRollbackError, DownlinkVerificationError
 
-__all__ = ["KINDS", "DownlinkItem", "DownlinkStore", "DownlinkVerifier", "sign_downlink"]
+__all__ = ["KINDS", "DownlinkItem", "DownlinkStore", "DownlinkVerifier", "record_firmware_events",
+           "sign_downlink"]
 
 #: DownlinkKind enum value (sync.proto) <-> name.
 KINDS = {1: "watchlist", 2: "config", 3: "firmware"}
@@ -183,3 +185,40 @@ class DownlinkStore:
             return self.path(kind).read_bytes()
         except FileNotFoundError:
             return None
+
+
+#: Set by the firmware supervisor for the agent it starts: its append-only log of install steps.
+FIRMWARE_EVENTS_ENV = "BORDERLINK_FIRMWARE_EVENTS"
+_FIRMWARE_EVENT_BYTES = ("digest", "sha256")
+
+
+def record_firmware_events(path: Path, journal: Any,
+                           record_event: Callable[[str, dict[str, Any]], Any]) -> int:
+    """Record as the node's own ``node.firmware_*`` events the supervisor's install steps the
+    agent has not recorded yet (its offset into the log is kept in the journal's meta table).
+    At least once: a crash between recording and moving the offset records a step twice."""
+    try:
+        data = Path(path).read_bytes()
+    except FileNotFoundError:
+        return 0
+    offset = int(journal.get_meta("firmware.events.offset", 0))
+    if offset > len(data):  # a new slots folder: its log starts again
+        offset = 0
+    end = data.rfind(b"\n") + 1  # a line the supervisor is still writing waits
+    count = 0
+    for line in data[offset:end].splitlines():
+        try:
+            event = json.loads(line)
+            record_type, body = str(event["type"]), dict(event["body"])
+            if not record_type.startswith("node.firmware_"):
+                raise ValueError(f"not a firmware event: {record_type!r}")
+            for name in _FIRMWARE_EVENT_BYTES:
+                if name in body:
+                    body[name] = bytes.fromhex(body[name])
+        except (ValueError, KeyError, TypeError):
+            continue  # a line this agent cannot read is skipped, never blocks the ones after
+        record_event(record_type, body)
+        count += 1
+    if end > offset:
+        journal.set_meta("firmware.events.offset", end)
+    return count

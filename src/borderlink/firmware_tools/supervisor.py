@@ -127,6 +127,7 @@ class Supervisor:
 
     def _start(self, slot: str | None) -> None:
         env = dict(os.environ)
+        env["BORDERLINK_FIRMWARE_EVENTS"] = str(self.config.slots / "events.jsonl")
         if slot is not None:
             lib = str(self.slots.slot(slot) / "lib")
             env["PYTHONPATH"] = lib + (os.pathsep + env["PYTHONPATH"]
