@@ -11,7 +11,8 @@ configuration format, and the hub never imports provisioning. Writes into DIR:
   the CA is and that its ``root.key`` goes offline;
 * ``hub.pem`` / ``hub.key`` — the hub's server certificate (``localhost``, ``127.0.0.1``), issued
   as ``borderlink provision cert hub`` issues it;
-* ``admin.pem`` / ``admin.key`` — a technician certificate for ``borderlink hub enroll …``;
+* ``DIR-admin/admin.pem`` / ``admin.key`` (beside DIR, not in it, 0700) — a technician
+  certificate for ``borderlink hub enroll …``: a credential of the person, not of the hub;
 * ``log.skey`` — the log's C2SP checkpoint signing key, ``log.vkey`` its verifier key and
   ``clock.vkey`` the verifier of the timestamped cosignatures (derived from the log key);
 * ``hub.toml`` — SQLite storage in DIR, listening on ``--listen``.
@@ -36,13 +37,18 @@ def default_ca_dir(directory: Path) -> Path:
     return directory.parent / f"{directory.name}-ca"
 
 
+def admin_dir(directory: Path) -> Path:
+    """Where ``hub init --dir DIR`` puts the technician's credential: ``DIR-admin``, beside DIR."""
+    return directory.parent / f"{directory.name}-admin"
+
+
 def _inside(path: Path, folder: Path) -> bool:
     path, folder = path.resolve(), folder.resolve()
     return path == folder or folder in path.parents
 
 
 def _private_dir(directory: Path) -> None:
-    """The hub folder, 0700 whatever the umask: it holds the store and the hub's keys."""
+    """A folder 0700 whatever the umask (the hub's: its store and keys; the admin's key)."""
     old = os.umask(0o077)
     try:
         directory.mkdir(parents=True, exist_ok=True)
@@ -82,7 +88,8 @@ def init_hub_dir(
     (directory / "ca.pem").write_bytes(ca.trust_pem)
     ca.issue(Identity(Role.HUB, "hub"), directory, dns_names=["localhost"],
              ip_addresses=["127.0.0.1"])
-    ca.issue(Identity(Role.ADMIN, admin), directory, stem="admin")
+    _private_dir(admin_dir(directory))
+    ca.issue(Identity(Role.ADMIN, admin), admin_dir(directory), stem="admin")
     signer = NoteSigner.generate(origin)
     write_private(directory / "log.skey", (signer.skey + "\n").encode())
     (directory / "log.vkey").write_text(signer.verifier.vkey + "\n")
@@ -133,6 +140,8 @@ def _init(args: argparse.Namespace) -> int:
                if (ca_dir / ROOT_KEY).exists() else "its root key is not there (offline): good")
     print(f"borderlink hub init: {made} {ca_dir}, outside the hub folder; {offline}",
           file=sys.stderr)  # fmt: skip
+    print(f"borderlink hub init: the technician's admin.pem/admin.key are in "
+          f"{admin_dir(directory)}", file=sys.stderr)  # fmt: skip
     return EXIT_OK
 
 

@@ -51,7 +51,8 @@ class Lab:
         return f"127.0.0.1:{self.port}"
 
     def admin(self, **change: object) -> list[str]:
-        files: dict[str, object] = {"cert": self.hub / "admin.pem", "key": self.hub / "admin.key",
+        admin = self.hub.parent / "hub-admin"
+        files: dict[str, object] = {"cert": admin / "admin.pem", "key": admin / "admin.key",
                  "ca": self.hub / "ca.pem", "hub": self.address}  # fmt: skip
         files.update(change)
         return [x for k, v in files.items() for x in (f"--{k}", str(v))]
@@ -75,8 +76,8 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
         root / "intruder.pem", root / "intruder.key")
     # a hub configuration whose key is not its certificate's
     toml = (root / "hub" / "hub.toml").read_text()
-    (root / "hub" / "mismatch.toml").write_text(toml.replace('key = "hub.key"',
-                                                             'key = "admin.key"'))  # fmt: skip
+    (root / "hub" / "mismatch.toml").write_text(toml.replace(
+        'key = "hub.key"', f'key = "{root / "hub-admin" / "admin.key"}"'))  # fmt: skip
     (root / "a-file").write_text("not a folder\n")
     log = (root / "hub.log").open("w")
     hub = subprocess.Popen(
@@ -123,7 +124,7 @@ def mistakes(lab: Lab) -> list[Mistake]:
         Mistake("client key not its certificate's", ("hub", "nodes", *lab.admin(key=h / "hub.key")),
                 ("hub.key", "does not belong to the certificate", "admin.pem"), 2),
         Mistake("agency key not its certificate's",
-                ("agency", "query", *lab.agency(key=h / "admin.key")),
+                ("agency", "query", *lab.agency(key=r / "hub-admin" / "admin.key")),
                 ("admin.key", "does not belong to the certificate", "sbs.pem"), 2),
         Mistake("certificate from another CA",
                 ("agency", "query", *lab.agency(cert=r / "intruder.pem", key=r / "intruder.key")),

@@ -35,7 +35,7 @@ def _port() -> int:
 
 
 def test_init_serve_enroll_sync_and_stop(tmp_path: Path, capsys) -> None:
-    d = tmp_path / "hub"
+    d, a = tmp_path / "hub", tmp_path / "hub-admin"
     port = _port()
     assert (
         main(
@@ -54,7 +54,7 @@ def test_init_serve_enroll_sync_and_stop(tmp_path: Path, capsys) -> None:
     )
     try:
         ca = CaDirectory(tmp_path / "hub-ca").issuing()
-        admin = IssuedCertificate.load(d / "admin.pem", d / "admin.key")
+        admin = IssuedCertificate.load(a / "admin.pem", a / "admin.key")
         creds = grpc.ssl_channel_credentials(ca.cert_pem, admin.key_pem(), admin.cert_pem)
         deadline = time.monotonic() + 20
         while True:
@@ -71,9 +71,9 @@ def test_init_serve_enroll_sync_and_stop(tmp_path: Path, capsys) -> None:
             "--hub",
             f"127.0.0.1:{port}",
             "--cert",
-            str(d / "admin.pem"),
+            str(a / "admin.pem"),
             "--key",
-            str(d / "admin.key"),
+            str(a / "admin.key"),
             "--ca",
             str(d / "ca.pem"),
         ]
@@ -152,7 +152,7 @@ def test_hub_folder_and_store_are_owner_only_and_the_ca_lives_apart(tmp_path: Pa
     """``hub init`` and ``hub serve`` run under a permissive umask: the hub folder is 0700, the
     store and its WAL/SHM files 0600 while the hub writes them, and the CA is made beside the
     hub folder (its root and issuing keys never inside it), as ``init`` says on stderr."""
-    d = tmp_path / "hub"
+    d, a = tmp_path / "hub", tmp_path / "hub-admin"
     port = _port()
 
     def run(*args: str, **kw: object) -> subprocess.Popen:
@@ -167,11 +167,12 @@ def test_hub_folder_and_store_are_owner_only_and_the_ca_lives_apart(tmp_path: Pa
     assert f"made the deployment's CA in {ca_dir}, outside the hub folder" in err.decode()
     assert f"move {ca_dir / 'root.key'} offline" in err.decode()
     assert sorted(p.name for p in d.iterdir()) == [
-        "admin.key", "admin.pem", "ca.pem", "clock.vkey", "hub.key", "hub.pem", "hub.toml",
-        "log.skey", "log.vkey"]  # fmt: skip
+        "ca.pem", "clock.vkey", "hub.key", "hub.pem", "hub.toml", "log.skey", "log.vkey"]
     assert (ca_dir / "root.key").is_file() and _mode(ca_dir) == 0o700
     assert _mode(d) == 0o700
-    assert all(_mode(d / k) == 0o600 for k in ("hub.key", "admin.key", "log.skey"))
+    assert all(_mode(d / k) == 0o600 for k in ("hub.key", "log.skey"))
+    assert _mode(a) == 0o700 and _mode(a / "admin.key") == 0o600
+    assert f"admin.pem/admin.key are in {a}" in err.decode()
     # a CA inside the hub folder is refused, and nothing is written
     inside = run("hub", "init", "--dir", str(tmp_path / "h2"), "--ca-dir",
                  str(tmp_path / "h2" / "ca"), stderr=subprocess.PIPE)  # fmt: skip
@@ -184,13 +185,13 @@ def test_hub_folder_and_store_are_owner_only_and_the_ca_lives_apart(tmp_path: Pa
                    stderr=fh)  # fmt: skip
     try:
         ca = CaDirectory(ca_dir).issuing()
-        admin = IssuedCertificate.load(d / "admin.pem", d / "admin.key")
+        admin = IssuedCertificate.load(a / "admin.pem", a / "admin.key")
         _wait_serving(port, grpc.ssl_channel_credentials(ca.cert_pem, admin.key_pem(),
                                                          admin.cert_pem), proc, log)  # fmt: skip
         node = TestNode(node_id="ast-dr-02", key=SigningKey.generate(),
                         cert=ca.issue_node("ast-dr-02"), site="AZ-AST")  # fmt: skip
-        conn = ["--hub", f"127.0.0.1:{port}", "--cert", str(d / "admin.pem"), "--key",
-                str(d / "admin.key"), "--ca", str(d / "ca.pem")]  # fmt: skip
+        conn = ["--hub", f"127.0.0.1:{port}", "--cert", str(a / "admin.pem"), "--key",
+                str(a / "admin.key"), "--ca", str(d / "ca.pem")]  # fmt: skip
         assert main(["hub", "enroll", node.node_id, "--public-key", node.key.public.hex(),
                      "--site", "AZ-AST", "--agency", "SBS", "--record-types", "document.check",
                      *conn]) == 0  # fmt: skip

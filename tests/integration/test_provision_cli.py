@@ -108,8 +108,8 @@ class Deployment:
 
     def hub_node(self, node: str) -> dict[str, object] | None:
         done = _cli("hub", "nodes", "--hub", f"127.0.0.1:{self.hub_port}",
-                    "--cert", str(self.root / "hub/admin.pem"),
-                    "--key", str(self.root / "hub/admin.key"),
+                    "--cert", str(self.root / "hub-admin/admin.pem"),
+                    "--key", str(self.root / "hub-admin/admin.key"),
                     "--ca", str(self.root / "hub/ca.pem"), "--json")
         assert done.returncode == 0, done.stderr
         return next((n for n in json.loads(done.stdout) if n["node_id"] == node), None)

@@ -23,7 +23,7 @@ from borderlink.common.cli import env_default
 from borderlink.hardware_profiles.loader import load_profile
 from borderlink.hardware_profiles.simulator import load_scenario
 from borderlink.hub.policy import EXAMPLE_POLICY
-from borderlink.hub_init import init_hub_dir
+from borderlink.hub_init import admin_dir, init_hub_dir
 from borderlink.proto.errors import BorderlinkError
 from borderlink.proto.keys import SigningKey
 from borderlink.provisioning.ca import CertificateAuthority
@@ -182,8 +182,9 @@ class Site:
         _wait_for_port(self.hub_port, 30.0, self.processes["hub"], self.log_path("hub"))
 
     def admin_args(self) -> list[str]:
-        return ["--hub", self.hub_address, "--cert", str(self.hub_dir / "admin.pem"),
-                "--key", str(self.hub_dir / "admin.key"), "--ca", str(self.hub_dir / "ca.pem")]
+        admin = admin_dir(self.hub_dir)
+        return ["--hub", self.hub_address, "--cert", str(admin / "admin.pem"),
+                "--key", str(admin / "admin.key"), "--ca", str(self.hub_dir / "ca.pem")]
 
     def enroll_all(self) -> None:
         """Enrol every node and load the federation policy, as a technician would."""
