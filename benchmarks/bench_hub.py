@@ -61,7 +61,7 @@ from borderlink.proto.v1 import (
     common_pb2,
     sync_pb2,
 )
-from borderlink.provisioning.ca import CertificateAuthority
+from borderlink.provisioning.ca import CertificateAuthority, crl_to_pem
 
 ORIGIN = "borderlink.example/AZ/log"
 PG_URL = os.environ.get("BORDERLINK_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
@@ -126,6 +126,7 @@ class Pki:
         d.mkdir(parents=True, exist_ok=True)
         self.ca = CertificateAuthority.create("bench CA")
         (d / "ca.pem").write_bytes(self.ca.cert_pem)
+        (d / "crl.pem").write_bytes(crl_to_pem(self.ca.crl()))
         self.ca.issue_hub().save(d / "hub.pem", d / "hub.key")
         self.admin = self.ca.issue_admin("bench")
         signer = NoteSigner.generate(ORIGIN)
@@ -149,7 +150,7 @@ def start_hub(pki: Pki, name: str, storage_url: str, workers: int = 0) -> tuple[
     cfg = pki.dir / f"{name}.toml"
     cfg.write_text(
         f'[server]\nlisten = "127.0.0.1:{port}"\ngrace_s = 1.0\nverify_workers = {workers}\n'
-        f'[tls]\ncert = "hub.pem"\nkey = "hub.key"\nca = "ca.pem"\n'
+        f'[tls]\ncert = "hub.pem"\nkey = "hub.key"\nca = "ca.pem"\ncrl = "crl.pem"\n'
         f'[storage]\nurl = "{storage_url}"\n'
         f'[log]\norigin = "{ORIGIN}"\nsigning_key = "log.skey"\ncheckpoint_interval_s = 0.5\n'
     )

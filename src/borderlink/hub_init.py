@@ -9,6 +9,9 @@ configuration format, and the hub never imports provisioning. Writes into DIR:
   holds the store (names, document numbers, MRZ lines) and the hub's own key, and a copy or
   a compromise of it must not carry the keys that issue every identity; ``init`` says where
   the CA is and that its ``root.key`` goes offline;
+* ``crl.pem`` — the issuing CA's CRL, valid 30 days (the hub refuses to start without one and
+  refuses every client once it is past its next update; ``borderlink provision crl`` signs it
+  again and revokes);
 * ``hub.pem`` / ``hub.key`` — the hub's server certificate (``localhost``, ``127.0.0.1``), issued
   as ``borderlink provision cert hub`` issues it;
 * ``DIR-admin/admin.pem`` / ``admin.key`` (beside DIR, not in it, 0700) — a technician
@@ -71,7 +74,7 @@ def init_hub_dir(
     from borderlink.proto.checkpoint import NoteSigner
     from borderlink.proto.identity import Identity, Role
     from borderlink.provisioning.ca import write_private
-    from borderlink.provisioning.trust import ROOT_CERT, CaDirectory, init_ca_directory
+    from borderlink.provisioning.trust import ROOT_CERT, CaDirectory, init_ca_directory, write_crl
 
     config = directory / "hub.toml"
     if config.exists():
@@ -86,6 +89,7 @@ def init_hub_dir(
     _private_dir(directory)
     ca = CaDirectory(ca_dir) if (ca_dir / ROOT_CERT).exists() else init_ca_directory(ca_dir)
     (directory / "ca.pem").write_bytes(ca.trust_pem)
+    write_crl(ca, directory / "crl.pem")  # required: the hub fails closed without one
     ca.issue(Identity(Role.HUB, "hub"), directory, dns_names=["localhost"],
              ip_addresses=["127.0.0.1"])
     _private_dir(admin_dir(directory))
@@ -107,6 +111,9 @@ verify_workers = {os.cpu_count() or 1}
 cert = "hub.pem"
 key = "hub.key"
 ca = "ca.pem"
+# Required. Re-sign it before its next update (borderlink provision crl --dir CA --out
+# crl.pem [--revoke CERT]): past it, the hub refuses every client.
+crl = "crl.pem"
 
 [storage]
 url = "sqlite:hub.db"

@@ -39,7 +39,7 @@ from borderlink.proto.v1 import (
     sync_pb2_grpc,
     transparency_pb2_grpc,
 )
-from borderlink.provisioning.ca import CertificateAuthority, IssuedCertificate
+from borderlink.provisioning.ca import CertificateAuthority, IssuedCertificate, crl_to_pem
 
 ORIGIN = "borderlink.example/AZ/log"
 PG_URL = os.environ.get("BORDERLINK_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
@@ -61,6 +61,7 @@ class Pki:
         pki = cls(ca, ca.issue_hub(), ca.issue_admin("tech1"), directory)
         directory.mkdir(parents=True, exist_ok=True)
         (directory / "ca.pem").write_bytes(ca.cert_pem)
+        (directory / "crl.pem").write_bytes(crl_to_pem(ca.crl()))  # a hub.toml requires one
         pki.hub.save(directory / "hub.pem", directory / "hub.key")
         pki.admin.save(directory / "admin.pem", directory / "admin.key")
         return pki

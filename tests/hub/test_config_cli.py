@@ -35,6 +35,7 @@ listen = "127.0.0.1:7443"
 cert = "pki/hub.pem"
 key = "pki/hub.key"
 ca = "pki/ca.pem"
+crl = "pki/crl.pem"
 [storage]
 url = "sqlite:data/hub.db"
 [log]
@@ -56,8 +57,8 @@ def test_config_resolves_paths_against_the_file(pki: Pki, tmp_path: Path) -> Non
     assert cfg.log.checkpoint_interval_s <= 1.0
     assert cfg.health is None  # off unless asked for
     for address in ("127.0.0.1", "::1", "localhost", "127.0.0.2"):
-        cfg = load_config(_write(tmp_path, GOOD + f'[health]\nport = 7444\naddress = "{address}"\n'))
-        assert cfg.health is not None and (cfg.health.port, cfg.health.address) == (7444, address)
+        cfg = load_config(_write(tmp_path, GOOD + f'[health]\nport = 7445\naddress = "{address}"\n'))
+        assert cfg.health is not None and (cfg.health.port, cfg.health.address) == (7445, address)
 
 
 @pytest.mark.parametrize(
@@ -78,7 +79,7 @@ def test_config_resolves_paths_against_the_file(pki: Pki, tmp_path: Path) -> Non
         (lambda s: s.replace('url = "sqlite:data/hub.db"', 'url = "mysql://x"'), "storage.url"),
         (lambda s: s.replace("[storage]\n", "[storage_]\n"), "storage_"),
         # the health port has no TLS: a routable address would expose it beyond the host
-        (lambda s: s + '[health]\nport = 7444\naddress = "0.0.0.0"\n', "health.address"),
+        (lambda s: s + '[health]\nport = 7445\naddress = "0.0.0.0"\n', "health.address"),
         (lambda s: s + "[health]\nport = 70000\n", "health.port"),
         (lambda s: s + "max_streams_per_node = 0\n", "limits.max_streams_per_node"),
         (lambda s: s + "max_equivocations_kept = -1\n", "limits.max_equivocations_kept"),

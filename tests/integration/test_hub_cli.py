@@ -167,7 +167,8 @@ def test_hub_folder_and_store_are_owner_only_and_the_ca_lives_apart(tmp_path: Pa
     assert f"made the deployment's CA in {ca_dir}, outside the hub folder" in err.decode()
     assert f"move {ca_dir / 'root.key'} offline" in err.decode()
     assert sorted(p.name for p in d.iterdir()) == [
-        "ca.pem", "clock.vkey", "hub.key", "hub.pem", "hub.toml", "log.skey", "log.vkey"]
+        "ca.pem", "clock.vkey", "crl.pem", "hub.key", "hub.pem", "hub.toml", "log.skey",
+        "log.vkey"]
     assert (ca_dir / "root.key").is_file() and _mode(ca_dir) == 0o700
     assert _mode(d) == 0o700
     assert all(_mode(d / k) == 0o600 for k in ("hub.key", "log.skey"))

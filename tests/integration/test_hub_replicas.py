@@ -48,6 +48,7 @@ grace_s = 1.0
 cert = "pki/hub.pem"
 key = "pki/hub.key"
 ca = "pki/ca.pem"
+crl = "pki/crl.pem"
 
 [storage]
 url = "{storage_url}"

@@ -3,12 +3,16 @@
 gRPC has verified the certificate chain and validity during the handshake
 (``require_client_auth=True``); gRPC Python cannot load a CRL into the TLS stack, so every
 RPC asks :class:`PeerAuth` which identity the peer certificate names and whether the CA has
-revoked it. The CRL file is re-read when its modification time changes, and its signature is
-checked against the CA certificate before it is believed.
+revoked it. The CRL file is re-read when its modification time changes (so a CRL signed again
+by ``borderlink provision crl`` is used at the next call), and its signature is checked against
+the CA certificate before it is believed. Fail closed: a CRL that is missing, unreadable, not
+signed by the CA or past its next update refuses every call (UNAVAILABLE, logged) until it is
+put right. (A ``PeerAuth`` without a CRL path checks no revocation: only tests build one.)
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import os
 import threading
@@ -47,13 +51,16 @@ class PeerAuth:
             return None
         try:
             mtime = os.stat(self.crl_path).st_mtime
-        except FileNotFoundError:
-            return None
+        except OSError as exc:
+            # Fail closed: a deleted CRL must not re-admit the certificates it revoked.
+            raise CrlError(f"CRL {self.crl_path} is unreadable ({exc.strerror}): every "
+                           "client is refused until it is back") from exc
         with self._lock:
             if mtime != self._crl_mtime:
-                data = self.crl_path.read_bytes()
                 try:
-                    crl = x509.load_pem_x509_crl(data)
+                    crl = x509.load_pem_x509_crl(self.crl_path.read_bytes())
+                except OSError as exc:
+                    raise CrlError(f"CRL {self.crl_path} is unreadable ({exc.strerror})") from exc
                 except ValueError as exc:
                     raise CrlError(f"cannot read CRL {self.crl_path}: {exc}") from exc
                 if crl.issuer != self.ca_certificate.subject or not crl.is_signature_valid(
@@ -61,7 +68,20 @@ class PeerAuth:
                 ):
                     raise CrlError(f"CRL {self.crl_path} is not signed by the hub's CA")
                 self._crl, self._crl_mtime = crl, mtime
-            return self._crl
+            current = self._crl
+        assert current is not None  # loaded above whenever the mtime was new
+        next_update = current.next_update_utc
+        if next_update is None or next_update <= dt.datetime.now(dt.UTC):
+            # Past its next update a CRL may be missing revocations made since: not believed.
+            raise CrlError(
+                f"CRL {self.crl_path} expired at {next_update.isoformat() if next_update else '?'}"
+                ": every client is refused until it is signed again (borderlink provision crl)"
+            )
+        return current
+
+    def check(self) -> None:
+        """Raise :class:`CrlError` now if the CRL would refuse every call (at hub start)."""
+        self._current_crl()
 
     def peer_certificate(self, context: grpc.ServicerContext) -> x509.Certificate:
         pems = context.auth_context().get("x509_pem_cert")

@@ -17,7 +17,7 @@ and the key. Example (``borderlink hub init`` writes one)::
     cert = "hub.pem"               # hub server certificate (PEM)
     key = "hub.key"                # its private key (PEM)
     ca = "ca.pem"                  # CA whose client certificates are accepted
-    crl = "crl.pem"                # optional; re-read when it changes
+    crl = "crl.pem"                # required; re-read when it changes, refused once expired
 
     [storage]
     url = "sqlite:hub.db"          # or postgresql://user@host:5432/db?schema=name
@@ -32,7 +32,7 @@ and the key. Example (``borderlink hub init`` writes one)::
     address = "127.0.0.1"
 
     [health]
-    port = 7444                    # grpc.health.v1 without TLS, for probes that cannot
+    port = 7445                    # grpc.health.v1 without TLS, for probes that cannot
     address = "127.0.0.1"          # present a client certificate; loopback only
 
     [limits]
@@ -211,7 +211,11 @@ def parse_config(text: str, *, source: str = "<config>", base: Path | None = Non
         ca=r.path(tls_t, "tls", "ca"),  # type: ignore[arg-type]
         crl=r.path(tls_t, "tls", "crl", required=False),
     )
-    for key in ("cert", "key", "ca"):
+    if tls.crl is None:
+        # Fail closed: without a CRL a revoked certificate would be as good as any other.
+        raise r.fail("tls.crl", "a CRL is required (make one with borderlink provision crl "
+                     "--dir CA_DIR --out crl.pem)")
+    for key in ("cert", "key", "ca", "crl"):
         p = getattr(tls, key)
         if not p.is_file():
             raise r.fail(f"tls.{key}", f"no such file {p}")

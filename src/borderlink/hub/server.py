@@ -27,7 +27,7 @@ from borderlink.common.errors import UnavailableError
 from borderlink.common.tls import read_tls_files
 from borderlink.hub import federation_service
 from borderlink.hub.admin_service import AdminServicer
-from borderlink.hub.auth import PeerAuth
+from borderlink.hub.auth import CrlError, PeerAuth
 from borderlink.hub.config import HubConfig
 from borderlink.hub.errors import ConfigError, PolicyError
 from borderlink.hub.ingest import Ingest, PoolVerifier
@@ -230,6 +230,9 @@ class HubServer:
                 require_client_auth=True,
             )  # fmt: skip
             auth = PeerAuth.from_files(config.tls.ca, config.tls.crl)
+            auth.check()
+        except CrlError as exc:
+            raise ConfigError(f"{config.source}: [tls] crl: {exc}") from exc
         except (OSError, ValueError) as exc:
             raise ConfigError(f"{config.source}: [tls]: {exc}") from exc
         signer = read_signer(config.log.signing_key)

@@ -3,6 +3,8 @@
 * ``ca init --dir DIR`` — root and issuing CA of a deployment; ``ca rotate`` a new issuing CA
   (needs the offline root key); ``ca show`` the fingerprint nodes pin;
 * ``cert hub|agency|admin NAME --dir DIR --out OUT`` — a leaf certificate and key;
+* ``crl --dir DIR --out CRL [--revoke CERT.pem]`` — the CRL signed again (a hub fails closed
+  once its CRL is past its next update), revoking certificates at once;
 * ``token create --node ID --site SITE --agency AGENCY --profile PROFILE --expires 24h`` — a
   one-time enrolment token (printed, as a terminal QR code, optionally a PNG); ``token list``;
 * ``serve --dir DIR --hub ADDR`` — the Enrollment service (its own port, default 7444);
@@ -26,7 +28,14 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from borderlink.common.cli import EXIT_FAILED, EXIT_OK, EXIT_UNAVAILABLE, EXIT_USAGE, env_default
+from borderlink.common.cli import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_UNAVAILABLE,
+    EXIT_USAGE,
+    env_default,
+    positive_int,
+)
 from borderlink.common.errors import UsageError
 from borderlink.proto.identity import Identity, Role
 
@@ -102,6 +111,27 @@ def _ca_show(args: argparse.Namespace) -> int:
             "root_key_present": (ca.path / "root.key").exists()}
     print(json.dumps(info, indent=2) if args.json else
           "\n".join(f"{k:18} {v}" for k, v in info.items()))
+    return EXIT_OK
+
+
+# -- crl ------------------------------------------------------------------------------------
+
+def _crl(args: argparse.Namespace) -> int:
+    from borderlink.provisioning.trust import certificates_from_pem, write_crl
+
+    revoke = []
+    for name in args.revoke or ():
+        try:
+            revoke += certificates_from_pem(Path(name).read_bytes())[:1]  # the leaf of a chain
+        except OSError as exc:
+            raise UsageError(f"--revoke {name}: {exc.strerror}") from exc
+    out = Path(args.out)
+    crl = write_crl(_ca_dir(args), out, revoke=revoke, next_update_days=args.next_update_days,
+                    passphrase=_passphrase(args.issuing_passphrase_file))
+    serials = ", ".join(f"{c.serial_number:x}" for c in revoke) or "none new"
+    print(f"{out}: {len(list(crl))} revoked (added: {serials}), next update "
+          f"{crl.next_update_utc.isoformat() if crl.next_update_utc else '?'}; a hub whose "
+          "[tls] crl is this file uses it at its next call")
     return EXIT_OK
 
 
@@ -329,6 +359,19 @@ def configure_provision(
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_ca_show)
 
+    p = actions.add_parser(
+        "crl", help="sign a fresh CRL (revoking certificates), before the old one expires",
+        description="Sign the CRL in --out again with the issuing CA: its entries, plus each "
+        "--revoke certificate, valid for --next-update-days. A hub refuses every client once "
+        "its CRL is past its next update (fail closed), so re-sign it in time.")
+    ca_dir(p)
+    p.add_argument("--out", required=True, help="the CRL file (extended when it exists)")
+    p.add_argument("--revoke", action="append", metavar="CERT.pem",
+                   help="a certificate to revoke (repeatable)")
+    p.add_argument("--next-update-days", type=positive_int, default=30,
+                   help="days until the CRL must be re-signed (default %(default)s)")
+    p.add_argument("--issuing-passphrase-file")
+    p.set_defaults(func=_crl)
     cert = actions.add_parser("cert", help="issue a hub, agency or admin certificate")
     kinds = cert.add_subparsers(dest="role_name", metavar="ROLE", required=True)
     for role, help_text in (("hub", "a hub server certificate (serverAuth)"),

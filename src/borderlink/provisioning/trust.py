@@ -16,6 +16,7 @@ first use. Private keys are written 0600, optionally encrypted with a passphrase
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import os
 from collections.abc import Sequence
@@ -33,10 +34,16 @@ from borderlink.provisioning.ca import (
     CertificateAuthority,
     IssuedCertificate,
     cert_from_pem,
+    crl_from_pem,
+    crl_to_pem,
     key_to_pem,
     write_private,
 )
-from borderlink.provisioning.errors import CaDirectoryError, CertificateFileError
+from borderlink.provisioning.errors import (
+    CaDirectoryError,
+    CertificateFileError,
+    CertificateRejected,
+)
 
 ROOT_CERT, ROOT_KEY = "root.pem", "root.key"
 ISSUING_CERT, ISSUING_KEY = "issuing.pem", "issuing.key"
@@ -170,6 +177,43 @@ class CaDirectory:
         write_private(key_path, issued.key_pem(key_passphrase))
         _write_public(cert_path, self.chain_of(issued))
         return cert_path, key_path
+
+
+#: How long a CRL is believed: a hub refuses every client once it is past (fail closed), so
+#: it must be re-signed (``borderlink provision crl``) before then.
+DEFAULT_CRL_DAYS = 30
+
+
+def write_crl(
+    ca: CaDirectory,
+    path: Path,
+    *,
+    revoke: Sequence[x509.Certificate] = (),
+    next_update_days: int = DEFAULT_CRL_DAYS,
+    passphrase: bytes | None = None,
+) -> x509.CertificateRevocationList:
+    """Sign a fresh CRL with the issuing CA into *path*: the entries of the CRL already there
+    (its signature checked first) plus *revoke*. Replaced atomically, so a hub that re-reads
+    the file on change never sees half of it."""
+    issuing = ca.issuing(passphrase)
+    entries: list[tuple[int, dt.datetime]] = []
+    if path.exists():
+        old = crl_from_pem(path.read_bytes())
+        try:
+            issuing.check_crl(old)
+        except CertificateRejected as exc:
+            raise CaDirectoryError(f"{path}: {exc}; not extended") from exc
+        entries = [(r.serial_number, r.revocation_date_utc) for r in old]
+    for certificate in revoke:
+        if not issuing.issued(certificate):
+            raise CaDirectoryError(
+                f"certificate serial {certificate.serial_number:x} ({certificate.subject.rfc4514_string()}) "
+                "was not issued by this CA's issuing key"
+            )
+        entries.append((certificate.serial_number, dt.datetime.now(dt.UTC)))
+    crl = issuing.crl(entries, next_update_days=next_update_days)
+    _write_public(path, crl_to_pem(crl))
+    return crl
 
 
 def init_ca_directory(
