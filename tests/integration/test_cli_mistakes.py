@@ -215,6 +215,8 @@ def test_a_failed_demo_says_where_its_work_folder_is(lab: Lab) -> None:
     assert f"work folder {work} is kept" in done.stderr
     assert "private keys" in done.stderr
     assert (work / "hub" / "ca.key").exists() or any(work.rglob("*.key"))
+    assert work.stat().st_mode & 0o077 == 0  # the kept folder holds keys and the store
+    assert (work / "hub").stat().st_mode & 0o077 == 0
 
 
 def test_json_logs_make_every_stderr_line_json(tmp_path: Path) -> None:

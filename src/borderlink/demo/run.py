@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import socket
 import sys
@@ -73,7 +74,11 @@ def run_demo(options: DemoOptions) -> int:
         if options.keep.exists() and not options.keep.is_dir():
             raise UsageError(f"--keep {options.keep}: is a file, not a folder")
         try:
-            options.keep.mkdir(parents=True, exist_ok=True)
+            if not options.keep.exists():
+                # it will hold the hub's store, the journals and every private key: owner only,
+                # as the temporary folder (mkdtemp) is
+                options.keep.mkdir(parents=True)
+                os.chmod(options.keep, 0o700)
         except OSError as exc:
             raise explain_os_error(exc, "--keep: cannot create the work folder") from exc
     if options.report is not None and options.report.is_dir():
