@@ -131,7 +131,7 @@ DEVICE_CLASSES: dict[str, tuple[str | tuple[str, ...], tuple[str, ...]]] = {
     "gc_ms": (
         ("jcamp-dx", "andi-ms"),
         ("library_file", "min_match_factor", "min_reverse_match", "ri_tolerance",
-         "min_peak_snr"),
+         "min_peak_snr", "scan_range_mz"),
     ),
 }
 
@@ -461,6 +461,12 @@ def _processing(check: _Check, data: dict[str, Any], device_class: str,
                 isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0
                 for v in (value if isinstance(value, list) and value else [value])):
             raise check.fail(dotted, "a non-negative number (or a list of them)", value)
+        elif key.endswith("_mz"):  # a mass spectrometer's scan range [start, end], unit m/z
+            if not (isinstance(value, list) and len(value) == 2
+                    and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
+                    and 1 <= value[0] < value[1] <= 2000):
+                raise check.fail(dotted, "[start, end] m/z with 1 <= start < end <= 2000", value)
+            value = tuple(float(v) for v in value)
         elif key.endswith("_band"):
             if not (isinstance(value, list) and len(value) == 2
                     and all(isinstance(v, (int, float)) for v in value) and value[0] < value[1]):

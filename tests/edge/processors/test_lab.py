@@ -211,6 +211,39 @@ def test_simulator_samples(profile: str) -> None:
 def test_config_from_profiles() -> None:
     cfg = LabConfig.from_settings(load_profile("gcms-qp2010").settings)
     assert cfg.min_match_factor == 700 and cfg.min_reverse_match == 750
-    assert cfg.mass_range == (40.0, 400.0)
+    assert cfg.scan_range_mz == (40.0, 550.0)
     with pytest.raises(ValueError):
         MsLibrary.from_json({"format": "something-else", "entries": []})
+
+
+@pytest.mark.parametrize("value", [[550, 40], [0, 400], [40], "40-550", [40, 5000], [True, 400]])
+def test_scan_range_is_validated_in_the_profile(value: object) -> None:
+    """The method's scan range decides which ions are compared: a wrong one is refused by name."""
+    import tomllib
+
+    from borderlink.hardware_profiles.errors import ProfileValidationError
+    from borderlink.hardware_profiles.loader import PROFILES_DIR
+    from borderlink.hardware_profiles.schema import profile_from_dict
+
+    doc = tomllib.loads((PROFILES_DIR / "gcms-qp2010.toml").read_text(encoding="utf-8"))
+    doc["processing"]["scan_range_mz"] = value
+    with pytest.raises(ProfileValidationError, match=r"processing\.scan_range_mz.*start < end"):
+        profile_from_dict(doc, "gcms.toml", PROFILES_DIR)
+    del doc["processing"]["scan_range_mz"]
+    with pytest.raises(ProfileValidationError, match=r"processing\.scan_range_mz"):
+        profile_from_dict(doc, "gcms.toml", PROFILES_DIR)
+
+
+def test_library_ions_the_method_cannot_see_do_not_count_as_missing() -> None:
+    """An entry's ion under the scan start, at a subtracted bleed mass or under the noise floor
+    is invisible to the method: a spectrum holding the rest matches as if the entry lacked it."""
+    entry = {"format": "borderlink.ms-library.v1", "entries": [
+        {"id": "x", "peaks": [[30, 80], [91, 100], [120, 40], [207, 50], [150, 1]]}]}
+    plain = {"format": "borderlink.ms-library.v1", "entries": [
+        {"id": "x", "peaks": [[91, 100], [120, 40]]}]}
+    unknown = {91: 100.0, 120: 38.0}
+    kw = {"mass_range": (40.0, 550.0), "ignore_ions": (207,), "min_ion_pct": 3.0}
+    seen = MsLibrary.from_json(entry, **kw).search(unknown)[0]
+    assert (seen.match, seen.reverse_match) == (
+        (h := MsLibrary.from_json(plain, **kw).search(unknown)[0]).match, h.reverse_match)
+    assert seen.match >= 950

@@ -72,7 +72,7 @@ _NOT_FROM_PROCESSING = {"lane", "panels", "sample_interval_s", "layouts", "norm_
 _NOT_APPLICABLE = {
     "rpm-lane": {"resolution_662_pct", "photopeak_min_sigma", "man_made_min_share",
                  "norm_min_share"},  # photopeaks: spectroscopic (NaI, HPGe) monitors only
-    "gc-fid-gc2010": {"min_match_factor", "min_reverse_match", "mass_range",
+    "gc-fid-gc2010": {"min_match_factor", "min_reverse_match", "scan_range_mz",
                       "rt_match_tolerance_min", "min_ion_pct", "background_ions", "mz_power",
                       "intensity_power"},  # mass spectra: GC-MS only
     "gcms-qp2010": {"ri_ambiguity_ratio", "min_area_pct", "fid_reports_controlled"},

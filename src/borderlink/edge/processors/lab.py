@@ -49,12 +49,14 @@ class LabConfig:
     ri_tolerance: float = 30.0
     min_peak_snr: float = 10.0
     baseline_window_min: float = 0.5
-    mass_range: tuple[float, float] = (40.0, 400.0)
+    # the method's scan range: ions outside it were never recorded (the scan starts above air's
+    # N2/O2/H2O at m/z 28/32/18), on the unknown's side and the library's alike
+    scan_range_mz: tuple[float, float] = (40.0, 550.0)
     rt_match_tolerance_min: float = 0.05  # spectrum <-> chromatographic peak
     ri_ambiguity_ratio: float = 10.0
     min_ion_pct: float = 3.0  # ions below this share of the base peak are noise, dropped
     background_ions: tuple[int, ...] = (207, 281)  # column bleed (polysiloxane), subtracted
-    mz_power: float = 0.5  # match-factor weights (m/z)^mz_power * I^intensity_power
+    mz_power: float = 1.0  # match-factor weights (m/z)^mz_power * I^intensity_power (.spectra)
     intensity_power: float = 0.5
     min_area_pct: float = 5.0  # GC-FID: smaller peaks (impurities) are not identified by RI
     fid_reports_controlled: bool = False  # let an RI match alone set controlled_found
@@ -63,8 +65,8 @@ class LabConfig:
     def from_settings(cls, settings: Mapping[str, Any], **overrides: Any) -> LabConfig:
         names = set(cls.__dataclass_fields__)
         values = {k: v for k, v in settings.items() if k in names}
-        if "mass_range" in values:
-            values["mass_range"] = tuple(float(v) for v in values["mass_range"])
+        if "scan_range_mz" in values:
+            values["scan_range_mz"] = tuple(float(v) for v in values["scan_range_mz"])
         values.update(overrides)
         return cls(**values)
 
@@ -116,9 +118,11 @@ class LabProcessor:
     def from_profile(cls, profile: Any, **overrides: Any) -> LabProcessor:
         """Load the profile's ``library_file`` (I/O) and its processing parameters."""
         config = LabConfig.from_settings(profile.settings, **overrides)
-        library = MsLibrary.load(profile.setting("library_file"), mass_range=config.mass_range,
+        library = MsLibrary.load(profile.setting("library_file"), mass_range=config.scan_range_mz,
                                  mz_power=config.mz_power,
-                                 intensity_power=config.intensity_power)
+                                 intensity_power=config.intensity_power,
+                                 ignore_ions=config.background_ions,
+                                 min_ion_pct=config.min_ion_pct)
         return cls(library, config)
 
     # ------------------------------------------------------------------ Processor API
@@ -214,7 +218,7 @@ class LabProcessor:
     def clean_spectrum(self, spec: MassSpectrum) -> dict[int, float]:
         """Unit-mass spectrum without column-bleed ions and ions under the noise floor."""
         c = self.config
-        binned = bin_spectrum(spec.mz, spec.intensities, c.mass_range)
+        binned = bin_spectrum(spec.mz, spec.intensities, c.scan_range_mz)
         for ion in c.background_ions:
             binned.pop(ion, None)
         if not binned:

@@ -4,19 +4,30 @@ The match factor is the one an analyst knows from NIST MS Search (Stein & Scott,
 and testing of mass spectral library search algorithms for compound identification",
 J. Am. Soc. Mass Spectrom. 5 (1994) 859-866):
 
-* spectra are binned to unit m/z inside the instrument's mass range and weighted
-  ``W = (m/z) ** mz_power * I ** intensity_power`` (the square root of the intensity damps the
-  base peak, the m/z weight favours the diagnostic high-mass ions). Stein & Scott's optimum
-  for the NIST library was m/z^3 * I^0.6, MassBank uses m/z^2 * I^0.5; against a library of
-  *major ions only* (8-14 per compound) heavy m/z weights let stray high-mass noise ions
-  dominate, so the lab profile's default is m/z^0.5 * I^0.5 (chosen on the synthetic
-  validation set, see ``benchmarks/bench_processors_field.py``);
+* spectra are binned to unit m/z inside the method's scan range and weighted
+  ``W = (m/z) ** mz_power * I ** intensity_power``. The square root of the intensity damps the
+  base peak; the m/z weight favours the diagnostic high-mass ions. The lab profiles use
+  ``(m/z)^1 * I^0.5``, the weighted dot product of NIST MS Search. Stein & Scott's optimum on the
+  (complete) NIST library was ``(m/z)^3 * I^0.6``; against a library of *major ions only* that
+  weight lets the molecular ion alone decide, so an isomer with the same molecular ion (piperine
+  for morphine, both m/z 285) scores as the drug — the lighter weight does not;
 * ``F1`` is the normalised dot product ``(sum Wu Wl)^2 / (sum Wu^2 * sum Wl^2)`` (cos²);
 * ``F2`` is the peak-pair ratio term: for the peaks both spectra share, taken in m/z order, the
   ratio of neighbouring intensities in the unknown over the same in the library, folded to
   ``<= 1``, averaged;
 * the composite ``MF = 999 * (Nu * F1 + Nc * F2) / (Nu + Nc)`` with ``Nu`` the unknown's peaks
   and ``Nc`` the shared ones (``F1`` alone when fewer than two are shared).
+
+What the two spectra can say is compared, nothing else:
+
+* ions the method cannot see are dropped from *both* sides — below the scan start or above the
+  scan end, the column-bleed ions the method subtracts, and ions under its noise floor
+  (``min_ion_pct``): a library ion the method could never record must not count as missing;
+* a library entry lists its N most abundant ions (a major-ion list, 8-14 ions). An unknown's ion
+  the entry does not list is evidence against it only when it ranks among the unknown's own N
+  most abundant ions: weaker ones are exactly what a major-ion list leaves out, and a real
+  record holds a hundred or more of them. The forward match is computed over the unknown's ions
+  the entry lists plus those top-N ions; the reverse match over the entry's ions alone.
 
 The *reverse* match factor is the same computed over the library spectrum's m/z values only:
 ions in the unknown that the library compound lacks (a co-eluting cutting agent, column bleed at
@@ -36,7 +47,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Hit", "LibraryEntry", "MsLibrary", "bin_spectrum", "match_factor"]
+__all__ = ["FAINT_FACTOR", "Hit", "LibraryEntry", "MsLibrary", "bin_spectrum", "match_factor"]
+
+#: a library ion under FAINT_FACTOR x the method's noise floor may be missing from a real record
+FAINT_FACTOR = 2.0
 
 
 @dataclass(frozen=True)
@@ -106,24 +120,47 @@ def _composite(wu: Mapping[int, float], wl: Mapping[int, float], n_unknown: int)
     return (n_unknown * f1 + nc * f2) / (n_unknown + nc)
 
 
+def _forward_reverse(wu: Mapping[int, float], by_abundance: Sequence[int],
+                     wl: Mapping[int, float], faint: frozenset[int] = frozenset()
+                     ) -> tuple[float, float]:
+    """(forward, reverse) composite match, 0..1, of a weighted unknown against a weighted entry.
+
+    Forward: over the ions the entry lists plus the unknown's own len(entry) most abundant
+    (*by_abundance*, most abundant first) — the unknown read as a major-ion list like the entry.
+    Reverse: over the entry's ions only. An entry's *faint* ion (near the method's noise floor)
+    that the unknown lacks is left out of both: it may simply have fallen under the floor.
+    """
+    comparable = set(by_abundance[:len(wl)])
+    if faint:
+        wl = {m: w for m, w in wl.items() if m in wu or m not in faint}
+    wf = {m: x for m, x in wu.items() if m in wl or m in comparable}
+    forward = _composite(wf, wl, len(wf))
+    ru = {m: wu[m] for m in wl if m in wu}
+    reverse = _composite(ru, wl, len(ru)) if ru else 0.0
+    return forward, reverse
+
+
+def _by_abundance(spectrum: Mapping[int, float]) -> list[int]:
+    return sorted(spectrum, key=lambda m: (-spectrum[m], m))
+
+
 def match_factor(unknown: Mapping[int, float], library: Mapping[int, float], *,
-                 mz_power: float = 0.5, intensity_power: float = 0.5) -> tuple[int, int]:
+                 mz_power: float = 1.0, intensity_power: float = 0.5) -> tuple[int, int]:
     """(match, reverse match), each 0..999, of binned spectra (m/z -> intensity)."""
     wu = _weights(unknown, mz_power, intensity_power)
     wl = _weights(library, mz_power, intensity_power)
     if not wu or not wl:
         return 0, 0
-    forward = _composite(wu, wl, len(wu))
-    ru = {m: w for m, w in wu.items() if m in wl}
-    reverse = _composite(ru, wl, len(ru)) if ru else 0.0
+    forward, reverse = _forward_reverse(wu, _by_abundance({m: unknown[m] for m in wu}), wl)
     return round(999 * forward), round(999 * reverse)
 
 
 class MsLibrary:
     """A searchable set of reference spectra (built from data; :meth:`load` reads a file)."""
 
-    def __init__(self, entries: Sequence[LibraryEntry], *, mz_power: float = 0.5,
-                 intensity_power: float = 0.5, mass_range: tuple[float, float] = (1, 2000)) -> None:
+    def __init__(self, entries: Sequence[LibraryEntry], *, mz_power: float = 1.0,
+                 intensity_power: float = 0.5, mass_range: tuple[float, float] = (1, 2000),
+                 ignore_ions: Iterable[int] = (), min_ion_pct: float = 0.0) -> None:
         if not entries:
             raise ValueError("a spectral library needs at least one entry")
         self.entries = tuple(entries)
@@ -131,13 +168,19 @@ class MsLibrary:
         self.intensity_power = intensity_power
         self.mass_range = mass_range
         lo, hi = mass_range
+        ignored = frozenset(ignore_ions)
         self._weighted = []
         for e in self.entries:
-            peaks = {m: i for m, i in e.peaks.items() if lo <= m <= hi}
+            # the library seen through the method: its scan range, its subtracted background ions,
+            # its noise floor (see the module docstring)
+            peaks = {m: i for m, i in e.peaks.items() if lo <= m <= hi and m not in ignored}
             top = max(peaks.values()) if peaks else 1.0
-            norm = {m: 100.0 * i / top for m, i in peaks.items()}
+            norm = {m: 100.0 * i / top for m, i in peaks.items() if 100.0 * i / top >= min_ion_pct}
             w = _weights(norm, mz_power, intensity_power)
-            self._weighted.append((e, norm, w, sum(x * x for x in w.values())))
+            # ions under twice the noise floor: a factor-2 difference in relative intensity
+            # between instruments and tunes is ordinary, so their absence proves nothing
+            faint = frozenset(m for m, i in norm.items() if i < FAINT_FACTOR * min_ion_pct)
+            self._weighted.append((e, norm, w, faint))
         self._by_id = {e.id: e for e in self.entries}
 
     def __len__(self) -> int:
@@ -180,19 +223,12 @@ class MsLibrary:
         wu = _weights(spectrum, self.mz_power, self.intensity_power)
         if not wu:
             return []
-        nu = len(wu)
+        by_abundance = _by_abundance({m: spectrum[m] for m in wu})
         scored = []
-        for entry, _norm, wl, _sl in self._weighted:
-            dot = 0.0
-            for m, w in wl.items():
-                x = wu.get(m)
-                if x is not None:
-                    dot += x * w
-            if dot <= 0.0:
+        for entry, _norm, wl, faint in self._weighted:
+            if not any(m in wu for m in wl):
                 continue
-            forward = _composite(wu, wl, nu)
-            ru = {m: wu[m] for m in wl if m in wu}
-            reverse = _composite(ru, wl, len(ru))
+            forward, reverse = _forward_reverse(wu, by_abundance, wl, faint)
             delta = None
             inside = True
             if ri is not None and entry.retention_index is not None:

@@ -38,6 +38,25 @@ PRESETS: dict[str, dict[str, float]] = {
     "mdma_caffeine": {"mdma": 0.7, "caffeine": 0.3},
     "cannabis_resin": {"thc": 0.55, "cbd": 0.25, "cbn": 0.2},
     "cannabis_herb": {"thc": 0.8, "cbn": 0.2},
+    # the southern (Afghan-Iranian) route: street heroin keeps its acetylation by-products and
+    # opium alkaloids; opium itself; pharmaceutical opioids; captagon; cathinones; ketamine
+    "heroin_street": {"heroin": 0.5, "6_mam": 0.1, "acetylcodeine": 0.1, "noscapine": 0.15,
+                      "papaverine": 0.08, "caffeine": 0.07},
+    "heroin_dextromethorphan": {"heroin": 0.5, "dextromethorphan": 0.3, "caffeine": 0.2},
+    "heroin_griseofulvin": {"heroin": 0.6, "griseofulvin": 0.25, "paracetamol": 0.15},
+    "heroin_fentanyl": {"heroin": 0.6, "fentanyl": 0.1, "caffeine": 0.3},
+    "opium": {"morphine": 0.45, "codeine": 0.2, "thebaine": 0.1, "noscapine": 0.15,
+              "papaverine": 0.1},
+    "tramadol_tablet": {"tramadol": 0.7, "paracetamol": 0.3},
+    "methadone_syrup": {"methadone": 1.0},
+    "oxycodone_tablet": {"oxycodone": 0.5, "paracetamol": 0.5},
+    "hydrocodone_tablet": {"hydrocodone": 0.4, "paracetamol": 0.6},
+    "pethidine_ampoule": {"pethidine": 1.0},
+    "captagon": {"fenethylline": 0.6, "caffeine": 0.4},
+    "mephedrone": {"mephedrone": 1.0},
+    "alpha_pvp": {"alpha_pvp": 1.0},
+    "ketamine": {"ketamine": 1.0},
+    "cocaine_phenacetin_diltiazem": {"cocaine": 0.5, "phenacetin": 0.3, "diltiazem": 0.2},
     # negatives: no controlled substance
     "sugar": {"levoglucosan": 0.75, "hmf": 0.25},
     "ibuprofen_tablet": {"ibuprofen": 1.0},
@@ -46,10 +65,15 @@ PRESETS: dict[str, dict[str, float]] = {
     "lidocaine_powder": {"lidocaine": 1.0},
     "nicotine_liquid": {"nicotine": 1.0},
     "cooking_oil_residue": {"methyl_palmitate": 1.0},
+    "cough_syrup": {"dextromethorphan": 1.0},
+    "diltiazem_tablet": {"diltiazem": 1.0},
+    "griseofulvin_tablet": {"griseofulvin": 1.0},
+    "papaverine_tablet": {"papaverine": 1.0},
 }
 NEGATIVE_PRESETS = tuple(k for k in PRESETS if k in (
     "sugar", "ibuprofen_tablet", "caffeine_powder", "paracetamol_caffeine", "lidocaine_powder",
-    "nicotine_liquid", "cooking_oil_residue"))
+    "nicotine_liquid", "cooking_oil_residue", "cough_syrup", "diltiazem_tablet",
+    "griseofulvin_tablet", "papaverine_tablet"))
 _RUN_MIN = 28.0
 
 
@@ -67,7 +91,7 @@ def _rt_for(ri: float, lad: tuple[tuple[float, float], ...]) -> float:
     return t2 + (ri - r2) * (t2 - t1) / (r2 - r1)
 
 
-def perturb_spectrum(peaks: list[tuple[float, float]], rng: Any, mass_range: tuple[int, int] = (40, 400)
+def perturb_spectrum(peaks: list[tuple[float, float]], rng: Any, mass_range: tuple[int, int] = (40, 550)
                      ) -> dict[int, float]:
     """A measured-looking spectrum from library major ions (see module docstring)."""
     skew = rng.uniform(-0.2, 0.2)
@@ -98,6 +122,8 @@ class LabSim(DeviceSim):
         lib = json.loads(Path(self.profile.setting("library_file")).read_text(encoding="utf-8"))
         self.library = {e["id"]: e for e in lib["entries"]}
         self.is_ms = self.profile.device_class == "gc_ms"
+        lo, hi = self.profile.setting("scan_range_mz", (40, 550))
+        self.scan_range = (int(lo), int(hi))
         self.instrument = str(self.opt.get("instrument", "GCMS-QP2010" if self.is_ms else "GC-2010"))
         self.prefix = str(self.opt.get("sample_prefix", self.spec.id))
         self.shift = self.rng.uniform(-0.1, 0.1)
@@ -163,7 +189,7 @@ class LabSim(DeviceSim):
                         continue
                     peaks = ([(float(m), float(i)) for m, i in self.library[cid2]["peaks"]] if cid2
                              else [(float(rng.randint(41, 300)), 100.0) for _ in range(6)])
-                    for m, v in perturb_spectrum(peaks, rng).items():
+                    for m, v in perturb_spectrum(peaks, rng, self.scan_range).items():
                         blend[m] = blend.get(m, 0.0) + v * weight
                 top = max(blend.values())
                 mz = tuple(float(m) for m in sorted(blend) if blend[m] / top * 999 >= 0.5)
