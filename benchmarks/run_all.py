@@ -31,6 +31,7 @@ BENCHMARKS: dict[str, tuple[str, list[str], list[str]]] = {
     "edge": ("bench_edge.py", [], ["--seconds", "5"]),
     "processors_docs": ("bench_processors_docs.py", [], ["--persons", "20000"]),
     "processors_field": ("bench_processors_field.py", [], ["--quick"]),
+    "lab_search": ("bench_lab_search.py", [], ["--repeats", "1"]),
 }
 
 
