@@ -11,7 +11,7 @@ import pytest
 from borderlink.edge.journal import Journal
 from borderlink.edge.processors.base import AlertLevel, Decision
 from borderlink.edge.recorder import Recorder
-from borderlink.edge.sitebus import SiteBus, SiteBusConfig, topics
+from borderlink.edge.sitebus import SiteBus, SiteBusConfig, ack_console, console_ack_topic, topics
 from borderlink.proto.record import decode_record, verify_record
 
 from ._mqtt import Subscriber, require_broker, unique_site
@@ -77,7 +77,6 @@ def test_alert_is_published_once_durable_and_routine_records_are_not(
 
 def test_console_ack_becomes_an_alert_ack_record_once(site: str, recorder: Recorder,
                                                      journal: Journal) -> None:
-    t = topics(site, NODE_ID)
     console = Subscriber()
     bus = _bus(site, recorder)
     bus.start()
@@ -86,27 +85,40 @@ def test_console_ack_becomes_an_alert_ack_record_once(site: str, recorder: Recor
         item = recorder.record(EMERGENCY)
         assert item is not None
         time.sleep(0.2)  # let the subscription settle
-        ack = {"node": NODE_ID, "seq": item.seq, "console": "bcp-cc-1", "action": "dispatched",
+        mine = console_ack_topic(site, "bcp-cc-1")
+        ack = {"node": NODE_ID, "seq": item.seq, "console": "impostor", "action": "dispatched",
                "operator": "Sgt. Huseynov", "note": "patrol 2 sent"}
-        console.publish(t.ack, ack)
-        console.publish(t.ack, ack)  # duplicate delivery: recorded once
-        console.publish(t.ack, {"node": "someone-else", "seq": 1, "console": "c"})
-        console.publish(t.ack, {"garbage": True})
+        console.publish(mine, ack)  # names another console than its topic: refused
+        console.publish(f"borderlink/{site}/console/ack", {**ack, "console": "x"})  # unheard
+        del ack["console"]
+        console.publish(mine, ack)
+        console.publish(mine, ack)  # duplicate delivery: recorded once
+        console.publish(mine, {"node": "someone-else", "seq": 1})
+        console.publish(mine, {"garbage": True})
         deadline = time.monotonic() + 5
         while bus.bad_acks < 1 and time.monotonic() < deadline:
             time.sleep(0.02)
         acks = [decode_record(r.raw) for r in journal.iter_all() if r.record_type == "alert.ack"]
         assert len(acks) == 1
         body = acks[0].body
+        # The console is the topic's identity, the one the broker's ACL vouches for.
         assert (body["alert_seq"], body["console"], body["action"]) == (item.seq, "bcp-cc-1",
                                                                         "dispatched")
         assert "operator" not in body  # personal data: signed as a digest, disclosed apart
         stored = next(r for r in journal.iter_all() if r.record_type == "alert.ack")
         assert len(stored.disclosures) == 1
-        assert bus.bad_acks == 1
+        assert (bus.bad_acks, bus.refused_acks, bus.acks_recorded) == (1, 1, 1)
     finally:
         bus.stop()
         console.close()
+
+
+def test_only_a_console_ack_topic_of_this_site_names_a_console() -> None:
+    assert ack_console("borderlink/s1/console/bcp-cc-1/ack", "s1") == "bcp-cc-1"
+    for topic in ("borderlink/s1/console/ack", "borderlink/s1/console//ack",
+                  "borderlink/s2/console/bcp-cc-1/ack", "borderlink/s1/console/a/b/ack",
+                  "borderlink/s1/node-1/alert", "borderlink/s1/console/bcp-cc-1/acks"):
+        assert ack_console(topic, "s1") is None, topic
 
 
 def test_last_will_announces_a_vanished_node(site: str, recorder: Recorder) -> None:

@@ -236,8 +236,8 @@ interval_s = 0.2
         raw = base64.b64decode(alert["record_b64"])
         assert verify_record(raw, key.public).record.seq == alert["seq"]
         # The console acknowledges; the acknowledgement becomes a record.
-        sub.publish(f"borderlink/{site}/console/ack",
-                    {"node": NODE, "seq": alert["seq"], "console": "cc-1", "action": "seen"})
+        sub.publish(f"borderlink/{site}/console/cc-1/ack",
+                    {"node": NODE, "seq": alert["seq"], "action": "seen"})
         wait_for(lambda: read_stats(journal)["tip_seq"] > alert["seq"], what="alert.ack")
         wait_for(lambda: read_stats(journal)["last_acked_seq"] == read_stats(journal)["tip_seq"]
                  == hub.head(NODE), what="hub holds everything")

@@ -265,7 +265,9 @@ class EdgeAgent:
                        "queue_depth": self.device.queue.qsize()},
             "link": self.uplink.status() if self.uplink is not None else {"state": "disabled"},
             "broker": {"enabled": self.sitebus is not None, "connected": connected,
-                       "alerts_published": self.sitebus.published_alerts if self.sitebus else 0},
+                       "alerts_published": self.sitebus.published_alerts if self.sitebus else 0,
+                       "acks_recorded": self.sitebus.acks_recorded if self.sitebus else 0,
+                       "acks_refused": self.sitebus.refused_acks if self.sitebus else 0},
             "journal": asdict(stats),
             "recorder": {"recorded": self.recorder.recorded, "thinned": self.recorder.thinned},
         }

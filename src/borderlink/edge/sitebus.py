@@ -8,8 +8,16 @@ topic tree is in ``docs/site-bus.md``::
                                       the node vanishes, and on a clean stop)
     borderlink/<site>/<node>/alert    QoS 1: one message per alert record, once it is durable
     borderlink/<site>/<node>/status   retained, QoS 0: the agent's status, every few seconds
-    borderlink/<site>/console/ack     QoS 1, from the site console: an acknowledgement of an
+    borderlink/<site>/console/<console>/ack
+                                      QoS 1, from a site console: an acknowledgement of an
                                       alert; the node it names records it as ``alert.ack``
+
+The console is named by the topic, never by the payload: the site broker authenticates every
+client and its ACL (``pattern write borderlink/+/console/%u/ack``) lets a console publish only
+on the topic carrying its own username, so the topic is the one claim about who acknowledged
+that the broker vouches for. An ack on any other topic shape is refused (logged, counted in
+``refused_acks``, no record); the payload's ``operator`` is kept only as what the console
+claims about the person at it.
 
 A dead or missing broker never stops recording or syncing: publishing hands the message to
 paho and returns; paho keeps at most ``max_queued`` QoS 1 messages while disconnected and
@@ -32,7 +40,7 @@ import paho.mqtt.client as mqtt
 
 from .recorder import Recorded, Recorder
 
-__all__ = ["SiteBus", "SiteBusConfig", "topics"]
+__all__ = ["SiteBus", "SiteBusConfig", "ack_console", "console_ack_topic", "topics"]
 
 log = logging.getLogger(__name__)
 
@@ -53,13 +61,27 @@ class Topics:
     birth: str
     alert: str
     status: str
-    ack: str
+    acks: str  # the subscription: every console's ack topic on this site
 
 
 def topics(site: str, node: str) -> Topics:
     base = f"borderlink/{site}"
     return Topics(f"{base}/{node}/birth", f"{base}/{node}/alert", f"{base}/{node}/status",
-                  f"{base}/console/ack")
+                  f"{base}/console/+/ack")
+
+
+def console_ack_topic(site: str, console: str) -> str:
+    """Where console ``console`` (its broker username) publishes its acknowledgements."""
+    return f"borderlink/{site}/console/{console}/ack"
+
+
+def ack_console(topic: str, site: str) -> str | None:
+    """The authenticated console identity an ack topic carries, or None if it is not one."""
+    parts = topic.split("/")
+    if (len(parts) != 5 or parts[0] != "borderlink" or parts[1] != site
+            or parts[2] != "console" or parts[4] != "ack" or not parts[3]):
+        return None
+    return parts[3]
 
 
 def alert_message(item: Recorded, node: str, site: str) -> dict[str, Any]:
@@ -98,6 +120,7 @@ class SiteBus:
         self.published_alerts = 0
         self.refused_alerts = 0  # paho's queue was full
         self.bad_acks = 0
+        self.refused_acks = 0  # not on an authenticated console's ack topic, or naming another
         self.acks_recorded = 0
         self.on_alert_published: Callable[[Recorded], None] | None = None
         self._seen_acks: OrderedDict[tuple[Any, ...], None] = OrderedDict()
@@ -146,7 +169,7 @@ class SiteBus:
             log.warning("site broker refused the connection: %s", reason)
             return
         client.publish(self.topics.birth, self._birth("online"), qos=1, retain=True)
-        client.subscribe(self.topics.ack, qos=1)
+        client.subscribe(self.topics.acks, qos=1)
         self.connected.set()
         log.info("site bus connected to %s:%d", self.config.host, self.config.port)
 
@@ -157,21 +180,32 @@ class SiteBus:
 
     def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
         try:
-            self._handle_ack(bytes(msg.payload))
+            self._handle_ack(msg.topic, bytes(msg.payload))
         except Exception:  # a bad console message never kills the network thread
             log.exception("console acknowledgement failed")
             self.bad_acks += 1
 
-    def _handle_ack(self, payload: bytes) -> None:
+    def _handle_ack(self, topic: str, payload: bytes) -> None:
+        console = ack_console(topic, self.site)
+        if console is None:
+            self.refused_acks += 1
+            log.warning("refusing an acknowledgement on %r: not a console's ack topic", topic)
+            return
         try:
             ack = json.loads(payload)
             node, seq = ack["node"], ack["seq"]
-            console, action = str(ack["console"]), str(ack.get("action", "acknowledged"))
+            action = str(ack.get("action", "acknowledged"))
             if not isinstance(seq, int) or isinstance(seq, bool) or seq < 1:
                 raise ValueError(f"seq must be a positive integer, got {seq!r}")
         except (ValueError, KeyError, TypeError) as exc:
             self.bad_acks += 1
             log.warning("ignoring a malformed console acknowledgement: %s", exc)
+            return
+        claimed = ack.get("console")
+        if claimed is not None and claimed != console:
+            self.refused_acks += 1
+            log.warning("refusing an acknowledgement on %r claiming to be console %r",
+                        topic, claimed)
             return
         if node != self.node_id or self.recorder is None:
             return
