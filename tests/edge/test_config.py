@@ -106,3 +106,36 @@ def test_processor_registry_names_what_is_missing() -> None:
                                                        "device class 'teapot'"):
         registry.entry("teapot")
     assert "patrol_radio" in registry.classes()
+
+
+BROKER = """
+[broker]
+host = "bus.site"
+username = "bil-radio-01"
+password_file = "keys/broker.password"
+ca = "tls/bus-ca.pem"
+cert = "tls/bus.pem"
+key = "tls/bus.key"
+"""
+
+
+def test_broker_credentials_and_tls_resolve_against_the_file(tmp_path: Path) -> None:
+    cfg = load_config(_write(tmp_path, GOOD.format(key="ab" * 32) + BROKER))
+    b = cfg.broker
+    assert (b.host, b.username) == ("bus.site", "bil-radio-01")
+    assert b.password_file == tmp_path / "keys/broker.password"
+    assert (b.ca, b.cert, b.key) == (tmp_path / "tls/bus-ca.pem", tmp_path / "tls/bus.pem",
+                                     tmp_path / "tls/bus.key")
+
+
+@pytest.mark.parametrize("drop, message", [
+    ('password_file = "keys/broker.password"\n', "broker.password_file: expected username and"),
+    ('username = "bil-radio-01"\n', "broker.username: expected username and password_file"),
+    ('key = "tls/bus.key"\n', "broker.key: expected cert and key together"),
+    ('ca = "tls/bus-ca.pem"\n', "broker.ca: expected the CA"),
+])
+def test_broker_settings_that_only_make_sense_together(tmp_path: Path, drop: str,
+                                                       message: str) -> None:
+    path = _write(tmp_path, GOOD.format(key="ab" * 32) + BROKER.replace(drop, ""))
+    with pytest.raises(ConfigError, match=message):
+        load_config(path)

@@ -156,3 +156,22 @@ def test_a_dead_broker_never_delays_recording(recorder: Recorder, journal: Journ
     finally:
         bus.stop()
         s.close()
+
+
+def test_broker_password_and_tls_files_fail_clearly_and_the_secret_is_never_shown(
+        tmp_path) -> None:
+    from borderlink.edge.sitebus import SiteBusSetupError, read_password
+
+    (tmp_path / "pw").write_text("s3cret-horse\n")
+    assert read_password(tmp_path / "pw") == "s3cret-horse"
+    config = SiteBusConfig(username="n1", password="s3cret-horse")
+    assert "s3cret-horse" not in repr(config)
+    for text in ("", "\n", "two\nlines\n"):
+        (tmp_path / "pw").write_text(text)
+        with pytest.raises(SiteBusSetupError, match="alone on one line"):
+            read_password(tmp_path / "pw")
+    with pytest.raises(SiteBusSetupError, match="cannot read the broker password file"):
+        read_password(tmp_path / "missing")
+    (tmp_path / "ca.pem").write_text("not a certificate")
+    with pytest.raises(SiteBusSetupError, match="cannot load the broker CA"):
+        SiteBus(SiteBusConfig(ca=tmp_path / "ca.pem"), node_id="n1", site="s")

@@ -48,7 +48,7 @@ from .metrics import EdgeMetrics
 from .processor_registry import ProcessorRegistry, default_processor_registry
 from .processors.base import Processor
 from .recorder import Recorder
-from .sitebus import SiteBus, SiteBusConfig
+from .sitebus import SiteBus, SiteBusConfig, SiteBusSetupError, read_password
 from .uplink import TlsMaterial, Uplink, UplinkConfig
 
 __all__ = ["EdgeAgent", "build_device_runner"]
@@ -166,10 +166,17 @@ class EdgeAgent:
                                             site=config.node.site, registry=node_registry(agency))
             sitebus = None
             if config.broker.enabled:
-                sitebus = SiteBus(SiteBusConfig(config.broker.host, config.broker.port,
-                                                config.broker.keepalive_s),
-                                  node_id=config.node.id, site=config.node.site,
-                                  recorder=recorder, agent_version=__version__)
+                b = config.broker
+                try:
+                    password = (read_password(b.password_file)
+                                if b.password_file is not None else None)
+                    sitebus = SiteBus(SiteBusConfig(b.host, b.port, b.keepalive_s,
+                                                    username=b.username, password=password,
+                                                    ca=b.ca, cert=b.cert, key=b.key),
+                                      node_id=config.node.id, site=config.node.site,
+                                      recorder=recorder, agent_version=__version__)
+                except SiteBusSetupError as exc:
+                    raise ConfigError(f"{config.source}: [broker]: {exc}") from exc
                 recorder.add_listener(sitebus.on_recorded)
                 sitebus.on_alert_published = lambda item: metrics.alerts_published.inc()
             uplink = None

@@ -40,6 +40,11 @@ Example (every key; ``docs/edge-agent.md`` explains them)::
     host = "127.0.0.1"
     port = 1883
     # enabled = false
+    # username = "bil-radio-01"               # the node's identity on the site broker
+    # password_file = "keys/broker.password"  # its password, alone in the file (never logged)
+    # ca = "tls/site-bus-ca.pem"              # TLS to the broker, checked against `host`
+    # cert = "tls/site-bus.pem"               # optional client certificate and its key
+    # key = "tls/site-bus.key"
 
     [journal]
     path = "/var/lib/borderlink/journal.db"
@@ -123,6 +128,11 @@ class BrokerSection:
     port: int = 1883
     keepalive_s: int = 15
     enabled: bool = True
+    username: str | None = None
+    password_file: Path | None = None  # the password is read when the agent starts
+    ca: Path | None = None  # set: TLS to the broker
+    cert: Path | None = None
+    key: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -298,12 +308,27 @@ def config_from_dict(data: dict[str, Any], source: Path) -> EdgeConfig:
         enabled)
 
     b = r.section("broker", required=False)
-    r.unknown(b, "broker", {"host", "port", "keepalive_s", "enabled"})
+    r.unknown(b, "broker", {"host", "port", "keepalive_s", "enabled", "username",
+                            "password_file", "ca", "cert", "key"})
     broker = BrokerSection(
         r.text(b, "broker", "host", "127.0.0.1"),
         r.integer(b, "broker", "port", 1883, minimum=1, maximum=65535),
         r.integer(b, "broker", "keepalive_s", 15, minimum=1),
-        r.get(b, "broker", "enabled", bool, "true or false", True))
+        r.get(b, "broker", "enabled", bool, "true or false", True),
+        r.text(b, "broker", "username", None),
+        r.path(b, "broker", "password_file", None),
+        r.path(b, "broker", "ca", None),
+        r.path(b, "broker", "cert", None),
+        r.path(b, "broker", "key", None))
+    if (broker.username is None) != (broker.password_file is None):
+        raise r.fail("broker.username" if broker.username is None else "broker.password_file",
+                     "username and password_file together (or neither)")
+    if (broker.cert is None) != (broker.key is None):
+        raise r.fail("broker.cert" if broker.cert is None else "broker.key",
+                     "cert and key together (or neither)")
+    if broker.cert is not None and broker.ca is None:
+        raise r.fail("broker.ca", "the CA of the broker's certificate (a client certificate "
+                     "is only sent over TLS)")
 
     j = r.section("journal")
     r.unknown(j, "journal", {"path", "max_bytes"})

@@ -29,18 +29,21 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import ssl
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
 
 from .recorder import Recorded, Recorder
 
-__all__ = ["SiteBus", "SiteBusConfig", "ack_console", "console_ack_topic", "topics"]
+__all__ = ["SiteBus", "SiteBusConfig", "SiteBusSetupError", "ack_console", "console_ack_topic",
+           "read_password", "topics"]
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +57,44 @@ class SiteBusConfig:
     reconnect_max_s: int = 30
     max_queued: int = 1000  # QoS 1 messages held while the broker is away
     status_interval_s: float = 5.0
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)  # never in a log or a repr
+    ca: Path | None = None  # set: TLS, the broker's certificate checked against ``host``
+    cert: Path | None = None  # optional client certificate (with ``key``)
+    key: Path | None = None
+
+
+class SiteBusSetupError(ValueError):
+    """The broker credentials or TLS files cannot be used (names the file, not the secret)."""
+
+
+def read_password(path: Path) -> str:
+    """The password alone in ``path`` (one trailing newline allowed)."""
+    try:
+        text = path.read_text("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SiteBusSetupError(f"{path}: cannot read the broker password file: {exc}") from exc
+    password = text[:-1] if text.endswith("\n") else text
+    if not password or "\n" in password:
+        raise SiteBusSetupError(f"{path}: expected the broker password alone on one line")
+    return password
+
+
+def tls_context(config: SiteBusConfig) -> ssl.SSLContext | None:
+    """The TLS context for the broker, built now so bad files fail at start, not in paho."""
+    if config.ca is None:
+        return None
+    try:
+        ctx = ssl.create_default_context(cafile=str(config.ca))
+    except (OSError, ssl.SSLError) as exc:
+        raise SiteBusSetupError(f"{config.ca}: cannot load the broker CA: {exc}") from exc
+    if config.cert is not None and config.key is not None:
+        try:
+            ctx.load_cert_chain(str(config.cert), str(config.key))
+        except (OSError, ssl.SSLError) as exc:
+            raise SiteBusSetupError(f"{config.cert}, {config.key}: cannot load the broker "
+                                    f"client certificate and key: {exc}") from exc
+    return ctx
 
 
 @dataclass(frozen=True)
@@ -125,6 +166,7 @@ class SiteBus:
         self.on_alert_published: Callable[[Recorded], None] | None = None
         self._seen_acks: OrderedDict[tuple[Any, ...], None] = OrderedDict()
         self._client: mqtt.Client | None = None
+        self._tls = tls_context(config)
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -134,6 +176,10 @@ class SiteBus:
         c.will_set(self.topics.birth, self._birth("offline", "last will"), qos=1, retain=True)
         c.reconnect_delay_set(self.config.reconnect_min_s, self.config.reconnect_max_s)
         c.max_queued_messages_set(self.config.max_queued)
+        if self.config.username is not None:
+            c.username_pw_set(self.config.username, self.config.password)
+        if self._tls is not None:
+            c.tls_set_context(self._tls)
         c.on_connect = self._on_connect
         c.on_disconnect = self._on_disconnect
         c.on_message = self._on_message
@@ -171,7 +217,9 @@ class SiteBus:
         client.publish(self.topics.birth, self._birth("online"), qos=1, retain=True)
         client.subscribe(self.topics.acks, qos=1)
         self.connected.set()
-        log.info("site bus connected to %s:%d", self.config.host, self.config.port)
+        log.info("site bus connected to %s:%d%s%s", self.config.host, self.config.port,
+                 " over TLS" if self._tls is not None else "",
+                 f" as {self.config.username}" if self.config.username else " anonymously")
 
     def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any,
                        properties: Any) -> None:
