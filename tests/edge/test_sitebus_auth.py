@@ -23,6 +23,7 @@ from borderlink.edge.recorder import Recorder
 from borderlink.edge.sitebus import SiteBus, SiteBusConfig, console_ack_topic, read_password
 from borderlink.edge.sitebus_broker import Identity, write_site_bus_config
 from borderlink.proto.record import decode_record
+from borderlink.provisioning.ca import CertificateAuthority
 
 from .conftest import NODE_ID, SITE
 
@@ -39,13 +40,13 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture
-def broker(tmp_path: Path) -> Iterator[tuple[int, Path]]:
+def _start(tmp_path: Path, tls: tuple[Path, Path, Path] | None = None
+           ) -> Iterator[tuple[int, Path]]:
     port = _free_port()
     files = write_site_bus_config(
         tmp_path / "bus", site=SITE, nodes=[Identity(NODE_ID), Identity("bil-test-02")],
         consoles=[Identity("cc-a"), Identity("cc-b")], port=port, bind="127.0.0.1",
-        user=getpass.getuser())
+        user=getpass.getuser(), tls=tls)
     proc = subprocess.Popen([MOSQUITTO, "-c", str(files.conf)], stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE)
     deadline = time.monotonic() + 5
@@ -63,6 +64,21 @@ def broker(tmp_path: Path) -> Iterator[tuple[int, Path]]:
     finally:
         proc.terminate()
         proc.wait(5)
+
+
+@pytest.fixture
+def broker(tmp_path: Path) -> Iterator[tuple[int, Path]]:
+    yield from _start(tmp_path)
+
+
+@pytest.fixture
+def tls_broker(tmp_path: Path) -> Iterator[tuple[int, Path, Path]]:
+    ca = CertificateAuthority.create("site bus test CA")
+    (tmp_path / "ca.pem").write_bytes(ca.cert_pem)
+    ca.issue_hub("site-broker").save(tmp_path / "broker.pem", tmp_path / "broker.key")
+    for port, passwords in _start(tmp_path, (tmp_path / "ca.pem", tmp_path / "broker.pem",
+                                             tmp_path / "broker.key")):
+        yield port, passwords, tmp_path / "ca.pem"
 
 
 class Client:
@@ -152,3 +168,42 @@ def test_site_bus_config_refuses_ambiguous_or_unsafe_identities(tmp_path: Path) 
     with pytest.raises(ConfigError, match="not found: install Mosquitto"):
         write_site_bus_config(tmp_path, site="S", nodes=[Identity("n")], consoles=[],
                               mosquitto_passwd=str(tmp_path / "no-such-tool"))
+
+
+def test_over_tls_the_node_authenticates_and_its_alerts_reach_the_console(
+        tls_broker: tuple[int, Path, Path], recorder: Recorder) -> None:
+    port, passwords, ca = tls_broker
+    bus = SiteBus(SiteBusConfig(port=port, keepalive_s=5, username=NODE_ID,
+                                password=read_password(passwords / NODE_ID), ca=ca),
+                  node_id=NODE_ID, site=SITE, recorder=recorder, agent_version="test")
+    recorder.add_listener(bus.on_recorded)
+    console = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="t-tls-console")
+    console.username_pw_set("cc-a", read_password(passwords / "cc-a"))
+    console.tls_set(ca_certs=str(ca))
+    got: list[str] = []
+    console.on_message = lambda cl, ud, m: got.append(m.topic)
+    console.connect("127.0.0.1", port)
+    console.subscribe(f"borderlink/{SITE}/+/alert", qos=1)
+    console.loop_start()
+    bus.start()
+    try:
+        assert bus.connected.wait(5)
+        time.sleep(0.2)
+        assert recorder.record(EMERGENCY) is not None
+        deadline = time.monotonic() + 5
+        while not got and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert got == [f"borderlink/{SITE}/{NODE_ID}/alert"]
+    finally:
+        bus.stop()
+        console.disconnect()
+        console.loop_stop()
+    # Plain MQTT to the TLS listener gets no session.
+    plain = SiteBus(SiteBusConfig(port=port, keepalive_s=5, username=NODE_ID,
+                                  password=read_password(passwords / NODE_ID)),
+                    node_id=NODE_ID, site=SITE)
+    plain.start()
+    try:
+        assert not plain.connected.wait(1.5)
+    finally:
+        plain.stop()
