@@ -7,7 +7,9 @@ import this module, so the hub never needs the CA code.
 * ``borderlink://hub/<name>`` — a hub server;
 * ``borderlink://node/<node_id>`` — an edge node;
 * ``borderlink://agency/<SBS|SCC|SMS>`` — an agency client;
-* ``borderlink://admin/<name>`` — a technician.
+* ``borderlink://admin/<name>`` — a technician;
+* ``borderlink://broker/<name>`` — a site's MQTT broker (a TLS server of the site bus only; no
+  hub service authorises such a peer).
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ class Role(enum.Enum):
     NODE = "node"
     AGENCY = "agency"
     ADMIN = "admin"
+    BROKER = "broker"
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,9 @@ One CA per deployment issues:
 * node client certificates — URI SAN ``borderlink://node/<node_id>``, CN ``<node_id>``,
   ``clientAuth``;
 * agency client certificates — URI SAN ``borderlink://agency/<SBS|SCC|SMS>``;
-* admin (technician) client certificates — URI SAN ``borderlink://admin/<name>``.
+* admin (technician) client certificates — URI SAN ``borderlink://admin/<name>``;
+* site broker server certificates — URI SAN ``borderlink://broker/<name>``, ``serverAuth``
+  (the site bus's Mosquitto listener, docs/site-bus.md).
 
 The URI SAN is the identity; the hub reads it from the peer certificate
 (:func:`identity_of`). TLS keys are ECDSA P-256: gRPC's BoringSSL refuses Ed25519
@@ -60,7 +62,7 @@ DEFAULT_LEAF_DAYS = 397
 DEFAULT_CA_DAYS = 3650
 #: Validity by role (days; docs/provisioning.md): nodes renew often, so a stolen node's
 #: certificate dies on its own within a quarter.
-ROLE_DAYS = {"node": 90, "agency": 365, "hub": 365, "admin": 365}
+ROLE_DAYS = {"node": 90, "agency": 365, "hub": 365, "admin": 365, "broker": 365}
 #: The issuing CA (online, signs leaves and CRLs) and the root (offline, signs issuing CAs).
 DEFAULT_ISSUING_DAYS = 3 * 365
 #: Backdating of notBefore, to tolerate small clock differences (seconds).
@@ -349,7 +351,8 @@ class CertificateAuthority:
 
         Subject ``O=<agency or borderlink>, OU=<role>, L=<site>, CN=<name>``; the URI SAN
         ``borderlink://<role>/<name>`` is the identity the hub authorises on. The hub role
-        gets ``serverAuth``, every other role ``clientAuth``; never past this CA's own end.
+        and the site broker get ``serverAuth``, every other role ``clientAuth``; never past
+        this CA's own end.
         """
         _check_name(identity.role, identity.name)
         if agency:
@@ -369,7 +372,7 @@ class CertificateAuthority:
             raise IdentityError(f"bad IP address in {list(ip_addresses)}: {exc}") from exc
         eku = (
             ExtendedKeyUsageOID.SERVER_AUTH
-            if identity.role is Role.HUB
+            if identity.role in (Role.HUB, Role.BROKER)
             else ExtendedKeyUsageOID.CLIENT_AUTH
         )
         names = [

@@ -2,7 +2,8 @@
 
 * ``ca init --dir DIR`` — root and issuing CA of a deployment; ``ca rotate`` a new issuing CA
   (needs the offline root key); ``ca show`` the fingerprint nodes pin;
-* ``cert hub|agency|admin NAME --dir DIR --out OUT`` — a leaf certificate and key;
+* ``cert hub|agency|admin|broker NAME --dir DIR --out OUT`` — a leaf certificate and key
+  (``broker``: the site bus's Mosquitto listener, docs/site-bus.md);
 * ``crl --dir DIR --out CRL [--revoke CERT.pem]`` — the CRL signed again (a hub fails closed
   once its CRL is past its next update), revoking certificates at once;
 * ``token create --node ID --site SITE --agency AGENCY --profile PROFILE --expires 24h`` — a
@@ -143,8 +144,12 @@ def _cert(args: argparse.Namespace) -> int:
     if not name:
         print(f"borderlink provision cert {role.value}: a NAME is required", file=sys.stderr)
         return EXIT_USAGE
-    dns = args.dns if args.dns else (["localhost"] if role is Role.HUB else [])
-    ips = args.ip if args.ip else (["127.0.0.1"] if role is Role.HUB else [])
+    server = role in (Role.HUB, Role.BROKER)
+    if role is Role.BROKER and not (args.dns or args.ip):
+        raise UsageError("provision cert broker: give the names clients dial (--dns, --ip): "
+                         "nodes check the broker's certificate against them")
+    dns = args.dns if args.dns else (["localhost"] if server else [])
+    ips = args.ip if args.ip else (["127.0.0.1"] if server else [])
     cert, key = _ca_dir(args).issue(
         Identity(role, name), Path(args.out), passphrase=_passphrase(args.passphrase_file),
         key_passphrase=_passphrase(args.key_passphrase_file), dns_names=dns, ip_addresses=ips,
@@ -372,11 +377,14 @@ def configure_provision(
                    help="days until the CRL must be re-signed (default %(default)s)")
     p.add_argument("--issuing-passphrase-file")
     p.set_defaults(func=_crl)
-    cert = actions.add_parser("cert", help="issue a hub, agency or admin certificate")
+    cert = actions.add_parser("cert", help="issue a hub, agency, admin or site broker "
+                              "certificate")
     kinds = cert.add_subparsers(dest="role_name", metavar="ROLE", required=True)
     for role, help_text in (("hub", "a hub server certificate (serverAuth)"),
                             ("agency", "an agency client certificate: NAME is SBS, SCC or SMS"),
-                            ("admin", "a technician's client certificate for hub admin")):
+                            ("admin", "a technician's client certificate for hub admin"),
+                            ("broker", "a site broker's server certificate (the site bus's "
+                             "TLS listener; NAME: the site, e.g. AZ-BIL)")):
         p = kinds.add_parser(role, help=help_text)
         p.add_argument("name", nargs="?", help="hub/admin name or agency (hub: default 'hub')")
         ca_dir(p)
