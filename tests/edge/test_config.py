@@ -139,3 +139,12 @@ def test_broker_settings_that_only_make_sense_together(tmp_path: Path, drop: str
     path = _write(tmp_path, GOOD.format(key="ab" * 32) + BROKER.replace(drop, ""))
     with pytest.raises(ConfigError, match=message):
         load_config(path)
+
+
+def test_a_password_is_never_configured_without_tls(tmp_path: Path) -> None:
+    plain = BROKER.replace('ca = "tls/bus-ca.pem"\n', "").replace('cert = "tls/bus.pem"\n', "")
+    path = _write(tmp_path, GOOD.format(key="ab" * 32) + plain.replace('key = "tls/bus.key"\n',
+                                                                        ""))
+    with pytest.raises(ConfigError, match=r"broker.ca: expected the CA .*a login is only made "
+                       r"over TLS"):
+        load_config(path)

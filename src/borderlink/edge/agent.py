@@ -273,6 +273,7 @@ class EdgeAgent:
             "link": self.uplink.status() if self.uplink is not None else {"state": "disabled"},
             "broker": {"enabled": self.sitebus is not None, "connected": connected,
                        "alerts_published": self.sitebus.published_alerts if self.sitebus else 0,
+                       "accepts_acks": self.sitebus.accepts_acks if self.sitebus else False,
                        "acks_recorded": self.sitebus.acks_recorded if self.sitebus else 0,
                        "acks_refused": self.sitebus.refused_acks if self.sitebus else 0},
             "journal": asdict(stats),

@@ -60,22 +60,26 @@ def configure_edge(parser: argparse.ArgumentParser) -> None:
     bus = actions.add_parser(
         "site-bus-config", help="write an authenticated Mosquitto config for a site",
         description="Write mosquitto.conf, the ACL and the hashed password file (via "
-        "/usr/bin/mosquitto_passwd) for one site: no anonymous clients; each node writes its "
-        "own topics and reads acks; each console writes only its own ack topic and reads "
-        "alerts. A name without :PASSWORD_FILE gets a generated password in "
-        "DIR/passwords/NAME (0600).")
+        "/usr/bin/mosquitto_passwd) for one site: a TLS listener only, no anonymous clients; "
+        "each node writes its own topics and reads acks; each console writes only its own ack "
+        "topic and reads the nodes' topics. A name without :PASSWORD_FILE gets a generated "
+        "password in DIR/passwords/NAME (0600). The broker's certificate comes from the "
+        "deployment's CA: `borderlink provision cert broker SITE --dns NAME`.")
     bus.add_argument("--dir", required=True, type=Path, help="folder to write the files in")
     bus.add_argument("--site", required=True, help="the site id (node.toml's node.site)")
     bus.add_argument("--node", action="append", default=[], metavar="NAME[:PASSWORD_FILE]",
                      help="a node's broker username (its node id); repeat per node")
     bus.add_argument("--console", action="append", default=[],
                      metavar="NAME[:PASSWORD_FILE]", help="a console's broker username")
-    bus.add_argument("--port", type=int, help="listener port (default 1883, 8883 with TLS)")
+    bus.add_argument("--port", type=int, help="listener port (default 8883)")
     bus.add_argument("--bind", default="0.0.0.0", help="listener address (default 0.0.0.0)")
-    bus.add_argument("--user", help="the account mosquitto runs as (its 'user' setting)")
-    bus.add_argument("--tls-ca", type=Path, help="CA file for the TLS listener")
-    bus.add_argument("--tls-cert", type=Path, help="the broker's certificate")
-    bus.add_argument("--tls-key", type=Path, help="the broker's private key")
+    bus.add_argument("--user", help="the account mosquitto runs as (its 'user' setting; "
+                     "started as root it drops to 'mosquitto', which must read these files)")
+    bus.add_argument("--tls-ca", type=Path, required=True, help="the deployment's CA bundle "
+                     "(the CA's trust.pem): clients check the broker with it")
+    bus.add_argument("--tls-cert", type=Path, required=True,
+                     help="the broker's certificate (provision cert broker)")
+    bus.add_argument("--tls-key", type=Path, required=True, help="the broker's private key")
     bus.set_defaults(func=_site_bus_config)
 
     def no_action(args: argparse.Namespace) -> int:
@@ -170,13 +174,10 @@ def _status(args: argparse.Namespace) -> int:
 def _site_bus_config(args: argparse.Namespace) -> int:
     from .sitebus_broker import parse_identity, write_site_bus_config
 
-    given = [args.tls_ca, args.tls_cert, args.tls_key]
-    if any(given) and not all(given):
-        raise ConfigError("--tls-ca, --tls-cert and --tls-key go together")
     files = write_site_bus_config(
         args.dir, site=args.site, nodes=[parse_identity(n) for n in args.node],
         consoles=[parse_identity(c) for c in args.console], port=args.port, bind=args.bind,
-        user=args.user, tls=(args.tls_ca, args.tls_cert, args.tls_key) if all(given) else None)
+        user=args.user, tls=(args.tls_ca, args.tls_cert, args.tls_key))
     print(f"wrote {files.conf}, {files.acl}, {files.passwd}")
     for name, path in files.generated.items():
         print(f"generated password for {name}: {path}")

@@ -40,6 +40,7 @@ Example (every key; ``docs/edge-agent.md`` explains them)::
     host = "127.0.0.1"
     port = 1883
     # enabled = false
+    # Console acknowledgements are taken only with ca and a login (docs/site-bus.md):
     # username = "bil-radio-01"               # the node's identity on the site broker
     # password_file = "keys/broker.password"  # its password, alone in the file (never logged)
     # ca = "tls/site-bus-ca.pem"              # TLS to the broker, checked against `host`
@@ -326,9 +327,10 @@ def config_from_dict(data: dict[str, Any], source: Path) -> EdgeConfig:
     if (broker.cert is None) != (broker.key is None):
         raise r.fail("broker.cert" if broker.cert is None else "broker.key",
                      "cert and key together (or neither)")
-    if broker.cert is not None and broker.ca is None:
-        raise r.fail("broker.ca", "the CA of the broker's certificate (a client certificate "
-                     "is only sent over TLS)")
+    if (broker.cert is not None or broker.username is not None) and broker.ca is None:
+        # A password sent in the clear, or to a broker nobody checked, is given away to the LAN.
+        raise r.fail("broker.ca", "the CA of the broker's certificate (a login is only made "
+                     "over TLS)")
 
     j = r.section("journal")
     r.unknown(j, "journal", {"path", "max_bytes"})

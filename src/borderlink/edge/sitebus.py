@@ -13,11 +13,18 @@ topic tree is in ``docs/site-bus.md``::
                                       alert; the node it names records it as ``alert.ack``
 
 The console is named by the topic, never by the payload: the site broker authenticates every
-client and its ACL (``pattern write borderlink/+/console/%u/ack``) lets a console publish only
-on the topic carrying its own username, so the topic is the one claim about who acknowledged
-that the broker vouches for. An ack on any other topic shape is refused (logged, counted in
-``refused_acks``, no record); the payload's ``operator`` is kept only as what the console
-claims about the person at it.
+client and its ACL (``borderlink edge site-bus-config``: one ``user`` block per identity) lets
+a console publish only on the topic carrying its own username, so the topic is the one claim
+about who acknowledged that the broker vouches for. An ack on any other topic shape, or whose
+payload names another console, is refused (logged, counted in ``refused_acks``, no record);
+the payload's ``operator`` is kept only as what the console claims about the person at it.
+
+That holds only on a broker that authenticates, reached over TLS the node verified: on an
+anonymous broker anyone may publish on any console's topic, and over plain MQTT anyone on the
+LAN can read the console's password or pose as the broker. So the node subscribes to acks
+only when it has a CA for the broker (``ca``) and logs in itself (``username`` or a client
+certificate) — :attr:`SiteBus.accepts_acks`; otherwise it still publishes alerts, birth and
+status, and records no acknowledgement at all.
 
 A dead or missing broker never stops recording or syncing: publishing hands the message to
 paho and returns; paho keeps at most ``max_queued`` QoS 1 messages while disconnected and
@@ -167,6 +174,9 @@ class SiteBus:
         self._seen_acks: OrderedDict[tuple[Any, ...], None] = OrderedDict()
         self._client: mqtt.Client | None = None
         self._tls = tls_context(config)
+        #: Whether acknowledgements are taken at all (see the module doc).
+        self.accepts_acks = self._tls is not None and (
+            config.username is not None or config.cert is not None)
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -183,6 +193,11 @@ class SiteBus:
         c.on_connect = self._on_connect
         c.on_disconnect = self._on_disconnect
         c.on_message = self._on_message
+        c.on_connect_fail = self._on_connect_fail
+        if not self.accepts_acks:
+            log.warning("site bus: console acknowledgements are not accepted (the bus is not "
+                        "authenticated: [broker] needs ca and username/password_file or "
+                        "cert/key)")
         self._client = c
         c.connect_async(self.config.host, self.config.port, self.config.keepalive_s)
         c.loop_start()
@@ -215,11 +230,19 @@ class SiteBus:
             log.warning("site broker refused the connection: %s", reason)
             return
         client.publish(self.topics.birth, self._birth("online"), qos=1, retain=True)
-        client.subscribe(self.topics.acks, qos=1)
+        if self.accepts_acks:
+            client.subscribe(self.topics.acks, qos=1)
         self.connected.set()
         log.info("site bus connected to %s:%d%s%s", self.config.host, self.config.port,
                  " over TLS" if self._tls is not None else "",
                  f" as {self.config.username}" if self.config.username else " anonymously")
+
+    def _on_connect_fail(self, client: mqtt.Client, userdata: Any) -> None:
+        # A TLS handshake refused (a broker not signed by [broker] ca, or not named `host`)
+        # ends here, before any password is sent; paho tries again with back-off.
+        log.warning("cannot reach the site broker at %s:%d%s", self.config.host,
+                    self.config.port, " (TLS: is its certificate from [broker] ca and does it "
+                    "name the host?)" if self._tls is not None else "")
 
     def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any,
                        properties: Any) -> None:
@@ -234,7 +257,7 @@ class SiteBus:
             self.bad_acks += 1
 
     def _handle_ack(self, topic: str, payload: bytes) -> None:
-        console = ack_console(topic, self.site)
+        console = ack_console(topic, self.site) if self.accepts_acks else None
         if console is None:
             self.refused_acks += 1
             log.warning("refusing an acknowledgement on %r: not a console's ack topic", topic)

@@ -3,10 +3,15 @@
 ``borderlink edge site-bus-config`` writes, for one site, the three files that make the site
 bus authenticated (``docs/site-bus.md``)::
 
-    mosquitto.conf   allow_anonymous false, password_file, acl_file, the listener (TLS if given)
+    mosquitto.conf   allow_anonymous false, password_file, acl_file, the TLS listener
     acl              per identity: what each node and each console may write and read
     passwd           hashed by /usr/bin/mosquitto_passwd (plain passwords never stay on disk
                      here; a generated one is written once to passwords/<name>, 0600)
+
+TLS is not optional: a node takes console acknowledgements only from a broker whose
+certificate it checked (``[broker] ca``), since over plain MQTT anyone on the LAN reads the
+passwords or poses as the broker. The certificate is the deployment CA's
+(``borderlink provision cert broker SITE --dns NAME``: ``borderlink://broker/SITE``).
 
 The ACL names every identity's topics explicitly instead of ``pattern write
 borderlink/+/console/%u/ack``: a ``pattern`` line applies to *every* user, so it would let a
@@ -93,7 +98,7 @@ def acl_text(site: str, nodes: Sequence[str], consoles: Sequence[str]) -> str:
 
 
 def conf_text(directory: Path, *, port: int, bind: str, user: str | None,
-              tls: tuple[Path, Path, Path] | None) -> str:
+              tls: tuple[Path, Path, Path]) -> str:
     lines = ["# Site broker (written by borderlink edge site-bus-config): every client",
              "# authenticates; the ACL decides what each identity may publish and read.",
              "per_listener_settings false", "allow_anonymous false",
@@ -102,18 +107,18 @@ def conf_text(directory: Path, *, port: int, bind: str, user: str | None,
     if user is not None:
         lines.append(f"user {user}")
     lines.append(f"listener {port} {bind}")
-    if tls is not None:
-        ca, cert, key = tls
-        lines += [f"cafile {ca.resolve()}", f"certfile {cert.resolve()}",
-                  f"keyfile {key.resolve()}", "tls_version tlsv1.2"]
+    ca, cert, key = tls
+    lines += [f"cafile {ca.resolve()}", f"certfile {cert.resolve()}",
+              f"keyfile {key.resolve()}", "tls_version tlsv1.2"]
     return "\n".join(lines) + "\n"
 
 
 def write_site_bus_config(directory: Path, *, site: str, nodes: Sequence[Identity],
                           consoles: Sequence[Identity], port: int | None = None,
                           bind: str = "0.0.0.0", user: str | None = None,
-                          tls: tuple[Path, Path, Path] | None = None,
+                          tls: tuple[Path, Path, Path],
                           mosquitto_passwd: str = MOSQUITTO_PASSWD) -> BrokerFiles:
+    """*tls* is (CA bundle, broker certificate, broker key)."""
     _check_name("site", site)
     if not nodes and not consoles:
         raise ConfigError("expected at least one --node or --console")
@@ -126,10 +131,9 @@ def write_site_bus_config(directory: Path, *, site: str, nodes: Sequence[Identit
     if shutil.which(mosquitto_passwd) is None:
         raise ConfigError(f"{mosquitto_passwd} not found: install Mosquitto's tools "
                           "(apt-get install mosquitto) to hash the password file")
-    if tls is not None:
-        for path in tls:
-            if not path.is_file():
-                raise ConfigError(f"{path}: no such TLS file for the broker listener")
+    for path in tls:
+        if not path.is_file():
+            raise ConfigError(f"{path}: no such TLS file for the broker listener")
     directory = directory.resolve()
     directory.mkdir(parents=True, exist_ok=True, mode=0o700)
     generated: dict[str, Path] = {}
@@ -159,6 +163,6 @@ def write_site_bus_config(directory: Path, *, site: str, nodes: Sequence[Identit
     acl = directory / "acl"
     acl.write_text(acl_text(site, [n.name for n in nodes], [c.name for c in consoles]))
     conf = directory / "mosquitto.conf"
-    conf.write_text(conf_text(directory, port=port or (8883 if tls else 1883), bind=bind,
+    conf.write_text(conf_text(directory, port=port or 8883, bind=bind,
                               user=user, tls=tls))
     return BrokerFiles(conf, acl, passwd, generated)
