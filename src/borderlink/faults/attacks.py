@@ -6,6 +6,9 @@ site but with no agent running, so that the attacks cannot disturb a real node's
 also holds an agency's credentials (SMS), a certificate from a CA of its own, an expired
 certificate and one for a node that was never enrolled.
 
+The LAN intruder also speaks MQTT: ``anonymous LAN ack`` acknowledges real nodes' records on
+the round's site broker, and is refused when no node journals it (docs/site-bus.md).
+
 Each attack is one function that performs it over real gRPC and returns what the hub answered
 (a reject reason, a gRPC status, or what a read returned); it is *refused* when that answer is
 one of the answers the contract gives for it. What the attacks leave behind is checked by the
@@ -496,6 +499,85 @@ def equivocation_flood(a: Attacker) -> str:
         stream.close()
 
 
+def anonymous_lan_ack(a: Attacker) -> str:
+    """Issue #18 §3 as found: an anonymous MQTT client on the site's LAN acknowledges a real
+    node's latest record ("resolved_false_alarm" by an invented operator), on a console's
+    topic and on the old ``console/ack`` topic. Refused when no node that was online on the
+    bus recorded it (the round's broker logs nobody in, so the nodes take no ack at all)."""
+    import json
+
+    import paho.mqtt.client as mqtt
+
+    site = a.site
+    if site.broker is None:
+        return "no site bus"
+    marker = f"resolved_false_alarm-{uuid.uuid4().hex[:8]}"
+    births: dict[str, str] = {}
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2,
+                         client_id=f"lan-intruder-{uuid.uuid4().hex[:8]}")
+    refused: list[str] = []
+
+    def on_connect(c: Any, ud: Any, flags: Any, reason: Any, props: Any) -> None:
+        if reason.is_failure:
+            refused.append(str(reason))
+        else:
+            c.subscribe(f"borderlink/{site.site_id}/+/birth", qos=1)
+
+    def on_message(c: Any, ud: Any, m: Any) -> None:
+        try:
+            births[m.topic.split("/")[2]] = json.loads(m.payload)["state"]
+        except (ValueError, KeyError, TypeError, IndexError):
+            pass
+
+    client.on_connect, client.on_message = on_connect, on_message
+    client.connect(*site.broker)
+    client.loop_start()
+    try:
+        time.sleep(1.0)  # the retained births arrive
+        if refused:
+            return f"anonymous client refused: {refused[0]}"
+        online = [n for n in site.nodes if births.get(n.node_id) == "online"]
+        if not online:
+            return "no node online on the bus"
+        for node in online:
+            seq = max(1, _journal_tip(node.journal_path))
+            ack = {"node": node.node_id, "seq": seq, "console": "bcp-cc-1", "action": marker,
+                   "operator": "an invented operator"}
+            for topic in (f"borderlink/{site.site_id}/console/bcp-cc-1/ack",
+                          f"borderlink/{site.site_id}/console/ack"):
+                client.publish(topic, json.dumps(ack), qos=1).wait_for_publish(5)
+        time.sleep(2.0)  # a node that took it would have journalled it by now
+        recorded = [n.node_id for n in online if _acks_with_action(n.journal_path, marker)]
+        return f"recorded by {', '.join(recorded)}" if recorded else "no record"
+    finally:
+        client.disconnect()
+        client.loop_stop()
+
+
+def _journal_tip(path: Any) -> int:
+    from .invariants import journal_tip
+
+    try:
+        return journal_tip(path)
+    except Exception:  # a journal being written under a disk-full fault: any seq will do
+        return 1
+
+
+def _acks_with_action(path: Any, action: str) -> bool:
+    """Whether the node's journal (read-only, the agent keeps writing) holds an alert.ack
+    with *action*."""
+    import sqlite3
+
+    from borderlink.proto.record import decode_record
+
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5.0)
+    try:
+        rows = conn.execute("SELECT raw FROM records WHERE type='alert.ack'").fetchall()
+    finally:
+        conn.close()
+    return any(decode_record(bytes(raw)).body.get("action") == action for (raw,) in rows)
+
+
 #: How the hub refuses a stream that never says Hello (its hello timeout).
 IDLE_REFUSALS = frozenset({"DEADLINE_EXCEEDED"})
 #: name, attack, the answers that mean "refused".
@@ -540,6 +622,8 @@ ATTACKS: list[tuple[str, Callable[[Attacker], str], frozenset[str]]] = [
     ("agency certificate on Admin", agency_on_admin, frozenset({"PERMISSION_DENIED"})),
     ("agency reading beyond its policy", agency_beyond_policy,
      frozenset({"nothing beyond its policy", "PERMISSION_DENIED"})),
+    # The site bus (#18 §3): only rounds with a site broker run it (see run_attacks).
+    ("anonymous LAN ack", anonymous_lan_ack, frozenset({"no record"})),
 ]
 
 
@@ -580,6 +664,12 @@ def run_attacks(attacker: Attacker) -> Iterator[AttackResult]:
     slowloris.start()
     for name, attack, refusals in ATTACKS:
         if attack is idle_stream or attack is slow_handshake:
+            continue
+        if attack is anonymous_lan_ack:
+            if attacker.site.broker is None:  # --broker none: no bus to attack
+                continue
+            answer = _attempt(attack, attacker)  # the hub plays no part: no retry for it
+            yield AttackResult(name, answer, answer in refusals)
             continue
         answer = _past_hub_kills(attack, attacker, refusals)
         yield AttackResult(name, answer, answer in refusals)
