@@ -7,11 +7,15 @@ from __future__ import annotations
 
 import getpass
 import json
+import os
 import queue
+import shutil
 import socket
 import ssl
+import stat
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -88,21 +92,25 @@ class Broker:
 @pytest.fixture(scope="module")
 def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
     """The technician's two commands: the broker's certificate from the deployment's CA, then
-    the site's Mosquitto config; Mosquitto started from it (as this user: no privilege drop)."""
+    the site's Mosquitto config; Mosquitto started from it. Run as root (as here), Mosquitto
+    drops to its own account before it reads the files, as on a site."""
     tmp = tmp_path_factory.mktemp("site-bus")
+    # Under /tmp, not pytest's 0700 folder: the broker's account must reach its folder.
+    bus_dir = Path(tempfile.mkdtemp(prefix="borderlink-site-bus-"))
+    user = "mosquitto" if os.geteuid() == 0 else getpass.getuser()
     ca = init_ca_directory(tmp / "ca")
     assert main(["provision", "cert", "broker", SITE, "--dir", str(ca.path), "--out",
                  str(tmp / "tls"), "--ip", "127.0.0.1"]) == 0
     port = _free_port()
-    assert main(["edge", "site-bus-config", "--dir", str(tmp / "bus"), "--site", SITE,
+    assert main(["edge", "site-bus-config", "--dir", str(bus_dir), "--site", SITE,
                  "--node", NODE_ID, "--node", STOLEN, "--console", "cc-a", "--console", "cc-b",
-                 "--port", str(port), "--bind", "127.0.0.1", "--user", getpass.getuser(),
+                 "--port", str(port), "--bind", "127.0.0.1", "--user", user,
                  "--tls-ca", str(ca.path / "trust.pem"), "--tls-cert",
                  str(tmp / "tls" / f"{SITE}.pem"), "--tls-key",
                  str(tmp / "tls" / f"{SITE}.key")]) == 0
     log = tmp / "mosquitto.log"
     with log.open("wb") as sink:
-        proc = subprocess.Popen([MOSQUITTO, "-v", "-c", str(tmp / "bus" / "mosquitto.conf")],
+        proc = subprocess.Popen([MOSQUITTO, "-v", "-c", str(bus_dir / "mosquitto.conf")],
                                 stdout=sink, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 5
     while True:
@@ -115,10 +123,11 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
                 pytest.fail(f"mosquitto did not start: {log.read_text()}")
             time.sleep(0.05)
     try:
-        yield Broker(port, tmp / "bus" / "passwords", ca.path / "trust.pem", log)
+        yield Broker(port, bus_dir / "passwords", ca.path / "trust.pem", log)
     finally:
         proc.terminate()
         proc.wait(5)
+        shutil.rmtree(bus_dir)
 
 
 class Client:
@@ -274,6 +283,17 @@ def test_a_broker_the_deployments_ca_did_not_sign_is_never_trusted(
             assert not bus.connected.wait(1.5)
         finally:
             bus.stop()
+
+
+def test_only_the_broker_reads_its_files_and_passwords_stay_the_technicians(
+        broker: Broker) -> None:
+    folder = broker.passwords.parent
+    for name in ("passwd", "acl", "mosquitto.conf", "tls/broker.key", "tls/ca.pem"):
+        assert stat.S_IMODE((folder / name).stat().st_mode) & 0o007 == 0, name
+    assert stat.S_IMODE(broker.passwords.stat().st_mode) == 0o700
+    assert all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in broker.passwords.iterdir())
+    assert "$7$" in (folder / "passwd").read_text()  # hashed by mosquitto_passwd
+    assert broker.password("cc-a") not in (folder / "passwd").read_text()
 
 
 def test_site_bus_config_refuses_ambiguous_or_unsafe_identities(tmp_path: Path) -> None:

@@ -7,6 +7,11 @@ bus authenticated (``docs/site-bus.md``)::
     acl              per identity: what each node and each console may write and read
     passwd           hashed by /usr/bin/mosquitto_passwd (plain passwords never stay on disk
                      here; a generated one is written once to passwords/<name>, 0600)
+    tls/             copies of the CA bundle, the broker's certificate and key
+
+Run as root with ``--user`` (the account Mosquitto drops to before it reads any of these),
+the files the broker reads are ``root:<its group>`` 0640 (folders 0750); otherwise they are
+the caller's only. ``passwords/`` is always the caller's only.
 
 TLS is not optional: a node takes console acknowledgements only from a broker whose
 certificate it checked (``[broker] ca``), since over plain MQTT anyone on the LAN reads the
@@ -21,6 +26,7 @@ node's username publish on ``console/<node>/ack`` and be taken for a console.
 from __future__ import annotations
 
 import os
+import pwd
 import re
 import secrets
 import shutil
@@ -134,6 +140,7 @@ def write_site_bus_config(directory: Path, *, site: str, nodes: Sequence[Identit
     for path in tls:
         if not path.is_file():
             raise ConfigError(f"{path}: no such TLS file for the broker listener")
+    group = _broker_group(user)
     directory = directory.resolve()
     directory.mkdir(parents=True, exist_ok=True, mode=0o700)
     generated: dict[str, Path] = {}
@@ -162,7 +169,41 @@ def write_site_bus_config(directory: Path, *, site: str, nodes: Sequence[Identit
         raise ConfigError(f"{mosquitto_passwd} -U failed: {done.stderr.strip() or done.stdout}")
     acl = directory / "acl"
     acl.write_text(acl_text(site, [n.name for n in nodes], [c.name for c in consoles]))
+    # Copies the broker reads from its own folder: it may not reach the CA's folder (0700)
+    # once it has dropped to its user, and the CA's folder need not live on this host.
+    (directory / "tls").mkdir(exist_ok=True, mode=0o700)
+    copies = (directory / "tls" / "ca.pem", directory / "tls" / "broker.pem",
+              directory / "tls" / "broker.key")
+    for source, copy in zip(tls, copies, strict=True):
+        fd = os.open(copy, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(source.read_bytes())
     conf = directory / "mosquitto.conf"
     conf.write_text(conf_text(directory, port=port or 8883, bind=bind,
-                              user=user, tls=tls))
+                              user=user, tls=copies))
+    for path in (directory, passwd, acl, conf, directory / "tls", *copies):
+        _readable_by_broker(path, group)
     return BrokerFiles(conf, acl, passwd, generated)
+
+
+def _broker_group(user: str | None) -> int | None:
+    """The group of *user* when this runs as root: Mosquitto started as root drops to that
+    user *before* it reads the password file and the ACL, so they must be readable by it.
+    None when nothing needs changing (no ``user``, or not root: then Mosquitto runs as the
+    caller, who owns the files)."""
+    if user is None or os.geteuid() != 0:
+        return None
+    try:
+        return pwd.getpwnam(user).pw_gid
+    except KeyError:
+        raise ConfigError(f"--user {user!r}: no such account here (Mosquitto drops to it "
+                          "when started as root)") from None
+
+
+def _readable_by_broker(path: Path, group: int | None) -> None:
+    """Owner rw, the broker's group r (never anyone else); owner-only without a group."""
+    if group is not None:
+        os.chown(path, 0, group)
+        os.chmod(path, 0o750 if path.is_dir() else 0o640)
+    else:
+        os.chmod(path, 0o700 if path.is_dir() else 0o600)
