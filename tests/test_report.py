@@ -507,3 +507,21 @@ def test_results_survive_json() -> None:
 def test_bad_results_json_is_refused(text: str, message: str) -> None:
     with pytest.raises(ValueError, match=re.escape(message)):
         results_from_json(text)
+
+
+def test_a_tick_at_the_end_of_the_run_is_labelled_inside_the_backlog_picture() -> None:
+    """A run ending on a round minute puts a tick at the panel's right edge: its label is
+    anchored at its end, so the text stays inside the picture (Chromium found it 12 px out)."""
+    base = sample_results()
+    end = T0 + 600.0  # 09:10:00, a tick of the 4-tick axis
+    nodes = [dataclasses.replace(n, backlog=[*n.backlog, (end, 0)]) for n in base.nodes]
+    page = render_html(dataclasses.replace(base, nodes=nodes, ended=end))
+    backlog = page[page.index('data-figure="backlog"'):]
+    backlog = backlog[:backlog.index("</svg>")]
+    width = float(re.search(r'width="([\d.]+)"', backlog).group(1))  # type: ignore[union-attr]
+    labels = re.findall(r'<text x="([\d.]+)"[^>]*text-anchor="(\w+)"[^>]*>09:10</text>', backlog)
+    assert labels, "the run's last tick has a label"
+    for x, anchor in labels:
+        half = 24.0 if anchor == "middle" else 0.0
+        assert float(x) + half <= width, (x, anchor, width)
+    assert any(anchor == "end" for _, anchor in labels)

@@ -18,6 +18,8 @@ from borderlink.report._svg import (
 )
 from borderlink.report_model import DemoResults
 
+_TICK_LABEL_HALF_PX = 24.0  # half the width of "13:40:00" at 10 px, with a margin
+
 
 def _thin_series(samples: list[tuple[float, int]], t0: float, t1: float,
                  width_px: float) -> list[tuple[float, int]]:
@@ -91,8 +93,11 @@ def _backlog_svg(results: DemoResults) -> str:
                    f'<text x="{_f(ox + inner_l - 4)}" y="{_f(oy + inner_t + ph)}" '
                    f'text-anchor="end" font-size="10">0</text>')
         for t in ticks:
+            # A tick near the panel's right edge is labelled leftwards of it: centred, the
+            # label of a tick at the very end of the run sticks out of the picture.
+            anchor = "end" if x(t) > ox + panel_w - 8 - _TICK_LABEL_HALF_PX else "middle"
             out.append(f'<text x="{_f(x(t))}" y="{_f(oy + inner_t + ph + 13)}" '
-                       f'text-anchor="middle" font-size="10" fill="#555">'
+                       f'text-anchor="{anchor}" font-size="10" fill="#555">'
                        f'{_clock(t, seconds)}</text>')
         if samples:
             line = " ".join(f"{_f(x(t))},{_f(y(v))}" for t, v in samples)
