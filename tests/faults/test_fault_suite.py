@@ -16,6 +16,8 @@ import pytest
 from borderlink.demo.linkcut import LinkRelay
 from borderlink.faults.campaign import (
     FAULT_KINDS,
+    LONG,
+    POSTGRES_KINDS,
     SHORT,
     CampaignConfig,
     poisoned_export,
@@ -100,7 +102,17 @@ def test_fault_flags_are_checked() -> None:
                 ["--rounds", "0"]):
         with pytest.raises(FaultSuiteError):
             config_from_args(parser.parse_args(bad))
-    assert set(SHORT.faults) == set(FAULT_KINDS)
+    assert set(SHORT.faults) == set(FAULT_KINDS) - POSTGRES_KINDS  # the short run is on SQLite
+    assert set(LONG.faults) == set(FAULT_KINDS) and LONG.postgres is not None
+    assert [LONG.on_postgres(i) for i in range(4)] == [False, True, False, True]
+    on_pg = config_from_args(parser.parse_args(["--short", "--postgres", "postgresql://h/db"]))
+    assert on_pg.postgres == "postgresql://h/db" and on_pg.on_postgres(0)
+    assert config_from_args(parser.parse_args(["--postgres", "none"])).postgres is None
+    with pytest.raises(FaultSuiteError, match="--postgres"):
+        config_from_args(parser.parse_args(["--postgres", "sqlite:x.db"]))
+    with pytest.raises(FaultSuiteError, match="needs the round's hub on PostgreSQL"):
+        schedule(CampaignConfig(faults={"pg-terminate": 1}), ["n1"], ["SBS"], 10.0,
+                 random.Random(0))
 
 
 def _echo_server() -> tuple[socket.socket, int]:

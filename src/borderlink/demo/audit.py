@@ -68,10 +68,11 @@ class CheckpointWatcher:
         self._stop.set()
 
 
-def audit_log(store_path: Path, watcher: CheckpointWatcher,
+def audit_log(store: Path | str, watcher: CheckpointWatcher,
               present: dict[int, frozenset[str]] | None = None,
               attackers: frozenset[str] = frozenset()) -> tuple[AuditResult, list[Record]]:
     """Check every record, chain and tree head; the result and the decoded records.
+    *store* is the hub's store: a storage URL, or the path of its SQLite file.
 
     *present*, when given, is filled with log index -> the personal-data fields the record
     holds (its disclosures at the hub), so that what an agency was not given can be told
@@ -80,7 +81,7 @@ def audit_log(store_path: Path, watcher: CheckpointWatcher,
     is one only beyond the hub's bound of versions kept per (node, seq)."""
     registry = default_registry()
     problems = list(watcher.problems)
-    storage = open_storage(f"sqlite:///{store_path}")
+    storage = open_storage(store if isinstance(store, str) else f"sqlite:///{store}")
     try:
         nodes = {n.node_id: n for n in storage.list_nodes()}
         records: list[Record] = []

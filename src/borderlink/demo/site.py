@@ -100,6 +100,9 @@ class Site:
     backlog: dict[str, list[tuple[float, int]]] = field(default_factory=dict)
     #: The deployment's CA once provisioned (the fault suite issues an attacker's certificates).
     ca: CertificateAuthority | None = None
+    #: The hub's store as the demo reads it (a storage URL); empty: the hub folder's SQLite
+    #: file, as ``hub init`` configures it.
+    storage_url: str = ""
 
     # -- paths ---------------------------------------------------------------------------
 
@@ -115,6 +118,11 @@ class Site:
     @property
     def hub_address(self) -> str:
         return f"127.0.0.1:{self.hub_port}"
+
+    @property
+    def store_url(self) -> str:
+        """Where the hub keeps its records, to read them from outside the hub process."""
+        return self.storage_url or f"sqlite:///{self.hub_dir / 'hub.db'}"
 
     @property
     def sim_dir(self) -> Path:

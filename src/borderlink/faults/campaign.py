@@ -16,6 +16,10 @@ seeded random schedule, each at its instant, in its own thread:
 ``poison-export`` a lab export with ``##NPOINTS=nan`` dropped (renamed in, complete) into a
                  JCAMP-DX instrument's watched folder; it must be quarantined with exactly one
                  ``node.device_fault`` naming it while the instrument's own exports go on
+``pg-terminate`` every PostgreSQL connection of the hub ended (``pg_terminate_backend``)
+                 while the nodes sync, three times in a row; the hub must store the nodes'
+                 records again within :data:`PG_RECOVERY_BOUND_S` (rounds whose hub is on
+                 PostgreSQL only, see :mod:`.postgres`)
 
 After the devices finish, every link is restored and the suite waits until each node's journal
 tip is at the hub, then checks the invariants (:mod:`.invariants`). A long run is several
@@ -54,11 +58,16 @@ from .attacks import STOLEN, Attacker, AttackResult, run_attacks
 from .errors import FaultSuiteError
 from .follower import AgencyFollower
 from .invariants import Invariants, check_round, journal_tip
+from .postgres import DEFAULT_URL, RoundStore
 from .refusal_metrics import scrape_refusals
 
 #: Fault kinds, in the order the table prints them.
 FAULT_KINDS = ("kill-agent", "kill-hub", "cut", "flap", "stall", "slow", "break-stream",
-               "disk-full", "poison-export")
+               "disk-full", "poison-export", "pg-terminate")
+#: Fault kinds only a round whose hub stores on PostgreSQL can take.
+POSTGRES_KINDS = frozenset({"pg-terminate"})
+#: Seconds within which the hub must store records again after its connections were ended.
+PG_RECOVERY_BOUND_S = 30.0
 #: Size of the filesystem a ``disk-full`` target's journal lives on.
 SMALL_DISK = "16m"
 #: Seconds the emulators wait before the first frame (the agents open their devices first).
@@ -83,6 +92,15 @@ class CampaignConfig:
     broker: tuple[str, int] | str | None = "own"
     #: Run the attack corpus (:mod:`.attacks`) once per round, mid-round.
     attacks: bool = True
+    #: A PostgreSQL server (libpq URL): the hub of every *postgres_every*-th round (1: every
+    #: round) stores there, in a schema of the round's own; None: every hub on SQLite.
+    postgres: str | None = None
+    postgres_every: int = 1
+
+    def on_postgres(self, index: int) -> bool:
+        """Whether round *index* (0-based) has its hub on PostgreSQL."""
+        return self.postgres is not None and self.postgres_every > 0 \
+            and index % self.postgres_every == self.postgres_every - 1
 
 
 #: The CI run: one round of about a minute with every fault kind.
@@ -92,11 +110,13 @@ SHORT = CampaignConfig(
             "break-stream": 4, "disk-full": 2, "poison-export": 2},
 )
 #: The long run: ten rounds of two minutes of the stress scenario (rates far above a real site,
-#: so that kills land while records are being written and sent), a fault about every second.
+#: so that kills land while records are being written and sent), a fault about every second;
+#: every second round's hub on PostgreSQL, its connections terminated under load.
 LONG = CampaignConfig(
     scenario="stress", rounds=10, duration_s=120.0,
     faults={"kill-agent": 40, "kill-hub": 6, "cut": 10, "flap": 6, "stall": 6, "slow": 6,
-            "break-stream": 12, "disk-full": 6, "poison-export": 6},
+            "break-stream": 12, "disk-full": 6, "poison-export": 6, "pg-terminate": 6},
+    postgres=DEFAULT_URL, postgres_every=2,
 )
 
 
@@ -114,6 +134,10 @@ class RoundResult:
     healthy_made: int = 0
     healthy_accepted: int = 0
     attack_seconds: float = 0.0
+    #: The hub's store: ``sqlite`` or ``postgresql``.
+    storage: str = "sqlite"
+    #: Per ``pg-terminate``: seconds from the connections' end to the next record stored.
+    pg_recovery_s: list[float] = field(default_factory=list)
 
 
 @dataclass
@@ -131,12 +155,14 @@ def schedule(config: CampaignConfig, nodes: list[str], agencies: list[str], acti
     for kind, count in config.faults.items():
         if kind not in FAULT_KINDS:
             raise FaultSuiteError(f"unknown fault kind {kind!r}; known: {', '.join(FAULT_KINDS)}")
+        if kind in POSTGRES_KINDS and count and not config.postgres:
+            raise FaultSuiteError(f"{kind} needs the round's hub on PostgreSQL (--postgres URL)")
         if kind == "poison-export" and count and not lab_nodes:
             raise FaultSuiteError("poison-export needs a node reading JCAMP-DX exports from a "
                                   "folder; the scenario has none")
         for _ in range(count):
             at = START_DELAY_S + rng.uniform(0.05, 0.9) * active_s
-            target = ("hub" if kind == "kill-hub" else
+            target = ("hub" if kind in ("kill-hub", "pg-terminate") else
                       rng.choice(agencies) if kind == "break-stream" else
                       rng.choice(lab_nodes or nodes) if kind == "poison-export" else
                       rng.choice(nodes))
@@ -148,8 +174,10 @@ class _Injector:
     """Performs faults on a running site; one lock per target so faults on it do not overlap."""
 
     def __init__(self, site: Site, followers: dict[str, AgencyFollower], rng: random.Random,
-                 log: Callable[[str], None]) -> None:
+                 log: Callable[[str], None], store: RoundStore | None = None) -> None:
         self.site = site
+        self.store = store
+        self.pg_recovery_s: list[float] = []
         self.followers = followers
         self.rng = rng
         self.log = log
@@ -268,6 +296,37 @@ class _Injector:
         self.log(f"dropped {name} (##NPOINTS=nan) into the export folder of {node_id}: "
                  "quarantined with one fault record")
 
+    def _pg_terminate(self, _target: str) -> None:
+        if self.store is None:
+            raise FaultSuiteError("the round's hub is not on PostgreSQL")
+        ended = 0
+        for last in (False, False, True):  # again as the pool reconnects: batches in flight
+            ended += self.store.terminate_hub()
+            if not last:
+                time.sleep(self.rng.uniform(0.2, 0.8))
+        began = time.monotonic()  # recovery: from the last termination to a record stored
+        made0, stored0 = _made_and_stored(self.site)
+        if not ended:
+            raise FaultSuiteError("the hub had no PostgreSQL connection to terminate")
+        while True:
+            made, stored = _made_and_stored(self.site)
+            if stored > stored0:
+                break
+            waited = time.monotonic() - began
+            if waited > PG_RECOVERY_BOUND_S:
+                if made > made0:  # records were waiting and none was stored
+                    raise FaultSuiteError(
+                        f"the hub stored none of {made - made0} new records within "
+                        f"{PG_RECOVERY_BOUND_S:g} s of its PostgreSQL connections' end")
+                self.log("pg-terminate: the nodes made no record meanwhile; recovery unmeasured")
+                return
+            time.sleep(0.1)
+        recovered = time.monotonic() - began
+        with self._guard:
+            self.pg_recovery_s.append(recovered)
+        self.log(f"terminated {ended} PostgreSQL connections of the hub; it stored records "
+                 f"again {recovered:.1f} s later")
+
     def _break_stream(self, agency: str) -> None:
         self.followers[agency].break_stream()
         self.log(f"broke off the federation stream of {agency}")
@@ -299,6 +358,21 @@ def _quarantine_faults(journal: Path, name: str) -> list[str]:
             if b.get("kind") == "quarantined" and str(b.get("detail", "")).startswith(name + " ")]
 
 
+def _made_and_stored(site: Site) -> tuple[int, int]:
+    """Records the real nodes hold in their journals, and hold at the hub (read from both
+    stores, never from what a process says)."""
+    made = sum(journal_tip(n.journal_path) for n in site.nodes)
+    storage = open_storage(site.store_url)
+    try:
+        stored = 0
+        for node in site.nodes:
+            row = storage.get_node(node.node_id)
+            stored += row.last_seq if row is not None else 0
+    finally:
+        storage.close()
+    return made, stored
+
+
 def _lab_nodes(site: Site) -> list[str]:
     """Nodes whose device is a folder of JCAMP-DX exports."""
     out = []
@@ -317,9 +391,16 @@ def _kill9(pid: int) -> None:
 
 
 def run_round(config: CampaignConfig, seed: int, work: Path,
-              log: Callable[[str], None]) -> RoundResult:
-    """One round on a fresh site in *work*; raises :class:`FaultSuiteError` if it cannot run."""
+              log: Callable[[str], None], *, postgres: bool | None = None) -> RoundResult:
+    """One round on a fresh site in *work*; raises :class:`FaultSuiteError` if it cannot run.
+    With *postgres* (default: whether the config names a server) the hub stores there."""
     begin = time.monotonic()
+    if postgres is None:
+        postgres = config.postgres is not None
+    if not postgres:  # the PostgreSQL-only faults wait for a round on PostgreSQL
+        config = replace(config, postgres=None, faults={
+            k: v for k, v in config.faults.items() if k not in POSTGRES_KINDS})
+    store = RoundStore.new(config.postgres) if config.postgres else None
     rng = random.Random(seed)
     own_broker: subprocess.Popen[bytes] | None = None
     broker = config.broker
@@ -333,6 +414,10 @@ def run_round(config: CampaignConfig, seed: int, work: Path,
     small_disks: list[Path] = []
     try:
         site.provision()
+        if store is not None:
+            store.check()
+            store.use_in(site.hub_dir / "hub.toml")
+            site.storage_url = store.reader_url
         site.start_hub()
         site.enroll_all()
         watcher = CheckpointWatcher(_monitor_channel(site),
@@ -359,7 +444,7 @@ def run_round(config: CampaignConfig, seed: int, work: Path,
         active_s = (config.duration_s or site.scenario_duration_s) / config.speed
         plan = schedule(config, [n.node_id for n in site.nodes], agencies, active_s, rng,
                         _lab_nodes(site))
-        injector = _Injector(site, followers, rng, log)
+        injector = _Injector(site, followers, rng, log, store)
         threads = _fire_on_time(plan, injector)
         attack_phase = _AttackPhase(site, attacker)
         if attacker is not None:
@@ -390,7 +475,8 @@ def run_round(config: CampaignConfig, seed: int, work: Path,
         return RoundResult(seed, injector.injected, survived, invariants,
                            time.monotonic() - begin, attack_phase.results,
                            attack_phase.healthy_made, attack_phase.healthy_accepted,
-                           attack_phase.seconds)
+                           attack_phase.seconds, "postgresql" if store else "sqlite",
+                           injector.pg_recovery_s)
     finally:
         for disk in small_disks:
             subprocess.run(["umount", "-l", str(disk)], capture_output=True, check=False)
@@ -404,6 +490,11 @@ def run_round(config: CampaignConfig, seed: int, work: Path,
         if own_broker is not None:
             own_broker.terminate()
             own_broker.wait(10)
+        if store is not None:
+            try:
+                store.drop()
+            except FaultSuiteError as exc:
+                log(f"could not drop the round's schema {store.schema}: {exc}")
 
 
 def _start_broker(work: Path) -> tuple[subprocess.Popen[bytes], tuple[str, int]]:
@@ -455,16 +546,7 @@ class _AttackPhase:
 
     def _counts(self) -> tuple[int, int]:
         """Records the real nodes hold in their journals, and hold at the hub."""
-        made = sum(journal_tip(n.journal_path) for n in self.site.nodes)
-        storage = open_storage(f"sqlite:///{self.site.hub_dir / 'hub.db'}")
-        try:
-            accepted = 0
-            for node in self.site.nodes:
-                row = storage.get_node(node.node_id)
-                accepted += row.last_seq if row is not None else 0
-        finally:
-            storage.close()
-        return made, accepted
+        return _made_and_stored(self.site)
 
     def _counted(self, attacks: Iterator[AttackResult]) -> Iterator[AttackResult]:
         """Each attack's result, with whether the hub's /metrics counted its refusal."""
@@ -550,14 +632,15 @@ def _drain(site: Site, timeout_s: float) -> dict[str, int]:
 
     Agents keep recording after their devices stop (a device that goes away is a
     ``node.device_fault``), so a tip seen once at the hub may not be the last: the site has
-    drained when two looks a second apart find every tip unchanged and at the hub.
+    drained when two looks a second apart find every tip unchanged and at the hub, and every
+    stored record has its place in the log (a PostgreSQL hub numbers them a moment later).
     """
     deadline = time.monotonic() + timeout_s
     pending: dict[str, tuple[int, int]] = {}
     previous: dict[str, int] | None = None
     while time.monotonic() < deadline:
         tips: dict[str, int] = {}
-        storage = open_storage(f"sqlite:///{site.hub_dir / 'hub.db'}")
+        storage = open_storage(site.store_url)
         try:
             pending = {}
             for node in site.nodes:
@@ -566,6 +649,10 @@ def _drain(site: Site, timeout_s: float) -> dict[str, int]:
                 at_hub = row.last_seq if row is not None else 0
                 if at_hub < tip:
                     pending[node.node_id] = (at_hub, tip)
+            held = sum(n.last_seq for n in storage.list_nodes())  # every node's, the hub's too
+            logged = storage.log_state().size
+            if logged < held:  # stored, not numbered yet (PostgreSQL's sequencer runs after)
+                pending["log"] = (logged, held)
         finally:
             storage.close()
         if not pending and tips == previous:
@@ -581,13 +668,14 @@ def run_campaign(config: CampaignConfig, keep: Path | None,
     results = []
     for index in range(config.rounds):
         seed = config.seed + index
+        on_pg = config.on_postgres(index)
         if keep is not None:
             work = keep / f"round-{index + 1}"
             work.mkdir(parents=True, exist_ok=True)
-            results.append(run_round(config, seed, work, log))
+            results.append(run_round(config, seed, work, log, postgres=on_pg))
         else:
             with tempfile.TemporaryDirectory(prefix="borderlink-faults-") as tmp:
-                results.append(run_round(config, seed, Path(tmp), log))
+                results.append(run_round(config, seed, Path(tmp), log, postgres=on_pg))
         log(f"round {index + 1}/{config.rounds}: "
             f"{'held' if results[-1].invariants.held else 'VIOLATED'}")
     return results

@@ -21,6 +21,7 @@ from borderlink.common.logs import configure_logging
 
 from .campaign import FAULT_KINDS, LONG, SHORT, CampaignConfig, RoundResult, run_campaign
 from .errors import FaultSuiteError
+from .postgres import DEFAULT_URL
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -44,6 +45,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--broker", default="own",
                         help="site MQTT broker: 'own' (a Mosquitto of each round's own on a free "
                         "port, the default), host:port, or 'none'")
+    parser.add_argument("--postgres", metavar="URL",
+                        help="PostgreSQL server (libpq URL) for the hub of every round, each in "
+                        "a schema of its own, so that pg-terminate can run; 'none': every hub on "
+                        "SQLite (default: the long run puts every second round on "
+                        f"{DEFAULT_URL}, --short none)")
     parser.add_argument("--keep", type=Path, help="keep each round's work folder under DIR")
     parser.add_argument("--json", type=Path, help="write the totals as JSON to FILE")
     parser.add_argument("--no-attacks", action="store_true",
@@ -76,6 +82,12 @@ def config_from_args(args: argparse.Namespace) -> CampaignConfig:
         broker = (host or "127.0.0.1", int(port))
     if args.rounds is not None and args.rounds < 1:
         raise FaultSuiteError("--rounds must be at least 1")
+    if args.postgres is not None:
+        none = args.postgres.lower() == "none"
+        if not none and not args.postgres.startswith(("postgresql://", "postgres://")):
+            raise FaultSuiteError(f"--postgres {args.postgres!r}: expected a postgresql:// URL "
+                                  "or 'none'")
+        config = replace(config, postgres=None if none else args.postgres, postgres_every=1)
     return replace(config, faults=faults, seed=args.seed, broker=broker,
                    attacks=not args.no_attacks,
                    scenario=args.scenario or config.scenario,
@@ -111,6 +123,7 @@ def totals(results: list[RoundResult]) -> dict[str, object]:
             if a.answer not in tally["answers"]:
                 tally["answers"].append(a.answer)
     attack_s = sum(r.attack_seconds for r in results)
+    recoveries = sorted(s for r in results for s in r.pg_recovery_s)
     healthy = sum(r.healthy_accepted for r in results)
     return {
         "rounds": len(results),
@@ -126,6 +139,12 @@ def totals(results: list[RoundResult]) -> dict[str, object]:
         "attack_seconds": round(attack_s, 1),
         "healthy_sync_per_s_during_attacks": round(healthy / attack_s, 2) if attack_s else None,
         "seconds": round(sum(r.seconds for r in results), 1),
+        "rounds_on_postgresql": sum(1 for r in results if r.storage == "postgresql"),
+        # Seconds from the hub's PostgreSQL connections' end to its next stored record.
+        "pg_recovery_s": {"count": len(recoveries),
+                          "median": round(recoveries[len(recoveries) // 2], 2) if recoveries
+                          else None,
+                          "max": round(recoveries[-1], 2) if recoveries else None},
         "faults_injected": dict(injected),
         "faults_survived": dict(survived),
         "records_made": sum(i.records_made for i in inv),
@@ -162,7 +181,14 @@ def print_table(t: dict[str, object], out: TextIO) -> None:
     for kind in FAULT_KINDS:
         if injected.get(kind):
             out.write(f"{kind:<16}{injected[kind]:>10}{survived.get(kind, 0):>10}\n")
-    out.write(f"{'total':<16}{sum(injected.values()):>10}{sum(survived.values()):>10}\n\n")
+    out.write(f"{'total':<16}{sum(injected.values()):>10}{sum(survived.values()):>10}\n")
+    recovery = t["pg_recovery_s"]
+    assert isinstance(recovery, dict)
+    if recovery["count"]:
+        out.write(f"hub on PostgreSQL in {t['rounds_on_postgresql']} round(s): stored records "
+                  f"again {recovery['median']} s (median), {recovery['max']} s (max) after "
+                  "its connections were terminated\n")
+    out.write("\n")
     attacks = t["attacks"]
     assert isinstance(attacks, dict)
     if attacks:

@@ -75,8 +75,15 @@ def journal_tip(path: Path) -> int:
     return int(read_stats(path)["tip_seq"]) if path.exists() else 0
 
 
-def _hub_records(store: Path) -> dict[str, list[tuple[int, bytes]]]:
-    storage = open_storage(f"sqlite:///{store}")
+#: The hub's own chain in the log (its entries about enrolments and revocations): checked by
+#: the audit like every chain, owed to no journal.
+HUB_NODE_ID = "hub"
+
+
+def _hub_records(store_url: str) -> dict[str, list[tuple[int, bytes]]]:
+    """The records in the hub's log, by node (each node counted on its own: the log also
+    holds the hub's entries, so its size is no count of any node's records)."""
+    storage = open_storage(store_url)
     out: dict[str, list[tuple[int, bytes]]] = {}
     try:
         start = 0
@@ -93,8 +100,8 @@ def _hub_records(store: Path) -> dict[str, list[tuple[int, bytes]]]:
 
 def _exactly_once(site: Any, found: Invariants, drained: dict[str, int],
                   others: dict[str, int]) -> dict[str, dict[int, tuple[bytes, str, bool]]]:
-    at_hub = _hub_records(site.hub_dir / "hub.db")
-    real = {node.node_id for node in site.nodes}
+    at_hub = _hub_records(site.store_url)
+    real = {node.node_id for node in site.nodes} | {HUB_NODE_ID}
     for node_id, held in sorted(at_hub.items()):
         if node_id in real:
             continue
@@ -235,7 +242,7 @@ def check_round(site: Any, followers: dict[str, Any], console: Any,
     the hub may hold of nodes without an agent (the attacker's stolen node)."""
     found = Invariants()
     journals = _exactly_once(site, found, drained, others)
-    audit, _records = audit_log(site.hub_dir / "hub.db", watcher, attackers=frozenset(others))
+    audit, _records = audit_log(site.store_url, watcher, attackers=frozenset(others))
     found.signatures_ok = audit.signatures_ok
     found.chains_ok = audit.chains_ok
     found.chain_nodes = audit.nodes_checked
