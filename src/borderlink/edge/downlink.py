@@ -35,9 +35,10 @@ from typing import Any
 
 import cbor2
 
-from borderlink.proto.cose import decode_sign1, sign1, verify_sign1
+from borderlink.proto.cose import decode_sign1, verify_sign1
+from borderlink.proto.downlink import DOWNLINK_KINDS, sign_downlink
 from borderlink.proto.errors import BorderlinkError
-from borderlink.proto.keys import SigningKey, key_id
+from borderlink.proto.keys import key_id
 
 from .errors import DownlinkError, DownlinkRollbackError, DownlinkVerificationError
 
@@ -45,7 +46,7 @@ __all__ = ["KINDS", "DownlinkItem", "DownlinkStore", "DownlinkVerifier", "record
            "sign_downlink"]
 
 #: DownlinkKind enum value (sync.proto) <-> name.
-KINDS = {1: "watchlist", 2: "config", 3: "firmware"}
+KINDS = DOWNLINK_KINDS
 KIND_NUMBERS = {v: k for k, v in KINDS.items()}
 MAX_DOWNLINK_BYTES = 1024 * 1024
 
@@ -62,14 +63,6 @@ class DownlinkItem:
     @property
     def sha256(self) -> bytes:
         return hashlib.sha256(self.signed).digest()
-
-
-def sign_downlink(key: SigningKey, *, kind: str, version: int, target: str, issuer: str,
-                  content: Any) -> bytes:
-    """Sign a downlink item (what an issuing agency's tool does; tests and the hub demo use it)."""
-    payload = cbor2.dumps({"kind": kind, "version": version, "target": target,
-                           "issuer": issuer, "content": content}, canonical=True)
-    return sign1(payload, key)
 
 
 class DownlinkVerifier:

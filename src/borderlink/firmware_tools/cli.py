@@ -9,7 +9,12 @@
 * ``verify --public-key HEX|FILE IMAGE [--target T]`` — exit 0 when every check passes, 1 not;
 * ``inspect IMAGE`` — the manifest as JSON;
 * ``deploy --port serial:///dev/ttyACM0 --public-key HEX|FILE IMAGE`` — verify, copy over
-  the device's raw REPL, check each file's digest on the device, manifest last, soft-reset.
+  the device's raw REPL, check each file's digest on the device, manifest last, soft-reset;
+* ``offer IMAGE --source PATH --target NODE --issuer OPS --issuer-key KEY`` — an edge-agent
+  image offered to nodes through the hub's downlink (Admin.PublishDownlink; ``--hub``,
+  ``--cert``, ``--key``, ``--ca`` as for ``hub enroll``);
+* ``supervise --node-config node.toml --slots DIR`` — run the agent from two slots, install
+  offers with a trial that commits or rolls back.
 """
 
 from __future__ import annotations
@@ -21,7 +26,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from borderlink.common.cli import EXIT_FAILED, EXIT_OK, env_default
+from borderlink.common.cli import (
+    EXIT_FAILED,
+    EXIT_OK,
+    env_default,
+    hub_address,
+    non_negative_int,
+    positive_float,
+)
 from borderlink.proto.keys import SigningKey, public_key_from_hex
 
 from .errors import BuildError, FirmwareError
@@ -145,6 +157,45 @@ def _deploy(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _offer(args: argparse.Namespace) -> int:
+    import grpc
+
+    from borderlink.common.tls import explain_hub_failure, read_tls_files
+    from borderlink.proto.v1 import GRPC_MESSAGE_OPTIONS, admin_pb2, admin_pb2_grpc, sync_pb2
+
+    from .offer import FirmwareOffer
+
+    try:
+        image_bytes = Path(args.image).read_bytes()
+    except OSError as exc:
+        raise BuildError(f"{args.image}: cannot read the image: {exc.strerror}") from exc
+    if args.public_key:  # the technician's own check before anything leaves
+        verify_image(Image.decode(image_bytes), read_public_key(args.public_key),
+                     target="edge-agent")
+    offer = FirmwareOffer.make(image_bytes, source=args.source or str(Path(args.image).resolve()),
+                               target=args.target, issuer=args.issuer,
+                               key=SigningKey.read_pem(args.issuer_key),
+                               version=args.downlink_version or None)
+    tls = read_tls_files(args.cert, args.key, args.ca)
+    creds = grpc.ssl_channel_credentials(root_certificates=tls.ca_pem, private_key=tls.key_pem,
+                                         certificate_chain=tls.cert_pem)
+    request = admin_pb2.PublishDownlinkRequest(downlink=sync_pb2.Downlink(
+        kind=sync_pb2.DOWNLINK_KIND_FIRMWARE, version=offer.version, target=offer.target,
+        signed_payload=offer.signed))
+    try:
+        with grpc.secure_channel(args.hub, creds, options=GRPC_MESSAGE_OPTIONS) as channel:
+            resp = admin_pb2_grpc.AdminStub(channel).PublishDownlink(request,
+                                                                     timeout=args.timeout)
+    except grpc.RpcError as exc:
+        raise explain_hub_failure(exc, args.hub, tls) from exc
+    print(json.dumps({"offered": True, "target": offer.target, "downlink_version": offer.version,
+                      "version": offer.content["version"],
+                      "sequence": offer.content["sequence"], "source": offer.content["source"],
+                      "sha256": offer.content["sha256"].hex(),
+                      "delivered_now": resp.delivered_now}))
+    return EXIT_OK
+
+
 def _supervise(args: argparse.Namespace) -> int:
     from .supervisor import Supervisor, load_supervisor_config
 
@@ -202,6 +253,34 @@ def configure_firmware(parser: argparse.ArgumentParser) -> None:
     p = action("inspect", "print an image's manifest as JSON")
     p.add_argument("image")
     p.set_defaults(func=_inspect)
+
+    p = action("offer", "offer an edge-agent image to nodes through the hub's downlink")
+    p.add_argument("image")
+    p.add_argument("--source", help="where the nodes fetch the image: a path or file:// URL "
+                   "(default: this image's absolute path)")
+    p.add_argument("--target", required=True, help='a node id, "site:SITE" or "*"')
+    p.add_argument("--issuer", default=env_default("FIRMWARE_ISSUER", "OPS"),
+                   help="issuer name the nodes trust under [downlink.keys.firmware] "
+                   "(env BORDERLINK_FIRMWARE_ISSUER; default %(default)s)")
+    p.add_argument("--issuer-key", required=env_default("FIRMWARE_ISSUER_KEY") is None,
+                   default=env_default("FIRMWARE_ISSUER_KEY"),
+                   help="the issuer's downlink signing key, PEM (firmware keygen makes one; "
+                   "env BORDERLINK_FIRMWARE_ISSUER_KEY)")
+    p.add_argument("--downlink-version", type=non_negative_int, default=0,
+                   help="the downlink item's version, above the last one for this target "
+                   "(default: the time in ms)")
+    p.add_argument("--public-key", help="check the image under this firmware public key "
+                   "before offering it (64 hex digits or a KEY.pub file)")
+    p.add_argument("--hub", type=hub_address, default=env_default("HUB", "127.0.0.1:7443"),
+                   help="hub address host:port (env BORDERLINK_HUB; default %(default)s)")
+    p.add_argument("--cert", default=env_default("CERT"),
+                   help="admin certificate PEM (env BORDERLINK_CERT)")
+    p.add_argument("--key", default=env_default("KEY"),
+                   help="its private key PEM (env BORDERLINK_KEY)")
+    p.add_argument("--ca", default=env_default("CA"), help="CA certificate PEM (env BORDERLINK_CA)")
+    p.add_argument("--timeout", type=positive_float, default=10.0,
+                   help="seconds for the call (default %(default)s)")
+    p.set_defaults(func=_offer)
 
     p = action("supervise", "run the edge agent from the active of two slots and install "
                "firmware offers with a trial that commits or rolls back")

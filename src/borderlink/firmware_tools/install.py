@@ -29,9 +29,10 @@ from __future__ import annotations
 
 import io
 import os
+import time
 import zipfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -49,10 +50,18 @@ CHUNK = 64 * 1024
 class InstallRefused(FirmwareError):
     """An offer refused before any install step; *reason* is recorded."""
 
-    def __init__(self, reason: str, detail: str) -> None:
+    def __init__(self, reason: str, detail: str, manifest: Manifest | None = None) -> None:
         super().__init__(f"{reason}: {detail}")
         self.reason = reason
         self.detail = detail
+        self.manifest = manifest  # when the image could be read: its version and sequence
+
+    def body(self) -> dict[str, Any]:
+        """The ``node.firmware_refused`` body: reason, detail, and what the image claims."""
+        body: dict[str, Any] = {"reason": self.reason, "detail": self.detail}
+        if self.manifest is not None:
+            body.update(version=self.manifest.version, sequence=self.manifest.sequence)
+        return body
 
 
 @dataclass(frozen=True)
@@ -63,11 +72,20 @@ class SlotState:
     trial: str | None = None
     trial_started: bool = False
     done_sequence: int = 0  # the last sequence whose install ended (committed or rolled back)
+    #: SHA-256 of the last offer (the signed downlink item) taken up: accepted or refused. The
+    #: same offer read again after a restart is not handled twice (no spurious "replay").
+    offer: bytes | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {"active": self.active, "highest_sequence": self.highest_sequence,
                 "versions": self.versions, "trial": self.trial,
-                "trial_started": self.trial_started, "done_sequence": self.done_sequence}
+                "trial_started": self.trial_started, "done_sequence": self.done_sequence,
+                "offer": self.offer}
+
+    @property
+    def interrupted(self) -> bool:
+        """An offer accepted (its sequence durable) whose install never reached the trial."""
+        return self.highest_sequence > self.done_sequence and self.trial is None
 
     @property
     def inactive(self) -> str:
@@ -109,28 +127,32 @@ def check_offer(image_bytes: bytes, public_key: bytes, *, target: str,
         raise InstallRefused("malformed", str(exc)) from exc
     if manifest.target != target:
         raise InstallRefused("wrong_target", f"image is for {manifest.target!r}, this node "
-                             f"is {target!r}")
+                             f"is {target!r}", manifest)
     try:
         verify_image(image, public_key, target=target)
     except ImageVerificationError as exc:
-        raise InstallRefused("bad_signature_or_digest", str(exc)) from exc
+        raise InstallRefused("bad_signature_or_digest", str(exc), manifest) from exc
     if manifest.sequence <= highest_sequence:
         reason = "replay" if manifest.sequence == highest_sequence else "downgrade"
         raise InstallRefused(reason, f"sequence {manifest.sequence} is not above the "
-                             f"{highest_sequence} already accepted")
+                             f"{highest_sequence} already accepted", manifest)
     if running_version is not None and (
             parse_version(running_version) < parse_version(manifest.min_version)):
         raise InstallRefused("min_version", f"{manifest.version} updates from "
                              f"{manifest.min_version} or later, this node runs "
-                             f"{running_version}")
+                             f"{running_version}", manifest)
     return manifest
 
 
-def fetch_resumable(read_at: Callable[[int, int], bytes], size: int, partial: Path) -> bytes:
+def fetch_resumable(read_at: Callable[[int, int], bytes], size: int, partial: Path, *,
+                    rate_bytes_per_s: float = 0.0) -> bytes:
     """Fetch *size* bytes through ``read_at(offset, n)`` into *partial*, resuming from what a
     previous (interrupted) fetch left there; each chunk is fsynced before the next is asked
-    for, so a power cut loses at most the chunk in flight."""
+    for, so a power cut loses at most the chunk in flight. A positive *rate_bytes_per_s*
+    caps the pace (a node on a narrow link leaves room for its records)."""
     partial.parent.mkdir(parents=True, exist_ok=True)
+    chunk_size = CHUNK if rate_bytes_per_s <= 0 else max(1024, min(CHUNK, int(rate_bytes_per_s
+                                                                             / 4)))
     fd = os.open(partial, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         have = os.fstat(fd).st_size
@@ -138,13 +160,18 @@ def fetch_resumable(read_at: Callable[[int, int], bytes], size: int, partial: Pa
             os.ftruncate(fd, 0)
             have = 0
         os.lseek(fd, have, os.SEEK_SET)
+        started, start_have = time.monotonic(), have
         while have < size:
-            chunk = read_at(have, min(CHUNK, size - have))
+            chunk = read_at(have, min(chunk_size, size - have))
             if not chunk:
                 raise FirmwareError(f"download stopped at {have} of {size} bytes")
             os.write(fd, chunk)
             os.fsync(fd)
             have += len(chunk)
+            if rate_bytes_per_s > 0:
+                ahead = (have - start_have) / rate_bytes_per_s - (time.monotonic() - started)
+                if ahead > 0:
+                    time.sleep(ahead)
         os.lseek(fd, 0, os.SEEK_SET)
         with os.fdopen(os.dup(fd), "rb") as f:
             return f.read()
@@ -192,7 +219,8 @@ class Slots:
             raise FirmwareError(f"{self.state_path}: unreadable slot state: {exc}") from exc
         return SlotState(str(raw["active"]), int(raw["highest_sequence"]),
                          dict(raw["versions"]), raw.get("trial"),
-                         bool(raw.get("trial_started")), int(raw.get("done_sequence", 0)))
+                         bool(raw.get("trial_started")), int(raw.get("done_sequence", 0)),
+                         raw.get("offer"))
 
     def save(self, state: SlotState) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
@@ -213,16 +241,23 @@ class Slots:
         versions = dict(state.versions)
         if state.trial is not None:
             versions.pop(state.trial, None)
-        new = SlotState(state.active, state.highest_sequence, versions,
-                        done_sequence=state.highest_sequence)
+        new = replace(state, versions=versions, trial=None, trial_started=False,
+                      done_sequence=state.highest_sequence)
         self.save(new)
         return new
 
-    def accept(self, manifest: Manifest) -> SlotState:
-        """Make the offer's sequence durable before unpacking (a replay stays refused)."""
+    def accept(self, manifest: Manifest, offer: bytes | None = None) -> SlotState:
+        """Make the offer's sequence durable before unpacking (a replay stays refused);
+        *offer* is the SHA-256 of the signed offer it came in."""
         state = self.load()
-        new = SlotState(state.active, manifest.sequence, state.versions, state.trial,
-                        state.trial_started, state.done_sequence)
+        new = replace(state, highest_sequence=manifest.sequence,
+                      offer=offer if offer is not None else state.offer)
+        self.save(new)
+        return new
+
+    def refused(self, offer: bytes) -> SlotState:
+        """Remember a refused offer, so that reading it again after a restart is no event."""
+        new = replace(self.load(), offer=offer)
         self.save(new)
         return new
 
@@ -240,15 +275,13 @@ class Slots:
         versions = dict(state.versions)
         versions[state.inactive] = {"version": manifest.version, "sequence": manifest.sequence,
                                     "digest": manifest.digest}
-        new = SlotState(state.active, state.highest_sequence, versions, state.inactive, False,
-                        state.done_sequence)
+        new = replace(state, versions=versions, trial=state.inactive, trial_started=False)
         self.save(new)
         return new
 
     def start_trial(self) -> SlotState:
         state = self.load()
-        new = SlotState(state.active, state.highest_sequence, state.versions, state.trial, True,
-                        state.done_sequence)
+        new = replace(state, trial_started=True)
         self.save(new)
         return new
 
@@ -256,8 +289,8 @@ class Slots:
         state = self.load()
         if state.trial is None:
             raise FirmwareError("no trial to commit")
-        new = SlotState(state.trial, state.highest_sequence, state.versions,
-                        done_sequence=state.highest_sequence)
+        new = replace(state, active=state.trial, trial=None, trial_started=False,
+                      done_sequence=state.highest_sequence)
         self.save(new)
         return new
 

@@ -19,6 +19,7 @@ Each step is appended to ``<slots>/events.jsonl`` (fsynced) as the node event it
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import json
 import os
@@ -28,9 +29,11 @@ import subprocess
 import sys
 import time
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 import cbor2
 
@@ -53,6 +56,8 @@ class SupervisorConfig:
     offer_path: Path
     journal_path: Path
     poll_s: float = 0.2
+    #: Cap on the download's pace (0: none); ``[firmware] download_rate_bytes_per_s``.
+    download_rate_bytes_per_s: float = 0.0
 
 
 def load_supervisor_config(node_config: Path, slots: Path) -> SupervisorConfig:
@@ -71,14 +76,53 @@ def load_supervisor_config(node_config: Path, slots: Path) -> SupervisorConfig:
     if len(key) != 32:
         raise FirmwareError(f"{node_config}: [firmware] signing_key must be 32 bytes")
     try:
-        downlink_dir = Path(data["downlink"]["dir"])
-        journal = Path(data["journal"]["path"])
+        # relative paths are the agent's: against the folder of node.toml
+        downlink_dir = node_config.parent / Path(data["downlink"]["dir"]).expanduser()
+        journal = node_config.parent / Path(data["journal"]["path"]).expanduser()
     except (KeyError, TypeError) as exc:
         raise FirmwareError(f"{node_config}: [downlink] dir and [journal] path are needed "
                             "to supervise") from exc
+    rate = fw.get("download_rate_bytes_per_s", 0)
+    if not isinstance(rate, (int, float)) or rate < 0:
+        raise FirmwareError(f"{node_config}: [firmware] download_rate_bytes_per_s must be a "
+                            f"number >= 0 (0: no cap), not {rate!r}")
     return SupervisorConfig(node_config, slots, key, str(fw.get("target", "edge-agent")),
                             float(fw.get("health_deadline_s", 30)),
-                            downlink_dir / "firmware.cose", journal)
+                            downlink_dir / "firmware.cose", journal,
+                            download_rate_bytes_per_s=float(rate))
+
+
+def image_path(source: str) -> Path:
+    """Where an offer's ``source`` names the image: a path or a ``file://`` URL (a folder the
+    operator syncs to the node, removable media); other schemes are refused by name."""
+    if "://" not in source:
+        return Path(source)
+    url = urlsplit(source)
+    if url.scheme != "file" or url.netloc not in ("", "localhost"):
+        raise FirmwareError(f"offer source {source!r}: only a path or a file:// URL is "
+                            "fetched by this node")
+    return Path(unquote(url.path))
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with(parent: int) -> Callable[[], None] | None:
+    """A ``preexec_fn`` that has the kernel kill the child when *parent* dies (Linux), so a
+    ``kill -9`` of the supervisor never leaves an agent running that the next supervisor
+    would start a second time on the same journal and device."""
+    if not sys.platform.startswith("linux"):
+        return None
+
+    def preexec() -> None:
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        except (OSError, AttributeError):
+            return
+        if os.getppid() != parent:  # it died before the request took effect
+            os._exit(1)
+
+    return preexec
 
 
 def _journal_state(path: Path) -> tuple[int, int]:
@@ -120,8 +164,7 @@ class Supervisor:
             os.fsync(fd)
         finally:
             os.close(fd)
-        print(f"supervisor: {record_type} {json.dumps(body, default=str)}", file=sys.stderr,
-              flush=True)
+        print(f"supervisor: {line.strip()}", file=sys.stderr, flush=True)
 
     # -- the child ------------------------------------------------------------------------
 
@@ -134,7 +177,7 @@ class Supervisor:
                                        if env.get("PYTHONPATH") else "")
         self.child = subprocess.Popen(
             [sys.executable, "-m", "borderlink", "edge", "run", "--config",
-             str(self.config.node_config)], env=env)
+             str(self.config.node_config)], env=env, preexec_fn=_die_with(os.getpid()))
 
     def _stop_child(self) -> None:
         if self.child is None:
@@ -161,6 +204,10 @@ class Supervisor:
             return None
         if signed == self._handled_offer:
             return None
+        state = self.slots.load()
+        if state.offer == hashlib.sha256(signed).digest() and not state.interrupted:
+            self._handled_offer = signed  # taken up before a restart: nothing new
+            return None
         try:
             payload = cbor2.loads(decode_sign1(signed).payload)
             content = payload["content"]
@@ -173,36 +220,54 @@ class Supervisor:
             return None
         return signed, content
 
+    def _refuse(self, offer: bytes, body: dict[str, Any]) -> None:
+        self.slots.refused(offer)
+        self.event("node.firmware_refused", body)
+
     def handle_offer(self, signed: bytes, content: dict[str, Any]) -> None:
         self._handled_offer = signed
+        offer = hashlib.sha256(signed).digest()
         state = self.slots.load()
-        source, size = Path(str(content.get("source", ""))), int(content.get("size", 0))
-        partial = self.config.slots / "download" / (hashlib.sha256(signed).hexdigest() + ".part")
+        partial = self.config.slots / "download" / (offer.hex() + ".part")
         try:
+            source, size = image_path(str(content.get("source", ""))), int(content["size"])
+            have = partial.stat().st_size if partial.exists() else 0
+            if 0 < have < size:
+                print(f"supervisor: download resumed at {have} of {size} bytes",
+                      file=sys.stderr, flush=True)
             with open(source, "rb") as f:
                 def read_at(offset: int, n: int) -> bytes:
                     f.seek(offset)
                     return f.read(n)
-                image_bytes = fetch_resumable(read_at, size, partial)
-        except (OSError, FirmwareError) as exc:
+                image_bytes = fetch_resumable(
+                    read_at, size, partial,
+                    rate_bytes_per_s=self.config.download_rate_bytes_per_s)
+        except (OSError, FirmwareError, KeyError, TypeError, ValueError) as exc:
+            # not remembered across a restart: the next supervisor tries the download again
             self.event("node.firmware_refused", {"reason": "download", "detail": str(exc)})
             return
         # An install accepted but not finished (killed between accept and the trial marker)
         # is taken up again when the same offer is read after the restart.
-        interrupted = state.highest_sequence > state.done_sequence and state.trial is None
+        interrupted = state.interrupted and state.offer == offer
         try:
+            want = content.get("sha256")
+            got = hashlib.sha256(image_bytes).digest()
+            if want is not None and want != got:
+                raise InstallRefused("bad_signature_or_digest",
+                                     f"the image's SHA-256 {got.hex()[:16]}… is not the "
+                                     f"{bytes(want).hex()[:16]}… the offer names")
             manifest = check_offer(image_bytes, self.config.signing_key,
                                    target=self.config.target,
                                    highest_sequence=state.highest_sequence - interrupted,
                                    running_version=state.running_version)
         except InstallRefused as exc:
             partial.unlink(missing_ok=True)
-            self.event("node.firmware_refused", {"reason": exc.reason, "detail": exc.detail})
+            self._refuse(offer, exc.body())
             return
         self.event("node.firmware_offered", {"version": manifest.version,
                                              "sequence": manifest.sequence,
                                              "digest": manifest.digest})
-        self.slots.accept(manifest)
+        self.slots.accept(manifest, offer)
         self.event("node.firmware_installing", {"version": manifest.version,
                                                 "sequence": manifest.sequence,
                                                 "slot": state.inactive})
