@@ -6,6 +6,9 @@
   (``broker``: the site bus's Mosquitto listener, docs/site-bus.md);
 * ``crl --dir DIR --out CRL [--revoke CERT.pem]`` — the CRL signed again (a hub fails closed
   once its CRL is past its next update), revoking certificates at once;
+* ``revoke --node ID --reason R --ca-dir DIR --crl CRL --hub ADDR --cert/--key/--ca`` — the
+  node's TLS certificates into the CRL the hub reads, then its record key at the hub
+  (Admin.RevokeNode); idempotent, a half-done revocation said so (``revoke.py``);
 * ``token create --node ID --site SITE --agency AGENCY --profile PROFILE --expires 24h`` — a
   one-time enrolment token (printed, as a terminal QR code, optionally a PNG); ``token list``;
 * ``serve --dir DIR --hub ADDR`` — the Enrollment service (its own port, default 7444);
@@ -35,6 +38,8 @@ from borderlink.common.cli import (
     EXIT_UNAVAILABLE,
     EXIT_USAGE,
     env_default,
+    hub_address,
+    positive_float,
     positive_int,
 )
 from borderlink.common.errors import UsageError
@@ -60,6 +65,10 @@ ENROLL_EXIT = {
     "bundle-other-node": 20,
     "no-pending-request": 21,
 }
+
+
+#: ``provision revoke``: the CRL written, the hub refused to revoke the record key.
+REVOKE_REFUSED = 22
 
 
 def _passphrase(path: str | None) -> bytes | None:
@@ -133,6 +142,93 @@ def _crl(args: argparse.Namespace) -> int:
     print(f"{out}: {len(list(crl))} revoked (added: {serials}), next update "
           f"{crl.next_update_utc.isoformat() if crl.next_update_utc else '?'}; a hub whose "
           "[tls] crl is this file uses it at its next call")
+    return EXIT_OK
+
+
+# -- revoke ---------------------------------------------------------------------------------
+
+def _admin_channel(args: argparse.Namespace) -> Any:
+    """A channel to the hub as the technician (``--cert``/``--key``/``--ca``, as ``hub``
+    commands take them); ``args.tls`` keeps the files for explaining a refusal."""
+    import grpc
+
+    from borderlink.common.tls import read_tls_files
+    from borderlink.proto.v1 import GRPC_MESSAGE_OPTIONS
+
+    args.tls = read_tls_files(args.cert, args.key, args.ca)
+    creds = grpc.ssl_channel_credentials(root_certificates=args.tls.ca_pem,
+                                         private_key=args.tls.key_pem,
+                                         certificate_chain=args.tls.cert_pem)
+    return grpc.secure_channel(args.hub, creds, options=GRPC_MESSAGE_OPTIONS)
+
+
+def _revoke(args: argparse.Namespace) -> int:
+    import grpc
+
+    from borderlink.common.cli import EXIT_UNAVAILABLE
+    from borderlink.common.tls import explain_hub_failure, read_tls_files
+    from borderlink.proto.identity import IdentityError, check_name
+    from borderlink.proto.v1 import admin_pb2, admin_pb2_grpc
+    from borderlink.provisioning.revoke import (
+        RevocationIncomplete,
+        check_crl_file,
+        node_certificates,
+        parse_time_ms,
+        revoke_certificates,
+    )
+    from borderlink.provisioning.trust import certificates_from_pem
+
+    # 1. Every check before anything changes.
+    try:
+        check_name(Role.NODE, args.node)
+    except IdentityError as exc:
+        raise UsageError(f"--node {args.node!r}: {exc}") from exc
+    since_ms = (parse_time_ms(args.compromised_since, now_ms=int(time.time() * 1000))
+                if args.compromised_since else 0)
+    read_tls_files(args.cert, args.key, args.ca)
+    ca, passphrase, crl_path = _ca_dir(args), _passphrase(args.issuing_passphrase_file), \
+        Path(args.crl)
+    extra = []
+    for name in args.cert_file or ():
+        try:
+            extra += certificates_from_pem(Path(name).read_bytes())[:1]  # the leaf of a chain
+        except OSError as exc:
+            raise UsageError(f"--node-cert {name}: {exc.strerror}") from exc
+    certificates = node_certificates(ca, args.node, extra)
+    check_crl_file(ca, crl_path, passphrase)
+
+    # 2. The TLS certificates: the hub refuses the node's connections from its next call.
+    step = revoke_certificates(ca, crl_path, certificates, passphrase)
+    serials = ", ".join(f"{s:x}" for s in step.added + step.already)
+    print(f"TLS: node {args.node}'s certificate(s) {serials} revoked in {crl_path} "
+          f"({len(step.added)} added, {len(step.already)} listed already)", file=sys.stderr)
+
+    # 3. The record key at the hub (logged there as a revocation entry).
+    request = admin_pb2.RevokeNodeRequest(node_id=args.node, revoked_at_unix_ms=since_ms,
+                                          reason=args.reason)
+    try:
+        with _admin_channel(args) as channel:
+            info = admin_pb2_grpc.AdminStub(channel).RevokeNode(request, timeout=args.timeout)
+    except grpc.RpcError as exc:
+        why = explain_hub_failure(exc, args.hub, args.tls)
+        code = exc.code()  # type: ignore[attr-defined]
+        hint = ("is the node enrolled at this hub?" if code == grpc.StatusCode.NOT_FOUND
+                else "run the same command again to finish it")
+        raise RevocationIncomplete(
+            f"revocation half done: node {args.node}'s TLS certificate(s) {serials} are "
+            f"revoked in {crl_path}, but its record key is not revoked at the hub ({why}); "
+            f"{hint}",
+            exit_code=(EXIT_UNAVAILABLE if getattr(why, "exit_code", None) == EXIT_UNAVAILABLE
+                       else REVOKE_REFUSED),
+        ) from exc
+    print(f"record key: node {args.node}'s key {info.kid.hex()} revoked at the hub",
+          file=sys.stderr)
+    print(json.dumps({
+        "node": args.node, "reason": args.reason, "crl": str(crl_path),
+        "certificates_revoked": [f"{s:x}" for s in step.added],
+        "certificates_already_revoked": [f"{s:x}" for s in step.already],
+        "crl_next_update": step.next_update.isoformat() if step.next_update else None,
+        "kid": info.kid.hex(), "revoked_at_ms": info.revoked_at_unix_ms}))
     return EXIT_OK
 
 
@@ -241,7 +337,8 @@ def _serve(args: argparse.Namespace) -> int:
         node_hub_addresses=args.node_hub or [args.hub], listen=args.listen,
         dns_names=args.dns or ["localhost"], ip_addresses=args.ip or (
             [host] if host.replace(".", "").isdigit() else ["127.0.0.1"]),
-        limiter=RateLimiter(per_minute=args.rate_per_minute, burst=args.burst))
+        limiter=RateLimiter(per_minute=args.rate_per_minute, burst=args.burst),
+        on_issued=ca.record_issued)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
@@ -318,7 +415,8 @@ def _sign_request(args: argparse.Namespace) -> int:
     ca, store = _open_tokens(args)
     issuing = ca.issuing(_passphrase(args.issuing_passphrase_file))
     registrar = Registrar(store, issuing, HubLink.issued(issuing, ca.trust_pem, args.hub,
-                                                         tuple(args.node_hub or ())))
+                                                         tuple(args.node_hub or ())),
+                          on_issued=ca.record_issued)
     try:
         out = sign_request(ca, registrar, Path(args.request), Path(args.out),
                            now_ms=int(time.time() * 1000))
@@ -330,6 +428,20 @@ def _sign_request(args: argparse.Namespace) -> int:
         store.close()
     print(out)
     return EXIT_OK
+
+
+def _admin_options(p: argparse.ArgumentParser) -> None:
+    """The hub and the technician's admin credentials, as ``borderlink hub`` commands take them."""
+    p.add_argument("--hub", type=hub_address, default=env_default("HUB", "127.0.0.1:7443"),
+                   help="hub address host:port (env BORDERLINK_HUB; default %(default)s)")
+    p.add_argument("--cert", default=env_default("CERT"),
+                   help="admin certificate PEM (env BORDERLINK_CERT)")
+    p.add_argument("--key", default=env_default("KEY"),
+                   help="its private key PEM (env BORDERLINK_KEY)")
+    p.add_argument("--ca", default=env_default("CA"),
+                   help="CA certificate PEM (env BORDERLINK_CA)")
+    p.add_argument("--timeout", type=positive_float, default=10.0,
+                   help="seconds per call (default %(default)s)")
 
 
 def configure_provision(
@@ -377,6 +489,32 @@ def configure_provision(
                    help="days until the CRL must be re-signed (default %(default)s)")
     p.add_argument("--issuing-passphrase-file")
     p.set_defaults(func=_crl)
+    p = actions.add_parser(
+        "revoke", help="revoke a node: its TLS certificate (CRL) and its record key (hub)",
+        description="Revoke node --node at once, both identities: its certificates (the CA "
+        "directory's register of issued certificates, plus --node-cert) are added to the CRL "
+        "the hub reads (--crl, its [tls] crl), so the hub refuses the node's connections from "
+        "its next call; then Admin.RevokeNode revokes its record key at the hub, which logs "
+        "the revocation: nothing the key signs is accepted after it. Idempotent: when the hub "
+        "step fails the command says the revocation is half done; run it again to finish. "
+        "Exit 0 done; nothing changed: 2 bad input, 1 a CA directory problem; half done "
+        "(the CRL written, the key not revoked): 3 the hub unreachable, 22 the hub refused.")
+    p.add_argument("--ca-dir", dest="dir", default=env_default("CA_DIR"),
+                   required=not env_default("CA_DIR"),
+                   help="the CA directory (env BORDERLINK_CA_DIR)")
+    p.add_argument("--node", required=True, help="the node id, e.g. bil-radio-01")
+    p.add_argument("--reason", required=True, help="why, kept by the hub (e.g. 'stolen')")
+    p.add_argument("--compromised-since", metavar="TIME",
+                   help="the key is known to be compromised since TIME (ISO 8601, no zone = "
+                   "UTC, or Unix ms; default: now)")
+    p.add_argument("--crl", required=True, help="the CRL file the hub reads ([tls] crl)")
+    p.add_argument("--node-cert", dest="cert_file", action="append", metavar="CERT.pem",
+                   help="also revoke this certificate of the node (repeatable; for nodes "
+                   "whose certificates the register does not hold)")
+    p.add_argument("--issuing-passphrase-file", help="passphrase of issuing.key")
+    _admin_options(p)
+    p.set_defaults(func=_revoke)
+
     cert = actions.add_parser("cert", help="issue a hub, agency, admin or site broker "
                               "certificate")
     kinds = cert.add_subparsers(dest="role_name", metavar="ROLE", required=True)
@@ -459,4 +597,4 @@ def configure_provision(
     p.set_defaults(func=_enroll)
 
 
-__all__ = ["ENROLL_EXIT", "configure_provision"]
+__all__ = ["ENROLL_EXIT", "REVOKE_REFUSED", "configure_provision"]

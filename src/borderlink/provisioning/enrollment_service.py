@@ -163,12 +163,14 @@ class EnrollmentServer:
         dns_names: Sequence[str] = ("localhost",),
         ip_addresses: Sequence[str] = ("127.0.0.1",),
         limiter: RateLimiter | None = None,
+        on_issued: Callable[[x509.Certificate], object] | None = None,
     ) -> EnrollmentServer:
         """Issue the service's server and admin certificates (in memory only) and wire it up."""
         server_cert = issuing.issue(Identity(Role.HUB, "enrollment"), dns_names=dns_names,
                                     ip_addresses=ip_addresses)
         hub = HubLink.issued(issuing, trust_pem, hub_address, tuple(node_hub_addresses))
-        servicer = EnrollmentServicer(Registrar(tokens, issuing, hub), trust_pem,
+        servicer = EnrollmentServicer(Registrar(tokens, issuing, hub, on_issued=on_issued),
+                                      trust_pem,
                                       limiter=limiter)
         chain = pem(server_cert.certificate, issuing.certificate, root)
         return cls(servicer, chain, server_cert.key_pem(), listen)

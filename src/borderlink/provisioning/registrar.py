@@ -10,6 +10,7 @@ sign-request`` (``offline.py``) call :meth:`Registrar.register` and turn its
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import grpc
@@ -111,10 +112,14 @@ class Registration:
 class Registrar:
     """Tokens, the issuing CA and the hub link; :meth:`register` is the one decision."""
 
-    def __init__(self, tokens: TokenStore, issuing: CertificateAuthority, hub: HubLink) -> None:
+    def __init__(self, tokens: TokenStore, issuing: CertificateAuthority, hub: HubLink, *,
+                 on_issued: Callable[[x509.Certificate], object] | None = None) -> None:
         self.tokens = tokens
         self.issuing = issuing
         self.hub = hub
+        #: Told of every certificate signed, before it is handed out (the CA directory's
+        #: register of issued certificates, which ``provision revoke`` reads).
+        self.on_issued = on_issued
         self._channel = hub.channel()
         self._admin = admin_pb2_grpc.AdminStub(self._channel)
 
@@ -129,6 +134,8 @@ class Registrar:
         cert = self.issuing.sign_leaf(Identity(Role.NODE, node_id),
                                       csr.public_key(),  # type: ignore[arg-type]
                                       site=grant.site, agency=grant.agency)
+        if self.on_issued is not None:
+            self.on_issued(cert)
         try:
             info = self._admin.EnrollNode(
                 admin_pb2.EnrollNodeRequest(

@@ -27,7 +27,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import NameOID
 
-from borderlink.proto.identity import Identity, Role
+from borderlink.proto.identity import Identity, Role, identity_of
 from borderlink.provisioning.ca import (
     DEFAULT_CA_DAYS,
     DEFAULT_ISSUING_DAYS,
@@ -49,6 +49,9 @@ ROOT_CERT, ROOT_KEY = "root.pem", "root.key"
 ISSUING_CERT, ISSUING_KEY = "issuing.pem", "issuing.key"
 TRUST_BUNDLE = "trust.pem"
 FINGERPRINT = "fingerprint"
+#: Every leaf the issuing CA signs, ``issued/<role>/<name>/<serial hex>.pem`` (what
+#: ``provision revoke --node`` finds a node's certificates by; openssl's index.txt in files).
+ISSUED = "issued"
 
 
 def fingerprint(certificate: x509.Certificate) -> str:
@@ -140,6 +143,22 @@ class CaDirectory:
         """The root with its key: only :func:`rotate_issuing` needs it."""
         return self._load_ca(ROOT_CERT, ROOT_KEY, passphrase)
 
+    def record_issued(self, certificate: x509.Certificate) -> Path:
+        """Keep *certificate* (a leaf this CA signed) in the register of issued certificates,
+        so that it can be revoked by its identity later (:meth:`issued_to`)."""
+        named = identity_of(certificate)
+        folder = self._file(ISSUED) / named.role.value / named.name
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        path = folder / f"{certificate.serial_number:x}.pem"
+        _write_public(path, pem(certificate))
+        return path
+
+    def issued_to(self, identity: Identity) -> list[x509.Certificate]:
+        """The certificates :meth:`record_issued` kept for *identity*, oldest first."""
+        folder = self._file(ISSUED) / identity.role.value / identity.name
+        found = [cert_from_pem(p.read_bytes()) for p in sorted(folder.glob("*.pem"))]
+        return sorted(found, key=lambda c: (c.not_valid_before_utc, c.serial_number))
+
     def chain_of(self, issued: IssuedCertificate) -> bytes:
         """PEM of *issued*'s certificate followed by the issuing CA (what a peer presents)."""
         return pem(issued.certificate, self.issuing_certificate)
@@ -176,6 +195,7 @@ class CaDirectory:
         )
         write_private(key_path, issued.key_pem(key_passphrase))
         _write_public(cert_path, self.chain_of(issued))
+        self.record_issued(issued.certificate)
         return cert_path, key_path
 
 
@@ -193,7 +213,8 @@ def write_crl(
     passphrase: bytes | None = None,
 ) -> x509.CertificateRevocationList:
     """Sign a fresh CRL with the issuing CA into *path*: the entries of the CRL already there
-    (its signature checked first) plus *revoke*. Replaced atomically, so a hub that re-reads
+    (its signature checked first) plus *revoke* (a serial listed already keeps its first
+    revocation date: signing again is idempotent). Replaced atomically, so a hub that re-reads
     the file on change never sees half of it."""
     issuing = ca.issuing(passphrase)
     entries: list[tuple[int, dt.datetime]] = []
@@ -210,7 +231,8 @@ def write_crl(
                 f"certificate serial {certificate.serial_number:x} ({certificate.subject.rfc4514_string()}) "
                 "was not issued by this CA's issuing key"
             )
-        entries.append((certificate.serial_number, dt.datetime.now(dt.UTC)))
+        if certificate.serial_number not in {serial for serial, _ in entries}:
+            entries.append((certificate.serial_number, dt.datetime.now(dt.UTC)))
     crl = issuing.crl(entries, next_update_days=next_update_days)
     _write_public(path, crl_to_pem(crl))
     return crl
