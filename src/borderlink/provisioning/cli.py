@@ -13,6 +13,7 @@
   one-time enrolment token (printed, as a terminal QR code, optionally a PNG); ``token list``;
 * ``serve --dir DIR --hub ADDR`` — the Enrollment service (its own port, default 7444);
 * ``enroll --hub ADDR --token TOKEN`` — on the node: keys, certificate, a complete node.toml;
+* ``renew --hub ADDR`` — on the node: a new TLS key and certificate (renewal.py, renew.py);
 * air-gapped: ``enroll --offline --out REQ --token TOKEN`` on the node, ``sign-request REQ
   --out BUNDLE --hub ADDR`` at the CA, ``enroll --bundle BUNDLE`` on the node.
 
@@ -64,6 +65,12 @@ ENROLL_EXIT = {
     "bundle-invalid": 19,
     "bundle-other-node": 20,
     "no-pending-request": 21,
+    # provision renew
+    "cert-expired": 23,
+    "not-enrolled": 24,
+    "node-revoked": 25,
+    "stale-proof": 26,
+    "not-a-node": EXIT_USAGE,
 }
 
 
@@ -407,6 +414,21 @@ def _enroll(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _renew(args: argparse.Namespace) -> int:
+    from borderlink.provisioning.errors import EnrollmentError
+    from borderlink.provisioning.renew import renew
+
+    try:
+        cert = renew(Path(args.dir), address=args.hub, timeout_s=args.timeout)
+    except EnrollmentError as exc:
+        print(f"borderlink provision renew: {exc.reason}: {exc}", file=sys.stderr)
+        return ENROLL_EXIT.get(exc.reason, EXIT_FAILED)
+    print(cert)
+    print("restart the agent (borderlink edge run) to use the new certificate",
+          file=sys.stderr)
+    return EXIT_OK
+
+
 def _sign_request(args: argparse.Namespace) -> int:
     from borderlink.provisioning.errors import EnrollmentError, TokenError
     from borderlink.provisioning.offline import sign_request
@@ -580,6 +602,23 @@ def configure_provision(
                    help="Sync address written into node.toml (repeatable; default --hub)")
     p.add_argument("--issuing-passphrase-file", help="passphrase of issuing.key")
     p.set_defaults(func=_sign_request)
+
+    p = actions.add_parser(
+        "renew", help="on the node: a new TLS key and certificate before the old one expires",
+        description="Renew the node's TLS certificate through the Enrollment service (--hub, "
+        "provision serve), without a token: the node proves its current certificate's key "
+        "and its record key; a new P-256 key is made here and node.toml switched to the new "
+        "pair atomically, the old private key deleted. An expired certificate is not "
+        "renewed (re-enrol with a new token). Restart the agent to use it. Exit 0 renewed; "
+        "2 not an enrolled node's folder; 3 service or hub unreachable; 23 certificate "
+        "expired; 24 not enrolled at the hub; 25 revoked; 26 clock over 5 min off; 18 bad "
+        "request; 17 rate-limited; 1 bad answer.")
+    p.add_argument("--hub", required=True, type=hub_address,
+                   help="the Enrollment service, HOST:PORT (as for enroll)")
+    p.add_argument("--dir", default=".", help="the node's folder (default: current)")
+    p.add_argument("--timeout", type=positive_float, default=15.0,
+                   help="seconds for the call (default %(default)s)")
+    p.set_defaults(func=_renew)
 
     p = actions.add_parser("enroll", help="on the node: enrol with a token, write node.toml")
     p.add_argument("--hub", help="the Enrollment service, HOST:PORT (online enrolment)")

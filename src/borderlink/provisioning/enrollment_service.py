@@ -128,12 +128,37 @@ class EnrollmentServicer(enrollment_pb2_grpc.EnrollmentServicer):
         )
 
 
+    def Renew(self, request: enrollment_pb2.RenewRequest,
+              context: grpc.ServicerContext) -> enrollment_pb2.RenewResponse:
+        peer = peer_host(context)
+        fields = {"peer": peer, "node_id": request.node_id}
+        log.info("renewal attempt", extra=fields)
+        if not self.limiter.allow(peer):
+            self._refuse(context, grpc.StatusCode.RESOURCE_EXHAUSTED, "rate-limited",
+                         "too many attempts from this address; wait a minute", **fields)
+        try:
+            cert = self.registrar.renew(
+                node_id=request.node_id, current_chain_pem=bytes(request.current_chain_pem),
+                csr_der=bytes(request.tls_csr_der), time_ms=request.time_unix_ms,
+                tls_key_proof=bytes(request.tls_key_proof),
+                record_key_proof=bytes(request.record_key_proof), now_ms=self.clock_ms())
+        except EnrollmentError as exc:
+            self._refuse(context, _STATUS.get(exc.reason, grpc.StatusCode.PERMISSION_DENIED),
+                         exc.reason, str(exc), **fields)
+        log.info("certificate renewed", extra={**fields, "serial": f"{cert.serial_number:x}"})
+        return enrollment_pb2.RenewResponse(
+            certificate_chain_pem=pem(cert, self.registrar.issuing.certificate),
+            trust_bundle_pem=self.trust_pem)
+
+
 #: gRPC status of each refusal (docs/provisioning.md); the rest are PERMISSION_DENIED.
 _STATUS = {
     "token-unknown": grpc.StatusCode.UNAUTHENTICATED,
     "bad-request": grpc.StatusCode.INVALID_ARGUMENT,
     "node-exists": grpc.StatusCode.ALREADY_EXISTS,
     "hub-unavailable": grpc.StatusCode.UNAVAILABLE,
+    "not-enrolled": grpc.StatusCode.NOT_FOUND,
+    "stale-proof": grpc.StatusCode.INVALID_ARGUMENT,
 }
 
 

@@ -157,5 +157,42 @@ class Registrar:
         return Registration(cert, pem(cert, self.issuing.certificate), grant,
                             info.enrolled_at_unix_ms or now_ms)
 
+    def renew(self, *, node_id: str, current_chain_pem: bytes, csr_der: bytes, time_ms: int,
+              tls_key_proof: bytes, record_key_proof: bytes, now_ms: int) -> x509.Certificate:
+        """A new certificate for an enrolled, unrevoked node (renewal.py says what is checked);
+        :class:`EnrollmentError` with the cause otherwise."""
+        from borderlink.provisioning.renewal import (
+            NODE_REVOKED,
+            NOT_ENROLLED,
+            check_record_proof,
+            check_renewal,
+        )
+
+        current, csr = check_renewal(self.issuing, node_id=node_id,
+                                     current_chain_pem=current_chain_pem, csr_der=csr_der,
+                                     time_ms=time_ms, tls_key_proof=tls_key_proof,
+                                     now_ms=now_ms)
+        try:
+            listed = self._admin.ListNodes(admin_pb2.ListNodesRequest(include_revoked=True),
+                                           timeout=self.hub.timeout_s)
+        except grpc.RpcError as exc:
+            raise EnrollmentError(
+                HUB_UNAVAILABLE, f"cannot ask the hub about node {node_id} "
+                f"({exc.code().name}: {exc.details()})") from exc  # type: ignore[attr-defined]
+        node = next((n for n in listed.nodes if n.node_id == node_id), None)
+        if node is None:
+            raise EnrollmentError(NOT_ENROLLED, f"the hub has no node {node_id}")
+        if node.revoked_at_unix_ms:
+            raise EnrollmentError(NODE_REVOKED, f"node {node_id} is revoked at the hub: "
+                                  "re-enrol it with a new token")
+        check_record_proof(bytes(node.public_key), node_id, time_ms,
+                           current.public_bytes(Encoding.DER), csr_der, record_key_proof)
+        cert = self.issuing.sign_leaf(Identity(Role.NODE, node_id),
+                                      csr.public_key(),  # type: ignore[arg-type]
+                                      site=node.site, agency=node.agency)
+        if self.on_issued is not None:
+            self.on_issued(cert)
+        return cert
+
 
 __all__ = ["HubLink", "Registrar", "Registration", "check_request", "proof_transcript"]

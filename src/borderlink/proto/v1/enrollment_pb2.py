@@ -24,17 +24,21 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$borderlink/proto/v1/enrollment.proto\x12\rborderlink.v1\"\x80\x01\n\rEnrollRequest\x12\x14\n\x0ctoken_secret\x18\x01 \x01(\x0c\x12\x0f\n\x07node_id\x18\x02 \x01(\t\x12\x19\n\x11record_public_key\x18\x03 \x01(\x0c\x12\x18\n\x10record_key_proof\x18\x04 \x01(\x0c\x12\x13\n\x0btls_csr_der\x18\x05 \x01(\x0c\"\xb5\x01\n\x0e\x45nrollResponse\x12\x1d\n\x15\x63\x65rtificate_chain_pem\x18\x01 \x01(\x0c\x12\x18\n\x10trust_bundle_pem\x18\x02 \x01(\x0c\x12\x0c\n\x04site\x18\x03 \x01(\t\x12\x0e\n\x06\x61gency\x18\x04 \x01(\t\x12\x18\n\x10hardware_profile\x18\x05 \x01(\t\x12\x15\n\rhub_addresses\x18\x06 \x03(\t\x12\x1b\n\x13\x65nrolled_at_unix_ms\x18\x07 \x01(\x03\x32S\n\nEnrollment\x12\x45\n\x06\x45nroll\x12\x1c.borderlink.v1.EnrollRequest\x1a\x1d.borderlink.v1.EnrollResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$borderlink/proto/v1/enrollment.proto\x12\rborderlink.v1\"\x96\x01\n\x0cRenewRequest\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x19\n\x11\x63urrent_chain_pem\x18\x02 \x01(\x0c\x12\x13\n\x0btls_csr_der\x18\x03 \x01(\x0c\x12\x14\n\x0ctime_unix_ms\x18\x04 \x01(\x03\x12\x15\n\rtls_key_proof\x18\x05 \x01(\x0c\x12\x18\n\x10record_key_proof\x18\x06 \x01(\x0c\"H\n\rRenewResponse\x12\x1d\n\x15\x63\x65rtificate_chain_pem\x18\x01 \x01(\x0c\x12\x18\n\x10trust_bundle_pem\x18\x02 \x01(\x0c\"\x80\x01\n\rEnrollRequest\x12\x14\n\x0ctoken_secret\x18\x01 \x01(\x0c\x12\x0f\n\x07node_id\x18\x02 \x01(\t\x12\x19\n\x11record_public_key\x18\x03 \x01(\x0c\x12\x18\n\x10record_key_proof\x18\x04 \x01(\x0c\x12\x13\n\x0btls_csr_der\x18\x05 \x01(\x0c\"\xb5\x01\n\x0e\x45nrollResponse\x12\x1d\n\x15\x63\x65rtificate_chain_pem\x18\x01 \x01(\x0c\x12\x18\n\x10trust_bundle_pem\x18\x02 \x01(\x0c\x12\x0c\n\x04site\x18\x03 \x01(\t\x12\x0e\n\x06\x61gency\x18\x04 \x01(\t\x12\x18\n\x10hardware_profile\x18\x05 \x01(\t\x12\x15\n\rhub_addresses\x18\x06 \x03(\t\x12\x1b\n\x13\x65nrolled_at_unix_ms\x18\x07 \x01(\x03\x32\x97\x01\n\nEnrollment\x12\x45\n\x06\x45nroll\x12\x1c.borderlink.v1.EnrollRequest\x1a\x1d.borderlink.v1.EnrollResponse\x12\x42\n\x05Renew\x12\x1b.borderlink.v1.RenewRequest\x1a\x1c.borderlink.v1.RenewResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'borderlink.proto.v1.enrollment_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_ENROLLREQUEST']._serialized_start=56
-  _globals['_ENROLLREQUEST']._serialized_end=184
-  _globals['_ENROLLRESPONSE']._serialized_start=187
-  _globals['_ENROLLRESPONSE']._serialized_end=368
-  _globals['_ENROLLMENT']._serialized_start=370
-  _globals['_ENROLLMENT']._serialized_end=453
+  _globals['_RENEWREQUEST']._serialized_start=56
+  _globals['_RENEWREQUEST']._serialized_end=206
+  _globals['_RENEWRESPONSE']._serialized_start=208
+  _globals['_RENEWRESPONSE']._serialized_end=280
+  _globals['_ENROLLREQUEST']._serialized_start=283
+  _globals['_ENROLLREQUEST']._serialized_end=411
+  _globals['_ENROLLRESPONSE']._serialized_start=414
+  _globals['_ENROLLRESPONSE']._serialized_end=595
+  _globals['_ENROLLMENT']._serialized_start=598
+  _globals['_ENROLLMENT']._serialized_end=749
 # @@protoc_insertion_point(module_scope)

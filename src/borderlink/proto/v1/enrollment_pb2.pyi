@@ -6,6 +6,30 @@ from typing import ClassVar as _ClassVar, Optional as _Optional
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class RenewRequest(_message.Message):
+    __slots__ = ("node_id", "current_chain_pem", "tls_csr_der", "time_unix_ms", "tls_key_proof", "record_key_proof")
+    NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    CURRENT_CHAIN_PEM_FIELD_NUMBER: _ClassVar[int]
+    TLS_CSR_DER_FIELD_NUMBER: _ClassVar[int]
+    TIME_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
+    TLS_KEY_PROOF_FIELD_NUMBER: _ClassVar[int]
+    RECORD_KEY_PROOF_FIELD_NUMBER: _ClassVar[int]
+    node_id: str
+    current_chain_pem: bytes
+    tls_csr_der: bytes
+    time_unix_ms: int
+    tls_key_proof: bytes
+    record_key_proof: bytes
+    def __init__(self, node_id: _Optional[str] = ..., current_chain_pem: _Optional[bytes] = ..., tls_csr_der: _Optional[bytes] = ..., time_unix_ms: _Optional[int] = ..., tls_key_proof: _Optional[bytes] = ..., record_key_proof: _Optional[bytes] = ...) -> None: ...
+
+class RenewResponse(_message.Message):
+    __slots__ = ("certificate_chain_pem", "trust_bundle_pem")
+    CERTIFICATE_CHAIN_PEM_FIELD_NUMBER: _ClassVar[int]
+    TRUST_BUNDLE_PEM_FIELD_NUMBER: _ClassVar[int]
+    certificate_chain_pem: bytes
+    trust_bundle_pem: bytes
+    def __init__(self, certificate_chain_pem: _Optional[bytes] = ..., trust_bundle_pem: _Optional[bytes] = ...) -> None: ...
+
 class EnrollRequest(_message.Message):
     __slots__ = ("token_secret", "node_id", "record_public_key", "record_key_proof", "tls_csr_der")
     TOKEN_SECRET_FIELD_NUMBER: _ClassVar[int]

@@ -44,6 +44,11 @@ class EnrollmentStub:
                 request_serializer=borderlink_dot_proto_dot_v1_dot_enrollment__pb2.EnrollRequest.SerializeToString,
                 response_deserializer=borderlink_dot_proto_dot_v1_dot_enrollment__pb2.EnrollResponse.FromString,
                 _registered_method=True)
+        self.Renew = channel.unary_unary(
+                '/borderlink.v1.Enrollment/Renew',
+                request_serializer=borderlink_dot_proto_dot_v1_dot_enrollment__pb2.RenewRequest.SerializeToString,
+                response_deserializer=borderlink_dot_proto_dot_v1_dot_enrollment__pb2.RenewResponse.FromString,
+                _registered_method=True)
 
 
 class EnrollmentServicer:
@@ -60,6 +65,16 @@ class EnrollmentServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Renew(self, request, context):
+        """Renew an enrolled node's TLS certificate before it expires, for a new TLS key (no token:
+        the node proves its current certificate's key and its record key). Refusal causes as for
+        Enroll, plus cert-expired (an expired certificate needs a new token), not-enrolled,
+        node-revoked, stale-proof. Added in v1 without changing Enroll.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_EnrollmentServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -67,6 +82,11 @@ def add_EnrollmentServicer_to_server(servicer, server):
                     servicer.Enroll,
                     request_deserializer=borderlink_dot_proto_dot_v1_dot_enrollment__pb2.EnrollRequest.FromString,
                     response_serializer=borderlink_dot_proto_dot_v1_dot_enrollment__pb2.EnrollResponse.SerializeToString,
+            ),
+            'Renew': grpc.unary_unary_rpc_method_handler(
+                    servicer.Renew,
+                    request_deserializer=borderlink_dot_proto_dot_v1_dot_enrollment__pb2.RenewRequest.FromString,
+                    response_serializer=borderlink_dot_proto_dot_v1_dot_enrollment__pb2.RenewResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -101,6 +121,33 @@ class Enrollment:
             '/borderlink.v1.Enrollment/Enroll',
             borderlink_dot_proto_dot_v1_dot_enrollment__pb2.EnrollRequest.SerializeToString,
             borderlink_dot_proto_dot_v1_dot_enrollment__pb2.EnrollResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Renew(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/borderlink.v1.Enrollment/Renew',
+            borderlink_dot_proto_dot_v1_dot_enrollment__pb2.RenewRequest.SerializeToString,
+            borderlink_dot_proto_dot_v1_dot_enrollment__pb2.RenewResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,18 +1,26 @@
-"""``borderlink provision revoke`` against the real ``hub serve`` and ``provision serve``
-processes: a node enrolled through the CLI is revoked by one command, after which its own TLS
-certificate is refused by the hub and a record its key signed is refused as REVOKED even over a
-TLS identity the CRL does not cover; the command is idempotent, a revocation whose hub step
-fails says it is half done and finishes when run again, and bad input changes nothing.
+"""The life of an enrolled node through the CLI, against the real ``hub serve`` and
+``provision serve`` processes.
+
+* ``provision revoke``: one command, after which the node's own TLS certificate is refused by
+  the hub and a record its key signed is refused as REVOKED even over a TLS identity the CRL
+  does not cover; idempotent, a revocation whose hub step fails says it is half done and
+  finishes when run again, and bad input changes nothing.
+* ``provision renew``: a new TLS key and certificate without a token; the chain keeps syncing
+  under it, the old private key is gone; revoked, expired, foreign and wrong-key renewals are
+  refused with their exit codes and nothing switched.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import socket
+import stat
 import subprocess
 import sys
 import time
+import tomllib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -260,3 +268,96 @@ def test_bad_input_changes_nothing(site: Site, tmp_path: Path) -> None:
     assert _cli("provision", "crl", "--dir", str(foreign), "--out", str(alien)).returncode == 0
     nothing_changed(site.revoke("bil-radio-33", crl=alien), 2, "not signed by this CA")
     assert (folder / "node.toml").exists()
+
+
+def _tls_pair(folder: Path) -> tuple[Path, Path]:
+    doc = tomllib.loads((folder / "node.toml").read_text())
+    return folder / doc["tls"]["cert"], folder / doc["tls"]["key"]
+
+
+def test_a_renewed_certificate_keeps_syncing_and_the_old_key_is_retired(site: Site) -> None:
+    folder = site.enrolled("bil-radio-41")
+    node = _node(folder)
+    stream = _stream(site, node, (folder / "tls/node.pem").read_bytes())
+    stream.until("resume")
+    stream.batch(1, [envelope(node.record("node.boot", BOOT))])
+    assert stream.until("ack")[0].ack.highest_contiguous_seq == 1
+    stream.close()
+    old = x509.load_pem_x509_certificate((folder / "tls/node.pem").read_bytes())
+
+    done = _cli("provision", "renew", "--hub", f"127.0.0.1:{site.enroll_port}", "--dir",
+                str(folder))
+    assert done.returncode == 0, done.stderr
+    cert_path, key_path = _tls_pair(folder)
+    assert done.stdout.strip() == str(cert_path) and cert_path.name != "node.pem"
+    assert stat.S_IMODE(key_path.stat().st_mode) == 0o600
+    assert not (folder / "tls/node.key").exists()  # the old private key is gone
+    assert (folder / "tls/retired/node.pem").read_bytes().startswith(b"-----BEGIN CERT")
+    new = x509.load_pem_x509_certificate(cert_path.read_bytes())
+    assert new.serial_number != old.serial_number and new.public_key() != old.public_key()
+    assert new.subject == old.subject  # same node, site and agency
+    assert {c.serial_number for c in site.ca.issued_to(Identity(Role.NODE, node.node_id))} \
+        == {old.serial_number, new.serial_number}  # revoke finds both
+
+    # The new pair: the chain goes on from where it was.
+    renewed = IssuedCertificate(new, key_from_pem(key_path.read_bytes()))
+    node.cert = renewed
+    stream = _stream(site, node, cert_path.read_bytes())
+    resume, _ = stream.until("resume")
+    assert resume.resume.next_seq == 2
+    stream.batch(2, [envelope(node.record("node.boot", BOOT))])
+    assert stream.until("ack")[0].ack.highest_contiguous_seq == 2
+    stream.close()
+    # ... and renewing again works from the renewed files.
+    assert _cli("provision", "renew", "--hub", f"127.0.0.1:{site.enroll_port}", "--dir",
+                str(folder)).returncode == 0
+
+
+def test_renewal_refusals(site: Site, tmp_path: Path) -> None:
+    def renew(folder: Path) -> subprocess.CompletedProcess[str]:
+        return _cli("provision", "renew", "--hub", f"127.0.0.1:{site.enroll_port}", "--dir",
+                    str(folder))
+
+    def refused(folder: Path, code: int, reason: str) -> None:
+        before = (folder / "node.toml").read_bytes()
+        result = renew(folder)
+        assert result.returncode == code, (result.returncode, result.stderr)
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and reason in lines[0], result.stderr
+        assert (folder / "node.toml").read_bytes() == before  # nothing switched
+
+    # A revoked node.
+    folder = site.enrolled("bil-radio-42")
+    assert site.revoke("bil-radio-42").returncode == 0
+    refused(folder, 25, "node-revoked")
+
+    # An expired certificate needs a new token.
+    folder = site.enrolled("bil-radio-43")
+    now = dt.datetime.now(dt.UTC)
+    record_key = SigningKey.read_pem(folder / "keys/record-signing.pem")
+    expired = site.ca.issuing().issue(Identity(Role.NODE, "bil-radio-43"),
+                                      not_before=now - dt.timedelta(days=91),
+                                      not_after=now - dt.timedelta(days=1))
+    (folder / "tls/node.pem").write_bytes(pem(expired.certificate, site.ca.issuing_certificate))
+    (folder / "tls/node.key").write_bytes(expired.key_pem())
+    refused(folder, 23, "cert-expired")
+
+    # A record key that is not the one the hub holds (a stolen TLS key alone renews nothing).
+    folder = site.enrolled("bil-radio-44")
+    SigningKey.generate().write_pem(tmp_path / "other.pem")
+    os.replace(tmp_path / "other.pem", folder / "keys/record-signing.pem")
+    refused(folder, 18, "bad-request")
+    del record_key
+
+    # A certificate of another deployment.
+    foreign = tmp_path / "foreign-ca"
+    assert _cli("provision", "ca", "init", "--dir", str(foreign)).returncode == 0
+    folder = site.enrolled("bil-radio-45")
+    alien = CaDirectory(foreign).issuing().issue(Identity(Role.NODE, "bil-radio-45"))
+    (folder / "tls/node.pem").write_bytes(pem(alien.certificate))
+    (folder / "tls/node.key").write_bytes(alien.key_pem())
+    refused(folder, 18, "bad-request")
+
+    # Not a node's folder.
+    result = renew(tmp_path / "empty")
+    assert result.returncode == 2 and "not-a-node" in result.stderr
