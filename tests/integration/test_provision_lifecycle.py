@@ -361,3 +361,38 @@ def test_renewal_refusals(site: Site, tmp_path: Path) -> None:
     # Not a node's folder.
     result = renew(tmp_path / "empty")
     assert result.returncode == 2 and "not-a-node" in result.stderr
+
+
+def test_list_shows_status_key_and_certificate_expiry_soonest_first(site: Site) -> None:
+    soon_folder, later_folder = site.enrolled("bil-radio-51"), site.enrolled("bil-radio-52")
+    assert site.revoke("bil-radio-52").returncode == 0
+    # bil-radio-51's newest certificate expires in 5 days (a renewal with a short lifetime).
+    short = site.ca.issuing().issue(Identity(Role.NODE, "bil-radio-51"), valid_days=5)
+    site.ca.record_issued(short.certificate)
+
+    def listed(*extra: str) -> subprocess.CompletedProcess[str]:
+        return _cli("provision", "list", "--ca-dir", str(site.ca.path), *site.admin(), *extra)
+
+    done = listed("--json")
+    assert done.returncode == 0, done.stderr
+    rows = {r["node_id"]: r for r in json.loads(done.stdout)}
+    order = [r["node_id"] for r in json.loads(done.stdout)]
+    assert order[0] == "bil-radio-51"  # the soonest expiry first
+    soon, later = rows["bil-radio-51"], rows["bil-radio-52"]
+    assert soon["cert_serial"] == f"{short.certificate.serial_number:x}"
+    assert soon["cert_warning"] is True and 4 < soon["cert_days_left"] <= 5
+    assert soon["status"] == "active" and later["status"] == "revoked"
+    assert later["cert_warning"] is False and 89 < later["cert_days_left"] <= 90
+    assert soon["kid"] == SigningKey.read_pem(
+        soon_folder / "keys/record-signing.pem").kid.hex()
+    assert later["revoked_at"] is not None and later_folder.exists()
+
+    text = listed()
+    assert text.returncode == 0, text.stderr
+    line = next(ln for ln in text.stdout.splitlines() if ln.startswith("bil-radio-51"))
+    assert "!" in line and "\x1b[" not in text.stdout  # marked; no colour off a terminal
+    assert "bil-radio-52" not in listed("--active-only").stdout
+
+    down = _cli("provision", "list", *site.admin(hub=f"127.0.0.1:{_free_port()}"))
+    assert down.returncode == 3 and "Traceback" not in down.stderr
+    assert len(down.stderr.strip().splitlines()) == 1

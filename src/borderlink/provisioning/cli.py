@@ -9,6 +9,8 @@
 * ``revoke --node ID --reason R --ca-dir DIR --crl CRL --hub ADDR --cert/--key/--ca`` — the
   node's TLS certificates into the CRL the hub reads, then its record key at the hub
   (Admin.RevokeNode); idempotent, a half-done revocation said so (``revoke.py``);
+* ``list --hub ADDR --cert/--key/--ca [--ca-dir DIR]`` — the hub's nodes with certificate
+  expiry (soonest first), status, key id, last seen (``listing.py``);
 * ``token create --node ID --site SITE --agency AGENCY --profile PROFILE --expires 24h`` — a
   one-time enrolment token (printed, as a terminal QR code, optionally a PNG); ``token list``;
 * ``serve --dir DIR --hub ADDR`` — the Enrollment service (its own port, default 7444);
@@ -236,6 +238,37 @@ def _revoke(args: argparse.Namespace) -> int:
         "certificates_already_revoked": [f"{s:x}" for s in step.already],
         "crl_next_update": step.next_update.isoformat() if step.next_update else None,
         "kid": info.kid.hex(), "revoked_at_ms": info.revoked_at_unix_ms}))
+    return EXIT_OK
+
+
+# -- list -----------------------------------------------------------------------------------
+
+def _list(args: argparse.Namespace) -> int:
+    import datetime as dt
+
+    import grpc
+
+    from borderlink.common.tls import explain_hub_failure
+    from borderlink.proto.v1 import admin_pb2, admin_pb2_grpc
+    from borderlink.provisioning.listing import node_rows, table
+
+    certificates_of: Callable[[str], Sequence[Any]] = lambda _node: ()  # noqa: E731
+    if args.dir:
+        ca = _ca_dir(args)
+        ca.root_certificate  # noqa: B018  (a clear error when DIR is no CA directory)
+        certificates_of = lambda node: ca.issued_to(Identity(Role.NODE, node))  # noqa: E731
+    request = admin_pb2.ListNodesRequest(site=args.site, agency=args.agency,
+                                         include_revoked=not args.active_only)
+    try:
+        with _admin_channel(args) as channel:
+            resp = admin_pb2_grpc.AdminStub(channel).ListNodes(request, timeout=args.timeout)
+    except grpc.RpcError as exc:
+        raise explain_hub_failure(exc, args.hub, args.tls) from exc
+    rows = node_rows(resp.nodes, certificates_of, now=dt.datetime.now(dt.UTC))
+    if args.json:
+        print(json.dumps(rows))
+    else:
+        print(table(rows, colour=sys.stdout.isatty() and not args.no_colour))
     return EXIT_OK
 
 
@@ -536,6 +569,23 @@ def configure_provision(
     p.add_argument("--issuing-passphrase-file", help="passphrase of issuing.key")
     _admin_options(p)
     p.set_defaults(func=_revoke)
+
+    p = actions.add_parser(
+        "list", help="nodes the hub knows: status, key id, certificate expiry, last seen",
+        description="The nodes of Admin.ListNodes (revoked ones too unless --active-only) "
+        "with the expiry of each node's newest certificate from the CA directory's register "
+        "(--ca-dir), soonest first; one expiring within 14 days is marked '!' (in colour on a "
+        "terminal). Exit 0; 2 bad credentials; 3 hub unreachable.")
+    p.add_argument("--ca-dir", dest="dir", default=env_default("CA_DIR"),
+                   help="the CA directory, for certificate expiry (env BORDERLINK_CA_DIR; "
+                   "without it expiry is not shown)")
+    p.add_argument("--site", default="", help="only this site")
+    p.add_argument("--agency", default="", help="only this agency")
+    p.add_argument("--active-only", action="store_true", help="leave out revoked nodes")
+    p.add_argument("--json", action="store_true", help="JSON instead of a table")
+    p.add_argument("--no-colour", action="store_true", help="no colour even on a terminal")
+    _admin_options(p)
+    p.set_defaults(func=_list)
 
     cert = actions.add_parser("cert", help="issue a hub, agency, admin or site broker "
                               "certificate")
