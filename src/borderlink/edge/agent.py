@@ -45,6 +45,7 @@ from .drivers import open_url
 from .errors import ConfigError, DownlinkError, ProcessorUnavailableError
 from .journal import Journal, ThinningPolicy
 from .metrics import EdgeMetrics
+from .node_clock import NodeClock
 from .processor_registry import ProcessorRegistry, default_processor_registry
 from .processors.base import Processor
 from .recorder import Recorder
@@ -162,8 +163,11 @@ class EdgeAgent:
         try:
             # The node's own agency owns its node.* records (the hub refuses any other).
             agency = config.node.agency or profile.agency
+            # Jumps of the system clock held until the hub's time settles them (node_clock).
+            node_clock = NodeClock()
             recorder = Recorder.for_journal(key, journal, node_id=config.node.id,
-                                            site=config.node.site, registry=node_registry(agency))
+                                            site=config.node.site, registry=node_registry(agency),
+                                            wall_clock=node_clock.now)
             sitebus = None
             if config.broker.enabled:
                 b = config.broker
@@ -196,7 +200,8 @@ class EdgeAgent:
                     tls, journal, node_id=config.node.id, recorder=recorder,
                     verifier=DownlinkVerifier(config.downlink.trusted(), node_id=config.node.id,
                                               site=config.node.site),
-                    store=DownlinkStore(config.downlink.dir, journal), metrics=metrics)
+                    store=DownlinkStore(config.downlink.dir, journal), metrics=metrics,
+                    node_clock=node_clock)
                 recorder.add_listener(uplink.notify)
                 recorder.clock_quality = uplink.clock_quality
                 uplink.on_downlink = _downlink_hook(registry, profile, processor, options)

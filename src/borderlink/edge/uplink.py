@@ -50,6 +50,7 @@ from .downlink import KIND_NUMBERS, KINDS, DownlinkItem, DownlinkStore, Downlink
 from .errors import DownlinkError, UplinkError
 from .journal import Journal
 from .metrics import EdgeMetrics
+from .node_clock import NodeClock
 from .recorder import Recorder
 
 __all__ = ["TlsMaterial", "Uplink", "UplinkConfig", "backoff_delay"]
@@ -115,7 +116,8 @@ class Uplink:
     def __init__(self, config: UplinkConfig, tls: TlsMaterial, journal: Journal, *,
                  node_id: str, recorder: Recorder | None = None,
                  verifier: DownlinkVerifier | None = None, store: DownlinkStore | None = None,
-                 metrics: EdgeMetrics | None = None, rng: random.Random | None = None) -> None:
+                 metrics: EdgeMetrics | None = None, rng: random.Random | None = None,
+                 node_clock: NodeClock | None = None) -> None:
         if not config.addresses:
             raise ValueError("the uplink needs at least one hub address")
         self.config = config
@@ -127,6 +129,8 @@ class Uplink:
         self.store = store
         self.metrics = metrics or EdgeMetrics()
         self.rng = rng or random.Random()
+        #: Told the hub's time at each Resume (it settles a held jump of the node's clock).
+        self.node_clock = node_clock
         self.state = "idle"  # idle, connecting, up, backoff, stopped
         self.hub_address = ""
         self.clock_skew_ms: int | None = None
@@ -241,7 +245,15 @@ class Uplink:
         """One stream to one hub; returns whether it got as far as a Resume."""
         options: list[tuple[str, Any]] = [("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
                    ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
-                   ("grpc.keepalive_time_ms", 20000), ("grpc.keepalive_timeout_ms", 10000)]
+                   ("grpc.keepalive_time_ms", 20000), ("grpc.keepalive_timeout_ms", 10000),
+                   # A half-open line (bytes dropped, no reset) is noticed by an unanswered
+                   # ping: gRPC (1.6x on) waits grpc.http2.ping_timeout_ms for the answer,
+                   # 60 s by default, not keepalive_timeout_ms; and on a stream with nothing
+                   # to send (an idle lab node) its defaults stop after 2 pings without data
+                   # and space them 5 minutes apart. The hub accepts a ping every 5 s.
+                   ("grpc.http2.ping_timeout_ms", 10000),
+                   ("grpc.http2.max_pings_without_data", 0),
+                   ("grpc.http2.min_time_between_pings_ms", 10000)]
         if self.config.tls_server_name:
             options.append(("grpc.ssl_target_name_override", self.config.tls_server_name))
         with grpc.secure_channel(address, self._credentials(), options=options) as channel:
@@ -307,6 +319,9 @@ class Uplink:
                    received: float, address: str) -> None:
         self.connects += 1
         skew = round((sent + received) / 2 * 1000) - resume.hub_time_unix_ms
+        if self.node_clock is not None and resume.hub_time_unix_ms:
+            trip = min(max(received - sent, 0.0), 10.0)  # a jump between the two: no trip
+            self.node_clock.observe_hub(resume.hub_time_unix_ms / 1000 + trip / 2)
         self._check_clock(skew, address)
         next_seq = max(1, resume.next_seq)
         tip = self.journal.tip[0]
