@@ -192,3 +192,32 @@ def test_poison_export_targets_lab_folder_nodes_and_its_file_is_the_issue_file()
     assert b"##NPOINTS=nan\r\n" in data and data.rstrip().endswith(b"##END=")
     with pytest.raises(ImplausibleValueError, match="NPOINTS"):  # complete, so not partial
         jcamp.parse_file(data)
+
+
+def test_a_blackholed_link_drops_bytes_both_ways_and_its_connections_die_with_it() -> None:
+    server, port = _echo_server()
+    relay = LinkRelay("t", ("127.0.0.1", port)).start()
+    try:
+        with socket.create_connection(("127.0.0.1", relay.port), timeout=5) as client:
+            client.sendall(b"ping")
+            assert client.recv(4) == b"ping"
+            relay.blackhole()
+            client.sendall(b"lost")  # accepted by the line, never delivered, no reset
+            client.settimeout(0.8)
+            with pytest.raises(TimeoutError):
+                client.recv(4)
+            with socket.create_connection(("127.0.0.1", relay.port), timeout=5) as again:
+                again.sendall(b"also")  # a new connection is accepted, and blackholed too
+                again.settimeout(0.5)
+                with pytest.raises(TimeoutError):
+                    again.recv(4)
+            assert relay.accepted == 2
+            relay.restore()
+            client.settimeout(5)
+            assert client.recv(4) == b""  # the old stream is gone with the path's state
+        with socket.create_connection(("127.0.0.1", relay.port), timeout=5) as fresh:
+            fresh.sendall(b"back")
+            assert fresh.recv(4) == b"back"
+    finally:
+        relay.close()
+        server.close()

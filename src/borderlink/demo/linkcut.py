@@ -7,8 +7,10 @@ agent: the agent sees exactly what a broken line looks like. TLS passes through 
 
 The fault suite (:mod:`borderlink.faults`) uses two more failures of real lines: a *stalled*
 link (half-open: connections stay established, new ones are accepted, but no byte is forwarded
-and no reset is sent, as when a radio link dies between two routers) and a *slow* one (every
-chunk is held back by a delay).
+and no reset is sent, as when a radio link dies between two routers), a *blackholed* one (the
+same, but every byte sent meanwhile is dropped both ways, never delivered, and the connections
+open then are reset when the line returns, as when the path's NAT state is gone) and a *slow*
+one (every chunk is held back by a delay).
 """
 
 from __future__ import annotations
@@ -33,6 +35,9 @@ class LinkRelay:
         self._up.set()
         self._flowing = threading.Event()  # cleared while the link is stalled (half-open)
         self._flowing.set()
+        self._dropping = threading.Event()  # set while the link is blackholed
+        #: Connections accepted so far (a node that noticed a dead line dials again).
+        self.accepted = 0
         #: Seconds each forwarded chunk is held back (0: a healthy line).
         self.delay_s = 0.0
         self._closing = threading.Event()
@@ -63,6 +68,11 @@ class LinkRelay:
         """Keep every connection open but forward nothing (a half-open line) until :meth:`restore`."""
         self._flowing.clear()
 
+    def blackhole(self) -> None:
+        """Keep every connection open, accept new ones, and drop every byte both ways (no
+        reset) until :meth:`restore`, which then resets the connections opened before."""
+        self._dropping.set()
+
     def slow(self, delay_s: float) -> None:
         """Hold every forwarded chunk back by *delay_s* seconds until :meth:`restore`."""
         self.delay_s = delay_s
@@ -72,6 +82,9 @@ class LinkRelay:
             start, _ = self.cut_windows[-1]
             self.cut_windows[-1] = (start, time.time())
         self.delay_s = 0.0
+        if self._dropping.is_set():
+            self._dropping.clear()
+            self._drop_connections()  # what crossed the dead line is gone: those streams too
         self._flowing.set()
         self._up.set()
 
@@ -99,6 +112,7 @@ class LinkRelay:
             if not self._up.is_set():
                 _close(client)  # the line is down: the connection attempt fails
                 continue
+            self.accepted += 1
             try:
                 upstream = socket.create_connection(self.target, timeout=5)
             except OSError:
@@ -119,6 +133,8 @@ class LinkRelay:
                 while not self._flowing.wait(0.2):  # stalled: hold the bytes, send no reset
                     if self._closing.is_set() or not self._up.is_set():
                         return
+                if self._dropping.is_set():
+                    continue  # blackholed: read and dropped, the sender never knows
                 if self.delay_s:
                     time.sleep(self.delay_s)
                 dst.sendall(data)

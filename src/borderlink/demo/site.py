@@ -15,6 +15,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -103,6 +104,9 @@ class Site:
     #: The hub's store as the demo reads it (a storage URL); empty: the hub folder's SQLite
     #: file, as ``hub init`` configures it.
     storage_url: str = ""
+    #: The interpreter arguments that start the process *name* in place of ``-m borderlink``
+    #: (the fault suite runs some under a wall clock of its own); None: ``-m borderlink``.
+    launcher: Callable[[str], list[str]] | None = None
 
     # -- paths ---------------------------------------------------------------------------
 
@@ -173,7 +177,8 @@ class Site:
     def _spawn(self, name: str, *args: str) -> subprocess.Popen[bytes]:
         log = open(self.log_path(name), "ab")  # noqa: SIM115 - the child keeps it
         process = subprocess.Popen(
-            [self.python, "-m", "borderlink", "--log-format", "json", *args],
+            [self.python, *(self.launcher(name) if self.launcher else ["-m", "borderlink"]),
+             "--log-format", "json", *args],
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
             cwd=self.work, start_new_session=True,
         )

@@ -10,6 +10,10 @@ seeded random schedule, each at its instant, in its own thread:
 ``flap``         the link cut and restored several times in quick succession
 ``stall``        the link half-open: connections stay up, nothing passes, no reset is sent
 ``slow``         every chunk on the link held back (a congested line)
+``blackhole``    the link half-open for longer than the keepalive (:data:`BLACKHOLE_S`): the
+                 connections stay up, every byte both ways is dropped, no reset; the node
+                 must notice (dial again) before the line returns, then sync within
+                 :data:`CLOCK_RECOVERY_BOUND_S`
 ``break-stream`` an agency's federation stream broken off; it resumes from its cursor
 ``disk-full``    the filesystem under a node's journal filled up (a ballast file), then freed;
                  the nodes that take it have their journal on a small tmpfs of their own
@@ -20,6 +24,12 @@ seeded random schedule, each at its instant, in its own thread:
                  while the nodes sync, three times in a row; the hub must store the nodes'
                  records again within :data:`PG_RECOVERY_BOUND_S` (rounds whose hub is on
                  PostgreSQL only, see :mod:`.postgres`)
+``clock-node``   the node's wall clock jumped forward by hours (its link dropped meanwhile, so
+                 that it reconnects and measures its skew under the wrong clock), then as far
+                 back, then right again (its agent runs under :mod:`.clock`); it must sync
+                 within :data:`CLOCK_RECOVERY_BOUND_S` of its clock's return
+``clock-hub``    the same for the hub's clock: meanwhile the nodes' records are refused as
+                 ``TIME_IN_FUTURE`` (counted by reason), none lost
 
 After the devices finish, every link is restored and the suite waits until each node's journal
 tip is at the hub, then checks the invariants (:mod:`.invariants`). A long run is several
@@ -55,15 +65,25 @@ from borderlink.hub_init import DEFAULT_ORIGIN
 from borderlink.proto.record import decode_record
 
 from .attacks import STOLEN, Attacker, AttackResult, run_attacks
+from .clock import write_offset
 from .errors import FaultSuiteError
 from .follower import AgencyFollower
 from .invariants import Invariants, check_round, journal_tip
 from .postgres import DEFAULT_URL, RoundStore
-from .refusal_metrics import scrape_refusals
+from .refusal_metrics import refused_by_reason, scrape_refusals
 
 #: Fault kinds, in the order the table prints them.
 FAULT_KINDS = ("kill-agent", "kill-hub", "cut", "flap", "stall", "slow", "break-stream",
-               "disk-full", "poison-export", "pg-terminate")
+               "disk-full", "poison-export", "pg-terminate", "clock-node", "clock-hub",
+               "blackhole")
+#: How long a ``blackhole`` lasts (s): past the uplink's keepalive (a ping after 20 s without
+#: an answer in 10 s) and the hub's (30 s + 10 s).
+BLACKHOLE_S = (35.0, 42.0)
+#: Fault kinds that need the processes started under an offset clock (:mod:`.clock`).
+CLOCK_KINDS = frozenset({"clock-node", "clock-hub"})
+#: Seconds within which the nodes must have synced what they held when a clock or a line
+#: came right.
+CLOCK_RECOVERY_BOUND_S = 30.0
 #: Fault kinds only a round whose hub stores on PostgreSQL can take.
 POSTGRES_KINDS = frozenset({"pg-terminate"})
 #: Seconds within which the hub must store records again after its connections were ended.
@@ -107,7 +127,8 @@ class CampaignConfig:
 SHORT = CampaignConfig(
     rounds=1, duration_s=45.0,
     faults={"kill-agent": 6, "kill-hub": 2, "cut": 3, "flap": 2, "stall": 2, "slow": 2,
-            "break-stream": 4, "disk-full": 2, "poison-export": 2},
+            "break-stream": 4, "disk-full": 2, "poison-export": 2, "clock-node": 2,
+            "clock-hub": 1, "blackhole": 1},
 )
 #: The long run: ten rounds of two minutes of the stress scenario (rates far above a real site,
 #: so that kills land while records are being written and sent), a fault about every second;
@@ -115,7 +136,8 @@ SHORT = CampaignConfig(
 LONG = CampaignConfig(
     scenario="stress", rounds=10, duration_s=120.0,
     faults={"kill-agent": 40, "kill-hub": 6, "cut": 10, "flap": 6, "stall": 6, "slow": 6,
-            "break-stream": 12, "disk-full": 6, "poison-export": 6, "pg-terminate": 6},
+            "break-stream": 12, "disk-full": 6, "poison-export": 6, "pg-terminate": 6,
+            "clock-node": 6, "clock-hub": 2, "blackhole": 4},
     postgres=DEFAULT_URL, postgres_every=2,
 )
 
@@ -138,6 +160,14 @@ class RoundResult:
     storage: str = "sqlite"
     #: Per ``pg-terminate``: seconds from the connections' end to the next record stored.
     pg_recovery_s: list[float] = field(default_factory=list)
+    #: Per clock jump: seconds from the clock's return to the nodes' journals synced.
+    clock_recovery_s: list[float] = field(default_factory=list)
+    #: Records the hub refused as TIME_IN_FUTURE during the clock jumps (its /metrics).
+    refused_time_in_future: int = 0
+    #: Per ``blackhole``: seconds until the node dialled again, and from the line's return
+    #: until the node's journal was synced.
+    blackhole_detect_s: list[float] = field(default_factory=list)
+    blackhole_recovery_s: list[float] = field(default_factory=list)
 
 
 @dataclass
@@ -162,7 +192,7 @@ def schedule(config: CampaignConfig, nodes: list[str], agencies: list[str], acti
                                   "folder; the scenario has none")
         for _ in range(count):
             at = START_DELAY_S + rng.uniform(0.05, 0.9) * active_s
-            target = ("hub" if kind in ("kill-hub", "pg-terminate") else
+            target = ("hub" if kind in ("kill-hub", "pg-terminate", "clock-hub") else
                       rng.choice(agencies) if kind == "break-stream" else
                       rng.choice(lab_nodes or nodes) if kind == "poison-export" else
                       rng.choice(nodes))
@@ -178,6 +208,12 @@ class _Injector:
         self.site = site
         self.store = store
         self.pg_recovery_s: list[float] = []
+        self.clock_recovery_s: list[float] = []
+        #: Held while the hub's clock is off (the attack phase waits for it, see _AttackPhase).
+        self.hub_clock = threading.Lock()
+        self.refused_time_in_future = 0
+        self.blackhole_detect_s: list[float] = []
+        self.blackhole_recovery_s: list[float] = []
         self.followers = followers
         self.rng = rng
         self.log = log
@@ -250,6 +286,50 @@ class _Injector:
         time.sleep(self.rng.uniform(3.0, 8.0))
         relay.restore()
         self.log(f"stalled (half-open) and restored the link of {node_id}")
+
+    def _blackhole(self, node_id: str) -> None:
+        relay = self._relay(node_id)
+        dialled = relay.accepted
+        relay.blackhole()
+        began = time.monotonic()
+        lasts = self.rng.uniform(*BLACKHOLE_S)
+        noticed: float | None = None
+        while time.monotonic() - began < lasts:
+            if noticed is None and relay.accepted > dialled:
+                noticed = time.monotonic() - began
+            time.sleep(0.1)
+        relay.restore()
+        if noticed is None:
+            raise FaultSuiteError(f"{node_id} did not notice its dead link in {lasts:.0f} s "
+                                  "(no new connection while every byte was dropped)")
+        recovered = self._synced([self._node(node_id)], f"{node_id}'s link's return")
+        with self._guard:
+            self.blackhole_detect_s.append(noticed)
+            self.blackhole_recovery_s.append(recovered)
+        self.log(f"blackholed the link of {node_id} for {lasts:.0f} s: it dialled again after "
+                 f"{noticed:.1f} s and synced {recovered:.1f} s after the line returned")
+
+    def _synced(self, nodes: list[Node], since: str) -> float:
+        """Seconds until the hub holds every record *nodes* held in their journals now."""
+        began = time.monotonic()
+        owed = {n.node_id: journal_tip(n.journal_path) for n in nodes}
+        while True:
+            storage = open_storage(self.site.store_url)
+            try:
+                behind = {}
+                for node_id, tip in owed.items():
+                    row = storage.get_node(node_id)
+                    if (row.last_seq if row is not None else 0) < tip:
+                        behind[node_id] = tip
+            finally:
+                storage.close()
+            if not behind:
+                return time.monotonic() - began
+            if time.monotonic() - began > CLOCK_RECOVERY_BOUND_S:
+                raise FaultSuiteError(f"{', '.join(sorted(behind))} not synced within "
+                                      f"{CLOCK_RECOVERY_BOUND_S:g} s of {since} (journal tips "
+                                      f"then: {behind})")
+            time.sleep(0.2)
 
     def _slow(self, node_id: str) -> None:
         relay = self._relay(node_id)
@@ -327,6 +407,48 @@ class _Injector:
         self.log(f"terminated {ended} PostgreSQL connections of the hub; it stored records "
                  f"again {recovered:.1f} s later")
 
+    def _clock_node(self, node_id: str) -> None:
+        node = self._node(node_id)
+        relay = node.relay
+        if relay is None:
+            raise FaultSuiteError(f"{node_id} has no link relay")
+
+        def reconnect() -> None:  # a Hello and Resume under the wrong clock
+            relay.cut()
+            time.sleep(self.rng.uniform(0.3, 1.0))
+            relay.restore()
+
+        self._clock_jump(f"edge-{node_id}", [node], reconnect)
+
+    def _clock_hub(self, _target: str) -> None:
+        with self.hub_clock:
+            self._clock_jump("hub", self.site.nodes)
+
+    def _clock_jump(self, process: str, waiting: list[Node],
+                    while_ahead: Callable[[], None] | None = None) -> None:
+        """Forward by hours, as far back, then right; then the nodes must catch up."""
+        path = clock_file(self.site, process)
+        hours = self.rng.choice((1, 2, 3))
+        url = f"http://127.0.0.1:{self.site.metrics_port}/metrics"
+        before = refused_by_reason(url)
+        for offset in (hours * 3600.0, -hours * 3600.0):
+            write_offset(path, offset)
+            if while_ahead is not None and offset > 0:
+                time.sleep(0.5)
+                while_ahead()
+            time.sleep(self.rng.uniform(3.0, 6.0))
+        write_offset(path, 0.0)
+        recovered = self._synced(waiting, f"the {process} clock's return")
+        after = refused_by_reason(url)
+        future = 0
+        if before is not None and after is not None:  # None: a hub kill reset the counters
+            future = round(after.get("TIME_IN_FUTURE", 0.0) - before.get("TIME_IN_FUTURE", 0.0))
+        with self._guard:
+            self.clock_recovery_s.append(recovered)
+            self.refused_time_in_future += max(0, future)
+        self.log(f"clock of {process} jumped +{hours} h, -{hours} h and back; synced "
+                 f"{recovered:.1f} s later, {future} records refused TIME_IN_FUTURE meanwhile")
+
     def _break_stream(self, agency: str) -> None:
         self.followers[agency].break_stream()
         self.log(f"broke off the federation stream of {agency}")
@@ -356,6 +478,25 @@ def _quarantine_faults(journal: Path, name: str) -> list[str]:
     bodies = [decode_record(raw).body for raw in raws]
     return [str(b.get("detail", "")) for b in bodies
             if b.get("kind") == "quarantined" and str(b.get("detail", "")).startswith(name + " ")]
+
+
+def clock_file(site: Site, process: str) -> Path:
+    """The offset file of *process*'s clock (``hub``, ``edge-<node>``)."""
+    return site.work / "clocks" / f"{process}.offset"
+
+
+def _offset_clocks(site: Site) -> None:
+    """Start the hub and the agents under clocks the suite sets (all right at first)."""
+    (site.work / "clocks").mkdir(exist_ok=True)
+
+    def launcher(name: str) -> list[str]:
+        if name != "hub" and not name.startswith("edge-"):
+            return ["-m", "borderlink"]
+        if not clock_file(site, name).exists():
+            write_offset(clock_file(site, name), 0.0)
+        return ["-m", "borderlink.faults.clock", str(clock_file(site, name))]
+
+    site.launcher = launcher
 
 
 def _made_and_stored(site: Site) -> tuple[int, int]:
@@ -418,6 +559,8 @@ def run_round(config: CampaignConfig, seed: int, work: Path,
             store.check()
             store.use_in(site.hub_dir / "hub.toml")
             site.storage_url = store.reader_url
+        if any(config.faults.get(kind) for kind in CLOCK_KINDS):
+            _offset_clocks(site)
         site.start_hub()
         site.enroll_all()
         watcher = CheckpointWatcher(_monitor_channel(site),
@@ -446,7 +589,7 @@ def run_round(config: CampaignConfig, seed: int, work: Path,
                         _lab_nodes(site))
         injector = _Injector(site, followers, rng, log, store)
         threads = _fire_on_time(plan, injector)
-        attack_phase = _AttackPhase(site, attacker)
+        attack_phase = _AttackPhase(site, attacker, injector.hub_clock)
         if attacker is not None:
             threads.append(attack_phase.start(START_DELAY_S + 0.3 * active_s))
         simulator = site.processes["simulator"]
@@ -476,7 +619,9 @@ def run_round(config: CampaignConfig, seed: int, work: Path,
                            time.monotonic() - begin, attack_phase.results,
                            attack_phase.healthy_made, attack_phase.healthy_accepted,
                            attack_phase.seconds, "postgresql" if store else "sqlite",
-                           injector.pg_recovery_s)
+                           injector.pg_recovery_s, injector.clock_recovery_s,
+                           injector.refused_time_in_future, injector.blackhole_detect_s,
+                           injector.blackhole_recovery_s)
     finally:
         for disk in small_disks:
             subprocess.run(["umount", "-l", str(disk)], capture_output=True, check=False)
@@ -532,9 +677,13 @@ def _start_broker(work: Path) -> tuple[subprocess.Popen[bytes], tuple[str, int]]
 class _AttackPhase:
     """Every attack once, mid-round, while the real nodes keep recording and syncing."""
 
-    def __init__(self, site: Site, attacker: Attacker | None) -> None:
+    def __init__(self, site: Site, attacker: Attacker | None,
+                 hub_clock: threading.Lock | None = None) -> None:
         self.site = site
         self.attacker = attacker
+        #: Held while the attacks run: a hub whose clock is hours off refuses the attacker's
+        #: one genuine record as dated ahead, which is the clock's doing, not a refusal.
+        self.hub_clock = hub_clock or threading.Lock()
         self.results: list[AttackResult] = []
         self.healthy_made = self.healthy_accepted = 0
         self.seconds = 0.0
@@ -563,11 +712,12 @@ class _AttackPhase:
     def _run(self, at_s: float) -> None:
         assert self.attacker is not None
         time.sleep(at_s)
-        made0, accepted0 = self._counts()
-        began = time.monotonic()
-        self.results = list(self._counted(run_attacks(self.attacker)))
-        self.seconds = time.monotonic() - began
-        made1, accepted1 = self._counts()
+        with self.hub_clock:
+            made0, accepted0 = self._counts()
+            began = time.monotonic()
+            self.results = list(self._counted(run_attacks(self.attacker)))
+            self.seconds = time.monotonic() - began
+            made1, accepted1 = self._counts()
         self.healthy_made, self.healthy_accepted = made1 - made0, accepted1 - accepted0
 
 

@@ -124,6 +124,9 @@ def totals(results: list[RoundResult]) -> dict[str, object]:
                 tally["answers"].append(a.answer)
     attack_s = sum(r.attack_seconds for r in results)
     recoveries = sorted(s for r in results for s in r.pg_recovery_s)
+    clock_syncs = sorted(s for r in results for s in r.clock_recovery_s)
+    noticed = sorted(s for r in results for s in r.blackhole_detect_s)
+    resynced = sorted(s for r in results for s in r.blackhole_recovery_s)
     healthy = sum(r.healthy_accepted for r in results)
     return {
         "rounds": len(results),
@@ -145,6 +148,16 @@ def totals(results: list[RoundResult]) -> dict[str, object]:
                           "median": round(recoveries[len(recoveries) // 2], 2) if recoveries
                           else None,
                           "max": round(recoveries[-1], 2) if recoveries else None},
+        # Seconds from a clock's return to every node's journal synced, and what the hub
+        # refused meanwhile as dated beyond its allowance (TIME_IN_FUTURE, from its /metrics).
+        "clock_recovery_s": {"count": len(clock_syncs),
+                             "max": round(clock_syncs[-1], 2) if clock_syncs else None},
+        "refused_time_in_future": sum(r.refused_time_in_future for r in results),
+        # A link half-open past the keepalive: seconds until the node dialled again, and from
+        # the line's return until its journal was synced.
+        "blackhole_s": {"count": len(noticed),
+                        "noticed_max": round(noticed[-1], 1) if noticed else None,
+                        "synced_max": round(resynced[-1], 1) if resynced else None},
         "faults_injected": dict(injected),
         "faults_survived": dict(survived),
         "records_made": sum(i.records_made for i in inv),
@@ -152,6 +165,7 @@ def totals(results: list[RoundResult]) -> dict[str, object]:
         "records_lost": sum(i.records_lost for i in inv),
         "records_pending_at_stop": sum(i.pending_at_stop for i in inv),
         "duplicates": sum(i.duplicates for i in inv),
+        "nodes_out_of_log_order": sum(i.out_of_log_order for i in inv),
         "records_with_other_bytes": sum(i.mismatched for i in inv),
         "alarms_made": sum(i.alarms_made for i in inv),
         "alarms_lost": sum(i.alarms_lost for i in inv),
@@ -188,6 +202,16 @@ def print_table(t: dict[str, object], out: TextIO) -> None:
         out.write(f"hub on PostgreSQL in {t['rounds_on_postgresql']} round(s): stored records "
                   f"again {recovery['median']} s (median), {recovery['max']} s (max) after "
                   "its connections were terminated\n")
+    dead = t["blackhole_s"]
+    assert isinstance(dead, dict)
+    if dead["count"]:
+        out.write(f"blackholed links: each node dialled again within {dead['noticed_max']} s "
+                  f"and synced within {dead['synced_max']} s of the line's return\n")
+    clock = t["clock_recovery_s"]
+    assert isinstance(clock, dict)
+    if clock["count"]:
+        out.write(f"clock jumps: synced at most {clock['max']} s after each clock came right; "
+                  f"{t['refused_time_in_future']} records refused TIME_IN_FUTURE meanwhile\n")
     out.write("\n")
     attacks = t["attacks"]
     assert isinstance(attacks, dict)

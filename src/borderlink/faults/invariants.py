@@ -34,6 +34,8 @@ class Invariants:
     pending_at_stop: int = 0
     duplicates: int = 0
     mismatched: int = 0
+    #: Nodes whose records the log holds out of their chain's order.
+    out_of_log_order: int = 0
     nodes: int = 0
     chains_ok: int = 0
     chain_nodes: int = 0  # every enrolled node, the attacker's stolen one too
@@ -81,15 +83,15 @@ HUB_NODE_ID = "hub"
 
 
 def _hub_records(store_url: str) -> dict[str, list[tuple[int, bytes]]]:
-    """The records in the hub's log, by node (each node counted on its own: the log also
-    holds the hub's entries, so its size is no count of any node's records)."""
+    """The records in the hub's log, by node in log order (each node counted on its own: the
+    log also holds the hub's entries, so its size is no count of any node's records)."""
     storage = open_storage(store_url)
     out: dict[str, list[tuple[int, bytes]]] = {}
     try:
         start = 0
         while True:
             page = storage.scan_records(start, limit=1000, with_disclosures=False)
-            for stored in page.records:
+            for stored in page.records:  # in log order
                 out.setdefault(stored.node_id, []).append((stored.seq, stored.record))
             if not page.records or page.next_index <= start:
                 return out
@@ -120,6 +122,12 @@ def _exactly_once(site: Any, found: Invariants, drained: dict[str, int],
         found.records_made += tip
         found.records_at_hub += len(hub)
         dup = sum(n - 1 for n in seqs.values() if n > 1)
+        # The log orders events: a node's records hold their places in the order of its chain,
+        # whatever times they claim (a node's clock can jump).
+        in_log = [seq for seq, _ in hub]
+        if in_log != sorted(in_log):
+            found.out_of_log_order += 1
+            found.problems.append(f"{node.node_id}: records out of chain order in the log")
         missing = [seq for seq in range(1, tip + 1) if seq not in seqs]
         # made after the drain and never acknowledged: still owed, not lost
         pending = [seq for seq in missing

@@ -34,6 +34,22 @@ def refusals_counted(text: str) -> float:
     return total
 
 
+def refused_by_reason(url: str, timeout: float = 5.0) -> dict[str, float] | None:
+    """The hub's records refused so far, by reject reason; None when /metrics cannot be read."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as answer:  # noqa: S310 - our own hub
+            text = answer.read().decode()
+    except OSError:
+        return None
+    out: dict[str, float] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == "borderlink_hub_records_refused_total":
+                reason = sample.labels.get("reason", "")
+                out[reason] = out.get(reason, 0.0) + sample.value
+    return out
+
+
 def scrape_refusals(url: str, timeout: float = 5.0) -> float | None:
     """The hub's refusal count now, or None when /metrics cannot be read (the hub is down)."""
     try:
