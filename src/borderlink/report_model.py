@@ -26,6 +26,7 @@ from typing import Any
 DEVICE_CLASSES: Mapping[str, str] = {
     "document_reader": "Document readers",
     "radiation_portal_monitor": "Radiation portals",
+    "radionuclide_identifier": "Radionuclide identifiers",
     "ground_sensor": "Ground sensors",
     "patrol_radio": "Patrol radios",
     "telephony": "Telephony / IP",

@@ -2,7 +2,7 @@
 
 The entry points: the portal monitor's N42 report (``n42.parse_report``), the same report inside
 an RPM wire frame (what the agent's RPM driver decodes), and the spectrum file importer
-(``n42_import.read_spectra``). Each hostile document is a real, good document of that entry
+(``n42_spectra.read_spectra``). Each hostile document is a real, good document of that entry
 point with one declaration added, so the refusal can only come from the declaration; the good
 document itself must still parse. The external entity names a real file holding a marker: it
 must never be read (the error names no part of it), and the expansion bomb is refused at once.
@@ -17,9 +17,9 @@ from typing import Any
 
 import pytest
 
-from borderlink.edge.processors.n42_import import N42ImportError, read_spectra
 from borderlink.hardware_profiles.errors import UnsafeDocumentError
 from borderlink.hardware_profiles.protocols import n42, rpm
+from borderlink.hardware_profiles.protocols.n42_spectra import N42ImportError, read_spectra
 
 TESTS = Path(__file__).resolve().parents[1]
 REPORT = (TESTS / "fuzz_corpus" / "n42-report" / "seed-2d53bdc4eae7896a").read_bytes()

@@ -23,6 +23,7 @@ from borderlink.hardware_profiles.simulator.model import GroundTruth
 PACE = {
     "document_reader": (300.0, 1.0),
     "radiation_portal_monitor": (20.0, 4.0),
+    "radionuclide_identifier": (240.0, 10.0),
     "ground_sensor": (200.0, 100.0),
     "patrol_radio": (50.0, 100.0),
     "telephony": (10.0, 50.0),

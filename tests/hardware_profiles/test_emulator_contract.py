@@ -25,6 +25,7 @@ from borderlink.hardware_profiles.readings import (
     LinkStatus,
     MrzRead,
     NmeaFix,
+    OccupancyReport,
     SensorFrame,
 )
 
@@ -119,6 +120,13 @@ def independent_check(run: Running, frames: list[bytes], readings: list[Any]) ->
             body, _, crc = f.rpartition(b"*")
             assert crc_ok(body, int(crc, 16))
             assert body.split(b"|")[0] in (b"CDR", b"LNK")
+    elif cls == "radionuclide_identifier":
+        for r in readings:  # physics, not our decoder's word: K-40 where K-40 is
+            assert isinstance(r, OccupancyReport) and r.foreground_spectra and r.background_spectra
+            bg = r.background_spectra[0]
+            window = [i for i in range(len(bg.counts)) if 1300 <= bg.energy(i + 0.5) < 1600]
+            k40 = bg.energy(max(window, key=bg.counts.__getitem__) + 0.5)
+            assert abs(k40 - 1460.8) < 40, k40
     else:
         for r in readings:
             assert isinstance(r, LabRun) and r.chromatogram is not None
@@ -171,6 +179,8 @@ def test_opens_and_speaks_valid_protocol(name: str, start_emulator: Any) -> None
             assert len(runs) >= 2
             independent_check(run, [], runs)
             for r in runs:
+                if isinstance(r, OccupancyReport):
+                    continue
                 assert r.sample_id and r.chromatogram and r.chromatogram.ri_calibration
                 if run.profile.device_class == "gc_ms":
                     assert r.spectra and all(max(s.intensities) == pytest.approx(999, abs=0.1) for s in r.spectra)
@@ -295,6 +305,11 @@ def _check_stream_fault(run: Running, consumer: Consumer, mode: str) -> None:
     assert problem is None, problem
 
 
+def _measured(r: Any) -> bool:
+    """A complete export: a lab run with its chromatogram, or a spectrometer's measurement."""
+    return isinstance(r, OccupancyReport) or r.chromatogram is not None
+
+
 def _check_file_fault(run: Running, consumer: Consumer, mode: str) -> None:
     em = run.emulator
     before = set(consumer.files())
@@ -336,7 +351,7 @@ def _check_file_fault(run: Running, consumer: Consumer, mode: str) -> None:
                 break
             except IncompleteFileError:
                 time.sleep(0.05)
-        assert all(r.chromatogram is not None for r in done)  # completed later
+        assert all(_measured(r) for r in done)  # completed later
         return
     if mode == "burst":
         em.set_fault("burst", 5)
@@ -360,7 +375,7 @@ def _check_file_fault(run: Running, consumer: Consumer, mode: str) -> None:
                     out.append(consumer.parse(name, data))
                 except IncompleteFileError:
                     pass
-        return [r for r in out if r.chromatogram is not None]
+        return [r for r in out if _measured(r)]
 
     # Three exports, not two: the fault is timed from the next reading, so the first export
     # made under it is still unchanged (factor 1, no skew), and one more may have been on its way
@@ -374,13 +389,22 @@ def _check_file_fault(run: Running, consumer: Consumer, mode: str) -> None:
     new = sorted(complete(), key=lambda r: r.t)
     em.clear_fault(mode)
     assert len(new) >= 3, f"only {len(new)} complete exports in 15 s"
+    spectra = isinstance(new[0], OccupancyReport)  # a spectrometer's files, else lab runs
     if mode == "stuck":
         later = new[1:]
-        assert all(len(set(r.chromatogram.intensities)) == 1 for r in later)  # type: ignore[union-attr]
+        if spectra:  # the same spectrum again and again
+            assert len({r.foreground_spectra[0].counts for r in later}) == 1
+        else:
+            assert all(len(set(r.chromatogram.intensities)) == 1 for r in later)  # type: ignore[union-attr]
     elif mode == "drift":
-        base = [min(r.chromatogram.intensities) for r in new]  # type: ignore[union-attr]
+        if spectra:  # sensitivity drift: the counts grow (the background measurement does not)
+            base = [sum(r.foreground_spectra[0].counts) / sum(r.background_spectra[0].counts)
+                    * r.background_live_time_s / r.live_time_s for r in new]
+        else:
+            base = [min(r.chromatogram.intensities) for r in new]  # type: ignore[union-attr]
         assert base[-1] > base[0] * 1.5, base
     else:
-        truth_t = {t.expect["sample_id"]: t.t for t in list(run.truths) if "sample_id" in t.expect}
-        skews = [r.t - truth_t[r.sample_id] for r in new if r.sample_id in truth_t]
+        key = "uuid" if spectra else "sample_id"
+        truth_t = {t.expect[key]: t.t for t in list(run.truths) if key in t.expect}
+        skews = [r.t - truth_t[getattr(r, key)] for r in new if getattr(r, key) in truth_t]
         assert skews and max(skews) > 5.0, skews

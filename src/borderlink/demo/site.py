@@ -37,6 +37,7 @@ AGENCIES = ("SBS", "SCC", "SMS")
 OWNER = {
     "document_reader": "SBS",
     "radiation_portal_monitor": "SCC",
+    "radionuclide_identifier": "SCC",
     "ground_sensor": "SBS",
     "patrol_radio": "SBS",
     "telephony": "SBS",

@@ -148,6 +148,7 @@ def default_processor_registry() -> ProcessorRegistry:
     return ProcessorRegistry([
         ProcessorEntry("document_reader", "document", _document, _document_downlink),
         ProcessorEntry("radiation_portal_monitor", "radiation", _radiation),
+        ProcessorEntry("radionuclide_identifier", "radiation", _radiation),
         ProcessorEntry("patrol_radio", "radio", _radio),
         ProcessorEntry("telephony", "telephony", _from_profile("TelephonyProcessor")),
         ProcessorEntry("gc_fid", "lab", _from_profile("LabProcessor")),

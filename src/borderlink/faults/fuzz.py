@@ -110,7 +110,7 @@ def _n42_report(data: bytes) -> None:
 
 
 def _n42_spectra(data: bytes) -> None:
-    from borderlink.edge.processors.n42_import import read_spectra
+    from borderlink.hardware_profiles.protocols.n42_spectra import read_spectra
 
     read_spectra(data)
 

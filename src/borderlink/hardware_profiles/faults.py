@@ -98,6 +98,10 @@ def _scale_values(r: Any, factor: float) -> Any:
         return replace(r, lat=r.lat + (factor - 1) * 0.01, lon=r.lon + (factor - 1) * 0.01)
     if isinstance(r, LinkStatus) and r.latency_ms is not None:
         return replace(r, latency_ms=round(r.latency_ms * factor, 1))
+    if isinstance(r, OccupancyReport) and r.foreground_spectra:  # detector sensitivity drift
+        return replace(r, foreground_spectra=tuple(
+            replace(s, counts=tuple(int(c * factor) for c in s.counts))
+            for s in r.foreground_spectra))
     if isinstance(r, LabRun) and r.chromatogram is not None:  # detector sensitivity drift
         c = r.chromatogram
         return replace(r, chromatogram=replace(c, intensities=tuple(v * factor for v in c.intensities)))
@@ -116,6 +120,8 @@ def _frozen(r: Any, old: Any) -> Any:
         return replace(r, latency_ms=old.latency_ms, loss_pct=old.loss_pct, jitter_ms=old.jitter_ms)
     if isinstance(r, MrzRead):  # a stale OCR buffer: the previous document again
         return replace(r, lines=old.lines, uv_ok=old.uv_ok, ir_ok=old.ir_ok)
+    if isinstance(r, OccupancyReport) and r.foreground_spectra:  # the last spectrum again
+        return replace(r, foreground_spectra=old.foreground_spectra, foreground=old.foreground)
     if isinstance(r, LabRun) and r.chromatogram is not None:  # detector output stuck: a flat line
         c = r.chromatogram
         level = old.chromatogram.intensities[0] if old.chromatogram else 0.0
@@ -144,7 +150,8 @@ def apply_reading_faults(readings: tuple[Any, ...], state: FaultState, now: floa
         return readings
     out = []
     for r in readings:
-        if state.level("stuck") and isinstance(r, (CountSample, SensorFrame, NmeaFix, LinkStatus, MrzRead, LabRun)):
+        if state.level("stuck") and isinstance(r, (CountSample, SensorFrame, NmeaFix, LinkStatus, MrzRead, LabRun)) or (
+                isinstance(r, OccupancyReport) and r.foreground_spectra):
             key = _key(r)
             if key not in state.stuck_values:
                 state.stuck_values[key] = r

@@ -93,6 +93,7 @@ PROTOCOLS: dict[str, frozenset[str]] = {
     "cdr-lines": frozenset({"tcp"}),
     "jcamp-dx": frozenset({"file"}),
     "andi-ms": frozenset({"file"}),
+    "n42-file": frozenset({"file"}),
 }
 
 #: Device classes, the protocol(s) each may speak, and the processing keys each must define.
@@ -107,6 +108,12 @@ DEVICE_CLASSES: dict[str, tuple[str | tuple[str, ...], tuple[str, ...]]] = {
         "rpm-count-frame",
         ("gamma_false_alarm_rate", "neutron_false_alarm_rate", "background_window_s",
          "energy_window_boundary_kev", "detector_type", "decision_deadline_ms"),
+    ),
+    # hand-held radionuclide identifiers and spectroscopic portals exporting N42.42 files
+    "radionuclide_identifier": (
+        "n42-file",
+        ("gamma_false_alarm_rate", "neutron_false_alarm_rate", "detector_type",
+         "decision_deadline_ms"),
     ),
     "ground_sensor": (
         "sensor-cbor-hmac",
@@ -439,8 +446,11 @@ def _processing(check: _Check, data: dict[str, Any], device_class: str,
     for key in required:
         if key not in table:
             raise check.fail(f"processing.{key}", f"a value (required for class {device_class!r})")
-    if device_class == "radiation_portal_monitor":
+    if device_class in ("radiation_portal_monitor", "radionuclide_identifier"):
         _detector(check, table)
+    if device_class == "radionuclide_identifier" and table.get("detector_type") == "pvt":
+        raise check.fail("processing.detector_type", "a spectroscopic type (an identifier "
+                         "names nuclides; PVT has no photopeaks)", "pvt")
     out: dict[str, Any] = {}
     for key, value in table.items():
         dotted = f"processing.{key}"

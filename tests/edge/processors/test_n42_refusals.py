@@ -15,7 +15,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from borderlink.edge.processors.n42_import import MAX_CHANNELS, N42ImportError, read_spectra
+from borderlink.hardware_profiles.protocols.n42_spectra import (
+    MAX_CHANNELS,
+    N42ImportError,
+    read_spectra,
+)
 
 REAL = Path(__file__).resolve().parents[2] / "data" / "real" / "n42"
 CS137 = (REAL / "rase_generic_nai_cs137.n42").read_bytes()

@@ -15,7 +15,14 @@ from pathlib import Path
 
 import pytest
 
-from borderlink.edge.processors.n42_import import (
+from borderlink.edge.processors.radiation import (
+    OccupancyResult,
+    RadiationConfig,
+    RadiationProcessor,
+)
+from borderlink.hardware_profiles.errors import FrameDecodeError
+from borderlink.hardware_profiles.protocols.n42 import parse_report
+from borderlink.hardware_profiles.protocols.n42_spectra import (
     GAMMA_HIGH_KEV,
     GAMMA_LOW_KEV,
     N42ImportError,
@@ -24,13 +31,6 @@ from borderlink.edge.processors.n42_import import (
     read_spectra,
     window_counts,
 )
-from borderlink.edge.processors.radiation import (
-    OccupancyResult,
-    RadiationConfig,
-    RadiationProcessor,
-)
-from borderlink.hardware_profiles.errors import FrameDecodeError
-from borderlink.hardware_profiles.protocols.n42 import parse_report
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "real" / "n42"
 RASE = {name: DATA / f"rase_generic_nai_{name}.n42" for name in

@@ -14,8 +14,8 @@ from dataclasses import replace
 import pytest
 import test_real_n42 as real
 
-from borderlink.edge.processors.n42_import import occupancy_report
 from borderlink.edge.processors.radiation import RadiationConfig, RadiationProcessor
+from borderlink.hardware_profiles.protocols.n42_spectra import occupancy_report
 
 real.RASE["ir192"] = real.DATA / "rase_generic_nai_ir192.n42"
 

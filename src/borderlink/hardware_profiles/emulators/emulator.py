@@ -26,6 +26,7 @@ __all__ = ["Emulator", "Pump", "supported_faults"]
 _UNSUPPORTED = {
     "document_reader": {"drift", "half_written"},
     "radiation_portal_monitor": {"half_written"},
+    "radionuclide_identifier": {"noise", "drop"},
     "ground_sensor": {"half_written"},
     "patrol_radio": {"half_written"},
     "telephony": {"half_written"},
@@ -106,7 +107,9 @@ class Emulator:
             burst = int(self.faults.level("burst"))
             if isinstance(self.endpoint, FolderEndpoint):
                 run = readings[0]
-                name = run.filename if isinstance(run, LabRun) and run.filename else f"{self.device_id}-{self.emitted:05d}.jdx"
+                suffix = str(self.profile.framing.param("suffix", ".jdx"))
+                name = (run.filename if isinstance(run, LabRun) and run.filename
+                        else f"{self.device_id}-{self.emitted:05d}{suffix}")
                 if burst > 1:  # the export queue is held back, then written all at once
                     self._burst_files.append((name, data))
                     if len(self._burst_files) >= burst:

@@ -9,7 +9,7 @@ Every module offers the same shape:
   (:mod:`borderlink.hardware_profiles.readings`), or
   :class:`~borderlink.hardware_profiles.errors.FrameDecodeError` for a malformed frame.
 
-Files (JCAMP-DX, ANDI-MS) have no framer: ``parse_file`` takes the whole file's bytes and
+Files (JCAMP-DX, ANDI-MS, N42.42 spectrum files) have no framer: ``parse_file`` takes the whole file's bytes and
 raises :class:`~borderlink.hardware_profiles.errors.IncompleteFileError` while it is being
 written. The byte-level formats are documented in ``docs/device-protocols.md``.
 :func:`framer_for` and :func:`decoder_for` pick the pair a profile names.
@@ -32,6 +32,7 @@ PROTOCOL_MODULES = {
     "cdr-lines": "cdr",
     "jcamp-dx": "jcamp",
     "andi-ms": "andi",
+    "n42-file": "n42_spectra",
 }
 
 

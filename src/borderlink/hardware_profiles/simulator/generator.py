@@ -15,7 +15,7 @@ from typing import Any
 
 from ..faults import FaultState, apply_byte_faults, apply_reading_faults
 from ..loader import load_profile
-from ..protocols import andi, cdr, jcamp, nmea, reader, rpm, sensor
+from ..protocols import andi, cdr, jcamp, n42_spectra, nmea, reader, rpm, sensor
 from ..readings import (
     CallDetailRecord,
     CountSample,
@@ -35,13 +35,18 @@ from .lab import LabSim
 from .model import DeviceSpec, Emission, GroundTruth, Scenario, load_scenario
 from .patrol import PatrolRadioSim
 from .radiation import RpmSim
+from .spectrometer import SpectrometerSim
 from .telephony import TelephonySim
 
 __all__ = ["SIMULATORS", "device_sim", "encode_readings", "generate"]
 
+#: N42.42 RadDetectorKindCode of each detector type of a profile.
+_N42_KIND = {"nai": "NaI", "csi": "CsI", "labr3": "LaBr3", "hpge": "HPGe", "pvt": "PVT"}
+
 SIMULATORS: dict[str, type[DeviceSim]] = {
     "document_reader": DocumentReaderSim,
     "radiation_portal_monitor": RpmSim,
+    "radionuclide_identifier": SpectrometerSim,
     "ground_sensor": GroundSensorSim,
     "patrol_radio": PatrolRadioSim,
     "telephony": TelephonySim,
@@ -66,6 +71,10 @@ def encode_readings(profile: Profile, readings: tuple[Any, ...]) -> bytes:
     if isinstance(first, CountSample):
         return rpm.encode_counts(list(readings), first.seq)
     if isinstance(first, OccupancyReport):
+        if profile.framing.protocol == "n42-file":  # a spectrometer's exported file
+            return n42_spectra.encode_spectra_file(
+                first, manufacturer=profile.vendor, model=profile.model,
+                detector_kind=_N42_KIND.get(str(profile.setting("detector_type", "nai")), "NaI"))
         return rpm.encode_report(first)
     if isinstance(first, SensorFrame):
         scales = {c.name: c.scale for c in profile.channels}

@@ -12,6 +12,13 @@ processor's N42 path can decide on them.
 
 Pure functions, no I/O: callers read the bytes. Refuses DTDs and entities (XML bombs) and
 documents over ``max_bytes``; every refusal is an :class:`N42ImportError` naming the cause.
+
+Protocol ``n42-file`` (hand-held radionuclide identifiers and spectroscopic portals that export
+one N42.42 file per measurement into a watched folder): :func:`parse_file` turns one file into
+one :class:`OccupancyReport` — the foreground measurement(s) summed per detector, against the
+file's ``Background`` measurement, or when the file has none, the last background the same
+:class:`Decoder` saw (instruments measure background now and then, not before every item).
+:func:`encode_spectra_file` writes such a file (the emulator's side, 2011 schema).
 """
 
 from __future__ import annotations
@@ -20,15 +27,17 @@ import datetime as dt
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any
+from xml.sax.saxutils import escape
 
-from borderlink.hardware_profiles.protocols.untrusted import check_finite, parse_untrusted_xml
-from borderlink.hardware_profiles.readings import GammaSpectrum, OccupancyReport, PanelCounts
+from ..errors import FrameDecodeError, IncompleteFileError
+from ..readings import GammaSpectrum, OccupancyReport, PanelCounts
+from .untrusted import check_finite, parse_untrusted_xml
 
-from ..errors import EdgeError
-
-__all__ = ["GAMMA_HIGH_KEV", "GAMMA_LOW_KEV", "N42ImportError", "N42Spectrum", "occupancy_report",
-           "read_spectra", "window_counts"]
+__all__ = ["GAMMA_HIGH_KEV", "GAMMA_LOW_KEV", "Decoder", "N42ImportError", "N42Spectrum",
+           "encode_spectra_file", "occupancy_report", "parse_file", "read_spectra",
+           "window_counts"]
 
 NS_2006 = "http://physics.nist.gov/Divisions/Div846/Gp4/ANSIN4242/2005/ANSIN4242"
 NS_2011 = "http://physics.nist.gov/N42/2011/N42"
@@ -44,7 +53,7 @@ _MAX_DOCUMENT_CHANNELS = 1 << 24
 _DUR = re.compile(r"^\s*P(?:T)?(?:(\d+(?:\.\d+)?)H)?(?:(\d+(?:\.\d+)?)M)?(?:(\d+(?:\.\d+)?)S)?\s*$")
 
 
-class N42ImportError(EdgeError, ValueError):
+class N42ImportError(FrameDecodeError):
     """An N42 document that cannot be read as spectra (names the element and the cause)."""
 
 
@@ -337,3 +346,174 @@ def occupancy_report(foreground: Sequence[N42Spectrum], background: Sequence[N42
                            background=tuple(bg), background_live_time_s=b_live,
                            foreground_spectra=tuple(fg_spectra),
                            background_spectra=tuple(bg_spectra))
+
+
+# --------------------------------------------------------------------------- protocol n42-file
+#: Measurement classes that are neither the item nor the background (2011 codes, 2006 types).
+_NOT_FOREGROUND = frozenset({"background", "calibration", "intrinsicactivity"})
+#: XML parser messages that mean the document simply ends too early (still being written).
+_TRUNCATED = ("no element found", "unclosed token", "unclosed cdata", "unclosed start tag")
+
+
+def _summed(spectra: Sequence[N42Spectrum]) -> list[N42Spectrum]:
+    """One spectrum per detector: the samples of a measurement added channel by channel."""
+    by_det: dict[str, N42Spectrum] = {}
+    for s in spectra:
+        prev = by_det.get(s.detector)
+        if prev is None:
+            by_det[s.detector] = s
+            continue
+        if len(prev.counts) != len(s.counts):
+            raise N42ImportError(f"N42: detector {s.detector!r} changes its channel count "
+                                 f"({len(prev.counts)} -> {len(s.counts)}) within one measurement")
+        by_det[s.detector] = N42Spectrum(
+            detector=s.detector, counts=tuple(a + b for a, b in zip(prev.counts, s.counts)),
+            live_time_s=prev.live_time_s + s.live_time_s,
+            real_time_s=prev.real_time_s + s.real_time_s, calibration=prev.calibration,
+            measurement_class=prev.measurement_class, occupied=prev.occupied,
+            start=prev.start if prev.start is not None else s.start, sample=prev.sample)
+    return list(by_det.values())
+
+
+def split_measurements(spectra: Sequence[N42Spectrum]) -> tuple[list[N42Spectrum],
+                                                                 list[N42Spectrum]]:
+    """(foreground, background) of a file, each summed per detector.
+
+    Background: spectra of class ``Background``. Foreground: the rest except calibration and
+    intrinsic-source spectra; where samples carry occupancy flags (portals), the occupied
+    ones — the unoccupied samples then stand in as background when the file has none.
+    """
+    bg = [s for s in spectra if s.measurement_class.strip().lower() == "background"]
+    rest = [s for s in spectra if s.measurement_class.strip().lower() not in _NOT_FOREGROUND]
+    if any(s.occupied is not None for s in rest):
+        fg = [s for s in rest if s.occupied]
+        if not bg:
+            bg = [s for s in rest if s.occupied is False]
+    else:
+        fg = rest
+    return _summed(fg), _summed(bg)
+
+
+def parse_file(data: bytes, filename: str = "", *, lane: str = "H1",
+               background: Sequence[N42Spectrum] = (), occupancy_id: int = 0,
+               max_bytes: int = 8 << 20) -> tuple[OccupancyReport, list[N42Spectrum]]:
+    """One exported N42.42 file -> (its :class:`OccupancyReport`, the background used).
+
+    *background* is used when the file holds none. A document that ends before its root
+    element closes is still being written: :class:`IncompleteFileError`.
+    """
+    where = f"N42 file {filename!r}" if filename else "N42 file"
+    try:
+        spectra = read_spectra(data, max_bytes=max_bytes)
+    except N42ImportError as exc:
+        # an empty file is one the instrument has just created; a truncated one is being written
+        if not data.strip() or any(t in str(exc) for t in _TRUNCATED):
+            raise IncompleteFileError(f"{where}: ends before the document does "
+                                      f"(still being written?): {exc}") from exc
+        raise
+    fg, bg = split_measurements(spectra)
+    if not fg:
+        raise N42ImportError(f"{where}: no foreground measurement (only "
+                             f"{sorted({s.measurement_class or '?' for s in spectra})})")
+    bg = bg or list(background)
+    if not bg:
+        raise N42ImportError(f"{where}: no Background measurement in the file and none seen "
+                             "before from this instrument")
+    start = min((s.start for s in fg if s.start is not None), default=0.0)
+    report = occupancy_report(fg, bg, lane=lane, start=start, occupancy_id=occupancy_id)
+    doc_id = _document_uuid(data)
+    if doc_id:
+        report = replace(report, uuid=doc_id)
+    return report, bg
+
+
+_UUID = re.compile(rb"n42DocUUID\s*=\s*[\"']([0-9A-Za-z{}-]{1,64})[\"']")
+
+
+def _document_uuid(data: bytes) -> str:
+    """The 2011 document's ``n42DocUUID`` (the instrument's id of the file), if it gives one."""
+    m = _UUID.search(data[:4096])
+    return m.group(1).decode("ascii") if m else ""
+
+
+class Decoder:
+    """Exported files -> one :class:`OccupancyReport` each; remembers the last background."""
+
+    def __init__(self, lane: str = "H1", max_bytes: int = 8 << 20) -> None:
+        self.lane = lane
+        self.max_bytes = max_bytes
+        self.background: list[N42Spectrum] = []
+        self.files = 0
+
+    @classmethod
+    def from_profile(cls, profile: Any, **_: Any) -> Decoder:
+        lane = profile.framing.param("lane")
+        return cls(lane=str(lane) if lane is not None else "H1",
+                   max_bytes=int(profile.framing.max_frame_bytes))
+
+    def decode(self, frame: bytes, filename: str = "") -> list[OccupancyReport]:
+        report, bg = parse_file(frame, filename, lane=self.lane, background=self.background,
+                                occupancy_id=self.files + 1, max_bytes=self.max_bytes)
+        self.files += 1
+        self.background = bg
+        return [report]
+
+
+def _iso(t: float) -> str:
+    d = dt.datetime.fromtimestamp(t, dt.UTC)
+    return d.strftime("%Y-%m-%dT%H:%M:%S.") + f"{d.microsecond // 1000:03d}Z"
+
+
+def encode_spectra_file(report: OccupancyReport, *, manufacturer: str = "Generic",
+                        model: str = "RIID", detector_kind: str = "NaI",
+                        instrument_class: str = "Radionuclide Identifier") -> bytes:
+    """An N42.42-2011 file of a spectrometer: Background and Foreground measurement, one
+    ``Spectrum`` per detector with its polynomial ``EnergyCalibration`` (UTF-8 bytes)."""
+    if not report.foreground_spectra or not report.background_spectra:
+        raise ValueError("an N42 spectrum file needs foreground and background spectra")
+    cals, dets = [], []
+    for s in report.foreground_spectra:
+        coeffs = " ".join(f"{c:.9g}" for c in s.calibration)
+        cals.append(f'  <EnergyCalibration id="ECal-{s.panel}">\n'
+                    f"    <CoefficientValues>{coeffs}</CoefficientValues>\n"
+                    f"  </EnergyCalibration>\n")
+        dets.append(f'  <RadDetectorInformation id="Det-{s.panel}">\n'
+                    f"    <RadDetectorCategoryCode>Gamma</RadDetectorCategoryCode>\n"
+                    f"    <RadDetectorKindCode>{escape(detector_kind)}</RadDetectorKindCode>\n"
+                    f"  </RadDetectorInformation>\n")
+
+    def measurement(mid: str, cls: str, start: float,
+                    spectra: Sequence[GammaSpectrum]) -> str:
+        live = spectra[0].live_time_s
+        out = [f'  <RadMeasurement id="{mid}">\n',
+               f"    <MeasurementClassCode>{cls}</MeasurementClassCode>\n",
+               f"    <StartDateTime>{_iso(start)}</StartDateTime>\n",
+               f"    <RealTimeDuration>PT{live:.3f}S</RealTimeDuration>\n"]
+        for s in spectra:
+            out.append(f'    <Spectrum id="{mid}-{s.panel}" radDetectorInformationReference='
+                       f'"Det-{s.panel}" energyCalibrationReference="ECal-{s.panel}">\n'
+                       f"      <LiveTimeDuration>PT{s.live_time_s:.3f}S</LiveTimeDuration>\n"
+                       f"      <ChannelData>{' '.join(str(int(c)) for c in s.counts)}"
+                       f"</ChannelData>\n    </Spectrum>\n")
+        out.append("  </RadMeasurement>\n")
+        return "".join(out)
+
+    bg_start = report.start - report.background_live_time_s
+    xml = ('<?xml version="1.0" encoding="UTF-8"?>\n'
+           f'<RadInstrumentData xmlns="{NS_2011}" n42DocUUID="{escape(report.uuid)}">\n'
+           "  <RadInstrumentDataCreatorName>borderlink spectrometer emulator"
+           "</RadInstrumentDataCreatorName>\n"
+           '  <RadInstrumentInformation id="RadInstrumentInformation-1">\n'
+           f"    <RadInstrumentManufacturerName>{escape(manufacturer)}"
+           "</RadInstrumentManufacturerName>\n"
+           f"    <RadInstrumentIdentifier>{escape(report.lane)}</RadInstrumentIdentifier>\n"
+           f"    <RadInstrumentModelName>{escape(model)}</RadInstrumentModelName>\n"
+           f"    <RadInstrumentClassCode>{escape(instrument_class)}</RadInstrumentClassCode>\n"
+           "  </RadInstrumentInformation>\n"
+           + "".join(dets) + "".join(cals)
+           + measurement(f"Background-{report.occupancy_id}", "Background", bg_start,
+                         report.background_spectra)
+           + measurement(f"Foreground-{report.occupancy_id}", "Foreground", report.start,
+                         report.foreground_spectra)
+           + "</RadInstrumentData>\n")
+    return xml.encode("utf-8")
